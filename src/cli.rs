@@ -1,0 +1,225 @@
+//! The command line: parses arguments, loads and validates the configuration, runs one
+//! command, prints errors with their whole chain, and turns the outcome into an exit code.
+//!
+//! Exit codes (README, "Exit codes"): 0 all good; 1 the command failed; 2 it finished with
+//! partial failures (a source failed). Logs go to stderr, results to stdout, so
+//! `kassa analyze --format json | jq` stays clean.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{ConfigError, Settings};
+use crate::domain::DateRange;
+use crate::pipeline;
+use crate::report;
+use crate::store::Store;
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything worked: exit code 0.
+    Success,
+    /// It finished, but some part (a source) failed: exit code 2.
+    Partial,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kassa",
+    version,
+    about = "Holds the marketing report against the till: flags periods of activity without money."
+)]
+pub struct Cli {
+    /// The configuration file (TOML), read over the built-in defaults.
+    #[arg(short, long, global = true, env = "KASSA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// More log output on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pull every source over a date range into the store (chunked; safe to re-run).
+    Backfill {
+        /// First day, YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        from: NaiveDate,
+        /// Last day, YYYY-MM-DD (days that have not ended yet are skipped).
+        #[arg(long, value_name = "DATE")]
+        to: NaiveDate,
+        /// Only this source (repeatable); all configured sources by default.
+        #[arg(long = "source", value_name = "NAME")]
+        sources: Vec<String>,
+    },
+    /// Line activity up against money by period and channel and flag activity without money.
+    Analyze {
+        /// First day to analyse (widened to the start of its period); default: the first covered day.
+        #[arg(long, value_name = "DATE")]
+        from: Option<NaiveDate>,
+        /// Last day to analyse (widened to the end of its period); default: the last covered day.
+        #[arg(long, value_name = "DATE")]
+        to: Option<NaiveDate>,
+        /// `table` for people, `json` for other tools (see the README for the contract).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Validate the configuration and reach every source once.
+    Check {
+        /// Only validate the configuration and secrets; contact nothing.
+        #[arg(long)]
+        offline: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Parses the process's arguments, runs, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Partial) => ExitCode::from(2),
+        Err(error) => {
+            eprintln!("kassa: error: {}", chain(&error));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The error and its causes, each once: `a: b: c`. Configuration problems print as a list.
+fn chain(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "kassa=info,warn",
+        (false, 1) => "kassa=debug,info",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> Result<Outcome> {
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(ConfigError::Invalid(problems)) => {
+            let origin = cli
+                .config
+                .as_ref()
+                .map_or("the built-in defaults".to_string(), |p| {
+                    p.display().to_string()
+                });
+            bail!("{origin}: {}", problems.to_string().trim_end());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let today = pipeline::today_in(settings.timezone);
+    match cli.command {
+        Command::Backfill { from, to, sources } => {
+            let Some(range) = DateRange::new(from, to) else {
+                bail!("--from {from} is after --to {to}");
+            };
+            let mut store = open_store(&settings)?;
+            let outcome = pipeline::backfill(&settings, &mut store, range, &sources, today).await?;
+            for source in &outcome.sources {
+                if source.errors.is_empty() {
+                    println!(
+                        "{}: {} rows over {} ({} chunk{})",
+                        source.name,
+                        source.rows,
+                        outcome.range,
+                        source.chunks_done,
+                        if source.chunks_done == 1 { "" } else { "s" }
+                    );
+                } else {
+                    println!(
+                        "{}: FAILED, {} of {} chunks stored; the rest stays uncovered and is retried by the next run",
+                        source.name, source.chunks_done, source.chunks_total
+                    );
+                    for error in &source.errors {
+                        eprintln!("kassa: error: {error}");
+                    }
+                }
+            }
+            Ok(if outcome.failed_sources().next().is_some() {
+                Outcome::Partial
+            } else {
+                Outcome::Success
+            })
+        }
+        Command::Analyze { from, to, format } => {
+            let store = open_store(&settings)?;
+            let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
+            match format {
+                Format::Table => print!("{}", report::to_table(&analysis)),
+                Format::Json => println!("{}", report::to_json(&analysis)),
+            }
+            Ok(Outcome::Success)
+        }
+        Command::Check { offline } => {
+            println!("configuration: valid ({} sources)", settings.sources.len());
+            let outcomes = pipeline::check(&settings, offline).await;
+            let mut failed = false;
+            for outcome in outcomes {
+                match outcome.result {
+                    Ok(found) => println!("{} ({}): ok: {found}", outcome.name, outcome.kind),
+                    Err(error) => {
+                        failed = true;
+                        println!("{} ({}): FAILED", outcome.name, outcome.kind);
+                        eprintln!("kassa: error: {error}");
+                    }
+                }
+            }
+            Ok(if failed {
+                Outcome::Partial
+            } else {
+                Outcome::Success
+            })
+        }
+    }
+}
+
+fn open_store(settings: &Settings) -> Result<Store> {
+    Store::open(&settings.store_path)
+        .with_context(|| format!("cannot open the store at {}", settings.store_path.display()))
+}

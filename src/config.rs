@@ -1,0 +1,332 @@
+//! Configuration: built-in defaults (`config/default.toml`, compiled in), then the file given
+//! with `--config`, then `KASSA__SECTION__KEY` environment variables. Everything is validated
+//! before anything runs, and every problem is reported at once with the key, what is wrong and
+//! an example of a right value. Secrets never live in the TOML: sources name the environment
+//! variable or file that holds them.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono_tz::Tz;
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+use crate::analysis::{ActivityMetric, Granularity, MoneyMetric, RuleSettings};
+use crate::sources::{SOURCE_KINDS, SourceConfig};
+use crate::validation::Problems;
+
+/// The defaults every configuration starts from.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Everything kassa needs to run, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub store_path: PathBuf,
+    pub timezone: Tz,
+    pub rule: RuleSettings,
+    pub sources: Vec<SourceConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration: {0}")]
+    Read(#[from] config::ConfigError),
+    #[error("{0}")]
+    Invalid(Problems),
+}
+
+#[derive(Debug, Deserialize)]
+struct RawStore {
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnalysis {
+    granularity: Option<String>,
+    timezone: Option<String>,
+    baseline_periods: Option<i64>,
+    activity_metrics: Option<Vec<String>>,
+    activity_growth_min: Option<f64>,
+    money_metric: Option<String>,
+    money_growth_max: Option<f64>,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (when given), then the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.is_file() {
+                let mut problems = Problems::default();
+                problems.push(
+                    "--config",
+                    format!("{} does not exist or is not a file", path.display()),
+                );
+                return Err(ConfigError::Invalid(problems));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        let raw = builder
+            .add_source(
+                Environment::with_prefix("KASSA")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("analysis.activity_metrics"),
+            )
+            .build()?;
+        Settings::from_config(&raw)
+    }
+
+    fn from_config(raw: &Config) -> Result<Settings, ConfigError> {
+        let mut problems = Problems::default();
+
+        let store_path = match raw.get::<RawStore>("store") {
+            Ok(RawStore { path: Some(path) }) if !path.as_os_str().is_empty() => path,
+            Ok(_) => {
+                problems.push_with_example("store.path", "is required", "path = \"var/kassa\"");
+                PathBuf::new()
+            }
+            Err(e) => {
+                problems.push("store", e.to_string());
+                PathBuf::new()
+            }
+        };
+
+        let (timezone, rule) = match raw.get::<RawAnalysis>("analysis") {
+            Ok(analysis) => validate_analysis(analysis, &mut problems),
+            Err(e) => {
+                problems.push("analysis", e.to_string());
+                (Tz::UTC, RuleSettings::default())
+            }
+        };
+
+        let tables: Vec<config::Value> = raw.get("sources").unwrap_or_default();
+        let mut sources = Vec::new();
+        for (i, table) in tables.into_iter().enumerate() {
+            let key = format!("sources[{i}]");
+            match table.try_deserialize::<SourceConfig>() {
+                Ok(source) => {
+                    source.validate(&key, &mut problems);
+                    sources.push(source);
+                }
+                Err(e) => problems.push_with_example(
+                    key,
+                    format!("{e} (kind must be one of {SOURCE_KINDS})"),
+                    "[[sources]] name = \"ads\", kind = \"csv_ads\", path = \"fixtures/demo/ads.csv\"",
+                ),
+            }
+        }
+        if sources.is_empty() && problems.is_empty() {
+            problems.push_with_example(
+                "sources",
+                "no sources are configured",
+                "[[sources]] name = \"ads\", kind = \"csv_ads\", path = \"fixtures/demo/ads.csv\"",
+            );
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, source) in sources.iter().enumerate() {
+            if !names.insert(source.name()) {
+                problems.push(
+                    format!("sources[{i}].name"),
+                    format!(
+                        "{:?} is used by two sources; names must be unique",
+                        source.name()
+                    ),
+                );
+            }
+        }
+
+        if problems.is_empty() {
+            Ok(Settings {
+                store_path,
+                timezone,
+                rule,
+                sources,
+            })
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSettings) {
+    let defaults = RuleSettings::default();
+    let granularity = match raw.granularity.as_deref() {
+        None => defaults.granularity,
+        Some(text) => parse_enum::<Granularity>(text).unwrap_or_else(|| {
+            problems.push_with_example(
+                "analysis.granularity",
+                format!("{text:?} is not one of day, week, month"),
+                "granularity = \"week\"",
+            );
+            defaults.granularity
+        }),
+    };
+    let timezone = match raw.timezone.as_deref() {
+        None => Tz::UTC,
+        Some(text) => Tz::from_str(text).unwrap_or_else(|_| {
+            problems.push_with_example(
+                "analysis.timezone",
+                format!("{text:?} is not an IANA time zone name"),
+                "timezone = \"Europe/Moscow\"",
+            );
+            Tz::UTC
+        }),
+    };
+    let baseline_periods = match raw.baseline_periods {
+        None => defaults.baseline_periods,
+        Some(n) if (1..=104).contains(&n) => n as usize,
+        Some(n) => {
+            problems.push_with_example(
+                "analysis.baseline_periods",
+                format!("{n} is out of range; use 1 to 104 periods"),
+                "baseline_periods = 4",
+            );
+            defaults.baseline_periods
+        }
+    };
+    let activity_metrics = match raw.activity_metrics {
+        None => defaults.activity_metrics.clone(),
+        Some(names) => {
+            let mut metrics = Vec::new();
+            for name in &names {
+                match parse_enum::<ActivityMetric>(name.trim()) {
+                    Some(m) if !metrics.contains(&m) => metrics.push(m),
+                    Some(_) => {}
+                    None => problems.push_with_example(
+                        "analysis.activity_metrics",
+                        format!("{name:?} is not one of {}", ActivityMetric::ALL),
+                        "activity_metrics = [\"clicks\", \"reach\", \"ctr\"]",
+                    ),
+                }
+            }
+            if names.is_empty() {
+                problems.push_with_example(
+                    "analysis.activity_metrics",
+                    "needs at least one metric",
+                    "activity_metrics = [\"clicks\", \"reach\", \"ctr\"]",
+                );
+            }
+            metrics
+        }
+    };
+    let money_metric = match raw.money_metric.as_deref() {
+        None => defaults.money_metric,
+        Some(text) => parse_enum::<MoneyMetric>(text).unwrap_or_else(|| {
+            problems.push_with_example(
+                "analysis.money_metric",
+                format!("{text:?} is not one of {}", MoneyMetric::ALL),
+                "money_metric = \"revenue\"",
+            );
+            defaults.money_metric
+        }),
+    };
+    let mut finite = |key: &str, value: Option<f64>, default: f64, example: &str| match value {
+        None => default,
+        Some(v) if v.is_finite() => v,
+        Some(v) => {
+            problems.push_with_example(key, format!("{v} is not a finite number"), example);
+            default
+        }
+    };
+    let activity_growth_min = finite(
+        "analysis.activity_growth_min",
+        raw.activity_growth_min,
+        defaults.activity_growth_min,
+        "activity_growth_min = 0.20",
+    );
+    let money_growth_max = finite(
+        "analysis.money_growth_max",
+        raw.money_growth_max,
+        defaults.money_growth_max,
+        "money_growth_max = 0.0",
+    );
+    (
+        timezone,
+        RuleSettings {
+            granularity,
+            baseline_periods,
+            activity_metrics,
+            activity_growth_min,
+            money_metric,
+            money_growth_max,
+        },
+    )
+}
+
+fn parse_enum<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        let raw = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .add_source(File::from_str(text, FileFormat::Toml))
+            .build()
+            .unwrap();
+        Settings::from_config(&raw)
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = from_toml(
+            r#"
+            [analysis]
+            granularity = "fortnight"
+            timezone = "Mars/Olympus"
+            activity_metrics = ["clicks", "likes"]
+
+            [[sources]]
+            name = "meta"
+            kind = "meta"
+            account_id = "act_12x"
+            token_env = "KASSA_TEST_UNSET_TOKEN_VARIABLE"
+            base_url = "http://example.com"
+
+            [[sources]]
+            name = "x"
+            kind = "tiktok"
+            "#,
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for expected in [
+            "analysis.granularity",
+            "analysis.timezone",
+            "\"likes\"",
+            "sources[0].account_id",
+            "KASSA_TEST_UNSET_TOKEN_VARIABLE is not set",
+            "sources[0].base_url",
+            "sources[1]",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected:?} missing from:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_documented_rule() {
+        let settings = from_toml(
+            r#"
+            [[sources]]
+            name = "ads"
+            kind = "csv_ads"
+            path = "fixtures/demo/ads.csv"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(settings.rule, RuleSettings::default());
+        assert_eq!(settings.timezone, Tz::UTC);
+        assert_eq!(settings.store_path, PathBuf::from("var/kassa"));
+    }
+}

@@ -1,0 +1,392 @@
+//! The normalised row types every source produces and every other layer consumes.
+//!
+//! Each platform speaks its own wire format; a source's only job is to turn that format into
+//! [`AdDay`] rows (activity) or [`Deal`] rows (money). Everything downstream (store, analysis,
+//! alerts) sees nothing else, which is what lets nine platforms share one pipeline.
+//!
+//! Money is kept as an exact integer count of millionths ([`Money`]), never as `f64`: platforms
+//! send amounts as decimal strings (Meta, HubSpot), micros (Google, Yandex) or integers (amoCRM),
+//! and sums of floats drift.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// One day of one campaign's delivery on an ad platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdDay {
+    pub date: NaiveDate,
+    pub channel: String,
+    pub account: String,
+    pub campaign_id: String,
+    pub campaign_name: Option<String>,
+    pub impressions: u64,
+    /// `None` when the platform did not report reach for that day (Meta drops it for old
+    /// breakdowns); summed over days where present.
+    pub reach: Option<u64>,
+    pub clicks: u64,
+    pub spend: Money,
+    pub currency: Option<String>,
+}
+
+/// One deal (lead, opportunity) as the CRM records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deal {
+    pub id: String,
+    pub created_date: NaiveDate,
+    /// `None` while the deal is open.
+    pub closed_date: Option<NaiveDate>,
+    pub status: DealStatus,
+    /// `None` when the CRM has no amount: unknown, which is not the same as zero.
+    pub amount: Option<Money>,
+    pub currency: Option<String>,
+    pub channel: String,
+    pub customer_id: Option<String>,
+}
+
+impl Deal {
+    /// Whether a pull of `range` is responsible for this deal: it was created or closed in it.
+    ///
+    /// Sources return exactly the deals that touch the requested range, and the store replaces
+    /// exactly those, so a deal whose close date was edited out of a window disappears from it.
+    pub fn touches(&self, range: &DateRange) -> bool {
+        range.contains(self.created_date) || self.closed_date.is_some_and(|d| range.contains(d))
+    }
+}
+
+/// Where a deal stands. Revenue counts `Won` deals only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DealStatus {
+    Won,
+    Lost,
+    Open,
+}
+
+impl DealStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DealStatus::Won => "won",
+            DealStatus::Lost => "lost",
+            DealStatus::Open => "open",
+        }
+    }
+}
+
+impl FromStr for DealStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "won" => Ok(DealStatus::Won),
+            "lost" => Ok(DealStatus::Lost),
+            "open" => Ok(DealStatus::Open),
+            other => Err(format!(
+                "unknown status {other:?}; expected one of won, lost, open"
+            )),
+        }
+    }
+}
+
+/// An exact amount of money in millionths of the currency unit.
+///
+/// Six decimal places cover every platform we read (Google and Yandex send micros) and an
+/// `i64` of micros holds over nine trillion currency units, so sums stay exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Money(i64);
+
+impl Money {
+    pub const ZERO: Money = Money(0);
+    const SCALE: i64 = 1_000_000;
+
+    pub fn from_micros(micros: i64) -> Self {
+        Money(micros)
+    }
+
+    pub fn micros(self) -> i64 {
+        self.0
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+
+    /// As a float, for ratios and display only.
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64 / Self::SCALE as f64
+    }
+
+    /// Parses a plain decimal such as `"125.5"`, `"-3"` or `"1500.00"`.
+    ///
+    /// Exponents, thousands separators and more than six decimal places are rejected rather
+    /// than guessed at: a number we misread is worse than a clear error.
+    pub fn parse_decimal(text: &str) -> Result<Money, String> {
+        let s = text.trim();
+        let (negative, digits) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
+        {
+            return Err(format!("{text:?} is not a decimal number"));
+        }
+        if fraction.len() > 6 {
+            return Err(format!(
+                "{text:?} has more than 6 decimal places, more precision than kassa keeps"
+            ));
+        }
+        let whole_value: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole
+                .parse()
+                .map_err(|_| format!("{text:?} is too large"))?
+        };
+        let fraction_value: i64 = if fraction.is_empty() {
+            0
+        } else {
+            format!("{fraction:0<6}").parse().expect("six ascii digits")
+        };
+        let micros = whole_value
+            .checked_mul(Self::SCALE)
+            .and_then(|w| w.checked_add(fraction_value))
+            .ok_or_else(|| format!("{text:?} is too large"))?;
+        Ok(Money(if negative { -micros } else { micros }))
+    }
+}
+
+impl fmt::Display for Money {
+    /// Plain decimal with the trailing zeros of the fraction dropped: `125.5`, `3`, `-0.25`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let whole = abs / Self::SCALE as u64;
+        let fraction = abs % Self::SCALE as u64;
+        if fraction == 0 {
+            write!(f, "{sign}{whole}")
+        } else {
+            let digits = format!("{fraction:06}");
+            write!(f, "{sign}{whole}.{}", digits.trim_end_matches('0'))
+        }
+    }
+}
+
+/// An inclusive range of calendar days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DateRange {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl DateRange {
+    /// A range from `start` to `end` inclusive; `None` when `end` is before `start`.
+    pub fn new(start: NaiveDate, end: NaiveDate) -> Option<DateRange> {
+        (start <= end).then_some(DateRange { start, end })
+    }
+
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.start <= date && date <= self.end
+    }
+
+    pub fn days(&self) -> i64 {
+        (self.end - self.start).num_days() + 1
+    }
+
+    pub fn intersect(&self, other: &DateRange) -> Option<DateRange> {
+        DateRange::new(self.start.max(other.start), self.end.min(other.end))
+    }
+
+    /// Splits the range into consecutive chunks of at most `days` days, in order.
+    pub fn chunks(&self, days: u32) -> Vec<DateRange> {
+        let step = Duration::days(i64::from(days.max(1)));
+        let mut chunks = Vec::new();
+        let mut start = self.start;
+        while start <= self.end {
+            let end = (start + step - Duration::days(1)).min(self.end);
+            chunks.push(DateRange { start, end });
+            start = end + Duration::days(1);
+        }
+        chunks
+    }
+}
+
+impl fmt::Display for DateRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+/// The days one source has delivered, as merged, sorted ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    pub source: String,
+    pub ranges: Vec<DateRange>,
+}
+
+impl Coverage {
+    /// The days of `range` this source has not delivered, as ranges.
+    pub fn missing_in(&self, range: DateRange) -> Vec<DateRange> {
+        let mut missing = Vec::new();
+        let mut cursor = Some(range.start);
+        for covered in &self.ranges {
+            let Some(from) = cursor else { break };
+            if covered.end < from {
+                continue;
+            }
+            if covered.start > range.end {
+                break;
+            }
+            if covered.start > from {
+                missing.push(DateRange {
+                    start: from,
+                    end: covered.start.pred_opt().expect("after from"),
+                });
+            }
+            cursor = covered.end.succ_opt().filter(|d| *d <= range.end);
+        }
+        if let Some(from) = cursor {
+            missing.push(DateRange {
+                start: from,
+                end: range.end,
+            });
+        }
+        missing
+    }
+}
+
+/// What one successful pull of one source returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pulled {
+    Ads(Vec<AdDay>),
+    Deals(Vec<Deal>),
+}
+
+impl Pulled {
+    pub fn len(&self) -> usize {
+        match self {
+            Pulled::Ads(rows) => rows.len(),
+            Pulled::Deals(rows) => rows.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Which of the two row types a source produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowKind {
+    Ads,
+    Deals,
+}
+
+impl RowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowKind::Ads => "ads",
+            RowKind::Deals => "deals",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn money_parses_exact_decimals() {
+        assert_eq!(Money::parse_decimal("125.5").unwrap().micros(), 125_500_000);
+        assert_eq!(
+            Money::parse_decimal("1500.00").unwrap().micros(),
+            1_500_000_000
+        );
+        assert_eq!(Money::parse_decimal("-0.25").unwrap().micros(), -250_000);
+        assert_eq!(Money::parse_decimal(".5").unwrap().micros(), 500_000);
+        assert_eq!(Money::parse_decimal("7").unwrap().to_string(), "7");
+        assert_eq!(
+            Money::parse_decimal("0.000001").unwrap().to_string(),
+            "0.000001"
+        );
+        assert_eq!(
+            Money::parse_decimal("-12.340").unwrap().to_string(),
+            "-12.34"
+        );
+    }
+
+    #[test]
+    fn money_rejects_what_it_cannot_read_exactly() {
+        for bad in ["", "abc", "1e3", "1,5", "1.2.3", "0.0000001", "-", "."] {
+            assert!(Money::parse_decimal(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(Money::parse_decimal("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn ranges_chunk_without_holes_or_overlap() {
+        let range = DateRange::new(d("2024-01-01"), d("2024-03-01")).unwrap();
+        let chunks = range.chunks(30);
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(
+            chunks[0],
+            DateRange::new(d("2024-01-01"), d("2024-01-30")).unwrap()
+        );
+        assert_eq!(chunks[2].end, d("2024-03-01"));
+        let total: i64 = chunks.iter().map(DateRange::days).sum();
+        assert_eq!(total, range.days());
+    }
+
+    #[test]
+    fn coverage_reports_the_holes_of_a_range() {
+        let r = |a: &str, b: &str| DateRange::new(d(a), d(b)).unwrap();
+        let coverage = Coverage {
+            source: "crm".into(),
+            ranges: vec![r("2024-01-01", "2024-01-03"), r("2024-01-06", "2024-01-20")],
+        };
+        assert_eq!(
+            coverage.missing_in(r("2024-01-01", "2024-01-07")),
+            vec![r("2024-01-04", "2024-01-05")]
+        );
+        assert_eq!(coverage.missing_in(r("2024-01-08", "2024-01-14")), vec![]);
+        assert_eq!(
+            coverage.missing_in(r("2024-01-15", "2024-01-25")),
+            vec![r("2024-01-21", "2024-01-25")]
+        );
+        let empty = Coverage {
+            source: "crm".into(),
+            ranges: vec![],
+        };
+        assert_eq!(
+            empty.missing_in(r("2024-01-01", "2024-01-02")),
+            vec![r("2024-01-01", "2024-01-02")]
+        );
+    }
+
+    #[test]
+    fn deal_touches_by_created_or_closed_date() {
+        let may = DateRange::new(d("2024-05-01"), d("2024-05-31")).unwrap();
+        let mut deal = Deal {
+            id: "1".into(),
+            created_date: d("2024-04-10"),
+            closed_date: Some(d("2024-05-02")),
+            status: DealStatus::Won,
+            amount: None,
+            currency: None,
+            channel: "meta".into(),
+            customer_id: None,
+        };
+        assert!(deal.touches(&may));
+        deal.closed_date = Some(d("2024-06-02"));
+        assert!(!deal.touches(&may));
+        deal.created_date = d("2024-05-20");
+        assert!(deal.touches(&may));
+    }
+}

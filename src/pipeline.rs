@@ -1,0 +1,260 @@
+//! The pipeline: the only module that knows sources, store and analysis, and wires them.
+//!
+//! - [`backfill`] pulls every source over a range, in checkpointed chunks, into the store;
+//! - [`analyze`] reads the store and applies the rule;
+//! - [`check`] builds every source and reaches each once.
+//!
+//! A failing source never stops the others: its error is recorded in the outcome, its window
+//! stays uncovered (and so becomes a `data_gap` in the analysis), and the caller turns the
+//! outcome into exit code 2.
+
+use anyhow::{Context, Result, bail};
+use chrono::{NaiveDate, Utc};
+use chrono_tz::Tz;
+use tracing::Instrument;
+
+use crate::analysis::{self, Analysis};
+use crate::config::Settings;
+use crate::domain::DateRange;
+use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceError};
+use crate::store::Store;
+
+/// The first day that has not ended yet in `timezone`.
+pub fn today_in(timezone: Tz) -> NaiveDate {
+    Utc::now().with_timezone(&timezone).date_naive()
+}
+
+/// What happened to one source during a backfill.
+#[derive(Debug)]
+pub struct SourceOutcome {
+    pub name: String,
+    pub chunks_done: usize,
+    pub chunks_total: usize,
+    pub rows: usize,
+    pub errors: Vec<SourceError>,
+}
+
+/// What a backfill did, source by source.
+#[derive(Debug)]
+pub struct BackfillOutcome {
+    /// The range actually pulled (the request, clipped to completed days).
+    pub range: DateRange,
+    pub sources: Vec<SourceOutcome>,
+}
+
+impl BackfillOutcome {
+    pub fn failed_sources(&self) -> impl Iterator<Item = &SourceOutcome> {
+        self.sources.iter().filter(|s| !s.errors.is_empty())
+    }
+}
+
+fn build_context(settings: &Settings) -> BuildContext {
+    BuildContext {
+        timezone: settings.timezone,
+        retry: RetryPolicy::default(),
+    }
+}
+
+/// Clips `requested` to days that have ended: platforms restate "today" all day, and Meta
+/// rejects days that are still in the future somewhere.
+pub fn completed_days(requested: DateRange, today: NaiveDate) -> Result<DateRange> {
+    let yesterday = today.pred_opt().context("today is the first day of time")?;
+    match DateRange::new(requested.start, requested.end.min(yesterday)) {
+        Some(range) => Ok(range),
+        None => bail!(
+            "the range {requested} has no completed day yet (today is {today} in the configured time zone)"
+        ),
+    }
+}
+
+/// Pulls every selected source over `requested` (clipped to completed days) into the store.
+///
+/// Each source's range is cut into its chunk size; every chunk is upserted and recorded as
+/// covered before the next one starts, so a killed backfill resumes by simply running again:
+/// finished chunks are replaced by identical rows, unfinished ones are filled.
+pub async fn backfill(
+    settings: &Settings,
+    store: &mut Store,
+    requested: DateRange,
+    only: &[String],
+    today: NaiveDate,
+) -> Result<BackfillOutcome> {
+    let range = completed_days(requested, today)?;
+    if range != requested {
+        tracing::warn!(%requested, pulled = %range, "the range reaches days that have not ended; pulling completed days only");
+    }
+    for name in only {
+        if !settings.sources.iter().any(|s| s.name() == name) {
+            bail!(
+                "no source is named {name:?}; configured: {}",
+                source_names(settings).join(", ")
+            );
+        }
+    }
+    let context = build_context(settings);
+    let run = store
+        .start_run("backfill")
+        .context("cannot record the run in the ledger")?;
+    let mut outcomes = Vec::new();
+    for config in settings
+        .sources
+        .iter()
+        .filter(|s| only.is_empty() || only.iter().any(|n| n == s.name()))
+    {
+        let span = tracing::info_span!("backfill", source = config.name(), kind = config.kind(), range = %range);
+        let outcome = async {
+            match config.build(&context) {
+                Ok(source) => backfill_source(store, config.name(), &source, range).await,
+                Err(error) => Ok(SourceOutcome {
+                    name: config.name().to_string(),
+                    chunks_done: 0,
+                    chunks_total: 0,
+                    rows: 0,
+                    errors: vec![error],
+                }),
+            }
+        }
+        .instrument(span)
+        .await?;
+        for error in &outcome.errors {
+            tracing::error!(source = %outcome.name, "source failed: {error}");
+        }
+        outcomes.push(outcome);
+    }
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| !o.errors.is_empty())
+        .map(|o| o.name.as_str())
+        .collect();
+    let (verdict, detail) = if failed.is_empty() {
+        ("ok", format!("{range}"))
+    } else {
+        ("partial", format!("{range}; failed: {}", failed.join(", ")))
+    };
+    store
+        .finish_run(run, verdict, &detail)
+        .context("cannot record the run in the ledger")?;
+    Ok(BackfillOutcome {
+        range,
+        sources: outcomes,
+    })
+}
+
+async fn backfill_source(
+    store: &mut Store,
+    name: &str,
+    source: &Source,
+    range: DateRange,
+) -> Result<SourceOutcome> {
+    let chunks = match source.chunk_days() {
+        Some(days) => range.chunks(days),
+        None => vec![range],
+    };
+    let mut outcome = SourceOutcome {
+        name: name.to_string(),
+        chunks_done: 0,
+        chunks_total: chunks.len(),
+        rows: 0,
+        errors: Vec::new(),
+    };
+    for chunk in chunks {
+        match source.pull(name, chunk).await {
+            Ok(pull) => {
+                let stats = store
+                    .upsert(name, chunk, &pull.rows, pull.covered)
+                    .with_context(|| {
+                        format!("cannot store what source {name:?} returned for {chunk}")
+                    })?;
+                tracing::info!(%chunk, rows = stats.written, replaced = stats.replaced, "stored");
+                outcome.chunks_done += 1;
+                outcome.rows += stats.written;
+            }
+            Err(error) => {
+                // Credentials and setup will not fix themselves by the next chunk; data and
+                // throttling problems may, so those chunks are still tried.
+                let hopeless = matches!(error.kind, ErrorKind::Auth | ErrorKind::Config);
+                outcome.errors.push(error);
+                if hopeless {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Analyses what the store holds for `from..=to`. Without bounds, the range is everything the
+/// configured sources have covered.
+pub fn analyze(
+    settings: &Settings,
+    store: &Store,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Result<Analysis> {
+    let names = source_names(settings);
+    let coverage = store
+        .coverage(&names)
+        .context("cannot read the coverage ledger")?;
+    let covered = coverage.iter().flat_map(|c| c.ranges.iter());
+    let first = covered.clone().map(|r| r.start).min();
+    let last = covered.map(|r| r.end).max();
+    let (Some(from), Some(to)) = (from.or(first), to.or(last)) else {
+        bail!(
+            "the store at {} holds no data for the configured sources ({}); run `kassa backfill --from DATE --to DATE` first",
+            store.root().display(),
+            names.join(", ")
+        );
+    };
+    let Some(range) = DateRange::new(from, to) else {
+        bail!("--from {from} is after --to {to}");
+    };
+    let span = tracing::info_span!("analyze", range = %range);
+    let _entered = span.enter();
+    let ads = store
+        .ads(&names)
+        .context("cannot load ad rows from the store")?;
+    let deals = store
+        .deals(&names)
+        .context("cannot load deals from the store")?;
+    tracing::debug!(ads = ads.height(), deals = deals.height(), "loaded");
+    analysis::analyze(&ads, &deals, &coverage, &settings.rule, range, today)
+        .context("the analysis failed")
+}
+
+/// One source's answer to `kassa check`.
+#[derive(Debug)]
+pub struct CheckOutcome {
+    pub name: String,
+    pub kind: &'static str,
+    pub result: Result<String, SourceError>,
+}
+
+/// Builds every source and, unless `offline`, reaches each once.
+pub async fn check(settings: &Settings, offline: bool) -> Vec<CheckOutcome> {
+    let context = build_context(settings);
+    let mut outcomes = Vec::new();
+    for config in &settings.sources {
+        let span = tracing::info_span!("check", source = config.name(), kind = config.kind());
+        let result = async {
+            let source = config.build(&context)?;
+            if offline {
+                Ok("configuration is valid (not contacted: --offline)".to_string())
+            } else {
+                source.probe(config.name()).await
+            }
+        }
+        .instrument(span)
+        .await;
+        outcomes.push(CheckOutcome {
+            name: config.name().to_string(),
+            kind: config.kind(),
+            result,
+        });
+    }
+    outcomes
+}
+
+fn source_names(settings: &Settings) -> Vec<&str> {
+    settings.sources.iter().map(|s| s.name()).collect()
+}

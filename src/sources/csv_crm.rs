@@ -1,0 +1,140 @@
+//! `csv_crm`: deals exported from any CRM.
+//!
+//! Contract (README, "CSV sources"): header `deal_id,created_date,closed_date,status,amount,channel`,
+//! optional `currency,customer_id`. `status` is won, lost or open; `closed_date` is empty for
+//! open deals. An empty `amount` means the CRM does not know it, which is not zero.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::csv_common::{CsvFile, FieldError, covered_span};
+use super::{Pull, SourceError};
+use crate::domain::{DateRange, Deal, DealStatus, Pulled};
+use crate::validation::Problems;
+
+pub const REQUIRED_COLUMNS: &[&str] = &[
+    "deal_id",
+    "created_date",
+    "closed_date",
+    "status",
+    "amount",
+    "channel",
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvCrmConfig {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl CsvCrmConfig {
+    pub fn validate(&self, key: &str, problems: &mut Problems) {
+        if !self.path.is_file() {
+            problems.push_with_example(
+                format!("{key}.path"),
+                format!("{} does not exist or is not a file", self.path.display()),
+                "path = \"fixtures/demo/crm.csv\"",
+            );
+        }
+    }
+
+    pub fn build(&self) -> CsvCrmSource {
+        CsvCrmSource {
+            path: self.path.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct CsvCrmSource {
+    path: PathBuf,
+}
+
+impl CsvCrmSource {
+    /// Reads the whole file and keeps the deals created or closed in `range`.
+    pub fn pull(&self, range: DateRange) -> Result<Pull, SourceError> {
+        let deals = self.read_all()?;
+        let covered = covered_span(range, deal_dates(&deals));
+        let deals = deals.into_iter().filter(|d| d.touches(&range)).collect();
+        Ok(Pull {
+            rows: Pulled::Deals(deals),
+            covered,
+        })
+    }
+
+    pub fn probe(&self) -> Result<String, SourceError> {
+        let deals = self.read_all()?;
+        let span = deal_dates(&deals).min().zip(deal_dates(&deals).max());
+        Ok(match span {
+            Some((first, last)) => format!(
+                "{}: {} deals from {first} to {last}",
+                self.path.display(),
+                deals.len()
+            ),
+            None => format!("{}: header is valid, no deals", self.path.display()),
+        })
+    }
+
+    fn read_all(&self) -> Result<Vec<Deal>, SourceError> {
+        let file = CsvFile::open(&self.path, REQUIRED_COLUMNS)?;
+        let mut deals = Vec::new();
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        file.for_each_record(|record| {
+            let id = record.required_text("deal_id")?;
+            let status: DealStatus = record
+                .required_text("status")?
+                .parse()
+                .map_err(|m: String| FieldError::new("status", m))?;
+            let created_date = record.date("created_date")?;
+            let closed_date = record.optional_date("closed_date")?;
+            match (status, closed_date) {
+                (DealStatus::Open, Some(_)) => {
+                    return Err(FieldError::new(
+                        "closed_date",
+                        "an open deal has a closed date; leave it empty or set status to won or lost",
+                    ));
+                }
+                (DealStatus::Won | DealStatus::Lost, None) => {
+                    return Err(FieldError::new(
+                        "closed_date",
+                        format!("a {} deal needs its closed date", status.as_str()),
+                    ));
+                }
+                (_, Some(closed)) if closed < created_date => {
+                    return Err(FieldError::new(
+                        "closed_date",
+                        format!("{closed} is before the created date {created_date}"),
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(first) = seen.insert(id.clone(), record.line) {
+                return Err(FieldError::new(
+                    "deal_id",
+                    format!("deal {id:?} appears twice (first on line {first})"),
+                ));
+            }
+            deals.push(Deal {
+                id,
+                created_date,
+                closed_date,
+                status,
+                amount: record.optional_money("amount")?,
+                currency: record.optional_text("currency"),
+                channel: record.required_text("channel")?,
+                customer_id: record.optional_text("customer_id"),
+            });
+            Ok(())
+        })?;
+        Ok(deals)
+    }
+}
+
+fn deal_dates(deals: &[Deal]) -> impl Iterator<Item = chrono::NaiveDate> + '_ {
+    deals
+        .iter()
+        .flat_map(|d| std::iter::once(d.created_date).chain(d.closed_date))
+}

@@ -1,0 +1,351 @@
+//! `meta`: Meta Marketing API Ads Insights, daily rows at campaign level.
+//!
+//! `GET {base_url}/{api_version}/act_{account_id}/insights` with `level=campaign`,
+//! `time_increment=1` and a `time_range`; every metric comes back as a JSON string; pages are
+//! followed through `paging.next` until it is absent (a short page does not mean the end).
+//! Meta signals throttling with HTTP 400 and an error code in the body (4, 17, 613, 80000…),
+//! so the classifier reads the body, not only the status. Dates are the ad account's days.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::http::{Classifier, Failure, HttpClient, Request, same_origin_link, summarize_body};
+use super::{
+    BuildContext, ErrorKind, Pull, SecretRef, SourceError, parse_base_url, validate_base_url, wire,
+};
+use crate::domain::{AdDay, DateRange, Pulled};
+use crate::validation::Problems;
+
+const FIELDS: &str = "campaign_id,campaign_name,impressions,reach,clicks,ctr,spend,account_currency,date_start,date_stop";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaConfig {
+    pub name: String,
+    /// The ad account id, with or without the `act_` prefix.
+    pub account_id: String,
+    pub token_env: Option<String>,
+    pub token_file: Option<std::path::PathBuf>,
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// Graph API versions are sunset on a schedule; pin one.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// The channel every row of this account is reported under.
+    #[serde(default = "default_channel")]
+    pub channel: String,
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Days per request; smaller when Meta answers "reduce the amount of data".
+    #[serde(default = "default_chunk_days")]
+    pub chunk_days: u32,
+}
+
+fn default_base_url() -> String {
+    "https://graph.facebook.com".to_string()
+}
+fn default_api_version() -> String {
+    "v25.0".to_string()
+}
+fn default_channel() -> String {
+    "meta".to_string()
+}
+fn default_page_size() -> u32 {
+    500
+}
+fn default_chunk_days() -> u32 {
+    30
+}
+
+impl MetaConfig {
+    fn secret(&self) -> SecretRef {
+        SecretRef {
+            token_env: self.token_env.clone(),
+            token_file: self.token_file.clone(),
+        }
+    }
+
+    fn account_digits(&self) -> &str {
+        self.account_id.trim().trim_start_matches("act_")
+    }
+
+    pub fn validate(&self, key: &str, problems: &mut Problems) {
+        let digits = self.account_digits();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            problems.push_with_example(
+                format!("{key}.account_id"),
+                format!("{:?} is not an ad account id", self.account_id),
+                "account_id = \"act_123456789\"",
+            );
+        }
+        self.secret().validate(key, problems);
+        validate_base_url(&self.base_url, &format!("{key}.base_url"), problems);
+        let version_ok = self.api_version.strip_prefix('v').is_some_and(|v| {
+            v.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !version_ok {
+            problems.push_with_example(
+                format!("{key}.api_version"),
+                format!("{:?} is not a Graph API version", self.api_version),
+                "api_version = \"v25.0\"",
+            );
+        }
+        if self.channel.trim().is_empty() {
+            problems.push_with_example(format!("{key}.channel"), "is empty", "channel = \"meta\"");
+        }
+        if !(1..=5000).contains(&self.page_size) {
+            problems.push(format!("{key}.page_size"), "must be between 1 and 5000");
+        }
+        if !(1..=90).contains(&self.chunk_days) {
+            problems.push(format!("{key}.chunk_days"), "must be between 1 and 90");
+        }
+    }
+
+    pub fn build(&self, context: &BuildContext) -> Result<MetaSource, SourceError> {
+        let token = self.secret().resolve()?;
+        let client = HttpClient::new(Some(token), context.retry.clone(), classify as Classifier)
+            .map_err(|e| {
+                SourceError::new(
+                    ErrorKind::Config,
+                    format!("cannot build the HTTP client: {e}"),
+                )
+            })?;
+        let base = parse_base_url(&self.base_url)?;
+        let account = self.account_digits().to_string();
+        let account_url = base
+            .join(&format!("{}/act_{account}", self.api_version))
+            .map_err(|e| SourceError::new(ErrorKind::Config, format!("bad base_url: {e}")))?;
+        Ok(MetaSource {
+            client,
+            base,
+            account_url,
+            account,
+            channel: self.channel.clone(),
+            page_size: self.page_size,
+            chunk_days: self.chunk_days,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct MetaSource {
+    client: HttpClient,
+    base: Url,
+    account_url: Url,
+    account: String,
+    channel: String,
+    page_size: u32,
+    chunk_days: u32,
+}
+
+impl MetaSource {
+    pub fn chunk_days(&self) -> u32 {
+        self.chunk_days
+    }
+
+    pub async fn pull(&self, range: DateRange) -> Result<Pull, SourceError> {
+        let insights = Url::parse(&format!("{}/insights", self.account_url))
+            .map_err(|e| SourceError::new(ErrorKind::Config, format!("bad insights URL: {e}")))?;
+        let time_range = json!({"since": range.start.to_string(), "until": range.end.to_string()});
+        let mut request = Request::get(insights)
+            .query("level", "campaign")
+            .query("fields", FIELDS)
+            .query("time_range", time_range.to_string())
+            .query("time_increment", "1")
+            .query("limit", self.page_size.to_string());
+        let mut rows = Vec::new();
+        let mut page = 0;
+        loop {
+            page += 1;
+            let body = self.client.send_json(&request).await?;
+            let data = body.get("data").and_then(Value::as_array).ok_or_else(|| {
+                SourceError::new(
+                    ErrorKind::Decode,
+                    format!(
+                        "page {page}: the answer has no `data` array: {}",
+                        summarize_body(&body.to_string())
+                    ),
+                )
+            })?;
+            for (i, row) in data.iter().enumerate() {
+                let parsed = self.parse_row(row, range).map_err(|e| SourceError {
+                    message: format!("page {page}, row {}: {}", i + 1, e.message),
+                    ..e
+                })?;
+                rows.push(parsed);
+            }
+            tracing::debug!(page, rows = data.len(), "read a page of insights");
+            match body.pointer("/paging/next").and_then(Value::as_str) {
+                Some(next) => request = Request::get(same_origin_link(&self.base, next)?),
+                None => break,
+            }
+        }
+        Ok(Pull {
+            rows: Pulled::Ads(rows),
+            covered: Some(range),
+        })
+    }
+
+    fn parse_row(&self, row: &Value, range: DateRange) -> Result<AdDay, SourceError> {
+        let date = wire::date(row, "date_start")?;
+        if let Some(stop) = wire::text(row, "date_stop")
+            && stop != date.to_string()
+        {
+            return Err(SourceError::invalid(
+                "date_stop",
+                format!(
+                    "{stop:?} differs from date_start {date}; expected daily rows (time_increment=1)"
+                ),
+            ));
+        }
+        if !range.contains(date) {
+            return Err(SourceError::invalid(
+                "date_start",
+                format!("{date} is outside the requested range {range}"),
+            ));
+        }
+        let spend = wire::optional_money(row, "spend")?
+            .ok_or_else(|| SourceError::invalid("spend", "is missing"))?;
+        if spend.is_negative() {
+            return Err(SourceError::invalid(
+                "spend",
+                format!("{spend} is negative"),
+            ));
+        }
+        Ok(AdDay {
+            date,
+            channel: self.channel.clone(),
+            account: self.account.clone(),
+            campaign_id: wire::required_text(row, "campaign_id")?,
+            campaign_name: wire::text(row, "campaign_name"),
+            impressions: wire::count(row, "impressions")?,
+            reach: wire::optional_count(row, "reach")?,
+            clicks: wire::count(row, "clicks")?,
+            spend,
+            currency: wire::text(row, "account_currency"),
+        })
+    }
+
+    /// Reads the ad account's name, currency and time zone: one cheap call that proves the
+    /// token and the account id.
+    pub async fn probe(&self) -> Result<String, SourceError> {
+        let request =
+            Request::get(self.account_url.clone()).query("fields", "name,currency,timezone_name");
+        let body = self.client.send_json(&request).await?;
+        Ok(format!(
+            "ad account act_{} {:?}, currency {}, time zone {}",
+            self.account,
+            wire::text(&body, "name").unwrap_or_default(),
+            wire::text(&body, "currency").unwrap_or_else(|| "?".into()),
+            wire::text(&body, "timezone_name").unwrap_or_else(|| "?".into()),
+        ))
+    }
+}
+
+/// Error codes Meta uses for "too many calls" (app, user, ad account, business use case).
+fn is_throttling_code(code: i64) -> bool {
+    matches!(code, 4 | 17 | 32 | 341 | 613) || (80000..=80014).contains(&code)
+}
+
+/// Reads Meta's error envelope `{"error": {"code", "error_subcode", "message", ...}}`.
+fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Option<Failure> {
+    let parsed: Value = serde_json::from_str(body).ok()?;
+    let error = parsed.get("error")?;
+    let code = error.get("code").and_then(Value::as_i64).unwrap_or(0);
+    let subcode = error.get("error_subcode").and_then(Value::as_i64);
+    let text = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("no message");
+    let mut message = format!("Meta error {code}");
+    if let Some(sub) = subcode {
+        message.push_str(&format!("/{sub}"));
+    }
+    message.push_str(&format!(": {text}"));
+    if let Some(trace) = error.get("fbtrace_id").and_then(Value::as_str) {
+        message.push_str(&format!(" (fbtrace_id {trace})"));
+    }
+    let transient = error
+        .get("is_transient")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Some(if is_throttling_code(code) {
+        Failure::retry(ErrorKind::Throttled, regain_access_wait(headers), message)
+    } else if code == 190 || code == 102 || status == StatusCode::UNAUTHORIZED {
+        Failure::fatal(
+            ErrorKind::Auth,
+            format!("{message} (the access token is invalid or expired)"),
+        )
+    } else if code == 100 && subcode == Some(1_504_018) {
+        Failure::fatal(
+            ErrorKind::Rejected,
+            format!("{message} (the request timed out at Meta: lower chunk_days for this source)"),
+        )
+    } else if transient || matches!(code, 1 | 2) || status.is_server_error() {
+        Failure::retry(ErrorKind::Server, None, message)
+    } else if status == StatusCode::FORBIDDEN || code == 10 || (200..300).contains(&code) {
+        Failure::fatal(
+            ErrorKind::Auth,
+            format!("{message} (the token lacks permission for this ad account)"),
+        )
+    } else {
+        Failure::fatal(ErrorKind::Rejected, message)
+    })
+}
+
+/// `X-Business-Use-Case-Usage` says, per business object, how many *minutes* until access
+/// returns; wait for the longest of them when it is above zero.
+fn regain_access_wait(headers: &HeaderMap) -> Option<Duration> {
+    let raw = headers.get("x-business-use-case-usage")?.to_str().ok()?;
+    let usage: Value = serde_json::from_str(raw).ok()?;
+    let minutes = usage
+        .as_object()?
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|entry| {
+            entry
+                .get("estimated_time_to_regain_access")
+                .and_then(Value::as_f64)
+        })
+        .fold(0.0_f64, f64::max);
+    (minutes > 0.0).then(|| Duration::from_secs_f64(minutes * 60.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_is_read_from_the_body_of_a_400() {
+        let body = r#"{"error":{"message":"(#80000) There have been too many calls from this ad-account.","type":"OAuthException","code":80000,"error_subcode":2446079,"fbtrace_id":"AbC"}}"#;
+        let failure = classify(StatusCode::BAD_REQUEST, &HeaderMap::new(), body).unwrap();
+        assert_eq!(failure.kind, ErrorKind::Throttled);
+        assert!(failure.retryable);
+    }
+
+    #[test]
+    fn regain_access_minutes_become_a_wait() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-business-use-case-usage",
+            r#"{"123":[{"type":"ads_insights","call_count":98,"estimated_time_to_regain_access":2}]}"#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(regain_access_wait(&headers), Some(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn an_expired_token_is_an_auth_failure() {
+        let body = r#"{"error":{"message":"Error validating access token","type":"OAuthException","code":190}}"#;
+        let failure = classify(StatusCode::BAD_REQUEST, &HeaderMap::new(), body).unwrap();
+        assert_eq!(failure.kind, ErrorKind::Auth);
+        assert!(!failure.retryable);
+    }
+}

@@ -1,0 +1,357 @@
+//! The default rule against hand-computed expectations. Frames are built from domain rows in
+//! the store's snapshot schema and handed to the pure `analysis::analyze`, with coverage and
+//! "today" as explicit inputs.
+
+use kassa::analysis::{self, Analysis, ChainBreak, FindingKind, Granularity, RuleSettings};
+use kassa::domain::{AdDay, Coverage, DateRange, Deal};
+use kassa::store::{ad_rows_to_frame, deals_to_frame};
+
+use crate::helpers::{ad_day, d, lead, range, won};
+
+const MONDAYS: [&str; 6] = [
+    "2025-01-06",
+    "2025-01-13",
+    "2025-01-20",
+    "2025-01-27",
+    "2025-02-03",
+    "2025-02-10",
+];
+
+/// Six ISO weeks, 2025-01-06 to 2025-02-16.
+fn six_weeks() -> DateRange {
+    range("2025-01-06", "2025-02-16")
+}
+
+fn full_coverage() -> Vec<Coverage> {
+    vec![
+        Coverage {
+            source: "ads".into(),
+            ranges: vec![six_weeks()],
+        },
+        Coverage {
+            source: "crm".into(),
+            ranges: vec![six_weeks()],
+        },
+    ]
+}
+
+fn wednesday(monday: &str) -> String {
+    (d(monday) + chrono::Duration::days(2)).to_string()
+}
+
+fn run(ads: &[AdDay], deals: &[Deal], coverage: &[Coverage], today: &str) -> Analysis {
+    run_with(ads, deals, coverage, today, &RuleSettings::default())
+}
+
+fn run_with(
+    ads: &[AdDay],
+    deals: &[Deal],
+    coverage: &[Coverage],
+    today: &str,
+    settings: &RuleSettings,
+) -> Analysis {
+    let ads = ad_rows_to_frame("ads", ads).unwrap();
+    let deals = deals_to_frame("crm", deals).unwrap();
+    analysis::analyze(&ads, &deals, coverage, settings, six_weeks(), d(today)).unwrap()
+}
+
+fn flagged(analysis: &Analysis) -> Vec<(String, String)> {
+    analysis
+        .flagged()
+        .map(|f| (f.channel.clone(), f.period_start.to_string()))
+        .collect()
+}
+
+/// Four steady weeks, then week 5: meta's clicks +30% while its revenue falls 20%; google's
+/// clicks +30% while its revenue grows 10%.
+///
+/// meta   W1-4: 1000 impressions, 100 clicks, reach 500, spend 50, revenue 1000
+///        W5:   1100 impressions, 130 clicks, reach 500, spend 65, revenue 800
+///        clicks +30%, ctr 130/1100 vs 0.1 = +18.2%, reach 0%  -> activity +30% (clicks)
+///        revenue -20%                                          -> flagged
+/// google W1-4: 2000 impressions, 100 clicks, reach 800, spend 40, revenue 500
+///        W5:   2000 impressions, 130 clicks, reach 800, spend 52, revenue 550
+///        activity +30%, revenue +10%                           -> not flagged
+/// all    W5:   clicks 260 vs 200 = +30%, ctr 260/3100 vs 200/3000 = +25.8%, reach 0%
+///        revenue 1350 vs 1500 = -10%                           -> flagged
+fn story() -> (Vec<AdDay>, Vec<Deal>) {
+    let mut ads = Vec::new();
+    let mut deals = Vec::new();
+    for (week, monday) in MONDAYS.iter().take(5).enumerate() {
+        let fifth = week == 4;
+        let wed = wednesday(monday);
+        if fifth {
+            ads.push(ad_day(monday, "meta", 1100, 130, 500, "65"));
+            ads.push(ad_day(monday, "google", 2000, 130, 800, "52"));
+            deals.push(won(&format!("m{week}"), "meta", monday, &wed, "800"));
+            deals.push(won(&format!("g{week}"), "google", monday, &wed, "550"));
+        } else {
+            ads.push(ad_day(monday, "meta", 1000, 100, 500, "50"));
+            ads.push(ad_day(monday, "google", 2000, 100, 800, "40"));
+            deals.push(won(&format!("m{week}"), "meta", monday, &wed, "1000"));
+            deals.push(won(&format!("g{week}"), "google", monday, &wed, "500"));
+        }
+    }
+    (ads, deals)
+}
+
+#[test]
+fn clicks_up_and_revenue_down_is_flagged_but_growth_with_money_is_not() {
+    let (ads, deals) = story();
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
+
+    assert_eq!(
+        flagged(&analysis),
+        vec![
+            ("all".to_string(), "2025-02-03".to_string()),
+            ("meta".to_string(), "2025-02-03".to_string())
+        ]
+    );
+    let meta = analysis.flagged().find(|f| f.channel == "meta").unwrap();
+    let activity = meta.activity.as_ref().unwrap();
+    assert_eq!(activity.metric, "clicks");
+    assert!((activity.growth - 0.30).abs() < 1e-12);
+    assert_eq!((activity.value, activity.baseline), (130.0, 100.0));
+    let money = meta.money.as_ref().unwrap();
+    assert_eq!(money.metric, "revenue");
+    assert!((money.growth + 0.20).abs() < 1e-12);
+    assert_eq!(meta.spend.to_string(), "65");
+    assert_eq!(meta.period_end, d("2025-02-09"));
+    assert!(meta.message.contains("clicks grew 30%"), "{}", meta.message);
+    assert!(
+        meta.message.contains("revenue fell 20%"),
+        "{}",
+        meta.message
+    );
+    assert!(meta.message.contains("65 USD"), "{}", meta.message);
+
+    let all = analysis.flagged().find(|f| f.channel == "all").unwrap();
+    assert!((all.activity.as_ref().unwrap().growth - 0.30).abs() < 1e-12);
+    assert!((all.money.as_ref().unwrap().growth + 0.10).abs() < 1e-12);
+    assert_eq!(all.spend.to_string(), "117");
+
+    // Weeks 1-4 have no baseline yet; week 6 has no rows at all, and zero activity is not
+    // activity growth. Every week is covered and over, so there are no gaps either.
+    assert!(
+        analysis
+            .findings
+            .iter()
+            .all(|f| f.kind != FindingKind::DataGap)
+    );
+}
+
+#[test]
+fn a_missing_crm_day_makes_a_data_gap_not_a_verdict() {
+    let (ads, deals) = story();
+    let mut coverage = full_coverage();
+    coverage[1].ranges = vec![
+        range("2025-01-06", "2025-02-04"),
+        range("2025-02-06", "2025-02-16"),
+    ];
+    let analysis = run(&ads, &deals, &coverage, "2025-03-01");
+
+    assert!(flagged(&analysis).is_empty(), "{:?}", flagged(&analysis));
+    let gaps: Vec<_> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::DataGap)
+        .collect();
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(gaps[0].channel, "all");
+    assert_eq!(gaps[0].period_start, d("2025-02-03"));
+    assert!(gaps[0].message.contains("\"crm\""), "{}", gaps[0].message);
+    assert!(
+        gaps[0].message.contains("2025-02-05"),
+        "{}",
+        gaps[0].message
+    );
+    let week5: Vec<_> = analysis
+        .periods
+        .iter()
+        .filter(|p| p.period_start == d("2025-02-03"))
+        .collect();
+    assert_eq!(week5.len(), 3, "all, google, meta");
+    assert!(week5.iter().all(|p| !p.complete));
+}
+
+#[test]
+fn a_period_that_has_not_ended_gets_no_verdict() {
+    let (ads, deals) = story();
+    // Sunday 2025-02-09 is "today": week 5 is still running.
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-02-09");
+    assert!(flagged(&analysis).is_empty());
+    let gap = analysis
+        .findings
+        .iter()
+        .find(|f| f.period_start == d("2025-02-03"))
+        .unwrap();
+    assert_eq!(gap.kind, FindingKind::DataGap);
+    assert!(gap.message.contains("has not ended"), "{}", gap.message);
+}
+
+#[test]
+fn ctr_is_clicks_over_impressions_of_the_period_not_a_mean_of_daily_ctrs() {
+    // Monday: 10 clicks of 1000 impressions (1%); Sunday: 5 of 10 (50%). The week's CTR is
+    // 15 / 1010 = 1.485%, not the 25.5% a mean of daily CTRs would claim.
+    let ads = vec![
+        ad_day("2025-01-06", "meta", 1000, 10, 900, "10"),
+        ad_day("2025-01-12", "meta", 10, 5, 10, "1"),
+    ];
+    let analysis = run(&ads, &[], &full_coverage(), "2025-03-01");
+    let week = analysis
+        .periods
+        .iter()
+        .find(|p| p.channel == "meta" && p.period_start == d("2025-01-06"))
+        .unwrap();
+    assert_eq!(
+        (week.impressions, week.clicks, week.reach),
+        (1010, 15, Some(910))
+    );
+    assert!((week.ctr.unwrap() - 15.0 / 1010.0).abs() < 1e-15);
+    assert!((week.cpc.unwrap() - 11.0 / 15.0).abs() < 1e-12);
+}
+
+#[test]
+fn the_baseline_skips_incomplete_periods() {
+    // Clicks 100 every week except week 3 (1000, but the ad source missed a day of it) and
+    // week 6 (125). Week 6's baseline is the mean of weeks 1, 2, 4 and 5 = 100, so +25% is
+    // flagged; had week 3 counted, the baseline would be 325 and nothing would be flagged.
+    // Week 5 has only three complete weeks before it: no verdict. Week 6's impressions grow
+    // too, so its CTR (125 / 11000) grows less than its clicks.
+    let clicks = [100, 100, 1000, 100, 100, 125];
+    let impressions = [10_000, 10_000, 10_000, 10_000, 10_000, 11_000];
+    let mut ads = Vec::new();
+    let mut deals = Vec::new();
+    for (week, monday) in MONDAYS.iter().enumerate() {
+        ads.push(ad_day(
+            monday,
+            "meta",
+            impressions[week],
+            clicks[week],
+            5000,
+            "100",
+        ));
+        deals.push(won(
+            &format!("w{week}"),
+            "meta",
+            monday,
+            &wednesday(monday),
+            "1000",
+        ));
+    }
+    let mut coverage = full_coverage();
+    coverage[0].ranges = vec![
+        range("2025-01-06", "2025-01-20"),
+        range("2025-01-22", "2025-02-16"),
+    ];
+    let analysis = run(&ads, &deals, &coverage, "2025-03-01");
+
+    assert_eq!(
+        flagged(&analysis),
+        vec![
+            ("all".to_string(), "2025-02-10".to_string()),
+            ("meta".to_string(), "2025-02-10".to_string())
+        ]
+    );
+    let finding = analysis.flagged().find(|f| f.channel == "meta").unwrap();
+    let activity = finding.activity.as_ref().unwrap();
+    assert_eq!(
+        (activity.metric.as_str(), activity.baseline),
+        ("clicks", 100.0)
+    );
+    assert!(
+        (finding.money.as_ref().unwrap().growth).abs() < 1e-12,
+        "flat revenue is not growth"
+    );
+}
+
+#[test]
+fn a_won_deal_without_an_amount_is_unknown_money_not_zero() {
+    let (ads, mut deals) = story();
+    // google's week-5 deal loses its amount: revenue for google and for "all" is unknown.
+    let google5 = deals.iter_mut().find(|deal| deal.id == "g4").unwrap();
+    google5.amount = None;
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
+
+    assert_eq!(
+        flagged(&analysis),
+        vec![("meta".to_string(), "2025-02-03".to_string())]
+    );
+    let gap = analysis
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::DataGap)
+        .unwrap();
+    assert!(gap.message.contains("without an amount"), "{}", gap.message);
+    let google = analysis
+        .periods
+        .iter()
+        .find(|p| p.channel == "google" && p.period_start == d("2025-02-03"))
+        .unwrap();
+    assert!(!google.complete);
+    assert_eq!(google.won_without_amount, 1);
+}
+
+#[test]
+fn the_chain_break_is_named() {
+    // meta week 5 with leads doubling but one fewer won deal: the break is lead -> sale.
+    let (ads, mut deals) = story();
+    for i in 0..4 {
+        deals.push(lead(&format!("extra{i}"), "meta", "2025-02-04"));
+    }
+    for (week, monday) in MONDAYS.iter().enumerate().take(4) {
+        deals.push(lead(&format!("base{week}"), "meta", monday));
+    }
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
+    let meta = analysis.flagged().find(|f| f.channel == "meta").unwrap();
+    // Leads: weeks 1-4 have 2 each (the won deal and one open lead); week 5 has 1 + 4 = 5.
+    assert_eq!(meta.leads.as_ref().unwrap().value, 5.0);
+    assert_eq!(meta.chain_break, Some(ChainBreak::LeadToSale));
+    assert!(
+        meta.message.contains("between lead and sale"),
+        "{}",
+        meta.message
+    );
+
+    // google's week 5: clicks +30%, one lead as every week. With a looser money threshold
+    // (+10% revenue now counts as "no money"), the break is click -> lead.
+    let (ads, deals) = story();
+    let settings = RuleSettings {
+        money_growth_max: 0.5,
+        ..RuleSettings::default()
+    };
+    let analysis = run_with(&ads, &deals, &full_coverage(), "2025-03-01", &settings);
+    let google = analysis.flagged().find(|f| f.channel == "google").unwrap();
+    assert_eq!(google.chain_break, Some(ChainBreak::ClickToLead));
+}
+
+#[test]
+fn months_are_calendar_months() {
+    let ads = vec![
+        ad_day("2025-01-31", "meta", 100, 10, 50, "5"),
+        ad_day("2025-02-01", "meta", 200, 20, 60, "6"),
+    ];
+    let settings = RuleSettings {
+        granularity: Granularity::Month,
+        ..RuleSettings::default()
+    };
+    let analysis = run_with(&ads, &[], &full_coverage(), "2025-03-01", &settings);
+    let meta: Vec<_> = analysis
+        .periods
+        .iter()
+        .filter(|p| p.channel == "meta")
+        .collect();
+    assert_eq!(meta.len(), 2);
+    assert_eq!(
+        (meta[0].period_start, meta[0].period_end, meta[0].clicks),
+        (d("2025-01-01"), d("2025-01-31"), 10)
+    );
+    assert_eq!(
+        (meta[1].period_start, meta[1].period_end, meta[1].clicks),
+        (d("2025-02-01"), d("2025-02-28"), 20)
+    );
+    assert!(
+        meta.iter().all(|p| !p.complete),
+        "coverage ends 2025-02-16, so neither month is whole"
+    );
+}

@@ -1,0 +1,307 @@
+//! The command line end to end: the real binary, real files, fake platforms on loopback.
+
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{Workspace, repo};
+
+fn demo_workspace() -> Workspace {
+    let ws = Workspace::new();
+    let fixtures = repo().join("fixtures/demo");
+    ws.config(&format!(
+        "[analysis]\ntimezone = \"Europe/Moscow\"\n\n\
+         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
+        fixtures.join("ads.csv").display().to_string(),
+        fixtures.join("crm.csv").display().to_string(),
+    ));
+    ws
+}
+
+fn flagged(report: &Value) -> Vec<(String, String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "activity_without_money")
+        .map(|f| {
+            (
+                f["channel"].as_str().unwrap().to_string(),
+                f["period_start"].as_str().unwrap().to_string(),
+                f["period_end"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The demo's planted story, as `fixtures/demo/check_rule.py` (an independent implementation
+/// of the rule) computes it: two episodes of activity without money, for their channels and,
+/// where the channel is big enough, for the total. google's 2025-04-07 growth brought money
+/// and is not flagged.
+#[test]
+fn the_demo_flags_exactly_the_planted_episodes() {
+    let ws = demo_workspace();
+    let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-06-29"]);
+    assert_eq!(backfill.code, 0, "{backfill:?}");
+    let run = ws.kassa(&[
+        "analyze",
+        "--from",
+        "2025-01-06",
+        "--to",
+        "2025-06-29",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    let week = |channel: &str, start: &str, end: &str| {
+        (channel.to_string(), start.to_string(), end.to_string())
+    };
+    assert_eq!(
+        flagged(&report),
+        vec![
+            week("all", "2025-03-10", "2025-03-16"),
+            week("meta", "2025-03-10", "2025-03-16"),
+            week("all", "2025-03-17", "2025-03-23"),
+            week("meta", "2025-03-17", "2025-03-23"),
+            week("google", "2025-05-19", "2025-05-25"),
+        ]
+    );
+
+    // The figures agree with check_rule.py to the printed precision.
+    let findings = report["findings"].as_array().unwrap();
+    let meta = findings.iter().find(|f| f["channel"] == "meta").unwrap();
+    assert_eq!(meta["activity"]["metric"], "reach");
+    assert_eq!(
+        format!("{:.3}", meta["activity"]["growth"].as_f64().unwrap()),
+        "0.463"
+    );
+    assert_eq!(
+        format!("{:.3}", meta["money"]["growth"].as_f64().unwrap()),
+        "-0.396"
+    );
+    assert_eq!(meta["spend"], json!(3464.11));
+    assert_eq!(meta["currency"], "USD");
+    assert_eq!(meta["chain_break"], "lead_to_sale");
+    assert!(meta["message"].as_str().unwrap().contains("reach grew 46%"));
+    let google = findings.iter().find(|f| f["channel"] == "google").unwrap();
+    assert_eq!(google["chain_break"], "click_to_lead");
+
+    // 25 weeks for all, google and meta, every one complete.
+    let periods = report["periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 75);
+    assert!(periods.iter().all(|p| p["complete"] == true));
+    let first = &periods[0];
+    for key in [
+        "channel",
+        "period_start",
+        "period_end",
+        "impressions",
+        "reach",
+        "clicks",
+        "ctr",
+        "cpc",
+        "spend",
+        "leads",
+        "deals_won",
+        "revenue",
+        "cost_per_won_deal",
+        "romi",
+    ] {
+        assert!(first.get(key).is_some(), "period rows carry {key}: {first}");
+    }
+    assert_eq!(first["channel"], "all");
+}
+
+#[test]
+fn the_table_explains_findings_in_plain_words() {
+    let ws = demo_workspace();
+    assert_eq!(
+        ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-06-29"])
+            .code,
+        0
+    );
+    let run = ws.kassa(&["analyze"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("5 periods of activity without money"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Channel google, week 2025-05-19 to 2025-05-25: clicks grew 38%"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("ACTIVITY WITHOUT MONEY"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_range_beyond_the_data_reports_gaps_instead_of_verdicts() {
+    let ws = demo_workspace();
+    assert_eq!(
+        ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-07-13"])
+            .code,
+        0
+    );
+    let report = ws
+        .kassa(&["analyze", "--to", "2025-07-13", "--format", "json"])
+        .json();
+    let gaps: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "data_gap")
+        .collect();
+    // The files end on 2025-06-29: the two July weeks are not covered by either source.
+    assert_eq!(gaps.len(), 2, "{gaps:?}");
+    assert_eq!(gaps[0]["period_start"], "2025-06-30");
+    assert!(
+        gaps[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("source \"ads\" has no data for 7 days")
+    );
+}
+
+#[test]
+fn analyze_before_any_backfill_says_what_to_do() {
+    let ws = demo_workspace();
+    let run = ws.kassa(&["analyze"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.starts_with("kassa: error: "), "{}", run.stderr);
+    assert!(run.stderr.contains("run `kassa backfill"), "{}", run.stderr);
+}
+
+#[test]
+fn check_offline_validates_without_contacting_anything() {
+    let ws = demo_workspace();
+    let run = ws.kassa(&["check", "--offline"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("configuration: valid (2 sources)"),
+        "{}",
+        run.stdout
+    );
+    let run = ws.kassa(&["check"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("ads (csv_ads): ok:"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("875 rows from 2025-01-06 to 2025-06-29"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn backwards_dates_are_refused() {
+    let ws = demo_workspace();
+    let run = ws.kassa(&["backfill", "--from", "2025-02-01", "--to", "2025-01-01"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("--from 2025-02-01 is after --to 2025-01-01"),
+        "{}",
+        run.stderr
+    );
+}
+
+const META_TOKEN: &str = "EAAB-meta-secret-token-123";
+const HUBSPOT_TOKEN: &str = "pat-na1-hubspot-secret-456";
+
+/// Meta and HubSpot fakes on loopback, driven through the real binary: rows land in the store,
+/// a failing platform fails only its own source (exit code 2), and no token is ever printed,
+/// even with trace logging.
+#[tokio::test]
+async fn backfill_from_fake_platforms_end_to_end() {
+    let meta = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v25.0/act_42/insights"))
+        .and(header("authorization", format!("Bearer {META_TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [
+                {"campaign_id": "1", "campaign_name": "Brand", "impressions": "1000", "reach": "800",
+                 "clicks": "31", "ctr": "3.1", "spend": "12.5", "account_currency": "EUR",
+                 "date_start": "2025-01-06", "date_stop": "2025-01-06"}
+            ],
+            "paging": {"cursors": {"before": "MA", "after": "MQ"}}
+        })))
+        .mount(&meta)
+        .await;
+    let hubspot = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals/search"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "status": "error",
+            "message": "Authentication credentials not found.",
+            "correlationId": "c0ffee",
+            "category": "INVALID_AUTHENTICATION"
+        })))
+        .mount(&hubspot)
+        .await;
+
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "[[sources]]\nname = \"meta\"\nkind = \"meta\"\naccount_id = \"act_42\"\ntoken_env = \"KASSA_TEST_META_TOKEN\"\nbase_url = {:?}\n\n\
+         [[sources]]\nname = \"hubspot\"\nkind = \"hubspot\"\ntoken_env = \"KASSA_TEST_HUBSPOT_TOKEN\"\nbase_url = {:?}\n",
+        meta.uri(),
+        hubspot.uri(),
+    ));
+    let env = [
+        ("KASSA_TEST_META_TOKEN", META_TOKEN),
+        ("KASSA_TEST_HUBSPOT_TOKEN", HUBSPOT_TOKEN),
+        ("RUST_LOG", "trace"),
+    ];
+    let run = ws.kassa_with_env(
+        &["backfill", "--from", "2025-01-06", "--to", "2025-01-12"],
+        &env,
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.contains("meta: 1 rows"), "{}", run.stdout);
+    assert!(run.stdout.contains("hubspot: FAILED"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(
+            "source \"hubspot\", 2025-01-06..2025-01-12: authentication failed: HTTP 401: HubSpot: Authentication credentials not found."
+        ),
+        "{}",
+        run.stderr
+    );
+    for output in [&run.stdout, &run.stderr] {
+        assert!(
+            !output.contains(META_TOKEN) && !output.contains(HUBSPOT_TOKEN),
+            "a token leaked:\n{output}"
+        );
+    }
+
+    // The Meta rows are in the store; the HubSpot window is a gap, not zero money.
+    let report = ws
+        .kassa_with_env(&["analyze", "--format", "json"], &env)
+        .json();
+    let meta_week = report["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["channel"] == "meta")
+        .unwrap();
+    assert_eq!(
+        (meta_week["clicks"].as_u64(), meta_week["spend"].as_f64()),
+        (Some(31), Some(12.5))
+    );
+    assert_eq!(meta_week["complete"], false);
+    let gap = &report["findings"][0];
+    assert_eq!(gap["kind"], "data_gap");
+    assert!(
+        gap["message"]
+            .as_str()
+            .unwrap()
+            .contains("source \"hubspot\" has no data for 7 days"),
+        "{gap}"
+    );
+}

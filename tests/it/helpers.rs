@@ -1,0 +1,195 @@
+//! Helpers shared by the integration tests: a scratch workspace with its own config and
+//! store, a way to run the real `kassa` binary in it, and small constructors for rows.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::NaiveDate;
+use kassa::domain::{AdDay, DateRange, Deal, DealStatus, Money};
+use kassa::sources::{BuildContext, RetryPolicy, SourceConfig};
+use kassa::validation::Problems;
+
+pub fn d(text: &str) -> NaiveDate {
+    text.parse().expect("a YYYY-MM-DD date")
+}
+
+pub fn range(from: &str, to: &str) -> DateRange {
+    DateRange::new(d(from), d(to)).expect("from <= to")
+}
+
+pub fn money(text: &str) -> Money {
+    Money::parse_decimal(text).expect("a decimal")
+}
+
+/// The repository root, where `fixtures/` and `config/` live.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Retries without per-request timeouts, for tests on tokio's paused clock: a paused clock
+/// jumps to the next timer while waiting on a socket, which would fire a timeout at once.
+pub fn paused_clock_context() -> BuildContext {
+    BuildContext {
+        timezone: chrono_tz::Tz::UTC,
+        retry: RetryPolicy {
+            timeout: None,
+            ..RetryPolicy::default()
+        },
+    }
+}
+
+/// Reads one `[[sources]]` table the way `kassa` reads its configuration (through the
+/// `config` crate) and checks that it passes validation, so tests build sources the real way.
+pub fn source_config(toml: &str) -> SourceConfig {
+    let sources: Vec<SourceConfig> = config::Config::builder()
+        .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+        .build()
+        .expect("the TOML parses")
+        .get("sources")
+        .expect("the [[sources]] table deserialises");
+    let [source]: [SourceConfig; 1] = sources.try_into().expect("exactly one [[sources]] table");
+    let mut problems = Problems::default();
+    source.validate("sources[0]", &mut problems);
+    assert!(problems.is_empty(), "the source config has problems:\n{problems}");
+    source
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// A scratch directory with a config file and a store of its own.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `contents` to `name` inside the workspace and returns its path.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Writes `kassa.toml`: a store inside the workspace, then `rest` (sources, analysis).
+    pub fn config(&self, rest: &str) -> PathBuf {
+        let store = self.dir.path().join("store");
+        self.write(
+            "kassa.toml",
+            &format!(
+                "[store]\npath = {:?}\n\n{rest}",
+                store.display().to_string()
+            ),
+        )
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// Runs `kassa --config kassa.toml ARGS` in the workspace.
+    pub fn kassa(&self, args: &[&str]) -> Run {
+        self.kassa_with_env(args, &[])
+    }
+
+    pub fn kassa_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kassa"));
+        command
+            .current_dir(self.dir.path())
+            .arg("--config")
+            .arg(self.dir.path().join("kassa.toml"))
+            .args(args)
+            .env_remove("KASSA_CONFIG")
+            .env("RUST_LOG", "warn");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().expect("the kassa binary runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// One day of one campaign.
+pub fn ad_day(
+    date: &str,
+    channel: &str,
+    impressions: u64,
+    clicks: u64,
+    reach: u64,
+    spend: &str,
+) -> AdDay {
+    AdDay {
+        date: d(date),
+        channel: channel.to_string(),
+        account: "test".to_string(),
+        campaign_id: format!("{channel}-1"),
+        campaign_name: None,
+        impressions,
+        reach: Some(reach),
+        clicks,
+        spend: money(spend),
+        currency: Some("USD".to_string()),
+    }
+}
+
+/// A won deal created and closed on the given days.
+pub fn won(id: &str, channel: &str, created: &str, closed: &str, amount: &str) -> Deal {
+    Deal {
+        id: id.to_string(),
+        created_date: d(created),
+        closed_date: Some(d(closed)),
+        status: DealStatus::Won,
+        amount: Some(money(amount)),
+        currency: Some("USD".to_string()),
+        channel: channel.to_string(),
+        customer_id: None,
+    }
+}
+
+/// An open deal (a lead) created on `created`.
+pub fn lead(id: &str, channel: &str, created: &str) -> Deal {
+    Deal {
+        id: id.to_string(),
+        created_date: d(created),
+        closed_date: None,
+        status: DealStatus::Open,
+        amount: None,
+        currency: Some("USD".to_string()),
+        channel: channel.to_string(),
+        customer_id: None,
+    }
+}

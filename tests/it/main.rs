@@ -1,0 +1,11 @@
+//! kassa's integration tests: one binary, readable helpers in `helpers`, one module per area.
+//! HTTP connectors are tested against fake platform servers on 127.0.0.1 speaking the
+//! documented wire formats; nothing here reaches any other address.
+
+mod analysis;
+mod cli;
+mod csv;
+mod helpers;
+mod hubspot;
+mod meta;
+mod store;
