@@ -8,6 +8,7 @@ WORKDIR /src
 # not recompile polars (the slow part) on every image build.
 COPY Cargo.toml Cargo.lock ./
 COPY config/default.toml config/default.toml
+COPY fixtures/demo/ads.csv fixtures/demo/crm.csv fixtures/demo/
 RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
     && cargo build --release --locked \
     && rm -rf src target/release/.fingerprint/kassa-* target/release/deps/kassa-* target/release/deps/libkassa-*
@@ -23,7 +24,9 @@ COPY --from=builder /src/target/release/kassa /usr/local/bin/kassa
 USER kassa
 WORKDIR /var/lib/kassa
 ENV KASSA_CONFIG=/etc/kassa/kassa.toml \
-    KASSA__STORE__PATH=/var/lib/kassa/store
+    KASSA__STORE__PATH=/var/lib/kassa/store \
+    KASSA__WORKER__LISTEN=0.0.0.0:9184
+EXPOSE 9184
 VOLUME ["/var/lib/kassa"]
 ENTRYPOINT ["kassa"]
-CMD ["check", "--offline"]
+CMD ["worker"]

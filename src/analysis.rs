@@ -66,7 +66,8 @@ impl Granularity {
         self.next_start(start) - Duration::days(1)
     }
 
-    fn next_start(self, start: NaiveDate) -> NaiveDate {
+    /// The first day of the period after the one starting at `start`.
+    pub fn next_start(self, start: NaiveDate) -> NaiveDate {
         match self {
             Granularity::Day => start + Duration::days(1),
             Granularity::Week => start + Duration::days(7),
@@ -273,6 +274,8 @@ pub struct Finding {
     /// For data gaps: what is missing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<String>,
+    /// The finding in plain words; filled by [`crate::text::describe_findings`] in the
+    /// configured language (analysis itself stays free of wording).
     pub message: String,
 }
 
@@ -419,7 +422,7 @@ pub fn analyze(
         .iter()
         .filter(|p| p.channel == ALL_CHANNELS && !p.complete)
     {
-        findings.push(data_gap(p, g, currency.as_deref()));
+        findings.push(data_gap(p, currency.as_deref()));
     }
     findings.sort_by(|a, b| {
         (
@@ -766,7 +769,7 @@ fn apply_rule(
                     (Some(_), Some(w)) if w.growth <= 0.0 => Some(ChainBreak::LeadToSale),
                     _ => None,
                 };
-                let mut finding = Finding {
+                findings.push(Finding {
                     kind: FindingKind::ActivityWithoutMoney,
                     channel: p.channel.clone(),
                     period_start: p.period_start,
@@ -780,9 +783,7 @@ fn apply_rule(
                     currency: currency.map(str::to_string),
                     gaps: Vec::new(),
                     message: String::new(),
-                };
-                finding.message = explain(&finding, settings);
-                findings.push(finding);
+                });
             }
         }
         history.push(p);
@@ -790,8 +791,8 @@ fn apply_rule(
     findings
 }
 
-fn data_gap(p: &PeriodMetrics, g: Granularity, currency: Option<&str>) -> Finding {
-    let mut finding = Finding {
+fn data_gap(p: &PeriodMetrics, currency: Option<&str>) -> Finding {
+    Finding {
         kind: FindingKind::DataGap,
         channel: p.channel.clone(),
         period_start: p.period_start,
@@ -805,126 +806,7 @@ fn data_gap(p: &PeriodMetrics, g: Granularity, currency: Option<&str>) -> Findin
         currency: currency.map(str::to_string),
         gaps: p.gaps.clone(),
         message: String::new(),
-    };
-    finding.message = format!(
-        "No verdict for the {} {}: {}.",
-        g.noun(),
-        period_label(g, p.period_start, p.period_end),
-        p.gaps.join("; ")
-    );
-    finding
-}
-
-/// The plain-words explanation of a flagged period, for the owner rather than the analyst.
-fn explain(f: &Finding, settings: &RuleSettings) -> String {
-    let g = settings.granularity;
-    let (Some(activity), Some(money)) = (&f.activity, &f.money) else {
-        return String::new();
-    };
-    let who = if f.channel == ALL_CHANNELS {
-        "All channels together".to_string()
-    } else {
-        format!("Channel {}", f.channel)
-    };
-    let plural = if settings.baseline_periods == 1 {
-        ""
-    } else {
-        "s"
-    };
-    let mut text = format!(
-        "{who}, {} {}: {} grew {} against the average of the previous {} {}{plural} ({} vs {}), ",
-        g.noun(),
-        period_label(g, f.period_start, f.period_end),
-        activity.metric,
-        percent(activity.growth),
-        settings.baseline_periods,
-        g.noun(),
-        metric_amount(&activity.metric, activity.value, f.currency.as_deref()),
-        metric_amount(&activity.metric, activity.baseline, f.currency.as_deref()),
-    );
-    let money_words = if money.growth < -0.005 {
-        format!("fell {}", percent(-money.growth))
-    } else if money.growth <= 0.005 {
-        "stayed flat".to_string()
-    } else {
-        format!("grew only {}", percent(money.growth))
-    };
-    text.push_str(&format!(
-        "but {} {money_words} ({} vs {}). Spend in the {}: {}.",
-        money.metric.replace('_', " "),
-        metric_amount(&money.metric, money.value, f.currency.as_deref()),
-        metric_amount(&money.metric, money.baseline, f.currency.as_deref()),
-        g.noun(),
-        format_money(f.spend.as_f64(), f.currency.as_deref()),
-    ));
-    match (f.chain_break, &f.leads, &f.deals_won) {
-        (Some(ChainBreak::ClickToLead), Some(leads), _) => text.push_str(&format!(
-            " Leads did not follow ({} {}): the chain breaks between click and lead.",
-            if leads.growth < 0.0 { "down" } else { "up" },
-            percent(leads.growth.abs())
-        )),
-        (Some(ChainBreak::LeadToSale), Some(leads), Some(won)) => text.push_str(&format!(
-            " Leads grew {} but won deals {} {}: the chain breaks between lead and sale.",
-            percent(leads.growth),
-            if won.growth < 0.0 {
-                "fell"
-            } else {
-                "did not grow,"
-            },
-            percent(won.growth.abs())
-        )),
-        _ => {}
     }
-    text
-}
-
-fn period_label(g: Granularity, start: NaiveDate, end: NaiveDate) -> String {
-    match g {
-        Granularity::Day => start.to_string(),
-        Granularity::Week => format!("{start} to {end}"),
-        Granularity::Month => start.format("%Y-%m").to_string(),
-    }
-}
-
-pub fn percent(fraction: f64) -> String {
-    if fraction.is_finite() {
-        format!("{:.0}%", fraction * 100.0)
-    } else {
-        "from zero".to_string()
-    }
-}
-
-fn metric_amount(metric: &str, value: f64, currency: Option<&str>) -> String {
-    match metric {
-        "ctr" => format!("{:.2}%", value * 100.0),
-        "revenue" | "spend" => format_money(value, currency),
-        _ => group_thousands(value.round() as i64),
-    }
-}
-
-/// `12,345.5 USD`: thousands grouped, cents only when there are any.
-pub fn format_money(value: f64, currency: Option<&str>) -> String {
-    let cents = (value * 100.0).round() as i64;
-    let mut text = group_thousands(cents / 100);
-    if cents % 100 != 0 {
-        text.push_str(&format!(".{:02}", (cents % 100).abs()));
-    }
-    match currency {
-        Some(c) => format!("{text} {c}"),
-        None => text,
-    }
-}
-
-fn group_thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 impl fmt::Display for FindingKind {
@@ -980,12 +862,5 @@ mod tests {
         assert_eq!(growth(12.0, 10.0), 0.2);
         assert_eq!(growth(0.0, 0.0), 0.0);
         assert!(growth(5.0, 0.0).is_infinite());
-    }
-
-    #[test]
-    fn money_is_formatted_for_people() {
-        assert_eq!(format_money(1234567.0, Some("USD")), "1,234,567 USD");
-        assert_eq!(format_money(1234.5, None), "1,234.50");
-        assert_eq!(format_money(-12.0, None), "-12");
     }
 }

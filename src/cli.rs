@@ -2,7 +2,8 @@
 //! command, prints errors with their whole chain, and turns the outcome into an exit code.
 //!
 //! Exit codes (README, "Exit codes"): 0 all good; 1 the command failed; 2 it finished with
-//! partial failures (a source failed). Logs go to stderr, results to stdout, so
+//! partial failures (a source failed, an alert is not delivered yet); 3 another kassa process
+//! holds the store's lock, so nothing was done. Logs go to stderr, results to stdout, so
 //! `kassa analyze --format json | jq` stays clean.
 
 use std::path::PathBuf;
@@ -12,19 +13,28 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::alerts::AlertTarget;
 use crate::config::{ConfigError, Settings};
+use crate::cycle::{self, CycleOutcome};
+use crate::demo;
 use crate::domain::DateRange;
 use crate::pipeline;
 use crate::report;
+use crate::sources::RetryPolicy;
 use crate::store::Store;
+use crate::store::{LockError, StoreLock};
+use crate::text::Locale;
+use crate::worker::{self, Worker};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Everything worked: exit code 0.
     Success,
-    /// It finished, but some part (a source) failed: exit code 2.
+    /// It finished, but some part failed (a source, an alert delivery): exit code 2.
     Partial,
+    /// Another kassa process holds the store: exit code 3. Nothing was done.
+    Busy,
 }
 
 #[derive(Debug, Parser)]
@@ -76,12 +86,38 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The nightly cycle: re-pull each source's lookback window, analyse, alert on what is new.
+    Run {
+        /// Run as if today were DATE (YYYY-MM-DD), to replay a past night.
+        #[arg(long, value_name = "DATE")]
+        today: Option<NaiveDate>,
+    },
+    /// Run the nightly cycle on the configured schedule, with /healthz and /metrics.
+    Worker,
+    /// Send a sample alert to one target, to check it before the first night.
+    AlertTest {
+        /// The `name` of an `[[alerts]]` table.
+        #[arg(long, value_name = "NAME")]
+        target: String,
+    },
+    /// The nightly cycle on demo data, against in-process fake platforms and alert receivers.
+    Demo {
+        /// The language of the alerts: en or ru.
+        #[arg(long, value_enum, default_value_t = DemoLocale::En)]
+        locale: DemoLocale,
+    },
     /// Validate the configuration and reach every source once.
     Check {
         /// Only validate the configuration and secrets; contact nothing.
         #[arg(long)]
         offline: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoLocale {
+    En,
+    Ru,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,7 +129,9 @@ pub enum Format {
 /// Parses the process's arguments, runs, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    // The demo prints its own story; its logs would only interleave with it.
+    let quiet = cli.quiet || matches!(cli.command, Command::Demo { .. }) && cli.verbose == 0;
+    init_logging(cli.verbose, quiet);
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -102,6 +140,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Partial) => ExitCode::from(2),
+        Ok(Outcome::Busy) => ExitCode::from(3),
         Err(error) => {
             eprintln!("kassa: error: {}", chain(&error));
             ExitCode::from(1)
@@ -140,6 +179,14 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<Outcome> {
+    // The demo brings its own configuration: it must work on a fresh checkout with none.
+    if let Command::Demo { locale } = cli.command {
+        return demo::run(match locale {
+            DemoLocale::En => Locale::En,
+            DemoLocale::Ru => Locale::Ru,
+        })
+        .await;
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(ConfigError::Invalid(problems)) => {
@@ -158,6 +205,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Backfill { from, to, sources } => {
             let Some(range) = DateRange::new(from, to) else {
                 bail!("--from {from} is after --to {to}");
+            };
+            let Some(_lock) = lock_store(&settings)? else {
+                return Ok(Outcome::Busy);
             };
             let mut store = open_store(&settings)?;
             let outcome = pipeline::backfill(&settings, &mut store, range, &sources, today).await?;
@@ -191,13 +241,60 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let store = open_store(&settings)?;
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
             match format {
-                Format::Table => print!("{}", report::to_table(&analysis)),
+                Format::Table => {
+                    print!("{}", report::to_table(&analysis, settings.alerting.locale))
+                }
                 Format::Json => println!("{}", report::to_json(&analysis)),
             }
             Ok(Outcome::Success)
         }
+        Command::Run { today: replay } => {
+            let today = replay.unwrap_or(today);
+            let Some(_lock) = lock_store(&settings)? else {
+                return Ok(Outcome::Busy);
+            };
+            let targets = build_targets(&settings)?;
+            let mut store = open_store(&settings)?;
+            let outcome = cycle::run_cycle(&settings, &mut store, &targets, today).await?;
+            print_cycle(&outcome);
+            Ok(if outcome.partial() {
+                Outcome::Partial
+            } else {
+                Outcome::Success
+            })
+        }
+        Command::Worker => {
+            let targets = build_targets(&settings)?;
+            Worker::new(settings, targets)
+                .run(worker::shutdown_signal())
+                .await?;
+            Ok(Outcome::Success)
+        }
+        Command::AlertTest { target } => {
+            let Some(config) = settings.alerts.iter().find(|a| a.name() == target) else {
+                let names: Vec<&str> = settings.alerts.iter().map(|a| a.name()).collect();
+                bail!(
+                    "no [[alerts]] target is named {target:?}; configured: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                );
+            };
+            let built = config.build(&RetryPolicy::default())?;
+            let message = cycle::sample_message(settings.alerting.locale);
+            built.deliver(&message).await?;
+            println!("{target} ({}): sample alert delivered", built.kind());
+            Ok(Outcome::Success)
+        }
+        Command::Demo { .. } => unreachable!("handled before the configuration is read"),
         Command::Check { offline } => {
-            println!("configuration: valid ({} sources)", settings.sources.len());
+            println!(
+                "configuration: valid ({} sources, {} alert targets)",
+                settings.sources.len(),
+                settings.alerts.len()
+            );
             let outcomes = pipeline::check(&settings, offline).await;
             let mut failed = false;
             for outcome in outcomes {
@@ -210,6 +307,21 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                     }
                 }
             }
+            for config in &settings.alerts {
+                match config.build(&RetryPolicy::default()) {
+                    Ok(_) => println!(
+                        "{} ({}): ok: secrets found (not contacted; `kassa alert-test --target {}` sends a sample)",
+                        config.name(),
+                        config.kind(),
+                        config.name()
+                    ),
+                    Err(error) => {
+                        failed = true;
+                        println!("{} ({}): FAILED", config.name(), config.kind());
+                        eprintln!("kassa: error: {error}");
+                    }
+                }
+            }
             Ok(if failed {
                 Outcome::Partial
             } else {
@@ -217,6 +329,67 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             })
         }
     }
+}
+
+/// Takes the store's lock; `None` (after saying so) when another process holds it.
+fn lock_store(settings: &Settings) -> Result<Option<StoreLock>> {
+    match StoreLock::acquire(&settings.store_path) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(error @ LockError::Held { .. }) => {
+            eprintln!("kassa: {error}");
+            Ok(None)
+        }
+        Err(LockError::Store(error)) => Err(error).context("cannot lock the store"),
+    }
+}
+
+fn build_targets(settings: &Settings) -> Result<Vec<AlertTarget>> {
+    settings
+        .alerts
+        .iter()
+        .map(|config| {
+            config
+                .build(&RetryPolicy::default())
+                .map_err(anyhow::Error::from)
+        })
+        .collect()
+}
+
+fn print_cycle(outcome: &CycleOutcome) {
+    for source in &outcome.sources {
+        if source.errors.is_empty() {
+            println!("{}: {} rows re-pulled", source.name, source.rows);
+        } else {
+            println!(
+                "{}: FAILED; its window stays uncovered and is retried by the next run",
+                source.name
+            );
+            for error in &source.errors {
+                eprintln!("kassa: error: {error}");
+            }
+        }
+    }
+    println!(
+        "analysis: {} flagged period{}, {} without a verdict",
+        outcome.flagged,
+        if outcome.flagged == 1 { "" } else { "s" },
+        outcome.data_gaps
+    );
+    for delivered in &outcome.delivered {
+        println!(
+            "alert delivered to {}: {}",
+            delivered.target, delivered.message.title
+        );
+    }
+    for error in &outcome.undelivered {
+        eprintln!("kassa: error: {error}");
+    }
+    println!(
+        "alerts: {} new, {} delivered this run, {} pending",
+        outcome.recorded,
+        outcome.delivered.len(),
+        outcome.pending
+    );
 }
 
 fn open_store(settings: &Settings) -> Result<Store> {

@@ -11,8 +11,12 @@ use chrono_tz::Tz;
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+use std::net::SocketAddr;
+
+use crate::alerts::{ALERT_KINDS, AlertTargetConfig, validate_all};
 use crate::analysis::{ActivityMetric, Granularity, MoneyMetric, RuleSettings};
 use crate::sources::{SOURCE_KINDS, SourceConfig};
+use crate::text::Locale;
 use crate::validation::Problems;
 
 /// The defaults every configuration starts from.
@@ -25,6 +29,46 @@ pub struct Settings {
     pub timezone: Tz,
     pub rule: RuleSettings,
     pub sources: Vec<SourceConfig>,
+    pub alerting: AlertingSettings,
+    pub worker: WorkerSettings,
+    pub alerts: Vec<AlertTargetConfig>,
+}
+
+/// `[alerting]`: what `kassa run` pushes, and in which language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertingSettings {
+    pub locale: Locale,
+    pub window_periods: usize,
+    pub max_per_run: usize,
+    pub update_min_growth: f64,
+}
+
+/// `[worker]`: the schedule and the health endpoint of `kassa worker`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSettings {
+    pub schedule: croner::Cron,
+    pub schedule_text: String,
+    pub timezone: Tz,
+    pub listen: SocketAddr,
+    pub shutdown_grace: std::time::Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerting {
+    locale: Option<String>,
+    window_periods: Option<i64>,
+    max_per_run: Option<i64>,
+    update_min_growth: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorker {
+    schedule: Option<String>,
+    timezone: Option<String>,
+    listen: Option<String>,
+    shutdown_grace_seconds: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +148,21 @@ impl Settings {
             }
         };
 
+        let alerting = match raw.get::<RawAlerting>("alerting") {
+            Ok(alerting) => validate_alerting(alerting, &mut problems),
+            Err(e) => {
+                problems.push("alerting", e.to_string());
+                AlertingSettings::default()
+            }
+        };
+        let worker = match raw.get::<RawWorker>("worker") {
+            Ok(worker) => validate_worker(worker, timezone, &mut problems),
+            Err(e) => {
+                problems.push("worker", e.to_string());
+                WorkerSettings::default_in(timezone)
+            }
+        };
+
         let tables: Vec<config::Value> = raw.get("sources").unwrap_or_default();
         let mut sources = Vec::new();
         for (i, table) in tables.into_iter().enumerate() {
@@ -140,12 +199,29 @@ impl Settings {
             }
         }
 
+        let tables: Vec<config::Value> = raw.get("alerts").unwrap_or_default();
+        let mut alerts = Vec::new();
+        for (i, table) in tables.into_iter().enumerate() {
+            match table.try_deserialize::<AlertTargetConfig>() {
+                Ok(alert) => alerts.push(alert),
+                Err(e) => problems.push_with_example(
+                    format!("alerts[{i}]"),
+                    format!("{e} (kind must be one of {ALERT_KINDS})"),
+                    "[[alerts]] name = \"team\", kind = \"slack\", url_env = \"KASSA_TEAM_WEBHOOK\"",
+                ),
+            }
+        }
+        validate_all(&alerts, &mut problems);
+
         if problems.is_empty() {
             Ok(Settings {
                 store_path,
                 timezone,
                 rule,
                 sources,
+                alerting,
+                worker,
+                alerts,
             })
         } else {
             Err(ConfigError::Invalid(problems))
@@ -256,6 +332,144 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             money_growth_max,
         },
     )
+}
+
+impl Default for AlertingSettings {
+    fn default() -> Self {
+        AlertingSettings {
+            locale: Locale::En,
+            window_periods: 2,
+            max_per_run: 10,
+            update_min_growth: 0.10,
+        }
+    }
+}
+
+impl WorkerSettings {
+    fn default_in(timezone: Tz) -> WorkerSettings {
+        WorkerSettings {
+            schedule: "0 6 * * *".parse().expect("a valid cron expression"),
+            schedule_text: "0 6 * * *".to_string(),
+            timezone,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9184)),
+            shutdown_grace: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+fn validate_alerting(raw: RawAlerting, problems: &mut Problems) -> AlertingSettings {
+    let defaults = AlertingSettings::default();
+    let locale = match raw.locale.as_deref() {
+        None => defaults.locale,
+        Some(text) => parse_enum::<Locale>(text).unwrap_or_else(|| {
+            problems.push_with_example(
+                "alerting.locale",
+                format!("{text:?} is not en or ru"),
+                "locale = \"ru\"",
+            );
+            defaults.locale
+        }),
+    };
+    let mut count = |key: &str,
+                     value: Option<i64>,
+                     default: usize,
+                     range: std::ops::RangeInclusive<i64>| match value {
+        None => default,
+        Some(n) if range.contains(&n) => n as usize,
+        Some(n) => {
+            problems.push(
+                key,
+                format!(
+                    "{n} is out of range; use {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            );
+            default
+        }
+    };
+    let window_periods = count(
+        "alerting.window_periods",
+        raw.window_periods,
+        defaults.window_periods,
+        1..=52,
+    );
+    let max_per_run = count(
+        "alerting.max_per_run",
+        raw.max_per_run,
+        defaults.max_per_run,
+        1..=1000,
+    );
+    let update_min_growth = match raw.update_min_growth {
+        None => defaults.update_min_growth,
+        Some(v) if v.is_finite() && v >= 0.0 => v,
+        Some(v) => {
+            problems.push_with_example(
+                "alerting.update_min_growth",
+                format!("{v} is not a number ≥ 0"),
+                "update_min_growth = 0.10",
+            );
+            defaults.update_min_growth
+        }
+    };
+    AlertingSettings {
+        locale,
+        window_periods,
+        max_per_run,
+        update_min_growth,
+    }
+}
+
+fn validate_worker(
+    raw: RawWorker,
+    analysis_timezone: Tz,
+    problems: &mut Problems,
+) -> WorkerSettings {
+    let mut worker = WorkerSettings::default_in(analysis_timezone);
+    if let Some(text) = raw.schedule {
+        match text.parse::<croner::Cron>() {
+            Ok(cron) => {
+                worker.schedule = cron;
+                worker.schedule_text = text;
+            }
+            Err(e) => problems.push_with_example(
+                "worker.schedule",
+                format!("{text:?} is not a cron expression: {e}"),
+                "schedule = \"0 6 * * *\"",
+            ),
+        }
+    }
+    if let Some(text) = raw.timezone {
+        match Tz::from_str(&text) {
+            Ok(tz) => worker.timezone = tz,
+            Err(_) => problems.push_with_example(
+                "worker.timezone",
+                format!("{text:?} is not an IANA time zone name"),
+                "timezone = \"Europe/Moscow\"",
+            ),
+        }
+    }
+    if let Some(text) = raw.listen {
+        match text.parse::<SocketAddr>() {
+            Ok(addr) => worker.listen = addr,
+            Err(_) => problems.push_with_example(
+                "worker.listen",
+                format!("{text:?} is not an address and port"),
+                "listen = \"0.0.0.0:9184\"",
+            ),
+        }
+    }
+    match raw.shutdown_grace_seconds {
+        None => {}
+        Some(n) if (0..=3600).contains(&n) => {
+            worker.shutdown_grace = std::time::Duration::from_secs(n as u64)
+        }
+        Some(n) => problems.push(
+            "worker.shutdown_grace_seconds",
+            format!("{n} is out of range; use 0 to 3600"),
+        ),
+    }
+    worker
 }
 
 fn parse_enum<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {

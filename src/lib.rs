@@ -3,22 +3,41 @@
 //!
 //! Layout, in the order data flows (dependencies point one way, down this list):
 //! - [`domain`]: the two normalised row types ([`domain::AdDay`], [`domain::Deal`]) and money;
-//! - [`sources`]: one module per platform, each turning a wire format into those rows, with the
-//!   shared HTTP behaviour in [`sources::http`];
+//! - [`http`]: the HTTP behaviour every connector and alert target shares (retries, backoff,
+//!   `Retry-After`, classification by status and body);
+//! - [`secrets`]: where secrets come from (an environment variable or a file) and where they
+//!   may travel (https, or plain http to loopback only), shared by sources and alert targets;
+//! - [`sources`]: one module per platform, each turning a wire format into those rows;
 //! - [`store`]: the embedded store, Parquet snapshots of rows and a SQLite ledger of what each
 //!   source has covered;
 //! - [`analysis`]: pure functions over polars frames: periods, metrics, the default rule;
+//! - [`episodes`]: consecutive flagged periods, and what changed about them since last run;
+//! - [`text`]: words for people in English or Russian: messages, money, percentages;
+//! - [`alerts`]: renders alert messages for Slack (and Slack-compatible chats), Telegram and
+//!   signed generic webhooks, and delivers them through the shared HTTP client;
 //! - [`report`]: renders an analysis as a terminal table or the JSON contract;
 //! - [`config`]: layered configuration, validated all at once before anything runs;
-//! - [`pipeline`]: the only module that wires sources, store and analysis together;
+//! - [`pipeline`]: the only modules that wire sources, store and analysis together: backfill,
+//!   analyze and check here, the nightly [`cycle`] (pull, analyse, alert through the outbox), the
+//!   scheduled [`worker`] and the self-contained [`demo`];
+//! - [`httpd`]: a minimal HTTP server for the worker's health endpoints and the demo's fakes;
 //! - [`cli`]: the command line, exit codes and error printing.
 
+pub mod alerts;
 pub mod analysis;
 pub mod cli;
 pub mod config;
+pub mod cycle;
+pub mod demo;
 pub mod domain;
+pub mod episodes;
+pub mod http;
+pub mod httpd;
 pub mod pipeline;
 pub mod report;
+pub mod secrets;
 pub mod sources;
 pub mod store;
+pub mod text;
 pub mod validation;
+pub mod worker;

@@ -9,19 +9,31 @@
 //! outcome into exit code 2.
 
 use anyhow::{Context, Result, bail};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use tracing::Instrument;
 
 use crate::analysis::{self, Analysis};
 use crate::config::Settings;
 use crate::domain::DateRange;
-use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceError};
+use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceConfig, SourceError};
 use crate::store::Store;
+use crate::text;
 
-/// The first day that has not ended yet in `timezone`.
+/// The first day that has not ended yet in `timezone`, nor in UTC.
+///
+/// Yesterday by this reckoning is complete for the business and for platforms that judge
+/// "the future" in UTC: Meta rejects a day that is still today in UTC, which is what a plain
+/// local "yesterday" would ask for shortly after midnight in a time zone ahead of UTC.
+pub fn today_at(now: DateTime<Utc>, timezone: Tz) -> NaiveDate {
+    now.with_timezone(&timezone)
+        .date_naive()
+        .min(now.date_naive())
+}
+
+/// [`today_at`] now.
 pub fn today_in(timezone: Tz) -> NaiveDate {
-    Utc::now().with_timezone(&timezone).date_naive()
+    today_at(Utc::now(), timezone)
 }
 
 /// What happened to one source during a backfill.
@@ -91,7 +103,6 @@ pub async fn backfill(
             );
         }
     }
-    let context = build_context(settings);
     let run = store
         .start_run("backfill")
         .context("cannot record the run in the ledger")?;
@@ -101,25 +112,7 @@ pub async fn backfill(
         .iter()
         .filter(|s| only.is_empty() || only.iter().any(|n| n == s.name()))
     {
-        let span = tracing::info_span!("backfill", source = config.name(), kind = config.kind(), range = %range);
-        let outcome = async {
-            match config.build(&context) {
-                Ok(source) => backfill_source(store, config.name(), &source, range).await,
-                Err(error) => Ok(SourceOutcome {
-                    name: config.name().to_string(),
-                    chunks_done: 0,
-                    chunks_total: 0,
-                    rows: 0,
-                    errors: vec![error],
-                }),
-            }
-        }
-        .instrument(span)
-        .await?;
-        for error in &outcome.errors {
-            tracing::error!(source = %outcome.name, "source failed: {error}");
-        }
-        outcomes.push(outcome);
+        outcomes.push(pull_source(settings, store, config, range).await?);
     }
     let failed: Vec<&str> = outcomes
         .iter()
@@ -140,7 +133,37 @@ pub async fn backfill(
     })
 }
 
-async fn backfill_source(
+/// Builds one source and pulls `range` into the store, chunk by chunk. Source failures are
+/// recorded in the outcome (and logged); only store failures are errors.
+pub async fn pull_source(
+    settings: &Settings,
+    store: &mut Store,
+    config: &SourceConfig,
+    range: DateRange,
+) -> Result<SourceOutcome> {
+    let span =
+        tracing::info_span!("pull", source = config.name(), kind = config.kind(), range = %range);
+    let outcome = async {
+        match config.build(&build_context(settings)) {
+            Ok(source) => pull_chunks(store, config.name(), &source, range).await,
+            Err(error) => Ok(SourceOutcome {
+                name: config.name().to_string(),
+                chunks_done: 0,
+                chunks_total: 0,
+                rows: 0,
+                errors: vec![error],
+            }),
+        }
+    }
+    .instrument(span)
+    .await?;
+    for error in &outcome.errors {
+        tracing::error!(source = %outcome.name, "source failed: {error}");
+    }
+    Ok(outcome)
+}
+
+async fn pull_chunks(
     store: &mut Store,
     name: &str,
     source: &Source,
@@ -183,7 +206,7 @@ async fn backfill_source(
     Ok(outcome)
 }
 
-/// Analyses what the store holds for `from..=to`. Without bounds, the range is everything the
+/// Analyses what the store holds for `from..=to`, with messages in the configured language. Without bounds, the range is everything the
 /// configured sources have covered.
 pub fn analyze(
     settings: &Settings,
@@ -218,8 +241,21 @@ pub fn analyze(
         .deals(&names)
         .context("cannot load deals from the store")?;
     tracing::debug!(ads = ads.height(), deals = deals.height(), "loaded");
-    analysis::analyze(&ads, &deals, &coverage, &settings.rule, range, today)
-        .context("the analysis failed")
+    let mut analysis =
+        off_runtime(|| analysis::analyze(&ads, &deals, &coverage, &settings.rule, range, today))
+            .context("the analysis failed")?;
+    text::describe_findings(&mut analysis, &settings.rule, settings.alerting.locale);
+    Ok(analysis)
+}
+
+/// Runs `work` on a plain thread outside any tokio runtime and waits for it. polars' lazy engine
+/// blocks on its own async executor and refuses to do so from inside a tokio runtime's context
+/// (a current-thread runtime, as in the worker's tests, panics outright).
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 /// One source's answer to `kassa check`.
@@ -257,4 +293,27 @@ pub async fn check(settings: &Settings, offline: bool) -> Vec<CheckOutcome> {
 
 fn source_names(settings: &Settings) -> Vec<&str> {
     settings.sources.iter().map(|s| s.name()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn today_is_never_ahead_of_utc() {
+        let moscow: Tz = "Europe/Moscow".parse().unwrap();
+        // 02:00 in Moscow on the 24th is still the 23rd in UTC: yesterday is the 22nd.
+        let now: DateTime<Utc> = "2025-11-23T23:00:00Z".parse().unwrap();
+        assert_eq!(
+            today_at(now, moscow),
+            "2025-11-23".parse::<NaiveDate>().unwrap()
+        );
+        // West of UTC the local date is the earlier one.
+        let los_angeles: Tz = "America/Los_Angeles".parse().unwrap();
+        let now: DateTime<Utc> = "2025-11-24T03:00:00Z".parse().unwrap();
+        assert_eq!(
+            today_at(now, los_angeles),
+            "2025-11-23".parse::<NaiveDate>().unwrap()
+        );
+    }
 }

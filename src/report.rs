@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::fmt::Write;
 
-use crate::analysis::{ALL_CHANNELS, Analysis, FindingKind, channel_order, format_money, percent};
+use crate::analysis::{ALL_CHANNELS, Analysis, FindingKind, channel_order};
+use crate::text::{Locale, format_money, percent};
 
 /// The JSON contract: `periods` and `findings` (README, "JSON output").
 pub fn to_json(analysis: &Analysis) -> String {
@@ -12,7 +13,7 @@ pub fn to_json(analysis: &Analysis) -> String {
 }
 
 /// A readable report: findings first, in plain words, then each channel's periods.
-pub fn to_table(analysis: &Analysis) -> String {
+pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
     let mut out = String::new();
     let g = analysis.granularity.noun();
     let _ = writeln!(
@@ -90,15 +91,15 @@ pub fn to_table(analysis: &Analysis) -> String {
                 p.reach.map_or("?".into(), |r| r.to_string()),
                 p.clicks.to_string(),
                 p.ctr.map_or("-".into(), |c| format!("{:.2}%", c * 100.0)),
-                format_money(p.spend.as_f64(), None),
+                format_money(p.spend.as_f64(), None, locale),
                 p.leads.to_string(),
                 p.deals_won.to_string(),
                 if p.won_without_amount > 0 {
                     "?".into()
                 } else {
-                    format_money(p.revenue.as_f64(), None)
+                    format_money(p.revenue.as_f64(), None, locale)
                 },
-                p.romi.map_or("-".into(), percent),
+                p.romi.map_or("-".into(), |r| percent(r, locale)),
                 verdict.to_string(),
             ]);
         }

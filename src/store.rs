@@ -22,6 +22,7 @@ use polars::prelude::*;
 use rusqlite::{Connection, params};
 
 use crate::domain::{AdDay, Coverage, DateRange, Deal, Pulled, RowKind};
+use crate::episodes::{EpisodeState, Status};
 
 /// Failures of the store, naming the file involved.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,28 @@ impl Store {
                      start_date TEXT NOT NULL,
                      end_date TEXT NOT NULL,
                      PRIMARY KEY (source, start_date)
+                 );
+                 CREATE TABLE IF NOT EXISTS episodes (
+                     key TEXT PRIMARY KEY,
+                     channel TEXT NOT NULL,
+                     kind TEXT NOT NULL,
+                     first_start TEXT NOT NULL,
+                     last_start TEXT NOT NULL,
+                     alerted_growth REAL NOT NULL,
+                     updates_sent INTEGER NOT NULL,
+                     status TEXT NOT NULL,
+                     updated_at TEXT NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS outbox (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     target TEXT NOT NULL,
+                     message_id TEXT NOT NULL,
+                     message TEXT NOT NULL,
+                     created_at TEXT NOT NULL,
+                     attempts INTEGER NOT NULL DEFAULT 0,
+                     last_error TEXT,
+                     delivered_at TEXT,
+                     UNIQUE (target, message_id)
                  );
                  CREATE TABLE IF NOT EXISTS runs (
                      id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -380,6 +403,237 @@ impl Store {
                 source,
             })?;
         Ok(())
+    }
+}
+
+/// One message waiting in (or delivered from) the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub target: String,
+    pub message_id: String,
+    /// The message as JSON, exactly as it was recorded before any delivery attempt.
+    pub message: String,
+    pub attempts: i64,
+}
+
+/// A message to record for a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutboxItem {
+    pub target: String,
+    pub message_id: String,
+    pub message: String,
+}
+
+/// Another process holds the store's lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another kassa process ({holder}) is already working on the store at {path}; try again when it has finished"
+    )]
+    Held { path: PathBuf, holder: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An exclusive lock on one store directory, released when dropped (or when the process dies:
+/// the operating system drops the lock with the file handle, so a crash never leaves it stuck).
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: std::fs::File,
+}
+
+impl StoreLock {
+    /// Takes the lock on the store at `root` without waiting.
+    pub fn acquire(root: &Path) -> Result<StoreLock, LockError> {
+        std::fs::create_dir_all(root).map_err(|source| StoreError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let path = root.join("kassa.lock");
+        let io_error = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = if holder.trim().is_empty() {
+                    "unknown pid".to_string()
+                } else {
+                    holder.trim().to_string()
+                };
+                return Err(LockError::Held {
+                    path: root.to_path_buf(),
+                    holder,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e).into()),
+        }
+        use std::io::{Seek, Write};
+        file.set_len(0).map_err(io_error)?;
+        file.seek(std::io::SeekFrom::Start(0)).map_err(io_error)?;
+        write!(file, "pid {}", std::process::id()).map_err(io_error)?;
+        Ok(StoreLock { _file: file })
+    }
+}
+
+impl Store {
+    fn ledger_error(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Ledger {
+            path: self.ledger_path.clone(),
+            source,
+        }
+    }
+
+    /// Every stored episode state.
+    pub fn episode_states(&self) -> Result<Vec<EpisodeState>, StoreError> {
+        let mut statement = self
+            .ledger
+            .prepare(
+                "SELECT key, channel, kind, first_start, last_start, alerted_growth, updates_sent, status
+                 FROM episodes ORDER BY first_start, key",
+            )
+            .map_err(self.ledger_error())?;
+        let rows = statement
+            .query_map([], |row| {
+                let date = |i: usize| -> rusqlite::Result<NaiveDate> {
+                    let text: String = row.get(i)?;
+                    text.parse().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            i,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })
+                };
+                let status: String = row.get(7)?;
+                Ok(EpisodeState {
+                    key: row.get(0)?,
+                    channel: row.get(1)?,
+                    kind: row.get(2)?,
+                    first_start: date(3)?,
+                    last_start: date(4)?,
+                    alerted_growth: row.get(5)?,
+                    updates_sent: row.get(6)?,
+                    status: if status == "open" {
+                        Status::Open
+                    } else {
+                        Status::Resolved
+                    },
+                })
+            })
+            .map_err(self.ledger_error())?;
+        rows.collect::<Result<_, _>>().map_err(self.ledger_error())
+    }
+
+    /// Stores new episode states and the messages they cause, in one transaction: the alert is
+    /// recorded before anything is sent, and a repeated run finds it already there (messages
+    /// are unique per target and message id).
+    pub fn record_alerts(
+        &mut self,
+        states: &[EpisodeState],
+        items: &[NewOutboxItem],
+    ) -> Result<usize, StoreError> {
+        let path = self.ledger_path.clone();
+        let ledger_error = |source| StoreError::Ledger {
+            path: path.clone(),
+            source,
+        };
+        let now = Utc::now().to_rfc3339();
+        let tx = self.ledger.transaction().map_err(ledger_error)?;
+        for state in states {
+            tx.execute(
+                "INSERT INTO episodes (key, channel, kind, first_start, last_start, alerted_growth, updates_sent, status, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (key) DO UPDATE SET first_start = ?4, last_start = ?5, alerted_growth = ?6,
+                     updates_sent = ?7, status = ?8, updated_at = ?9",
+                params![
+                    state.key,
+                    state.channel,
+                    state.kind,
+                    state.first_start.to_string(),
+                    state.last_start.to_string(),
+                    state.alerted_growth,
+                    state.updates_sent,
+                    state.status.as_str(),
+                    now
+                ],
+            )
+            .map_err(ledger_error)?;
+        }
+        let mut inserted = 0;
+        for item in items {
+            inserted += tx
+                .execute(
+                    "INSERT OR IGNORE INTO outbox (target, message_id, message, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![item.target, item.message_id, item.message, now],
+                )
+                .map_err(ledger_error)?;
+        }
+        tx.commit().map_err(ledger_error)?;
+        Ok(inserted)
+    }
+
+    /// Messages not delivered yet, oldest first.
+    pub fn pending_alerts(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut statement = self
+            .ledger
+            .prepare(
+                "SELECT id, target, message_id, message, attempts FROM outbox WHERE delivered_at IS NULL ORDER BY id",
+            )
+            .map_err(self.ledger_error())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(OutboxItem {
+                    id: row.get(0)?,
+                    target: row.get(1)?,
+                    message_id: row.get(2)?,
+                    message: row.get(3)?,
+                    attempts: row.get(4)?,
+                })
+            })
+            .map_err(self.ledger_error())?;
+        rows.collect::<Result<_, _>>().map_err(self.ledger_error())
+    }
+
+    pub fn mark_delivered(&self, id: i64) -> Result<(), StoreError> {
+        self.ledger
+            .execute(
+                "UPDATE outbox SET delivered_at = ?1, attempts = attempts + 1, last_error = NULL WHERE id = ?2",
+                params![Utc::now().to_rfc3339(), id],
+            )
+            .map_err(self.ledger_error())?;
+        Ok(())
+    }
+
+    pub fn mark_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        self.ledger
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?1 WHERE id = ?2",
+                params![error, id],
+            )
+            .map_err(self.ledger_error())?;
+        Ok(())
+    }
+
+    /// How many messages have been delivered and how many are pending, over all time.
+    pub fn outbox_counts(&self) -> Result<(u64, u64), StoreError> {
+        self.ledger
+            .query_row(
+                "SELECT COUNT(delivered_at), COUNT(*) - COUNT(delivered_at) FROM outbox",
+                [],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(self.ledger_error())
     }
 }
 

@@ -79,3 +79,20 @@ impl fmt::Display for Problems {
 }
 
 impl std::error::Error for Problems {}
+
+/// Checks a component's `name` (a source, an alert target): names appear in logs, in the store
+/// and in file names, so they are restricted to letters, digits, '-' and '_'. `what` is the
+/// component ("source"), `example` a good name ("meta-main").
+pub fn validate_name(name: &str, key: &str, what: &str, example: &str, problems: &mut Problems) {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        problems.push_with_example(
+            key,
+            format!("{name:?} is not a usable {what} name: use letters, digits, '-' and '_'"),
+            format!("name = \"{example}\""),
+        );
+    }
+}

@@ -27,6 +27,8 @@ pub const REQUIRED_COLUMNS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct CsvCrmConfig {
     pub name: String,
+    /// Days `kassa run` re-pulls every night (the platform restates this far back).
+    pub lookback_days: Option<u32>,
     pub path: PathBuf,
 }
 

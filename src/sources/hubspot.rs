@@ -17,11 +17,13 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Classifier, Failure, HttpClient, Request, retry_after, summarize_body};
 use super::{
     BuildContext, ErrorKind, Pull, SecretRef, SourceError, parse_base_url, validate_base_url, wire,
 };
 use crate::domain::{DateRange, Deal, DealStatus, Pulled};
+use crate::http::{
+    Classifier, Failure, FailureKind, HttpClient, PageGuard, Request, retry_after, summarize_body,
+};
 use crate::validation::Problems;
 
 /// HubSpot refuses to page past this many results of one search.
@@ -31,6 +33,8 @@ const SEARCH_RESULT_CAP: u64 = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct HubSpotConfig {
     pub name: String,
+    /// Days `kassa run` re-pulls every night (the platform restates this far back).
+    pub lookback_days: Option<u32>,
     pub token_env: Option<String>,
     pub token_file: Option<std::path::PathBuf>,
     #[serde(default = "default_base_url")]
@@ -208,6 +212,7 @@ impl HubSpotSource {
         ];
         properties.push(&self.config.channel_property);
         let mut after: Option<String> = None;
+        let mut guard = PageGuard::default();
         let mut deals = Vec::new();
         let mut page = 0;
         loop {
@@ -224,7 +229,8 @@ impl HubSpotSource {
             let answer = self
                 .client
                 .send_json(&Request::post_json(self.search_url.clone(), body))
-                .await?;
+                .await
+                .map_err(SourceError::from)?;
             if page == 1
                 && let Some(total) = answer.get("total").and_then(Value::as_u64)
                 && total > SEARCH_RESULT_CAP
@@ -259,7 +265,10 @@ impl HubSpotSource {
                 .pointer("/paging/next/after")
                 .and_then(|v| wire::text(&json!({"a": v}), "a"))
             {
-                Some(cursor) => after = Some(cursor),
+                Some(cursor) => {
+                    guard.follow(&cursor).map_err(SourceError::from)?;
+                    after = Some(cursor);
+                }
                 None => break,
             }
         }
@@ -333,7 +342,15 @@ impl HubSpotSource {
             self.timezone
                 .from_local_datetime(&midnight)
                 .earliest()
-                // A DST gap at midnight: the day starts at the first instant that exists.
+                // A DST gap at midnight (Cairo, Santiago, ...): the day starts at the first
+                // instant that exists, which is one hour after the previous day's 23:00.
+                .or_else(|| {
+                    let eleven = midnight - chrono::Duration::hours(1);
+                    self.timezone
+                        .from_local_datetime(&eleven)
+                        .earliest()
+                        .map(|t| t + chrono::Duration::hours(1))
+                })
                 .unwrap_or_else(|| self.timezone.from_utc_datetime(&midnight))
                 .timestamp_millis()
         };
@@ -409,7 +426,7 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Option<Failu
     Some(match status {
         StatusCode::TOO_MANY_REQUESTS => match parsed.get("policyName").and_then(Value::as_str) {
             Some("DAILY") => Failure::fatal(
-                ErrorKind::Throttled,
+                FailureKind::Throttled,
                 format!("{message}; the daily API limit is used up"),
             ),
             policy => {
@@ -419,21 +436,21 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Option<Failu
                     1
                 };
                 let wait = retry_after(headers).unwrap_or(Duration::from_secs(fallback));
-                Failure::retry(ErrorKind::Throttled, Some(wait), message)
+                Failure::retry(FailureKind::Throttled, Some(wait), message)
             }
         },
         StatusCode::UNAUTHORIZED => Failure::fatal(
-            ErrorKind::Auth,
+            FailureKind::Auth,
             format!("{message} (check the private app token)"),
         ),
         StatusCode::FORBIDDEN => Failure::fatal(
-            ErrorKind::Auth,
+            FailureKind::Auth,
             format!("{message} (the token needs the crm.objects.deals.read scope)"),
         ),
         s if s.is_server_error() => {
-            Failure::retry(ErrorKind::Server, retry_after(headers), message)
+            Failure::retry(FailureKind::Server, retry_after(headers), message)
         }
-        _ => Failure::fatal(ErrorKind::Rejected, message),
+        _ => Failure::fatal(FailureKind::Rejected, message),
     })
 }
 

@@ -13,11 +13,14 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{Classifier, Failure, HttpClient, Request, same_origin_link, summarize_body};
 use super::{
     BuildContext, ErrorKind, Pull, SecretRef, SourceError, parse_base_url, validate_base_url, wire,
 };
 use crate::domain::{AdDay, DateRange, Pulled};
+use crate::http::{
+    Classifier, Failure, FailureKind, HttpClient, PageGuard, Request, retry_after,
+    same_origin_link, summarize_body,
+};
 use crate::validation::Problems;
 
 const FIELDS: &str = "campaign_id,campaign_name,impressions,reach,clicks,ctr,spend,account_currency,date_start,date_stop";
@@ -26,6 +29,8 @@ const FIELDS: &str = "campaign_id,campaign_name,impressions,reach,clicks,ctr,spe
 #[serde(deny_unknown_fields)]
 pub struct MetaConfig {
     pub name: String,
+    /// Days `kassa run` re-pulls every night (the platform restates this far back).
+    pub lookback_days: Option<u32>,
     /// The ad account id, with or without the `act_` prefix.
     pub account_id: String,
     pub token_env: Option<String>,
@@ -160,9 +165,14 @@ impl MetaSource {
             .query("limit", self.page_size.to_string());
         let mut rows = Vec::new();
         let mut page = 0;
+        let mut guard = PageGuard::default();
         loop {
             page += 1;
-            let body = self.client.send_json(&request).await?;
+            let body = self
+                .client
+                .send_json(&request)
+                .await
+                .map_err(SourceError::from)?;
             let data = body.get("data").and_then(Value::as_array).ok_or_else(|| {
                 SourceError::new(
                     ErrorKind::Decode,
@@ -181,7 +191,11 @@ impl MetaSource {
             }
             tracing::debug!(page, rows = data.len(), "read a page of insights");
             match body.pointer("/paging/next").and_then(Value::as_str) {
-                Some(next) => request = Request::get(same_origin_link(&self.base, next)?),
+                Some(next) => {
+                    guard.follow(next).map_err(SourceError::from)?;
+                    request =
+                        Request::get(same_origin_link(&self.base, next).map_err(SourceError::from)?)
+                }
                 None => break,
             }
         }
@@ -236,7 +250,11 @@ impl MetaSource {
     pub async fn probe(&self) -> Result<String, SourceError> {
         let request =
             Request::get(self.account_url.clone()).query("fields", "name,currency,timezone_name");
-        let body = self.client.send_json(&request).await?;
+        let body = self
+            .client
+            .send_json(&request)
+            .await
+            .map_err(SourceError::from)?;
         Ok(format!(
             "ad account act_{} {:?}, currency {}, time zone {}",
             self.account,
@@ -275,26 +293,30 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Option<Failu
         .and_then(Value::as_bool)
         .unwrap_or(false);
     Some(if is_throttling_code(code) {
-        Failure::retry(ErrorKind::Throttled, regain_access_wait(headers), message)
+        Failure::retry(
+            FailureKind::Throttled,
+            regain_access_wait(headers).or_else(|| retry_after(headers)),
+            message,
+        )
     } else if code == 190 || code == 102 || status == StatusCode::UNAUTHORIZED {
         Failure::fatal(
-            ErrorKind::Auth,
+            FailureKind::Auth,
             format!("{message} (the access token is invalid or expired)"),
         )
     } else if code == 100 && subcode == Some(1_504_018) {
         Failure::fatal(
-            ErrorKind::Rejected,
+            FailureKind::Rejected,
             format!("{message} (the request timed out at Meta: lower chunk_days for this source)"),
         )
     } else if transient || matches!(code, 1 | 2) || status.is_server_error() {
-        Failure::retry(ErrorKind::Server, None, message)
+        Failure::retry(FailureKind::Server, retry_after(headers), message)
     } else if status == StatusCode::FORBIDDEN || code == 10 || (200..300).contains(&code) {
         Failure::fatal(
-            ErrorKind::Auth,
+            FailureKind::Auth,
             format!("{message} (the token lacks permission for this ad account)"),
         )
     } else {
-        Failure::fatal(ErrorKind::Rejected, message)
+        Failure::fatal(FailureKind::Rejected, message)
     })
 }
 
@@ -325,7 +347,7 @@ mod tests {
     fn throttling_is_read_from_the_body_of_a_400() {
         let body = r#"{"error":{"message":"(#80000) There have been too many calls from this ad-account.","type":"OAuthException","code":80000,"error_subcode":2446079,"fbtrace_id":"AbC"}}"#;
         let failure = classify(StatusCode::BAD_REQUEST, &HeaderMap::new(), body).unwrap();
-        assert_eq!(failure.kind, ErrorKind::Throttled);
+        assert_eq!(failure.kind, FailureKind::Throttled);
         assert!(failure.retryable);
     }
 
@@ -345,7 +367,7 @@ mod tests {
     fn an_expired_token_is_an_auth_failure() {
         let body = r#"{"error":{"message":"Error validating access token","type":"OAuthException","code":190}}"#;
         let failure = classify(StatusCode::BAD_REQUEST, &HeaderMap::new(), body).unwrap();
-        assert_eq!(failure.kind, ErrorKind::Auth);
+        assert_eq!(failure.kind, FailureKind::Auth);
         assert!(!failure.retryable);
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! Adding a platform means adding a module with its config struct, its wire-format parsing and,
 //! for HTTP platforms, a classifier for its error bodies; retries, backoff, paging-link safety
-//! and secret handling come from [`http`]. Sources know nothing of the store or the analysis.
+//! and secret handling come from [`crate::http`]. Sources know nothing of the store or the analysis.
 //!
 //! [`AdDay`]: crate::domain::AdDay
 //! [`Deal`]: crate::domain::Deal
@@ -17,7 +17,6 @@
 pub mod csv_ads;
 mod csv_common;
 pub mod csv_crm;
-pub mod http;
 pub mod hubspot;
 pub mod meta;
 pub mod wire;
@@ -30,9 +29,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::{DateRange, Pulled, RowKind};
-use crate::validation::Problems;
+use crate::secrets::{SecretSpec, is_safe_transport, process_env};
+use crate::validation::{Problems, validate_name};
 
-pub use http::RetryPolicy;
+pub use crate::http::RetryPolicy;
+use crate::http::{FailureKind, HttpError};
 
 /// What kind of failure a source hit; decides whether retrying can help and how it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,25 @@ impl ErrorKind {
             ErrorKind::Io => "cannot read",
             ErrorKind::Config => "configuration",
         }
+    }
+}
+
+impl From<FailureKind> for ErrorKind {
+    fn from(kind: FailureKind) -> ErrorKind {
+        match kind {
+            FailureKind::Auth => ErrorKind::Auth,
+            FailureKind::Throttled => ErrorKind::Throttled,
+            FailureKind::Server => ErrorKind::Server,
+            FailureKind::Network => ErrorKind::Network,
+            FailureKind::Rejected => ErrorKind::Rejected,
+            FailureKind::Decode => ErrorKind::Decode,
+        }
+    }
+}
+
+impl From<HttpError> for SourceError {
+    fn from(error: HttpError) -> SourceError {
+        SourceError::new(error.kind.into(), error.message)
     }
 }
 
@@ -165,6 +185,18 @@ impl SourceConfig {
         }
     }
 
+    /// How many trailing days the nightly run re-pulls: as far back as the platform restates
+    /// its numbers (Meta's attribution reaches 28 days; CRM deals change at any time).
+    pub fn lookback_days(&self) -> u32 {
+        let (configured, default) = match self {
+            SourceConfig::CsvAds(c) => (c.lookback_days, 28),
+            SourceConfig::CsvCrm(c) => (c.lookback_days, 30),
+            SourceConfig::Meta(c) => (c.lookback_days, 28),
+            SourceConfig::Hubspot(c) => (c.lookback_days, 30),
+        };
+        configured.unwrap_or(default)
+    }
+
     pub fn row_kind(&self) -> RowKind {
         match self {
             SourceConfig::CsvAds(_) | SourceConfig::Meta(_) => RowKind::Ads,
@@ -175,7 +207,23 @@ impl SourceConfig {
     /// Checks the section without I/O beyond looking at environment variables and whether
     /// named files exist. `key` is where this table sits, e.g. `sources[2]`.
     pub fn validate(&self, key: &str, problems: &mut Problems) {
-        validate_name(self.name(), &format!("{key}.name"), problems);
+        validate_name(
+            self.name(),
+            &format!("{key}.name"),
+            "source",
+            "meta-main",
+            problems,
+        );
+        if !(1..=366).contains(&self.lookback_days()) {
+            problems.push_with_example(
+                format!("{key}.lookback_days"),
+                format!(
+                    "{} is out of range; use 1 to 366 days",
+                    self.lookback_days()
+                ),
+                "lookback_days = 28",
+            );
+        }
         match self {
             SourceConfig::CsvAds(c) => c.validate(key, problems),
             SourceConfig::CsvCrm(c) => c.validate(key, problems),
@@ -192,20 +240,6 @@ impl SourceConfig {
             SourceConfig::Hubspot(c) => c.build(context).map(Source::Hubspot),
         };
         built.map_err(|e| e.in_source(self.name(), None))
-    }
-}
-
-fn validate_name(name: &str, key: &str, problems: &mut Problems) {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !ok {
-        problems.push_with_example(
-            key,
-            format!("{name:?} is not a usable source name: use letters, digits, '-' and '_'"),
-            "name = \"meta-main\"",
-        );
     }
 }
 
@@ -262,6 +296,7 @@ impl Source {
 }
 
 /// Where a secret comes from: an environment variable or a file, never the TOML itself.
+/// Reading and checking it is shared with alert targets in [`crate::secrets`].
 #[derive(Debug, Clone, Default)]
 pub struct SecretRef {
     pub token_env: Option<String>,
@@ -269,69 +304,33 @@ pub struct SecretRef {
 }
 
 impl SecretRef {
-    pub fn validate(&self, key: &str, problems: &mut Problems) {
-        match (&self.token_env, &self.token_file) {
-            (None, None) => problems.push_with_example(
-                format!("{key}.token_env"),
-                "a token is required: name an environment variable (token_env) or a file (token_file) that holds it",
-                "token_env = \"KASSA_META_TOKEN\"",
-            ),
-            (Some(_), Some(_)) => problems.push(
-                format!("{key}.token_env"),
-                "set token_env or token_file, not both",
-            ),
-            (Some(var), None) => {
-                if std::env::var_os(var).is_none_or(|v| v.is_empty()) {
-                    problems.push_with_example(
-                        format!("{key}.token_env"),
-                        format!("the environment variable {var} is not set"),
-                        format!("export {var}=<token>"),
-                    );
-                }
-            }
-            (None, Some(path)) => {
-                if !path.is_file() {
-                    problems.push(
-                        format!("{key}.token_file"),
-                        format!("{} is not a readable file", path.display()),
-                    );
-                }
-            }
+    fn spec(&self) -> SecretSpec<'_> {
+        SecretSpec {
+            what: "token",
+            env_key: "token_env",
+            file_key: "token_file",
+            env: self.token_env.as_deref(),
+            file: self.token_file.as_deref(),
+            example: "token_env = \"KASSA_META_TOKEN\"",
         }
+    }
+
+    pub fn validate(&self, key: &str, problems: &mut Problems) {
+        self.spec().validate(key, &process_env, problems);
     }
 
     /// Reads the secret. The error names where it looked, never what it found.
     pub fn resolve(&self) -> Result<SecretString, SourceError> {
-        let value = match (&self.token_env, &self.token_file) {
-            (Some(var), _) => std::env::var(var).map_err(|_| {
-                SourceError::new(
-                    ErrorKind::Config,
-                    format!("the environment variable {var} is not set"),
-                )
-            })?,
-            (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-                SourceError::new(
-                    ErrorKind::Config,
-                    format!("cannot read the token file {}: {e}", path.display()),
-                )
-            })?,
-            (None, None) => {
-                return Err(SourceError::new(ErrorKind::Config, "no token configured"));
-            }
-        };
-        let value = value.trim();
-        if value.is_empty() {
-            return Err(SourceError::new(ErrorKind::Config, "the token is empty"));
-        }
-        Ok(SecretString::from(value.to_string()))
+        self.spec()
+            .resolve()
+            .map_err(|e| SourceError::new(ErrorKind::Config, e.0))
     }
 }
 
 /// Checks a configured base URL; plain `http://` only for loopback (test fakes, local proxies).
 pub fn validate_base_url(url: &str, key: &str, problems: &mut Problems) {
     match url::Url::parse(url) {
-        Ok(parsed) if parsed.scheme() == "https" => {}
-        Ok(parsed) if parsed.scheme() == "http" && is_loopback(&parsed) => {}
+        Ok(parsed) if is_safe_transport(&parsed) => {}
         Ok(_) => problems.push(
             key,
             format!(
@@ -343,15 +342,6 @@ pub fn validate_base_url(url: &str, key: &str, problems: &mut Problems) {
             format!("{url:?} is not a URL: {e}"),
             "base_url = \"https://graph.facebook.com\"",
         ),
-    }
-}
-
-pub(crate) fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
     }
 }
 

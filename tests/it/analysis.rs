@@ -52,7 +52,10 @@ fn run_with(
 ) -> Analysis {
     let ads = ad_rows_to_frame("ads", ads).unwrap();
     let deals = deals_to_frame("crm", deals).unwrap();
-    analysis::analyze(&ads, &deals, coverage, settings, six_weeks(), d(today)).unwrap()
+    let mut analysis =
+        analysis::analyze(&ads, &deals, coverage, settings, six_weeks(), d(today)).unwrap();
+    kassa::text::describe_findings(&mut analysis, settings, kassa::text::Locale::En);
+    analysis
 }
 
 fn flagged(analysis: &Analysis) -> Vec<(String, String)> {
@@ -123,7 +126,7 @@ fn clicks_up_and_revenue_down_is_flagged_but_growth_with_money_is_not() {
         "{}",
         meta.message
     );
-    assert!(meta.message.contains("65 USD"), "{}", meta.message);
+    assert!(meta.message.contains("$65"), "{}", meta.message);
 
     let all = analysis.flagged().find(|f| f.channel == "all").unwrap();
     assert!((all.activity.as_ref().unwrap().growth - 0.30).abs() < 1e-12);

@@ -185,7 +185,8 @@ fn check_offline_validates_without_contacting_anything() {
     let run = ws.kassa(&["check", "--offline"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stdout.contains("configuration: valid (2 sources)"),
+        run.stdout
+            .contains("configuration: valid (2 sources, 0 alert targets)"),
         "{}",
         run.stdout
     );

@@ -52,8 +52,24 @@ pub fn source_config(toml: &str) -> SourceConfig {
     let [source]: [SourceConfig; 1] = sources.try_into().expect("exactly one [[sources]] table");
     let mut problems = Problems::default();
     source.validate("sources[0]", &mut problems);
-    assert!(problems.is_empty(), "the source config has problems:\n{problems}");
+    assert!(
+        problems.is_empty(),
+        "the source config has problems:\n{problems}"
+    );
     source
+}
+
+/// Asserts that the virtual time (tokio's paused clock) since `started` lies in `expected`:
+/// the lower bound proves a wait was honoured, the upper bound that it was the wait asked for.
+pub fn assert_waited(
+    started: tokio::time::Instant,
+    expected: std::ops::Range<std::time::Duration>,
+) {
+    let elapsed = started.elapsed();
+    assert!(
+        expected.contains(&elapsed),
+        "waited {elapsed:?}, expected {expected:?}"
+    );
 }
 
 /// What one run of the binary did.

@@ -2,10 +2,13 @@
 //! HTTP connectors are tested against fake platform servers on 127.0.0.1 speaking the
 //! documented wire formats; nothing here reaches any other address.
 
+mod alerts;
 mod analysis;
 mod cli;
 mod csv;
 mod helpers;
 mod hubspot;
 mod meta;
+mod run;
 mod store;
+mod worker;

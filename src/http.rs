@@ -1,13 +1,14 @@
-//! The HTTP behaviour every platform connector shares: timeouts, retries with exponential
-//! backoff and jitter, `Retry-After`, and error classification by status *and* body.
+//! The HTTP behaviour every connector and every alert target shares: timeouts, retries with
+//! exponential backoff and jitter, `Retry-After`, and error classification by status *and* body.
 //!
 //! Platforms disagree on how they say "slow down": Meta answers HTTP 400 with an error code in
-//! the body, Bitrix24 answers 503, Salesforce 403, HubSpot 429 without `Retry-After`. So the
-//! retry loop lives here once, and each connector passes a small classifier that reads its own
-//! platform's failure bodies. Connectors never sleep or loop on their own.
+//! the body, Bitrix24 answers 503, Salesforce 403, HubSpot 429 without `Retry-After`, Telegram
+//! puts `retry_after` in its JSON. So the retry loop lives here once, and each platform passes a
+//! small classifier that reads its own failure bodies. Callers never sleep or loop on their own.
 //!
 //! Nothing here logs or returns a URL with its query string or any header value: tokens travel
-//! in headers and in platform-provided paging URLs, and must never reach a log line.
+//! in headers, in paging URLs and (Slack, Telegram) in the URL path itself, so requests are
+//! logged by a label, and errors never carry a URL.
 
 use std::time::Duration;
 
@@ -15,8 +16,6 @@ use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
-
-use super::{ErrorKind, SourceError};
 
 /// How persistent the client is. Defaults suit a nightly job: patient, but bounded.
 #[derive(Debug, Clone)]
@@ -47,10 +46,64 @@ impl Default for RetryPolicy {
     }
 }
 
+/// What kind of failure a request hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Credentials missing, expired or refused.
+    Auth,
+    /// The platform asked us to slow down and kept asking.
+    Throttled,
+    /// The platform had trouble (5xx) and kept having it.
+    Server,
+    /// Could not reach the platform, or it timed out.
+    Network,
+    /// The platform refused the request as made.
+    Rejected,
+    /// The answer was not in the documented format.
+    Decode,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Auth => "auth",
+            FailureKind::Throttled => "throttled",
+            FailureKind::Server => "server",
+            FailureKind::Network => "network",
+            FailureKind::Rejected => "rejected",
+            FailureKind::Decode => "decode",
+        }
+    }
+}
+
+/// A request that failed for good: what kind of failure, and the platform's own words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl HttpError {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> HttpError {
+        HttpError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
 /// What a platform's classifier decided about a failed answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
-    pub kind: ErrorKind,
+    pub kind: FailureKind,
     /// Whether trying again can help (throttling, server trouble).
     pub retryable: bool,
     /// The wait the platform asked for, if it said.
@@ -60,7 +113,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn fatal(kind: ErrorKind, message: impl Into<String>) -> Failure {
+    pub fn fatal(kind: FailureKind, message: impl Into<String>) -> Failure {
         Failure {
             kind,
             retryable: false,
@@ -69,7 +122,7 @@ impl Failure {
         }
     }
 
-    pub fn retry(kind: ErrorKind, wait: Option<Duration>, message: impl Into<String>) -> Failure {
+    pub fn retry(kind: FailureKind, wait: Option<Duration>, message: impl Into<String>) -> Failure {
         Failure {
             kind,
             retryable: true,
@@ -88,15 +141,15 @@ pub fn classify_by_status(status: StatusCode, headers: &HeaderMap, body: &str) -
     let message = summarize_body(body);
     match status {
         StatusCode::TOO_MANY_REQUESTS => {
-            Failure::retry(ErrorKind::Throttled, retry_after(headers), message)
+            Failure::retry(FailureKind::Throttled, retry_after(headers), message)
         }
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            Failure::fatal(ErrorKind::Auth, message)
+            Failure::fatal(FailureKind::Auth, message)
         }
         s if s.is_server_error() => {
-            Failure::retry(ErrorKind::Server, retry_after(headers), message)
+            Failure::retry(FailureKind::Server, retry_after(headers), message)
         }
-        _ => Failure::fatal(ErrorKind::Rejected, message),
+        _ => Failure::fatal(FailureKind::Rejected, message),
     }
 }
 
@@ -129,7 +182,12 @@ pub struct Request {
     pub method: Method,
     pub url: Url,
     pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
     pub json: Option<serde_json::Value>,
+    /// A raw body sent as JSON, for callers that sign the exact bytes.
+    pub body: Option<String>,
+    /// What logs call this request; `None` logs the URL's path.
+    pub label: Option<String>,
 }
 
 impl Request {
@@ -138,7 +196,10 @@ impl Request {
             method: Method::GET,
             url,
             query: Vec::new(),
+            headers: Vec::new(),
             json: None,
+            body: None,
+            label: None,
         }
     }
 
@@ -147,8 +208,35 @@ impl Request {
             method: Method::POST,
             url,
             query: Vec::new(),
+            headers: Vec::new(),
             json: Some(body),
+            body: None,
+            label: None,
         }
+    }
+
+    /// A POST of exactly these bytes as `application/json` (signed payloads).
+    pub fn post_raw_json(url: Url, body: String) -> Request {
+        Request {
+            method: Method::POST,
+            url,
+            query: Vec::new(),
+            headers: Vec::new(),
+            json: None,
+            body: Some(body),
+            label: None,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Request {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Logs name the request by `label` instead of its path (for URLs that hold secrets).
+    pub fn label(mut self, label: impl Into<String>) -> Request {
+        self.label = Some(label.into());
+        self
     }
 
     pub fn query(mut self, key: &str, value: impl Into<String>) -> Request {
@@ -158,7 +246,10 @@ impl Request {
 
     /// The URL's path, safe to log: no host credentials, no query string.
     fn loggable(&self) -> String {
-        format!("{} {}", self.method, self.url.path())
+        match &self.label {
+            Some(label) => label.clone(),
+            None => format!("{} {}", self.method, self.url.path()),
+        }
     }
 }
 
@@ -203,7 +294,7 @@ impl HttpClient {
 
     /// Sends `request` until it succeeds, fails for good, or runs out of attempts, and returns
     /// the successful body as text. Errors carry the platform's message, never the URL's query.
-    pub async fn send(&self, request: &Request) -> Result<String, SourceError> {
+    pub async fn send(&self, request: &Request) -> Result<String, HttpError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -218,11 +309,11 @@ impl HttpClient {
                 } else {
                     failure.message
                 };
-                return Err(SourceError::new(failure.kind, message));
+                return Err(HttpError::new(failure.kind, message));
             }
             let wait = match failure.wait {
                 Some(asked) if asked > self.policy.max_server_wait => {
-                    return Err(SourceError::new(
+                    return Err(HttpError::new(
                         failure.kind,
                         format!(
                             "{} (the platform asked to wait {}s, longer than the {}s kassa waits within one run)",
@@ -248,11 +339,11 @@ impl HttpClient {
     }
 
     /// Sends and parses a JSON answer.
-    pub async fn send_json(&self, request: &Request) -> Result<serde_json::Value, SourceError> {
+    pub async fn send_json(&self, request: &Request) -> Result<serde_json::Value, HttpError> {
         let body = self.send(request).await?;
         serde_json::from_str(&body).map_err(|e| {
-            SourceError::new(
-                ErrorKind::Decode,
+            HttpError::new(
+                FailureKind::Decode,
                 format!(
                     "the answer to {} is not valid JSON: {e}",
                     request.loggable()
@@ -270,6 +361,14 @@ impl HttpClient {
         }
         if let Some(json) = &request.json {
             builder = builder.json(json);
+        }
+        if let Some(body) = &request.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(token) = &self.token {
             builder = builder.bearer_auth(token.expose_secret());
@@ -313,18 +412,18 @@ fn network_failure(error: reqwest::Error) -> Failure {
     } else {
         format!("network error: {error}")
     };
-    Failure::retry(ErrorKind::Network, None, message)
+    Failure::retry(FailureKind::Network, None, message)
 }
 
 /// Resolves a platform-provided link (a `paging.next` URL) and refuses to follow it off the
 /// configured host: our bearer token must never travel anywhere else.
-pub fn same_origin_link(base: &Url, link: &str) -> Result<Url, SourceError> {
+pub fn same_origin_link(base: &Url, link: &str) -> Result<Url, HttpError> {
     let url = base
         .join(link)
-        .map_err(|e| SourceError::new(ErrorKind::Decode, format!("unreadable paging link: {e}")))?;
+        .map_err(|e| HttpError::new(FailureKind::Decode, format!("unreadable paging link: {e}")))?;
     if url.origin() != base.origin() {
-        return Err(SourceError::new(
-            ErrorKind::Decode,
+        return Err(HttpError::new(
+            FailureKind::Decode,
             format!(
                 "the paging link points to another host ({}); refusing to send the token there",
                 url.host_str().unwrap_or("?")
@@ -332,4 +431,52 @@ pub fn same_origin_link(base: &Url, link: &str) -> Result<Url, SourceError> {
         ));
     }
     Ok(url)
+}
+
+/// Remembers the paging cursors (or `next` links) of one listing, so a platform that hands out
+/// the same cursor twice ends the pull with an error instead of an endless loop.
+#[derive(Debug, Default)]
+pub struct PageGuard {
+    seen: std::collections::HashSet<String>,
+}
+
+impl PageGuard {
+    /// Records `cursor`; fails if it was already followed.
+    pub fn follow(&mut self, cursor: &str) -> Result<(), HttpError> {
+        if self.seen.insert(cursor.to_string()) {
+            Ok(())
+        } else {
+            Err(HttpError::new(
+                FailureKind::Decode,
+                format!(
+                    "the platform returned a paging cursor it had already returned (after {} pages); stopping rather than looping",
+                    self.seen.len()
+                ),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_cursor_stops_the_listing() {
+        let mut guard = PageGuard::default();
+        assert!(guard.follow("a").is_ok());
+        assert!(guard.follow("b").is_ok());
+        let error = guard.follow("a").unwrap_err();
+        assert_eq!(error.kind, FailureKind::Decode);
+        assert!(error.message.contains("already returned"), "{}", error.message);
+    }
+
+    #[test]
+    fn retry_after_reads_delay_seconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
 }

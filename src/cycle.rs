@@ -1,0 +1,571 @@
+//! The nightly cycle behind `kassa run`, `kassa worker` and `kassa demo`: re-pull each
+//! source's trailing lookback window, analyse, turn what changed into alerts, record them in
+//! the outbox, and deliver whatever is pending.
+//!
+//! Ordering is what makes it safe to repeat: alerts are recorded (with the episode states that
+//! caused them, in one transaction) before any is sent; delivery marks each message only after
+//! the target accepted it. A crash between the two re-sends at most that one message on the
+//! next run; a repeated run finds nothing new to record and nothing pending to send.
+
+use anyhow::{Context, Result};
+use chrono::{Duration, NaiveDate};
+use serde_json::json;
+
+use crate::alerts::{AlertEvent, AlertMessage, AlertTarget, Fact};
+use crate::analysis::{ALL_CHANNELS, Finding, Granularity};
+use crate::config::Settings;
+use crate::domain::DateRange;
+use crate::episodes::{self, Change, Episode, Resolution};
+use crate::pipeline::{self, SourceOutcome};
+use crate::store::{NewOutboxItem, Store};
+use crate::text::{self, Locale, format_money, percent};
+
+/// The furthest back a nightly run reaches to fill a hole left by failed runs; older holes
+/// are for `kassa backfill`.
+const MAX_CATCH_UP_DAYS: i64 = 92;
+
+/// One delivered message, for the summary and the demo.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub target: String,
+    pub message: AlertMessage,
+    pub body: String,
+}
+
+/// What one cycle did.
+#[derive(Debug, Default)]
+pub struct CycleOutcome {
+    pub sources: Vec<SourceOutcome>,
+    pub flagged: usize,
+    pub data_gaps: usize,
+    /// Messages newly recorded in the outbox by this cycle.
+    pub recorded: usize,
+    pub delivered: Vec<Delivered>,
+    /// Delivery failures (target named, no URL or token).
+    pub undelivered: Vec<String>,
+    /// Messages still waiting after this cycle.
+    pub pending: u64,
+    pub delivered_total: u64,
+}
+
+impl CycleOutcome {
+    /// A source failed or an alert could not be delivered yet: exit code 2.
+    pub fn partial(&self) -> bool {
+        self.sources.iter().any(|s| !s.errors.is_empty())
+            || !self.undelivered.is_empty()
+            || self.pending > 0
+    }
+}
+
+/// The range the nightly run pulls for one source: its lookback window ending yesterday,
+/// reaching further back when earlier runs left the days after its coverage uncovered.
+pub fn nightly_window(
+    lookback_days: u32,
+    covered: &[DateRange],
+    today: NaiveDate,
+) -> Option<DateRange> {
+    let yesterday = today.pred_opt()?;
+    let mut start = yesterday - Duration::days(i64::from(lookback_days.max(1)) - 1);
+    if let Some(last) = covered
+        .iter()
+        .map(|r| r.end)
+        .filter(|end| *end < yesterday)
+        .max()
+        && !covered.iter().any(|r| r.contains(yesterday))
+    {
+        let catch_up =
+            (last + Duration::days(1)).max(yesterday - Duration::days(MAX_CATCH_UP_DAYS));
+        start = start.min(catch_up);
+    }
+    DateRange::new(start, yesterday)
+}
+
+/// Runs one cycle as of `today` (the first day that has not ended in the business's time zone).
+pub async fn run_cycle(
+    settings: &Settings,
+    store: &mut Store,
+    targets: &[AlertTarget],
+    today: NaiveDate,
+) -> Result<CycleOutcome> {
+    let mut outcome = CycleOutcome::default();
+
+    // 1. Re-pull each source's trailing window; a failing source does not stop the others.
+    let names: Vec<&str> = settings.sources.iter().map(|s| s.name()).collect();
+    let coverage = store
+        .coverage(&names)
+        .context("cannot read the coverage ledger")?;
+    for (config, covered) in settings.sources.iter().zip(&coverage) {
+        let Some(window) = nightly_window(config.lookback_days(), &covered.ranges, today) else {
+            continue;
+        };
+        outcome
+            .sources
+            .push(pipeline::pull_source(settings, store, config, window).await?);
+    }
+
+    // 2. Analyse everything covered up to yesterday.
+    let yesterday = today.pred_opt().context("today is the first day of time")?;
+    let analysis = match pipeline::analyze(settings, store, None, Some(yesterday), today) {
+        Ok(analysis) => analysis,
+        Err(error) if store.coverage(&names)?.iter().all(|c| c.ranges.is_empty()) => {
+            tracing::warn!("nothing to analyse yet: {error:#}");
+            return finish_delivery(store, targets, outcome).await;
+        }
+        Err(error) => return Err(error),
+    };
+    outcome.flagged = analysis.flagged().count();
+    outcome.data_gaps = analysis.findings.len() - outcome.flagged;
+
+    // 3. Compare episodes with what was already said, and record what to say now.
+    let states = store
+        .episode_states()
+        .context("cannot read episode states")?;
+    let found = episodes::find_episodes(&analysis);
+    let recent_from = episodes::window_start(
+        settings.rule.granularity,
+        today,
+        settings.alerting.window_periods,
+    );
+    let plan = episodes::plan(
+        &found,
+        &states,
+        recent_from,
+        settings.alerting.update_min_growth,
+    );
+    let messages: Vec<AlertMessage> = plan
+        .changes
+        .iter()
+        .map(|c| message_for(c, settings))
+        .collect();
+    let mut items = Vec::new();
+    for target in targets {
+        let wanted: Vec<&AlertMessage> = messages
+            .iter()
+            .filter(|m| target.wants(&m.finding_kind, &m.channel))
+            .collect();
+        for message in capped(
+            &wanted,
+            settings.alerting.max_per_run,
+            today,
+            settings.alerting.locale,
+        ) {
+            items.push(NewOutboxItem {
+                target: target.name().to_string(),
+                message_id: message.id.clone(),
+                message: serde_json::to_string(&message).context("cannot serialise an alert")?,
+            });
+        }
+    }
+    outcome.recorded = store
+        .record_alerts(&plan.states, &items)
+        .context("cannot record alerts in the outbox")?;
+    tracing::info!(
+        changes = plan.changes.len(),
+        recorded = outcome.recorded,
+        flagged = outcome.flagged,
+        "alerts recorded"
+    );
+
+    // 4. Deliver what is pending, including what earlier runs could not deliver.
+    finish_delivery(store, targets, outcome).await
+}
+
+async fn finish_delivery(
+    store: &mut Store,
+    targets: &[AlertTarget],
+    mut outcome: CycleOutcome,
+) -> Result<CycleOutcome> {
+    let pending = store.pending_alerts().context("cannot read the outbox")?;
+    let mut failed_targets: Vec<&str> = Vec::new();
+    for item in pending {
+        let Some(target) = targets.iter().find(|t| t.name() == item.target) else {
+            tracing::warn!(target = %item.target, "an alert waits for a target that is no longer configured");
+            continue;
+        };
+        // One failure per target per run: a target that is down gets the rest next run,
+        // and does not hold up the others.
+        if failed_targets.contains(&target.name()) {
+            continue;
+        }
+        let message: AlertMessage = serde_json::from_str(&item.message)
+            .with_context(|| format!("outbox message {} is unreadable", item.message_id))?;
+        match target.deliver(&message).await {
+            Ok(()) => {
+                store
+                    .mark_delivered(item.id)
+                    .context("cannot mark an alert delivered")?;
+                tracing::info!(target = target.name(), message = %message.id, "alert delivered");
+                outcome.delivered.push(Delivered {
+                    target: target.name().to_string(),
+                    body: target.preview(&message),
+                    message,
+                });
+            }
+            Err(error) => {
+                let text = error.to_string();
+                tracing::error!(target = target.name(), message = %message.id, "alert not delivered: {text}");
+                store
+                    .mark_failed(item.id, &text)
+                    .context("cannot record a failed delivery")?;
+                outcome.undelivered.push(text);
+                failed_targets.push(target.name());
+            }
+        }
+    }
+    let (delivered, pending) = store.outbox_counts().context("cannot count the outbox")?;
+    outcome.delivered_total = delivered;
+    outcome.pending = pending;
+    Ok(outcome)
+}
+
+/// At most `max` messages for one target; the rest folded into one digest.
+fn capped(
+    messages: &[&AlertMessage],
+    max: usize,
+    today: NaiveDate,
+    locale: Locale,
+) -> Vec<AlertMessage> {
+    if messages.len() <= max {
+        return messages.iter().map(|m| (*m).clone()).collect();
+    }
+    let keep = max.saturating_sub(1);
+    let mut out: Vec<AlertMessage> = messages[..keep].iter().map(|m| (*m).clone()).collect();
+    let rest = &messages[keep..];
+    let lines: Vec<String> = rest.iter().map(|m| format!("• {}", m.title)).collect();
+    let (title, summary) = match locale {
+        Locale::En => (
+            format!("{} more alerts", rest.len()),
+            format!("Also found in this run:\n{}", lines.join("\n")),
+        ),
+        Locale::Ru => (
+            format!("Ещё {} оповещений", rest.len()),
+            format!("Также найдено за этот запуск:\n{}", lines.join("\n")),
+        ),
+    };
+    out.push(AlertMessage {
+        id: format!("digest:{today}:{}", rest[0].id),
+        event: AlertEvent::Digest,
+        finding_kind: "digest".to_string(),
+        channel: ALL_CHANNELS.to_string(),
+        title,
+        summary,
+        facts: Vec::new(),
+        decision: None,
+        data: json!({"messages": rest.iter().map(|m| &m.id).collect::<Vec<_>>()}),
+    });
+    out
+}
+
+fn episode_span(g: Granularity, e: &Episode, locale: Locale) -> String {
+    let count = e.findings.len();
+    match (locale, count) {
+        (Locale::En, 1) => format!("{} {} to {}", g.noun(), e.first_start, e.last_end),
+        (Locale::En, n) => format!("{n} {}s, {} to {}", g.noun(), e.first_start, e.last_end),
+        (Locale::Ru, _) => format!("с {} по {}", e.first_start, e.last_end),
+    }
+}
+
+fn facts(f: &Finding, e: &Episode, settings: &Settings) -> Vec<Fact> {
+    let locale = settings.alerting.locale;
+    let currency = f.currency.as_deref();
+    let mut facts = Vec::new();
+    let labels = match locale {
+        Locale::En => [
+            "Activity",
+            "Money",
+            "Spend in the episode",
+            "Periods",
+            "Chain breaks",
+        ],
+        Locale::Ru => [
+            "Активность",
+            "Деньги",
+            "Расход за эпизод",
+            "Периоды",
+            "Разрыв цепочки",
+        ],
+    };
+    if let Some(a) = &f.activity {
+        facts.push(Fact {
+            label: labels[0].into(),
+            value: format!(
+                "{} +{}",
+                text::metric_name(&a.metric, locale),
+                percent(a.growth, locale)
+            ),
+        });
+    }
+    if let Some(m) = &f.money {
+        let sign = if m.growth >= 0.0 { "+" } else { "−" };
+        facts.push(Fact {
+            label: labels[1].into(),
+            value: format!(
+                "{} {sign}{}",
+                text::metric_name(&m.metric, locale),
+                percent(m.growth.abs(), locale)
+            ),
+        });
+    }
+    facts.push(Fact {
+        label: labels[2].into(),
+        value: format_money(e.spend().as_f64(), currency, locale),
+    });
+    facts.push(Fact {
+        label: labels[3].into(),
+        value: episode_span(settings.rule.granularity, e, locale),
+    });
+    if let Some(chain) = f.chain_break {
+        let value = match (chain, locale) {
+            (crate::analysis::ChainBreak::ClickToLead, Locale::En) => "click → lead",
+            (crate::analysis::ChainBreak::LeadToSale, Locale::En) => "lead → sale",
+            (crate::analysis::ChainBreak::ClickToLead, Locale::Ru) => "клик → заявка",
+            (crate::analysis::ChainBreak::LeadToSale, Locale::Ru) => "заявка → продажа",
+        };
+        facts.push(Fact {
+            label: labels[4].into(),
+            value: value.into(),
+        });
+    }
+    facts
+}
+
+fn episode_data(e: &Episode, key: &str) -> serde_json::Value {
+    json!({
+        "episode": {
+            "key": key,
+            "channel": e.channel,
+            "kind": e.kind,
+            "first_period_start": e.first_start,
+            "last_period_start": e.last_start,
+            "last_period_end": e.last_end,
+            "periods": e.findings.len(),
+            "spend": e.spend().as_f64(),
+            "ended_by": e.ended_by,
+        },
+        "finding": e.latest(),
+    })
+}
+
+/// Words one change of an episode into an alert.
+fn message_for(change: &Change, settings: &Settings) -> AlertMessage {
+    let locale = settings.alerting.locale;
+    let g = settings.rule.granularity;
+    let channel_label = |c: &str| text::channel_name(c, locale);
+    match change {
+        Change::Opened(e) | Change::Updated(_, e) => {
+            let updated = matches!(change, Change::Updated(..));
+            let key = match change {
+                Change::Updated(state, _) => state.key.clone(),
+                _ => format!("{}:{}:{}", e.kind, e.channel, e.first_start),
+            };
+            let latest = e.latest();
+            let title = match (updated, locale) {
+                (false, Locale::En) => format!(
+                    "Activity without money: {}, {}",
+                    channel_label(&e.channel),
+                    episode_span(g, e, locale)
+                ),
+                (true, Locale::En) => format!(
+                    "Activity without money continues: {}, {}",
+                    channel_label(&e.channel),
+                    episode_span(g, e, locale)
+                ),
+                (false, Locale::Ru) => format!(
+                    "Активность без денег: {}, {}",
+                    channel_label(&e.channel),
+                    episode_span(g, e, locale)
+                ),
+                (true, Locale::Ru) => format!(
+                    "Активность без денег продолжается: {}, {}",
+                    channel_label(&e.channel),
+                    episode_span(g, e, locale)
+                ),
+            };
+            let mut summary = latest.message.clone();
+            if let Some(ended) = e.ended_by {
+                summary.push_str(&match locale {
+                    Locale::En => format!(
+                        " The episode has already ended: the {} of {ended} was not flagged.",
+                        g.noun()
+                    ),
+                    Locale::Ru => format!(" Эпизод уже закончился: период с {ended} не отмечен."),
+                });
+            }
+            AlertMessage {
+                id: format!("{key}:{}", if updated { "updated" } else { "opened" }),
+                event: if updated {
+                    AlertEvent::Updated
+                } else {
+                    AlertEvent::Opened
+                },
+                finding_kind: e.kind.to_string(),
+                channel: e.channel.clone(),
+                title,
+                summary,
+                facts: facts(latest, e, settings),
+                decision: Some(match locale {
+                    Locale::En => format!("What to decide: {}", text::decision(latest, locale)),
+                    Locale::Ru => format!("Что решить: {}", text::decision(latest, locale)),
+                }),
+                data: episode_data(e, &key),
+            }
+        }
+        Change::Resolved(state, episode, resolution) => {
+            let last_end = g.period_end(state.last_start);
+            let title = match locale {
+                Locale::En => format!(
+                    "Resolved: {}, {} to {}",
+                    channel_label(&state.channel),
+                    state.first_start,
+                    last_end
+                ),
+                Locale::Ru => format!(
+                    "Разрешено: {}, с {} по {}",
+                    channel_label(&state.channel),
+                    state.first_start,
+                    last_end
+                ),
+            };
+            let summary = match (resolution, locale) {
+                (Resolution::Ended(next), Locale::En) => format!(
+                    "The activity-without-money episode from {} to {last_end} is over: the {} of {next} is no longer flagged.",
+                    state.first_start,
+                    g.noun()
+                ),
+                (Resolution::Ended(next), Locale::Ru) => format!(
+                    "Эпизод «активность без денег» с {} по {last_end} закончился: период с {next} уже не отмечен.",
+                    state.first_start
+                ),
+                (Resolution::Cleared, Locale::En) => format!(
+                    "Restated data no longer shows activity without money from {} to {last_end}; the earlier alert no longer applies.",
+                    state.first_start
+                ),
+                (Resolution::Cleared, Locale::Ru) => format!(
+                    "После уточнения данных активность без денег с {} по {last_end} больше не видна; прежнее оповещение неактуально.",
+                    state.first_start
+                ),
+            };
+            AlertMessage {
+                id: format!("{}:resolved", state.key),
+                event: AlertEvent::Resolved,
+                finding_kind: state.kind.clone(),
+                channel: state.channel.clone(),
+                title,
+                summary,
+                facts: Vec::new(),
+                decision: None,
+                data: match episode {
+                    Some(e) => episode_data(e, &state.key),
+                    None => {
+                        json!({"episode": {"key": state.key, "channel": state.channel, "kind": state.kind,
+                        "first_period_start": state.first_start, "last_period_start": state.last_start}})
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// A sample alert for `kassa alert-test`, in the configured language.
+pub fn sample_message(locale: Locale) -> AlertMessage {
+    let (title, summary, decision) = match locale {
+        Locale::En => (
+            "kassa test alert",
+            "This is a test from kassa: if you can read it, this target will receive the morning alerts about activity without money.",
+            "Nothing to decide: this is only a test.",
+        ),
+        Locale::Ru => (
+            "Тестовое оповещение kassa",
+            "Это тест от kassa: если вы читаете это сообщение, сюда будут приходить утренние оповещения об активности без денег.",
+            "Решать ничего не нужно: это только тест.",
+        ),
+    };
+    AlertMessage {
+        id: format!("test:{}", chrono::Utc::now().timestamp_millis()),
+        event: AlertEvent::Test,
+        finding_kind: "test".to_string(),
+        channel: ALL_CHANNELS.to_string(),
+        title: title.to_string(),
+        summary: summary.to_string(),
+        facts: vec![Fact {
+            label: match locale {
+                Locale::En => "Sample spend".into(),
+                Locale::Ru => "Пример расхода".into(),
+            },
+            value: format_money(
+                1_234_567.0,
+                Some(if locale == Locale::Ru { "RUB" } else { "USD" }),
+                locale,
+            ),
+        }],
+        decision: Some(decision.to_string()),
+        data: json!({"test": true}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn message(id: &str) -> AlertMessage {
+        AlertMessage {
+            id: id.to_string(),
+            event: AlertEvent::Opened,
+            finding_kind: "activity_without_money".into(),
+            channel: "meta".into(),
+            title: format!("title {id}"),
+            summary: String::new(),
+            facts: Vec::new(),
+            decision: None,
+            data: json!({}),
+        }
+    }
+
+    #[test]
+    fn a_storm_is_capped_with_a_digest_of_the_rest() {
+        let messages: Vec<AlertMessage> = (1..=5).map(|i| message(&i.to_string())).collect();
+        let refs: Vec<&AlertMessage> = messages.iter().collect();
+        assert_eq!(capped(&refs, 5, d("2025-03-17"), Locale::En).len(), 5);
+        let out = capped(&refs, 3, d("2025-03-17"), Locale::En);
+        assert_eq!(out.len(), 3);
+        assert_eq!((out[0].id.as_str(), out[1].id.as_str()), ("1", "2"));
+        let digest = &out[2];
+        assert_eq!(digest.event, AlertEvent::Digest);
+        assert_eq!(digest.title, "3 more alerts");
+        assert!(
+            digest.summary.contains("• title 3\n• title 4\n• title 5"),
+            "{}",
+            digest.summary
+        );
+        // The digest's id is stable for the same night and the same messages.
+        assert_eq!(
+            capped(&refs, 3, d("2025-03-17"), Locale::En)[2].id,
+            digest.id
+        );
+    }
+
+    #[test]
+    fn the_nightly_window_ends_yesterday_and_catches_up_on_holes() {
+        let today = d("2025-06-30");
+        assert_eq!(
+            nightly_window(28, &[], today),
+            DateRange::new(d("2025-06-02"), d("2025-06-29"))
+        );
+        // Covered up to 2025-05-20 only: the run reaches back to fill the hole.
+        let covered = [DateRange::new(d("2025-01-01"), d("2025-05-20")).unwrap()];
+        assert_eq!(
+            nightly_window(3, &covered, today),
+            DateRange::new(d("2025-05-21"), d("2025-06-29"))
+        );
+        // A hole older than the catch-up limit is for backfill.
+        let covered = [DateRange::new(d("2024-01-01"), d("2024-02-01")).unwrap()];
+        assert_eq!(
+            nightly_window(3, &covered, today).unwrap().start,
+            d("2025-03-29")
+        );
+    }
+}

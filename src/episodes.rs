@@ -1,0 +1,407 @@
+//! Episodes: consecutive flagged periods of one channel and rule, and what changed about them
+//! since the last run. Pure functions: the analysis and the stored episode states go in, a
+//! plan of alerts comes out; the cycle stores and sends it.
+//!
+//! Why episodes: a channel flagged three weeks running is one problem, not three. One alert
+//! when an episode opens, at most one update when it grows materially, one note when it is
+//! resolved (a new complete period is no longer flagged, or restated data no longer shows it).
+
+use chrono::NaiveDate;
+
+use crate::analysis::{Analysis, Finding, FindingKind, Granularity};
+
+/// A run of consecutive flagged periods of one channel, as the current analysis sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Episode {
+    pub channel: String,
+    pub kind: FindingKind,
+    pub first_start: NaiveDate,
+    pub last_start: NaiveDate,
+    pub last_end: NaiveDate,
+    /// The flagged periods, in order.
+    pub findings: Vec<Finding>,
+    /// The first complete period after the episode was not flagged: the episode is over.
+    pub ended_by: Option<NaiveDate>,
+}
+
+impl Episode {
+    /// The largest activity growth of the episode.
+    pub fn peak_growth(&self) -> f64 {
+        self.findings
+            .iter()
+            .filter_map(|f| f.activity.as_ref().map(|a| a.growth))
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    /// The spend over all flagged periods.
+    pub fn spend(&self) -> crate::domain::Money {
+        crate::domain::Money::from_micros(self.findings.iter().map(|f| f.spend.micros()).sum())
+    }
+
+    pub fn latest(&self) -> &Finding {
+        self.findings
+            .last()
+            .expect("an episode has at least one period")
+    }
+
+    fn overlaps(&self, state: &EpisodeState) -> bool {
+        self.channel == state.channel
+            && self.kind.to_string() == state.kind
+            && self.first_start <= state.last_start
+            && state.first_start <= self.last_start
+    }
+}
+
+/// Groups the flagged periods of `analysis` into episodes.
+pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
+    let g = analysis.granularity;
+    let mut flagged: Vec<&Finding> = analysis.flagged().collect();
+    flagged.sort_by(|a, b| (&a.channel, a.period_start).cmp(&(&b.channel, b.period_start)));
+    let mut episodes: Vec<Episode> = Vec::new();
+    for finding in flagged {
+        match episodes.last_mut() {
+            Some(e)
+                if e.channel == finding.channel
+                    && g.next_start(e.last_start) == finding.period_start =>
+            {
+                e.last_start = finding.period_start;
+                e.last_end = finding.period_end;
+                e.findings.push(finding.clone());
+            }
+            _ => episodes.push(Episode {
+                channel: finding.channel.clone(),
+                kind: finding.kind,
+                first_start: finding.period_start,
+                last_start: finding.period_start,
+                last_end: finding.period_end,
+                findings: vec![finding.clone()],
+                ended_by: None,
+            }),
+        }
+    }
+    for episode in &mut episodes {
+        let next = g.next_start(episode.last_start);
+        let next_complete = analysis
+            .periods
+            .iter()
+            .any(|p| p.channel == episode.channel && p.period_start == next && p.complete);
+        // The next period is complete and, since episodes are maximal runs, not flagged.
+        if next_complete {
+            episode.ended_by = Some(next);
+        }
+    }
+    episodes
+}
+
+/// Whether a stored episode is still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Resolved,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
+/// What the store remembers of an episode between runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeState {
+    /// Stable identity: `kind:channel:first_start` as first seen.
+    pub key: String,
+    pub channel: String,
+    pub kind: String,
+    pub first_start: NaiveDate,
+    pub last_start: NaiveDate,
+    /// The peak activity growth the last alert reported.
+    pub alerted_growth: f64,
+    pub updates_sent: u32,
+    pub status: Status,
+}
+
+/// Why an episode was resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// A new complete period was not flagged.
+    Ended(NaiveDate),
+    /// Restated data no longer flags its periods.
+    Cleared,
+}
+
+/// One thing to tell people.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Opened(Episode),
+    Updated(EpisodeState, Episode),
+    Resolved(EpisodeState, Option<Episode>, Resolution),
+}
+
+/// What to alert, and the states to store afterwards.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// Every state that is new or changed (including silent changes: an episode that grew
+    /// without crossing the update threshold).
+    pub states: Vec<EpisodeState>,
+}
+
+/// The first period start of the alert window: the last `window_periods` periods that have
+/// ended before `today`.
+pub fn window_start(g: Granularity, today: NaiveDate, window_periods: usize) -> NaiveDate {
+    let mut start = g.period_start(today);
+    for _ in 0..window_periods {
+        start = g.period_start(start.pred_opt().expect("dates far from the start of time"));
+    }
+    start
+}
+
+/// Compares the current episodes with the stored states.
+///
+/// - A new episode whose latest period starts on or after `recent_from` opens (older ones are
+///   history and are never pushed). One that has already ended when first seen is announced
+///   once and stored as resolved, so it gets no separate "resolved" note.
+/// - An open episode that grew by at least `update_min_growth` over what was alerted gets one
+///   update, never more.
+/// - An open episode resolves when a complete period after it is not flagged, or when the
+///   analysis no longer shows it at all (restated data).
+pub fn plan(
+    episodes: &[Episode],
+    states: &[EpisodeState],
+    recent_from: NaiveDate,
+    update_min_growth: f64,
+) -> Plan {
+    let mut plan = Plan::default();
+    let mut matched = vec![false; states.len()];
+    for episode in episodes {
+        let found = states.iter().position(|s| episode.overlaps(s));
+        match found {
+            None => {
+                if episode.last_start < recent_from {
+                    continue;
+                }
+                plan.states.push(EpisodeState {
+                    key: format!(
+                        "{}:{}:{}",
+                        episode.kind, episode.channel, episode.first_start
+                    ),
+                    channel: episode.channel.clone(),
+                    kind: episode.kind.to_string(),
+                    first_start: episode.first_start,
+                    last_start: episode.last_start,
+                    alerted_growth: episode.peak_growth(),
+                    updates_sent: 0,
+                    status: if episode.ended_by.is_some() {
+                        Status::Resolved
+                    } else {
+                        Status::Open
+                    },
+                });
+                plan.changes.push(Change::Opened(episode.clone()));
+            }
+            Some(i) => {
+                matched[i] = true;
+                let state = &states[i];
+                if state.status == Status::Resolved {
+                    continue;
+                }
+                let mut next = state.clone();
+                next.first_start = next.first_start.min(episode.first_start);
+                next.last_start = episode.last_start;
+                if let Some(ended) = episode.ended_by {
+                    next.status = Status::Resolved;
+                    plan.changes.push(Change::Resolved(
+                        state.clone(),
+                        Some(episode.clone()),
+                        Resolution::Ended(ended),
+                    ));
+                } else if state.updates_sent == 0
+                    && episode.last_start > state.last_start
+                    && episode.peak_growth() >= state.alerted_growth + update_min_growth
+                {
+                    next.updates_sent += 1;
+                    next.alerted_growth = episode.peak_growth();
+                    plan.changes
+                        .push(Change::Updated(state.clone(), episode.clone()));
+                }
+                if next != *state {
+                    plan.states.push(next);
+                }
+            }
+        }
+    }
+    for (state, matched) in states.iter().zip(matched) {
+        if !matched && state.status == Status::Open {
+            let mut next = state.clone();
+            next.status = Status::Resolved;
+            plan.changes
+                .push(Change::Resolved(state.clone(), None, Resolution::Cleared));
+            plan.states.push(next);
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    use crate::analysis::Growth;
+    use crate::domain::Money;
+
+    fn flagged(channel: &str, start: &str, growth: f64) -> Finding {
+        let start = d(start);
+        Finding {
+            kind: FindingKind::ActivityWithoutMoney,
+            channel: channel.to_string(),
+            period_start: start,
+            period_end: Granularity::Week.period_end(start),
+            activity: Some(Growth {
+                metric: "clicks".into(),
+                value: 1.0 + growth,
+                baseline: 1.0,
+                growth,
+            }),
+            money: None,
+            leads: None,
+            deals_won: None,
+            chain_break: None,
+            spend: Money::from_micros(1_000_000),
+            currency: None,
+            gaps: Vec::new(),
+            message: String::new(),
+        }
+    }
+
+    fn episode(channel: &str, starts: &[(&str, f64)], ended_by: Option<&str>) -> Episode {
+        let findings: Vec<Finding> = starts
+            .iter()
+            .map(|(s, g)| flagged(channel, s, *g))
+            .collect();
+        Episode {
+            channel: channel.to_string(),
+            kind: FindingKind::ActivityWithoutMoney,
+            first_start: findings[0].period_start,
+            last_start: findings.last().unwrap().period_start,
+            last_end: findings.last().unwrap().period_end,
+            findings,
+            ended_by: ended_by.map(d),
+        }
+    }
+
+    #[test]
+    fn an_episode_opens_once_and_gets_at_most_one_update() {
+        let recent = d("2025-03-10");
+        let first = plan(
+            &[episode("meta", &[("2025-03-10", 0.30)], None)],
+            &[],
+            recent,
+            0.10,
+        );
+        assert!(matches!(first.changes[..], [Change::Opened(_)]));
+        let states = first.states;
+        assert_eq!(states[0].status, Status::Open);
+
+        // Grown by 5 points: stored silently, no alert.
+        let grown = episode("meta", &[("2025-03-10", 0.30), ("2025-03-17", 0.35)], None);
+        let second = plan(std::slice::from_ref(&grown), &states, recent, 0.10);
+        assert!(second.changes.is_empty());
+        assert_eq!(second.states[0].last_start, d("2025-03-17"));
+
+        // Grown by 20 points over what was alerted: one update.
+        let much = episode(
+            "meta",
+            &[
+                ("2025-03-10", 0.30),
+                ("2025-03-17", 0.35),
+                ("2025-03-24", 0.50),
+            ],
+            None,
+        );
+        let third = plan(std::slice::from_ref(&much), &second.states, recent, 0.10);
+        assert!(matches!(third.changes[..], [Change::Updated(..)]));
+        assert_eq!(third.states[0].updates_sent, 1);
+
+        // Growing further never sends a second update.
+        let more = episode(
+            "meta",
+            &[
+                ("2025-03-10", 0.30),
+                ("2025-03-17", 0.35),
+                ("2025-03-24", 0.50),
+                ("2025-03-31", 0.90),
+            ],
+            None,
+        );
+        assert!(
+            plan(&[more], &third.states, recent, 0.10)
+                .changes
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn old_episodes_are_history_and_an_already_ended_one_is_announced_once() {
+        let recent = d("2025-05-12");
+        let old = episode("meta", &[("2025-03-10", 0.30)], Some("2025-03-17"));
+        assert_eq!(plan(&[old], &[], recent, 0.10), Plan::default());
+
+        let ended = episode("google", &[("2025-05-12", 0.40)], Some("2025-05-19"));
+        let first = plan(std::slice::from_ref(&ended), &[], recent, 0.10);
+        assert!(matches!(first.changes[..], [Change::Opened(_)]));
+        assert_eq!(first.states[0].status, Status::Resolved);
+        assert!(
+            plan(&[ended], &first.states, recent, 0.10)
+                .changes
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_open_episode_resolves_when_it_ends_or_disappears() {
+        let recent = d("2025-03-10");
+        let opened = plan(
+            &[episode("meta", &[("2025-03-10", 0.30)], None)],
+            &[],
+            recent,
+            0.10,
+        );
+        let ended = episode("meta", &[("2025-03-10", 0.30)], Some("2025-03-17"));
+        let resolved = plan(&[ended], &opened.states, recent, 0.10);
+        assert!(matches!(
+            resolved.changes[..],
+            [Change::Resolved(_, Some(_), Resolution::Ended(_))]
+        ));
+        let cleared = plan(&[], &opened.states, recent, 0.10);
+        assert!(matches!(
+            cleared.changes[..],
+            [Change::Resolved(_, None, Resolution::Cleared)]
+        ));
+        assert_eq!(cleared.states[0].status, Status::Resolved);
+    }
+
+    #[test]
+    fn the_window_counts_whole_periods_before_today() {
+        // Today is Wednesday 2025-03-26: the last two complete weeks start 03-10 and 03-17.
+        assert_eq!(
+            window_start(Granularity::Week, d("2025-03-26"), 2),
+            d("2025-03-10")
+        );
+        assert_eq!(
+            window_start(Granularity::Week, d("2025-03-24"), 1),
+            d("2025-03-17")
+        );
+        assert_eq!(
+            window_start(Granularity::Month, d("2025-03-01"), 1),
+            d("2025-02-01")
+        );
+    }
+}

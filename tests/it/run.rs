@@ -1,0 +1,334 @@
+//! The nightly cycle: one alert per episode, recorded before it is sent, never lost, never sent
+//! twice; a resolved note when restated data clears an episode; one cycle per store at a time.
+//!
+//! The data is the demo's (fixtures/demo): google's week of 2025-05-19 is an episode of
+//! activity without money. "Today" is 2025-05-26, so the last two complete weeks are
+//! 2025-05-12 and 2025-05-19 and only that episode is recent enough to push; the March episodes
+//! are history.
+
+use std::time::Duration;
+
+use kassa::alerts::AlertTarget;
+use kassa::config::Settings;
+use kassa::cycle::run_cycle;
+use kassa::domain::DateRange;
+use kassa::pipeline;
+use kassa::store::Store;
+use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{Workspace, d, paused_clock_context, repo};
+
+const NIGHT: &str = "2025-05-26";
+
+/// A workspace whose CSV sources are copies of the demo files (so tests can restate them) and
+/// whose Slack target posts to `slack_url`.
+fn workspace(slack_url: &str) -> Workspace {
+    let ws = Workspace::new();
+    for file in ["ads.csv", "crm.csv"] {
+        let text = std::fs::read_to_string(repo().join("fixtures/demo").join(file)).unwrap();
+        ws.write(file, &text);
+    }
+    let url_file = ws.write("slack.url", slack_url);
+    let absolute = |name: &str| ws.path().join(name).display().to_string();
+    ws.config(&format!(
+        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n\n\
+         [[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {:?}\n",
+        absolute("ads.csv"),
+        absolute("crm.csv"),
+        url_file.display().to_string()
+    ));
+    ws
+}
+
+async fn slack() -> MockServer {
+    MockServer::start().await
+}
+
+fn slack_url(server: &MockServer) -> String {
+    format!("{}/services/T0/B0/secret", server.uri())
+}
+
+async fn accept(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/services/T0/B0/secret"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(server)
+        .await;
+}
+
+/// The Slack `text` of every message the receiver accepted (status 200) or saw.
+async fn texts(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            body["text"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+/// Loads the workspace's settings in-process, with targets on the paused-clock policy.
+fn in_process(ws: &Workspace) -> (Settings, Vec<AlertTarget>, Store) {
+    let settings = Settings::load(Some(&ws.path().join("kassa.toml"))).unwrap();
+    let retry = paused_clock_context().retry;
+    let targets = settings
+        .alerts
+        .iter()
+        .map(|a| a.build(&retry).unwrap())
+        .collect();
+    let store = Store::open(&settings.store_path).unwrap();
+    (settings, targets, store)
+}
+
+#[tokio::test]
+async fn two_runs_after_a_backfill_send_exactly_one_message_per_episode() {
+    let server = slack().await;
+    accept(&server).await;
+    let ws = workspace(&slack_url(&server));
+    let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-05-25"]);
+    assert_eq!(backfill.code, 0, "{backfill:?}");
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "a backfill sends nothing"
+    );
+
+    let first = ws.kassa(&["run", "--today", NIGHT]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let sent = texts(&server).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert!(
+        sent[0].contains("Activity without money: Channel google"),
+        "{}",
+        sent[0]
+    );
+    assert!(sent[0].contains("clicks grew 38%"), "{}", sent[0]);
+    assert!(
+        first
+            .stdout
+            .contains("alerts: 1 new, 1 delivered this run, 0 pending"),
+        "{}",
+        first.stdout
+    );
+
+    let second = ws.kassa(&["run", "--today", NIGHT]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(
+        texts(&server).await.len(),
+        1,
+        "the second run sent something"
+    );
+    assert!(
+        second
+            .stdout
+            .contains("alerts: 0 new, 0 delivered this run, 0 pending"),
+        "{}",
+        second.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_failing_twice_gets_exactly_one_message() {
+    let server = slack().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("rollup_error"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    accept(&server).await;
+    let ws = workspace(&slack_url(&server));
+    assert_eq!(
+        ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-05-25"])
+            .code,
+        0
+    );
+    let run = ws.kassa(&["run", "--today", NIGHT]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3, "two failures, then the delivery");
+    assert_eq!(
+        requests[0].body, requests[2].body,
+        "the retry carries the same message"
+    );
+}
+
+/// A receiver that is down for a whole run keeps the alert in the outbox; the next run
+/// delivers it, once. Retries use tokio's paused clock, so the backoff costs no real time.
+#[tokio::test(start_paused = true)]
+async fn an_alert_that_cannot_be_delivered_is_delivered_by_the_next_run() {
+    let server = slack().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .up_to_n_times(5)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    accept(&server).await;
+    let ws = workspace(&slack_url(&server));
+    let (settings, targets, mut store) = in_process(&ws);
+    let history = DateRange::new(d("2025-01-06"), d("2025-05-25")).unwrap();
+    pipeline::backfill(&settings, &mut store, history, &[], d(NIGHT))
+        .await
+        .unwrap();
+
+    let first = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.recorded, first.delivered.len(), first.pending),
+        (1, 0, 1)
+    );
+    assert!(first.partial(), "an undelivered alert is a partial failure");
+    assert!(
+        first.undelivered[0].contains("alert target \"team\""),
+        "{:?}",
+        first.undelivered
+    );
+    assert!(
+        !first.undelivered[0].contains("/services/"),
+        "the URL leaked: {:?}",
+        first.undelivered
+    );
+
+    let second = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.recorded, second.delivered.len(), second.pending),
+        (0, 1, 0)
+    );
+    assert!(!second.partial());
+    let third = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!((third.recorded, third.delivered.len()), (0, 0));
+    let accepted = server.received_requests().await.unwrap().len() - 5;
+    assert_eq!(accepted, 1, "exactly one delivery reached the receiver");
+}
+
+/// google's week of 2025-05-19 is restated to look like the week before: the episode is gone,
+/// and exactly one "resolved" note follows the opening alert.
+#[tokio::test(start_paused = true)]
+async fn restated_data_that_clears_an_episode_produces_one_resolved_note() {
+    let server = slack().await;
+    accept(&server).await;
+    let ws = workspace(&slack_url(&server));
+    let (settings, targets, mut store) = in_process(&ws);
+    let history = DateRange::new(d("2025-01-06"), d("2025-05-25")).unwrap();
+    pipeline::backfill(&settings, &mut store, history, &[], d(NIGHT))
+        .await
+        .unwrap();
+    let opened = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!(opened.delivered.len(), 1);
+
+    restate_google_week(&ws.path().join("ads.csv"));
+    let restated = run_cycle(&settings, &mut store, &targets, d("2025-05-27"))
+        .await
+        .unwrap();
+    assert_eq!(restated.delivered.len(), 1, "{:?}", restated.delivered);
+    let note = &restated.delivered[0].message;
+    assert_eq!(note.event.as_str(), "episode.resolved");
+    assert!(
+        note.title.starts_with("Resolved: Channel google"),
+        "{}",
+        note.title
+    );
+    assert!(note.summary.contains("Restated data"), "{}", note.summary);
+
+    let again = run_cycle(&settings, &mut store, &targets, d("2025-05-28"))
+        .await
+        .unwrap();
+    assert!(again.delivered.is_empty());
+    assert_eq!(
+        texts(&server).await.len(),
+        2,
+        "one opening alert and one resolved note"
+    );
+}
+
+/// Replaces google's rows of 2025-05-19..25 with the week before, shifted by seven days.
+fn restate_google_week(path: &std::path::Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let earlier: Vec<String> = lines
+        .iter()
+        .filter(|l| l.contains(",google,") && ("2025-05-12".."2025-05-19").contains(&&l[..10]))
+        .cloned()
+        .collect();
+    lines.retain(|l| !(l.contains(",google,") && ("2025-05-19".."2025-05-26").contains(&&l[..10])));
+    for line in earlier {
+        let date: chrono::NaiveDate = line[..10].parse().unwrap();
+        lines.push(format!(
+            "{}{}",
+            date + chrono::Duration::days(7),
+            &line[10..]
+        ));
+    }
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+/// Two `kassa run` at once on one store: one works, the other says so and exits with 3.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_concurrent_run_exits_with_a_clear_message() {
+    // A slow Meta fake keeps the first run busy (and holding the lock) for a while.
+    let meta = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"data": []}))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&meta)
+        .await;
+    let ws = Workspace::new();
+    let token = ws.write("meta.token", "token");
+    ws.config(&format!(
+        "[[sources]]\nname = \"meta\"\nkind = \"meta\"\naccount_id = \"1\"\ntoken_file = {:?}\nbase_url = {:?}\nlookback_days = 3\n",
+        token.display().to_string(),
+        meta.uri()
+    ));
+    let kassa = env!("CARGO_BIN_EXE_kassa");
+    let config = ws.path().join("kassa.toml");
+    let first = std::process::Command::new(kassa)
+        .current_dir(ws.path())
+        .args(["--config", config.to_str().unwrap(), "-q", "run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first run has taken the lock (it writes its pid into the lock file).
+    let lock = ws.store_path().join("kassa.lock");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&lock).is_ok_and(|t| t.starts_with("pid")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = ws.kassa(&["run"]);
+    assert_eq!(second.code, 3, "{second:?}");
+    assert!(
+        second.stderr.contains("another kassa process (pid"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("already working on the store"),
+        "{}",
+        second.stderr
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+}
