@@ -468,7 +468,11 @@ mod tests {
         assert!(guard.follow("b").is_ok());
         let error = guard.follow("a").unwrap_err();
         assert_eq!(error.kind, FailureKind::Decode);
-        assert!(error.message.contains("already returned"), "{}", error.message);
+        assert!(
+            error.message.contains("already returned"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

@@ -82,10 +82,7 @@ fn default_chunk_days() -> u32 {
 
 impl HubSpotConfig {
     fn secret(&self) -> SecretRef {
-        SecretRef {
-            token_env: self.token_env.clone(),
-            token_file: self.token_file.clone(),
-        }
+        SecretRef::from_keys(&self.token_env, &self.token_file)
     }
 
     pub fn validate(&self, key: &str, problems: &mut Problems) {

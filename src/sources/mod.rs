@@ -304,6 +304,14 @@ pub struct SecretRef {
 }
 
 impl SecretRef {
+    /// From a connector's `token_env` and `token_file` keys.
+    pub fn from_keys(token_env: &Option<String>, token_file: &Option<PathBuf>) -> SecretRef {
+        SecretRef {
+            token_env: token_env.clone(),
+            token_file: token_file.clone(),
+        }
+    }
+
     fn spec(&self) -> SecretSpec<'_> {
         SecretSpec {
             what: "token",
