@@ -26,6 +26,32 @@ use crate::store::{LockError, StoreLock};
 use crate::text::Locale;
 use crate::worker::{self, Worker};
 
+/// Writes one line to stdout. A closed pipe (`kassa analyze | head`) ends the process
+/// quietly with success, as Unix tools do, instead of panicking like `println!`.
+pub fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    if let Err(error) = written {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("kassa: error: cannot write to stdout: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` through [`print_line`].
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::cli::print_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::print_line(format_args!($($arg)*))
+    };
+}
+
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -213,7 +239,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let outcome = pipeline::backfill(&settings, &mut store, range, &sources, today).await?;
             for source in &outcome.sources {
                 if source.errors.is_empty() {
-                    println!(
+                    outln!(
                         "{}: {} rows over {} ({} chunk{})",
                         source.name,
                         source.rows,
@@ -222,9 +248,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                         if source.chunks_done == 1 { "" } else { "s" }
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{}: FAILED, {} of {} chunks stored; the rest stays uncovered and is retried by the next run",
-                        source.name, source.chunks_done, source.chunks_total
+                        source.name,
+                        source.chunks_done,
+                        source.chunks_total
                     );
                     for error in &source.errors {
                         eprintln!("kassa: error: {error}");
@@ -242,9 +270,12 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
             match format {
                 Format::Table => {
-                    print!("{}", report::to_table(&analysis, settings.alerting.locale))
+                    outln!(
+                        "{}",
+                        report::to_table(&analysis, settings.alerting.locale).trim_end()
+                    )
                 }
-                Format::Json => println!("{}", report::to_json(&analysis)),
+                Format::Json => outln!("{}", report::to_json(&analysis)),
             }
             Ok(Outcome::Success)
         }
@@ -285,12 +316,12 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let built = config.build(&RetryPolicy::default())?;
             let message = cycle::sample_message(settings.alerting.locale);
             built.deliver(&message).await?;
-            println!("{target} ({}): sample alert delivered", built.kind());
+            outln!("{target} ({}): sample alert delivered", built.kind());
             Ok(Outcome::Success)
         }
         Command::Demo { .. } => unreachable!("handled before the configuration is read"),
         Command::Check { offline } => {
-            println!(
+            outln!(
                 "configuration: valid ({} sources, {} alert targets)",
                 settings.sources.len(),
                 settings.alerts.len()
@@ -299,17 +330,17 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let mut failed = false;
             for outcome in outcomes {
                 match outcome.result {
-                    Ok(found) => println!("{} ({}): ok: {found}", outcome.name, outcome.kind),
+                    Ok(found) => outln!("{} ({}): ok: {found}", outcome.name, outcome.kind),
                     Err(error) => {
                         failed = true;
-                        println!("{} ({}): FAILED", outcome.name, outcome.kind);
+                        outln!("{} ({}): FAILED", outcome.name, outcome.kind);
                         eprintln!("kassa: error: {error}");
                     }
                 }
             }
             for config in &settings.alerts {
                 match config.build(&RetryPolicy::default()) {
-                    Ok(_) => println!(
+                    Ok(_) => outln!(
                         "{} ({}): ok: secrets found (not contacted; `kassa alert-test --target {}` sends a sample)",
                         config.name(),
                         config.kind(),
@@ -317,7 +348,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                     ),
                     Err(error) => {
                         failed = true;
-                        println!("{} ({}): FAILED", config.name(), config.kind());
+                        outln!("{} ({}): FAILED", config.name(), config.kind());
                         eprintln!("kassa: error: {error}");
                     }
                 }
@@ -358,9 +389,9 @@ fn build_targets(settings: &Settings) -> Result<Vec<AlertTarget>> {
 fn print_cycle(outcome: &CycleOutcome) {
     for source in &outcome.sources {
         if source.errors.is_empty() {
-            println!("{}: {} rows re-pulled", source.name, source.rows);
+            outln!("{}: {} rows re-pulled", source.name, source.rows);
         } else {
-            println!(
+            outln!(
                 "{}: FAILED; its window stays uncovered and is retried by the next run",
                 source.name
             );
@@ -369,22 +400,23 @@ fn print_cycle(outcome: &CycleOutcome) {
             }
         }
     }
-    println!(
+    outln!(
         "analysis: {} flagged period{}, {} without a verdict",
         outcome.flagged,
         if outcome.flagged == 1 { "" } else { "s" },
         outcome.data_gaps
     );
     for delivered in &outcome.delivered {
-        println!(
+        outln!(
             "alert delivered to {}: {}",
-            delivered.target, delivered.message.title
+            delivered.target,
+            delivered.message.title
         );
     }
     for error in &outcome.undelivered {
         eprintln!("kassa: error: {error}");
     }
-    println!(
+    outln!(
         "alerts: {} new, {} delivered this run, {} pending",
         outcome.recorded,
         outcome.delivered.len(),

@@ -41,6 +41,9 @@ pub struct AlertingSettings {
     pub window_periods: usize,
     pub max_per_run: usize,
     pub update_min_growth: f64,
+    /// The currency amounts are shown in when the data does not say (a CSV without a
+    /// `currency` column); when the data names one currency, the data wins.
+    pub currency: Option<String>,
 }
 
 /// `[worker]`: the schedule and the health endpoint of `kassa worker`.
@@ -60,6 +63,7 @@ struct RawAlerting {
     window_periods: Option<i64>,
     max_per_run: Option<i64>,
     update_min_growth: Option<f64>,
+    currency: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -341,6 +345,7 @@ impl Default for AlertingSettings {
             window_periods: 2,
             max_per_run: 10,
             update_min_growth: 0.10,
+            currency: None,
         }
     }
 }
@@ -412,11 +417,25 @@ fn validate_alerting(raw: RawAlerting, problems: &mut Problems) -> AlertingSetti
             defaults.update_min_growth
         }
     };
+    let currency = match raw.currency.map(|c| c.trim().to_uppercase()) {
+        None => None,
+        Some(c) if c.is_empty() => None,
+        Some(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c),
+        Some(c) => {
+            problems.push_with_example(
+                "alerting.currency",
+                format!("{c:?} is not a three-letter ISO 4217 code"),
+                "currency = \"RUB\"",
+            );
+            None
+        }
+    };
     AlertingSettings {
         locale,
         window_periods,
         max_per_run,
         update_min_growth,
+        currency,
     }
 }
 

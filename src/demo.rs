@@ -61,16 +61,16 @@ pub async fn run(locale: Locale) -> Result<Outcome> {
         .collect::<Result<_, _>>()?;
     let mut store = Store::open(&settings.store_path)?;
 
-    println!(
+    crate::outln!(
         "kassa demo: two ad accounts (meta, google) served by a fake Meta Insights API, deals by a fake"
     );
-    println!(
+    crate::outln!(
         "HubSpot search API, alerts to fake Slack, Telegram and webhook receivers, all on 127.0.0.1.\n"
     );
     let history = DateRange::new(d("2025-01-06"), d("2025-03-09")).expect("ordered");
     let backfill = pipeline::backfill(&settings, &mut store, history, &[], d("2025-03-10")).await?;
     let rows: usize = backfill.sources.iter().map(|s| s.rows).sum();
-    println!(
+    crate::outln!(
         "backfill {}: {rows} rows of history (a backfill never alerts)\n",
         backfill.range
     );
@@ -84,9 +84,9 @@ pub async fn run(locale: Locale) -> Result<Outcome> {
             anyhow::bail!("the demo's own fakes failed: {:?}", outcome.undelivered);
         }
         if !outcome.delivered.is_empty() {
-            println!("── night of {night} ─────────────────────────────────────────────");
+            crate::outln!("── night of {night} ─────────────────────────────────────────────");
             for message in &outcome.delivered {
-                println!(
+                crate::outln!(
                     "  {} ({}): {}",
                     message.target,
                     message.message.event.as_str(),
@@ -99,26 +99,26 @@ pub async fn run(locale: Locale) -> Result<Outcome> {
                     .unwrap_or_default();
                 if !shown_kinds.contains(&kind) {
                     shown_kinds.push(kind);
-                    println!("    the {kind} target received this body:");
+                    crate::outln!("    the {kind} target received this body:");
                     for line in message.body.lines() {
-                        println!("      {line}");
+                        crate::outln!("      {line}");
                     }
                 }
             }
             delivered += outcome.delivered.len();
-            println!();
+            crate::outln!();
         }
         night += Duration::days(7);
     }
     let requests = received.lock().expect("receiver lock").len();
-    println!(
+    crate::outln!(
         "{delivered} alerts delivered ({requests} requests reached the receivers) over 14 nightly runs; \
          the 2025-04-07 growth brought money and was not flagged."
     );
-    println!(
+    crate::outln!(
         "Run it for yourself: cargo run -- --config config/demo.toml backfill --from 2025-01-06 --to 2025-06-29"
     );
-    println!("                     cargo run -- --config config/demo.toml analyze");
+    crate::outln!("                     cargo run -- --config config/demo.toml analyze");
     Ok(Outcome::Success)
 }
 

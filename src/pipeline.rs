@@ -244,6 +244,12 @@ pub fn analyze(
     let mut analysis =
         off_runtime(|| analysis::analyze(&ads, &deals, &coverage, &settings.rule, range, today))
             .context("the analysis failed")?;
+    if analysis.currency.is_none() && analysis.warnings.is_empty() {
+        analysis.currency = settings.alerting.currency.clone();
+        for finding in &mut analysis.findings {
+            finding.currency = analysis.currency.clone();
+        }
+    }
     text::describe_findings(&mut analysis, &settings.rule, settings.alerting.locale);
     Ok(analysis)
 }

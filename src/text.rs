@@ -112,6 +112,36 @@ pub fn period_label(g: Granularity, f: &Finding, locale: Locale) -> String {
     }
 }
 
+/// A past-tense verb agreeing with the metric's Russian name: "клики выросли", "охват вырос",
+/// "выручка выросла". `stem` is the masculine form ("вырос", "упал", "изменил").
+fn ru_verb(metric: &str, stem: &str) -> String {
+    let reflexive = stem == "изменил";
+    let base = match metric {
+        "clicks" | "impressions" | "leads" | "deals_won" => {
+            if stem == "вырос" {
+                "выросли".to_string()
+            } else {
+                format!("{stem}и")
+            }
+        }
+        "revenue" => {
+            if stem == "вырос" {
+                "выросла".to_string()
+            } else {
+                format!("{stem}а")
+            }
+        }
+        _ => stem.to_string(),
+    };
+    if !reflexive {
+        base
+    } else if base.ends_with('л') {
+        format!("{base}ся")
+    } else {
+        format!("{base}сь")
+    }
+}
+
 /// A metric's name for people.
 pub fn metric_name(metric: &str, locale: Locale) -> &str {
     if !locale.ru() {
@@ -145,19 +175,28 @@ fn explain_flag(f: &Finding, settings: &RuleSettings, locale: Locale) -> String 
     let mut text = String::new();
     if locale.ru() {
         let money_words = if money.growth < -0.005 {
-            format!("упала на {}", percent(-money.growth, locale))
+            format!(
+                "{} на {}",
+                ru_verb(&money.metric, "упал"),
+                percent(-money.growth, locale)
+            )
         } else if money.growth <= 0.005 {
-            "не изменилась".to_string()
+            format!("не {}", ru_verb(&money.metric, "изменил"))
         } else {
-            format!("выросла лишь на {}", percent(money.growth, locale))
+            format!(
+                "{} лишь на {}",
+                ru_verb(&money.metric, "вырос"),
+                percent(money.growth, locale)
+            )
         };
         let _ = write!(
             text,
-            "{}, {} {}: {} выросли на {} к среднему за {n} предыдущих {} ({} против {}), а {} {money_words} ({} против {}). Расход за {}: {}.",
+            "{}, {} {}: {} {} на {} к среднему за {n} предыдущих {} ({} против {}), а {} {money_words} ({} против {}). Расход за {}: {}.",
             channel_name(&f.channel, locale),
             noun_ru(g),
             period_label(g, f, locale),
             metric_name(&activity.metric, locale),
+            ru_verb(&activity.metric, "вырос"),
             percent(activity.growth, locale),
             noun_genitive_plural_ru(g, n),
             amount(&activity.metric, activity.value),
@@ -393,6 +432,16 @@ mod tests {
         assert_eq!(format_money(-12.0, Some("USD"), Locale::En), "-$12");
         assert_eq!(format_money(-0.5, None, Locale::En), "-0.50");
         assert_eq!(format_money(7.0, None, Locale::En), "7");
+    }
+
+    #[test]
+    fn russian_verbs_agree_with_the_metric() {
+        assert_eq!(ru_verb("clicks", "вырос"), "выросли");
+        assert_eq!(ru_verb("reach", "вырос"), "вырос");
+        assert_eq!(ru_verb("revenue", "упал"), "упала");
+        assert_eq!(ru_verb("revenue", "изменил"), "изменилась");
+        assert_eq!(ru_verb("deals_won", "изменил"), "изменились");
+        assert_eq!(ru_verb("ctr", "изменил"), "изменился");
     }
 
     #[test]

@@ -306,3 +306,111 @@ async fn backfill_from_fake_platforms_end_to_end() {
         "{gap}"
     );
 }
+
+/// `kassa demo` on a fresh checkout: no configuration, no account, the whole story.
+#[test]
+fn the_demo_replays_the_nights_and_shows_what_each_target_received() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .arg("demo")
+        .env_remove("KASSA_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "── night of 2025-03-17",
+        "team (episode.opened): Activity without money: Channel meta, week 2025-03-10 to 2025-03-16",
+        "── night of 2025-03-31",
+        "owner (episode.resolved): Resolved: Channel meta, 2025-03-10 to 2025-03-23",
+        "bi (episode.opened): Activity without money: Channel google, week 2025-05-19 to 2025-05-25",
+        "the slack target received this body:",
+        "the telegram target received this body:",
+        "\"parse_mode\": \"HTML\"",
+        "18 alerts delivered (18 requests reached the receivers)",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains("night of 2025-04-14"),
+        "the growth with money must not alert"
+    );
+}
+
+#[test]
+fn the_demo_speaks_russian() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .args(["demo", "--locale", "ru"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout.contains("Активность без денег: Канал meta"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("охват вырос на 36%"), "{stdout}");
+    assert!(
+        stdout.contains("\u{a0}$"),
+        "Russian money puts the symbol after the amount: {stdout}"
+    );
+}
+
+/// `kassa alert-test` sends one sample to the named target and fails clearly for others.
+#[tokio::test]
+async fn alert_test_sends_a_sample_to_one_target() {
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/T0/B0/secret"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    let ws = demo_workspace();
+    let url = ws.write(
+        "slack.url",
+        &format!("{}/services/T0/B0/secret", slack.uri()),
+    );
+    let config = std::fs::read_to_string(ws.path().join("kassa.toml")).unwrap();
+    ws.write(
+        "kassa.toml",
+        &format!(
+            "{config}\n[alerting]\nlocale = \"ru\"\n\n[[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {:?}\n",
+            url.display().to_string()
+        ),
+    );
+    let run = ws.kassa(&["alert-test", "--target", "team"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("team (slack): sample alert delivered"),
+        "{}",
+        run.stdout
+    );
+    let requests = slack.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("Тестовое оповещение kassa"),
+        "{body}"
+    );
+
+    let unknown = ws.kassa(&["alert-test", "--target", "nobody"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown
+            .stderr
+            .contains("no [[alerts]] target is named \"nobody\"; configured: team"),
+        "{}",
+        unknown.stderr
+    );
+    assert!(!unknown.stderr.contains("/services/"), "the URL leaked");
+}
