@@ -77,6 +77,7 @@ pub async fn run(locale: Locale) -> Result<Outcome> {
 
     let mut night = d("2025-03-10");
     let mut delivered = 0;
+    let mut nights = 0;
     let mut shown_kinds = Vec::new();
     while night <= d("2025-06-09") {
         let outcome = cycle::run_cycle(&settings, &mut store, &targets, night).await?;
@@ -109,10 +110,11 @@ pub async fn run(locale: Locale) -> Result<Outcome> {
             crate::outln!();
         }
         night += Duration::days(7);
+        nights += 1;
     }
     let requests = received.lock().expect("receiver lock").len();
     crate::outln!(
-        "{delivered} alerts delivered ({requests} requests reached the receivers) over 14 nightly runs; \
+        "{delivered} alerts delivered ({requests} requests reached the receivers) over {nights} nightly runs; \
          the 2025-04-07 growth brought money and was not flagged."
     );
     crate::outln!(
