@@ -262,6 +262,11 @@ impl MetaSource {
     }
 }
 
+/// How long to wait on a Meta throttling error that says nothing about when access returns.
+/// Meta's call limits recover over minutes, not the sub-second steps of a generic backoff, so a
+/// quick retry would only spend the remaining attempts.
+const THROTTLE_WAIT_WITHOUT_HINT: Duration = Duration::from_secs(60);
+
 /// Error codes Meta uses for "too many calls" (app, user, ad account, business use case).
 fn is_throttling_code(code: i64) -> bool {
     matches!(code, 4 | 17 | 32 | 341 | 613) || (80000..=80014).contains(&code)
@@ -292,7 +297,11 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Option<Failu
     Some(if is_throttling_code(code) {
         Failure::retry(
             FailureKind::Throttled,
-            regain_access_wait(headers).or_else(|| retry_after(headers)),
+            Some(
+                regain_access_wait(headers)
+                    .or_else(|| retry_after(headers))
+                    .unwrap_or(THROTTLE_WAIT_WITHOUT_HINT),
+            ),
             message,
         )
     } else if code == 190 || code == 102 || status == StatusCode::UNAUTHORIZED {
