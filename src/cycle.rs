@@ -212,9 +212,16 @@ async fn finish_delivery(
             }
         }
     }
-    let (delivered, pending) = store.outbox_counts().context("cannot count the outbox")?;
+    let (delivered, _) = store.outbox_counts().context("cannot count the outbox")?;
     outcome.delivered_total = delivered;
-    outcome.pending = pending;
+    // Messages for a target removed from the configuration stay in the outbox (nothing is
+    // lost) but no longer count as pending: no run could deliver them.
+    outcome.pending = store
+        .pending_alerts()
+        .context("cannot read the outbox")?
+        .iter()
+        .filter(|item| targets.iter().any(|t| t.name() == item.target))
+        .count() as u64;
     Ok(outcome)
 }
 

@@ -332,3 +332,35 @@ async fn a_second_concurrent_run_exits_with_a_clear_message() {
         String::from_utf8_lossy(&first.stderr)
     );
 }
+
+/// A target removed from the configuration leaves its undelivered alert in the outbox, but it
+/// no longer makes every run a partial failure.
+#[tokio::test(start_paused = true)]
+async fn alerts_for_a_removed_target_do_not_keep_runs_partial() {
+    let server = slack().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .mount(&server)
+        .await;
+    let ws = workspace(&slack_url(&server));
+    let (settings, targets, mut store) = in_process(&ws);
+    let history = DateRange::new(d("2025-01-06"), d("2025-05-25")).unwrap();
+    pipeline::backfill(&settings, &mut store, history, &[], d(NIGHT))
+        .await
+        .unwrap();
+    let first = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!(first.pending, 1);
+
+    let without_targets = run_cycle(&settings, &mut store, &[], d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!(without_targets.pending, 0);
+    assert!(!without_targets.partial());
+    assert_eq!(
+        store.pending_alerts().unwrap().len(),
+        1,
+        "the message is kept, not lost"
+    );
+}
