@@ -209,3 +209,29 @@ pub fn lead(id: &str, channel: &str, created: &str) -> Deal {
         customer_id: None,
     }
 }
+
+/// Mounts `first` for the first `verb` request to `route` only, then `then` for every request
+/// after it: the "fails once, then works" script of the retry tests.
+pub async fn script(
+    server: &wiremock::MockServer,
+    verb: &str,
+    route: &str,
+    first: wiremock::ResponseTemplate,
+    then: wiremock::ResponseTemplate,
+) {
+    use wiremock::Mock;
+    use wiremock::matchers::{method, path};
+    Mock::given(method(verb))
+        .and(path(route))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method(verb))
+        .and(path(route))
+        .respond_with(then)
+        .with_priority(2)
+        .mount(server)
+        .await;
+}

@@ -14,7 +14,7 @@ use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    Workspace, assert_waited, d, money, paused_clock_context, range, source_config,
+    Workspace, assert_waited, d, money, paused_clock_context, range, script, source_config,
 };
 
 /// A token distinctive enough that finding it in an error message cannot be a coincidence.
@@ -153,23 +153,6 @@ async fn respond(server: &MockServer, response: ResponseTemplate) {
     Mock::given(method("POST"))
         .and(path(SEARCH_PATH))
         .respond_with(response)
-        .mount(server)
-        .await;
-}
-
-/// Mounts `first` for the first search only, then `then` for every search after it.
-async fn script(server: &MockServer, first: ResponseTemplate, then: ResponseTemplate) {
-    Mock::given(method("POST"))
-        .and(path(SEARCH_PATH))
-        .respond_with(first)
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(SEARCH_PATH))
-        .respond_with(then)
-        .with_priority(2)
         .mount(server)
         .await;
 }
@@ -360,7 +343,14 @@ async fn a_secondly_rate_limit_waits_a_second_then_succeeds() {
         )],
         None,
     );
-    script(&server, rate_limited("SECONDLY"), ok(found)).await;
+    script(
+        &server,
+        "POST",
+        SEARCH_PATH,
+        rate_limited("SECONDLY"),
+        ok(found),
+    )
+    .await;
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
     let started = Instant::now();
 
@@ -379,7 +369,14 @@ async fn a_secondly_rate_limit_waits_a_second_then_succeeds() {
 async fn a_ten_secondly_rate_limit_waits_ten_seconds() {
     let server = MockServer::start().await;
     let found = page(1, vec![open_deal("1", "2024-05-02T10:00:00Z", None)], None);
-    script(&server, rate_limited("TEN_SECONDLY"), ok(found)).await;
+    script(
+        &server,
+        "POST",
+        SEARCH_PATH,
+        rate_limited("TEN_SECONDLY"),
+        ok(found),
+    )
+    .await;
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
     let started = Instant::now();
 
@@ -427,7 +424,7 @@ async fn a_server_error_is_retried() {
         "category": "INTERNAL_ERROR",
     }));
     let found = page(1, vec![open_deal("7", "2024-05-02T10:00:00Z", None)], None);
-    script(&server, trouble, ok(found)).await;
+    script(&server, "POST", SEARCH_PATH, trouble, ok(found)).await;
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
     let started = Instant::now();
 

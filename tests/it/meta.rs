@@ -12,7 +12,7 @@ use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    Workspace, assert_waited, d, money, paused_clock_context, range, source_config,
+    Workspace, assert_waited, d, money, paused_clock_context, range, script, source_config,
 };
 
 /// A token distinctive enough that finding it in an error message cannot be a coincidence.
@@ -130,23 +130,6 @@ fn secs(n: u64) -> Duration {
 
 fn ok(body: Value) -> ResponseTemplate {
     answer(200).set_body_json(body)
-}
-
-/// Mounts `first` for the first request only, then `then` for every request after it.
-async fn script(server: &MockServer, first: ResponseTemplate, then: ResponseTemplate) {
-    Mock::given(method("GET"))
-        .and(path(INSIGHTS_PATH))
-        .respond_with(first)
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(INSIGHTS_PATH))
-        .respond_with(then)
-        .with_priority(2)
-        .mount(server)
-        .await;
 }
 
 async fn requests(server: &MockServer) -> Vec<wiremock::Request> {
@@ -306,6 +289,8 @@ async fn business_use_case_throttling_waits_the_announced_minutes_then_succeeds(
     let server = MockServer::start().await;
     script(
         &server,
+        "GET",
+        INSIGHTS_PATH,
         throttled_80000(1),
         ok(last_page(vec![row("2024-05-01", "312", "125.5")])),
     )
@@ -338,6 +323,8 @@ async fn user_account_and_app_call_limits_are_retried() {
             answer(400).set_body_json(meta_error(code, subcode, "User request limit reached"));
         script(
             &server,
+            "GET",
+            INSIGHTS_PATH,
             throttled,
             ok(last_page(vec![row("2024-05-01", "1", "1")])),
         )
@@ -367,6 +354,8 @@ async fn http_429_and_503_honour_retry_after() {
             .set_body_string("Service temporarily unavailable");
         script(
             &server,
+            "GET",
+            INSIGHTS_PATH,
             refused,
             ok(last_page(vec![row("2024-05-01", "1", "1")])),
         )

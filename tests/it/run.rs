@@ -43,10 +43,6 @@ fn workspace(slack_url: &str) -> Workspace {
     ws
 }
 
-async fn slack() -> MockServer {
-    MockServer::start().await
-}
-
 fn slack_url(server: &MockServer) -> String {
     format!("{}/services/T0/B0/secret", server.uri())
 }
@@ -73,8 +69,9 @@ async fn texts(server: &MockServer) -> Vec<String> {
         .collect()
 }
 
-/// Loads the workspace's settings in-process, with targets on the paused-clock policy.
-fn in_process(ws: &Workspace) -> (Settings, Vec<AlertTarget>, Store) {
+/// Loads the workspace's settings in-process, with targets on the paused-clock policy, and
+/// backfills the history up to the night before `NIGHT` (a backfill never alerts).
+async fn in_process_after_backfill(ws: &Workspace) -> (Settings, Vec<AlertTarget>, Store) {
     let settings = Settings::load(Some(&ws.path().join("kassa.toml"))).unwrap();
     let retry = paused_clock_context().retry;
     let targets = settings
@@ -82,13 +79,17 @@ fn in_process(ws: &Workspace) -> (Settings, Vec<AlertTarget>, Store) {
         .iter()
         .map(|a| a.build(&retry).unwrap())
         .collect();
-    let store = Store::open(&settings.store_path).unwrap();
+    let mut store = Store::open(&settings.store_path).unwrap();
+    let history = DateRange::new(d("2025-01-06"), d("2025-05-25")).unwrap();
+    pipeline::backfill(&settings, &mut store, history, &[], d(NIGHT))
+        .await
+        .unwrap();
     (settings, targets, store)
 }
 
 #[tokio::test]
 async fn two_runs_after_a_backfill_send_exactly_one_message_per_episode() {
-    let server = slack().await;
+    let server = MockServer::start().await;
     accept(&server).await;
     let ws = workspace(&slack_url(&server));
     let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-05-25"]);
@@ -134,7 +135,7 @@ async fn two_runs_after_a_backfill_send_exactly_one_message_per_episode() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_failing_twice_gets_exactly_one_message() {
-    let server = slack().await;
+    let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(500).set_body_string("rollup_error"))
         .up_to_n_times(2)
@@ -162,7 +163,7 @@ async fn a_webhook_failing_twice_gets_exactly_one_message() {
 /// delivers it, once. Retries use tokio's paused clock, so the backoff costs no real time.
 #[tokio::test(start_paused = true)]
 async fn an_alert_that_cannot_be_delivered_is_delivered_by_the_next_run() {
-    let server = slack().await;
+    let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(503).set_body_string("down"))
         .up_to_n_times(5)
@@ -171,11 +172,7 @@ async fn an_alert_that_cannot_be_delivered_is_delivered_by_the_next_run() {
         .await;
     accept(&server).await;
     let ws = workspace(&slack_url(&server));
-    let (settings, targets, mut store) = in_process(&ws);
-    let history = DateRange::new(d("2025-01-06"), d("2025-05-25")).unwrap();
-    pipeline::backfill(&settings, &mut store, history, &[], d(NIGHT))
-        .await
-        .unwrap();
+    let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
 
     let first = run_cycle(&settings, &mut store, &targets, d(NIGHT))
         .await
@@ -216,14 +213,10 @@ async fn an_alert_that_cannot_be_delivered_is_delivered_by_the_next_run() {
 /// and exactly one "resolved" note follows the opening alert.
 #[tokio::test(start_paused = true)]
 async fn restated_data_that_clears_an_episode_produces_one_resolved_note() {
-    let server = slack().await;
+    let server = MockServer::start().await;
     accept(&server).await;
     let ws = workspace(&slack_url(&server));
-    let (settings, targets, mut store) = in_process(&ws);
-    let history = DateRange::new(d("2025-01-06"), d("2025-05-25")).unwrap();
-    pipeline::backfill(&settings, &mut store, history, &[], d(NIGHT))
-        .await
-        .unwrap();
+    let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
     let opened = run_cycle(&settings, &mut store, &targets, d(NIGHT))
         .await
         .unwrap();
@@ -337,17 +330,13 @@ async fn a_second_concurrent_run_exits_with_a_clear_message() {
 /// no longer makes every run a partial failure.
 #[tokio::test(start_paused = true)]
 async fn alerts_for_a_removed_target_do_not_keep_runs_partial() {
-    let server = slack().await;
+    let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(503).set_body_string("down"))
         .mount(&server)
         .await;
     let ws = workspace(&slack_url(&server));
-    let (settings, targets, mut store) = in_process(&ws);
-    let history = DateRange::new(d("2025-01-06"), d("2025-05-25")).unwrap();
-    pipeline::backfill(&settings, &mut store, history, &[], d(NIGHT))
-        .await
-        .unwrap();
+    let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
     let first = run_cycle(&settings, &mut store, &targets, d(NIGHT))
         .await
         .unwrap();
