@@ -220,12 +220,37 @@ pub struct PeriodMetrics {
     pub romi: Option<f64>,
 }
 
-/// What kind of finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What kind of finding. [`FindingKind::ALL`] is the one list every consumer derives from
+/// (alert filters, episodes, outcome counts, worker metrics), so a new kind is counted,
+/// filtered and exported everywhere as soon as it is added here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     ActivityWithoutMoney,
     DataGap,
+}
+
+impl FindingKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [FindingKind; 2] = [FindingKind::ActivityWithoutMoney, FindingKind::DataGap];
+
+    /// The kind's name on the wire (JSON `kind`, alert filters, metric labels).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::ActivityWithoutMoney => "activity_without_money",
+            FindingKind::DataGap => "data_gap",
+        }
+    }
+
+    /// The kind named `name` on the wire.
+    pub fn parse(name: &str) -> Option<FindingKind> {
+        FindingKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether this kind is a verdict about money (as opposed to the absence of one).
+    pub fn is_flag(self) -> bool {
+        !matches!(self, FindingKind::DataGap)
+    }
 }
 
 /// Where the chain from click to sale broke, when the numbers say.
@@ -296,10 +321,19 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// Findings that are verdicts (every kind but `data_gap`).
     pub fn flagged(&self) -> impl Iterator<Item = &Finding> {
-        self.findings
-            .iter()
-            .filter(|f| f.kind == FindingKind::ActivityWithoutMoney)
+        self.findings.iter().filter(|f| f.kind.is_flag())
+    }
+
+    /// How many findings of each kind, every kind of [`FindingKind::ALL`] present (zero or more).
+    pub fn counts(&self) -> BTreeMap<FindingKind, usize> {
+        let mut counts: BTreeMap<FindingKind, usize> =
+            FindingKind::ALL.into_iter().map(|k| (k, 0)).collect();
+        for finding in &self.findings {
+            *counts.entry(finding.kind).or_default() += 1;
+        }
+        counts
     }
 }
 
@@ -811,10 +845,7 @@ fn data_gap(p: &PeriodMetrics, currency: Option<&str>) -> Finding {
 
 impl fmt::Display for FindingKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FindingKind::ActivityWithoutMoney => "activity_without_money",
-            FindingKind::DataGap => "data_gap",
-        })
+        f.write_str(self.as_str())
     }
 }
 

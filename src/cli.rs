@@ -14,16 +14,17 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::alerts::AlertTarget;
+use crate::clock;
 use crate::config::{ConfigError, Settings};
 use crate::cycle::{self, CycleOutcome};
 use crate::demo;
 use crate::domain::DateRange;
+use crate::domain::Locale;
 use crate::pipeline;
 use crate::report;
 use crate::sources::RetryPolicy;
 use crate::store::Store;
 use crate::store::{LockError, StoreLock};
-use crate::text::Locale;
 use crate::worker::{self, Worker};
 
 /// Writes one line to stdout. A closed pipe (`kassa analyze | head`) ends the process
@@ -226,7 +227,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
-    let today = pipeline::today_in(settings.timezone);
+    let today = clock::today_in(settings.timezone);
     match cli.command {
         Command::Backfill { from, to, sources } => {
             let Some(range) = DateRange::new(from, to) else {

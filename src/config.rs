@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 
 use crate::alerts::{ALERT_KINDS, AlertTargetConfig, validate_all};
 use crate::analysis::{ActivityMetric, Granularity, MoneyMetric, RuleSettings};
+use crate::domain::Locale;
 use crate::sources::{SOURCE_KINDS, SourceConfig};
-use crate::text::Locale;
 use crate::validation::Problems;
 
 /// The defaults every configuration starts from.

@@ -12,13 +12,14 @@ use chrono::{Duration, NaiveDate};
 use serde_json::json;
 
 use crate::alerts::{AlertEvent, AlertMessage, AlertTarget, Fact};
-use crate::analysis::{ALL_CHANNELS, Finding, Granularity};
+use crate::analysis::{ALL_CHANNELS, Finding, FindingKind, Granularity};
 use crate::config::Settings;
 use crate::domain::DateRange;
+use crate::domain::Locale;
 use crate::episodes::{self, Change, Episode, Resolution};
 use crate::pipeline::{self, SourceOutcome};
 use crate::store::{NewOutboxItem, Store};
-use crate::text::{self, Locale, format_money, percent};
+use crate::text::{self, format_money, percent};
 
 /// The furthest back a nightly run reaches to fill a hole left by failed runs; older holes
 /// are for `kassa backfill`.
@@ -36,8 +37,11 @@ pub struct Delivered {
 #[derive(Debug, Default)]
 pub struct CycleOutcome {
     pub sources: Vec<SourceOutcome>,
+    /// Periods with a verdict that flags them (every kind but `data_gap`).
     pub flagged: usize,
     pub data_gaps: usize,
+    /// Findings of the analysis by kind, every kind present.
+    pub findings: std::collections::BTreeMap<FindingKind, usize>,
     /// Messages newly recorded in the outbox by this cycle.
     pub recorded: usize,
     pub delivered: Vec<Delivered>,
@@ -113,8 +117,9 @@ pub async fn run_cycle(
         }
         Err(error) => return Err(error),
     };
+    outcome.findings = analysis.counts();
     outcome.flagged = analysis.flagged().count();
-    outcome.data_gaps = analysis.findings.len() - outcome.flagged;
+    outcome.data_gaps = outcome.findings[&FindingKind::DataGap];
 
     // 3. Compare episodes with what was already said, and record what to say now.
     let states = store

@@ -22,13 +22,13 @@ use serde_json::{Value, json};
 use crate::cli::Outcome;
 use crate::config::Settings;
 use crate::cycle;
+use crate::domain::Locale;
 use crate::domain::{AdDay, DateRange, Deal, DealStatus, Pulled};
 use crate::httpd::{self, Request, Response};
 use crate::pipeline;
 use crate::sources::csv_ads::CsvAdsConfig;
 use crate::sources::csv_crm::CsvCrmConfig;
 use crate::store::Store;
-use crate::text::Locale;
 
 const ADS_CSV: &str = include_str!("../fixtures/demo/ads.csv");
 const CRM_CSV: &str = include_str!("../fixtures/demo/crm.csv");

@@ -294,6 +294,21 @@ impl RowKind {
     }
 }
 
+/// The language of alert and report text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    #[default]
+    En,
+    Ru,
+}
+
+impl Locale {
+    pub fn ru(self) -> bool {
+        self == Locale::Ru
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@
 pub mod alerts;
 pub mod analysis;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod cycle;
 pub mod demo;

@@ -9,8 +9,7 @@
 //! outcome into exit code 2.
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
+use chrono::NaiveDate;
 use tracing::Instrument;
 
 use crate::analysis::{self, Analysis};
@@ -19,22 +18,6 @@ use crate::domain::DateRange;
 use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceConfig, SourceError};
 use crate::store::Store;
 use crate::text;
-
-/// The first day that has not ended yet in `timezone`, nor in UTC.
-///
-/// Yesterday by this reckoning is complete for the business and for platforms that judge
-/// "the future" in UTC: Meta rejects a day that is still today in UTC, which is what a plain
-/// local "yesterday" would ask for shortly after midnight in a time zone ahead of UTC.
-pub fn today_at(now: DateTime<Utc>, timezone: Tz) -> NaiveDate {
-    now.with_timezone(&timezone)
-        .date_naive()
-        .min(now.date_naive())
-}
-
-/// [`today_at`] now.
-pub fn today_in(timezone: Tz) -> NaiveDate {
-    today_at(Utc::now(), timezone)
-}
 
 /// What happened to one source during a backfill.
 #[derive(Debug)]
@@ -299,27 +282,4 @@ pub async fn check(settings: &Settings, offline: bool) -> Vec<CheckOutcome> {
 
 fn source_names(settings: &Settings) -> Vec<&str> {
     settings.sources.iter().map(|s| s.name()).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn today_is_never_ahead_of_utc() {
-        let moscow: Tz = "Europe/Moscow".parse().unwrap();
-        // 02:00 in Moscow on the 24th is still the 23rd in UTC: yesterday is the 22nd.
-        let now: DateTime<Utc> = "2025-11-23T23:00:00Z".parse().unwrap();
-        assert_eq!(
-            today_at(now, moscow),
-            "2025-11-23".parse::<NaiveDate>().unwrap()
-        );
-        // West of UTC the local date is the earlier one.
-        let los_angeles: Tz = "America/Los_Angeles".parse().unwrap();
-        let now: DateTime<Utc> = "2025-11-24T03:00:00Z".parse().unwrap();
-        assert_eq!(
-            today_at(now, los_angeles),
-            "2025-11-23".parse::<NaiveDate>().unwrap()
-        );
-    }
 }

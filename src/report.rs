@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::fmt::Write;
 
 use crate::analysis::{ALL_CHANNELS, Analysis, FindingKind, channel_order};
-use crate::text::{Locale, format_money, percent};
+use crate::domain::Locale;
+use crate::text::{format_money, percent};
 
 /// The JSON contract: `periods` and `findings` (README, "JSON output").
 pub fn to_json(analysis: &Analysis) -> String {

@@ -7,26 +7,10 @@
 
 use std::fmt::Write;
 
-use serde::{Deserialize, Serialize};
-
 use crate::analysis::{
     ALL_CHANNELS, Analysis, ChainBreak, Finding, FindingKind, Granularity, RuleSettings,
 };
-
-/// The language of alert and report text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Locale {
-    #[default]
-    En,
-    Ru,
-}
-
-impl Locale {
-    fn ru(self) -> bool {
-        self == Locale::Ru
-    }
-}
+use crate::domain::Locale;
 
 const NBSP: char = '\u{a0}';
 

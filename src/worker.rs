@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use croner::Cron;
 
 use crate::alerts::AlertTarget;
+use crate::analysis::FindingKind;
 use crate::config::Settings;
 use crate::cycle::{self, CycleOutcome};
 use crate::httpd::{self, Response};
@@ -39,8 +40,7 @@ pub struct Metrics {
     runs_skipped_locked: u64,
     last_success: Option<DateTime<Utc>>,
     next_run: Option<DateTime<Utc>>,
-    flagged: u64,
-    data_gaps: u64,
+    findings: std::collections::BTreeMap<FindingKind, u64>,
     alerts_delivered: u64,
     alerts_pending: u64,
     source_failures: std::collections::BTreeMap<String, u64>,
@@ -56,8 +56,7 @@ impl Metrics {
                     self.runs_ok += 1;
                     self.last_success = Some(now);
                 }
-                self.flagged = o.flagged as u64;
-                self.data_gaps = o.data_gaps as u64;
+                self.findings = o.findings.iter().map(|(k, n)| (*k, *n as u64)).collect();
                 self.alerts_delivered = o.delivered_total;
                 self.alerts_pending = o.pending;
                 for source in o.sources.iter().filter(|s| !s.errors.is_empty()) {
@@ -116,13 +115,15 @@ impl Metrics {
             "kassa_findings",
             "gauge",
             "Findings of the last cycle's analysis, by kind.",
-            vec![
-                (
-                    "{kind=\"activity_without_money\"}".into(),
-                    self.flagged.to_string(),
-                ),
-                ("{kind=\"data_gap\"}".into(), self.data_gaps.to_string()),
-            ],
+            FindingKind::ALL
+                .iter()
+                .map(|kind| {
+                    (
+                        format!("{{kind=\"{}\"}}", kind.as_str()),
+                        self.findings.get(kind).copied().unwrap_or(0).to_string(),
+                    )
+                })
+                .collect(),
         );
         metric(
             "kassa_alerts_delivered_total",
@@ -189,7 +190,7 @@ impl Worker {
             }
             Err(LockError::Store(e)) => return Err(e.into()),
         };
-        let today = crate::pipeline::today_at(now, self.settings.timezone);
+        let today = crate::clock::today_at(now, self.settings.timezone);
         let span = tracing::info_span!("cycle", today = %today);
         let result = async {
             let mut store =

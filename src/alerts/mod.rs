@@ -36,6 +36,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::FindingKind;
 use crate::http::{Classifier, FailureKind, HttpClient, HttpError, RetryPolicy};
 use crate::secrets::{EnvLookup, SecretError, process_env};
 use crate::validation::{Problems, validate_name};
@@ -113,9 +114,6 @@ impl fmt::Display for AlertEvent {
         f.write_str(self.as_str())
     }
 }
-
-/// The finding kinds a target can filter on (`findings = [...]`).
-pub const FINDING_KINDS: [&str; 2] = ["activity_without_money", "data_gap"];
 
 /// One `[[alerts]]` table; `kind` picks the variant.
 #[derive(Debug, Clone, Deserialize)]
@@ -263,12 +261,12 @@ impl Filters<'_> {
                 );
             }
             for finding in findings {
-                if !FINDING_KINDS.contains(&finding.as_str()) {
+                if FindingKind::parse(finding).is_none() {
                     problems.push_with_example(
                         format!("{key}.findings"),
                         format!(
                             "{finding:?} is not a finding kind; use {}",
-                            FINDING_KINDS.join(" or ")
+                            FindingKind::ALL.map(FindingKind::as_str).join(" or ")
                         ),
                         "findings = [\"activity_without_money\", \"data_gap\"]",
                     );

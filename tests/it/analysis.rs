@@ -54,7 +54,7 @@ fn run_with(
     let deals = deals_to_frame("crm", deals).unwrap();
     let mut analysis =
         analysis::analyze(&ads, &deals, coverage, settings, six_weeks(), d(today)).unwrap();
-    kassa::text::describe_findings(&mut analysis, settings, kassa::text::Locale::En);
+    kassa::text::describe_findings(&mut analysis, settings, kassa::domain::Locale::En);
     analysis
 }
 
