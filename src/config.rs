@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use crate::alerts::{ALERT_KINDS, AlertTargetConfig, validate_all};
 use crate::analysis::{ActivityMetric, Granularity, MoneyMetric, RuleSettings};
 use crate::domain::Locale;
-use crate::sources::{SOURCE_KINDS, SourceConfig};
+use crate::sources::{SourceConfig, kinds_list};
 use crate::validation::Problems;
 
 /// The defaults every configuration starts from.
@@ -178,7 +178,7 @@ impl Settings {
                 }
                 Err(e) => problems.push_with_example(
                     key,
-                    format!("{e} (kind must be one of {SOURCE_KINDS})"),
+                    format!("{e} (kind must be one of {})", kinds_list()),
                     "[[sources]] name = \"ads\", kind = \"csv_ads\", path = \"fixtures/demo/ads.csv\"",
                 ),
             }
