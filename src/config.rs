@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use std::net::SocketAddr;
 
-use crate::alerts::{ALERT_KINDS, AlertTargetConfig, validate_all};
+use crate::alerts::{AlertTargetConfig, validate_all};
 use crate::analysis::{ActivityMetric, Granularity, MoneyMetric, RuleSettings};
 use crate::domain::Locale;
 use crate::sources::{SourceConfig, kinds_list};
@@ -210,7 +210,7 @@ impl Settings {
                 Ok(alert) => alerts.push(alert),
                 Err(e) => problems.push_with_example(
                     format!("alerts[{i}]"),
-                    format!("{e} (kind must be one of {ALERT_KINDS})"),
+                    format!("{e} (kind must be one of {})", crate::alerts::kinds_list()),
                     "[[alerts]] name = \"team\", kind = \"slack\", url_env = \"KASSA_TEAM_WEBHOOK\"",
                 ),
             }

@@ -141,8 +141,10 @@ impl Authenticator for Stacked {
     }
 
     fn refused(&self) -> bool {
-        // Every member forgets; one that can renew is enough to try again.
-        self.0.iter().fold(false, |any, auth| auth.refused() || any)
+        // Every member must forget (no short-circuit); one that can renew is enough to try
+        // again.
+        let renewable: Vec<bool> = self.0.iter().map(|auth| auth.refused()).collect();
+        renewable.contains(&true)
     }
 }
 
