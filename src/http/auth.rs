@@ -292,7 +292,10 @@ impl OAuth2 {
     }
 
     fn fresh(token: &CachedToken) -> bool {
-        token.expires_at - EXPIRY_MARGIN > Utc::now()
+        token
+            .expires_at
+            .checked_sub_signed(EXPIRY_MARGIN)
+            .is_some_and(|renew_at| renew_at > Utc::now())
     }
 
     /// A valid access token: the one in memory, the cached one, or a new one.
@@ -478,7 +481,7 @@ impl Authenticator for OAuth2 {
         if let Ok(mut current) = self.current.try_lock()
             && let Some(token) = current.as_mut()
         {
-            token.expires_at = DateTime::<Utc>::MIN_UTC;
+            token.expires_at = DateTime::<Utc>::UNIX_EPOCH;
             let _ = self.cache.save(&self.cache_key, token);
         }
         true

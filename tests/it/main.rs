@@ -4,6 +4,7 @@
 
 mod alerts;
 mod analysis;
+mod auth;
 mod cli;
 mod csv;
 mod helpers;
