@@ -7,6 +7,7 @@ mod analysis;
 mod auth;
 mod cli;
 mod csv;
+mod docs;
 mod helpers;
 mod hubspot;
 mod meta;
