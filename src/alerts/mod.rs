@@ -12,7 +12,7 @@
 //! the same as everywhere else; each target only says how to read its receiver's failures.
 //!
 //! This file is the registry: [`target`] is the toolbox kinds import (the [`TargetConfig`] and
-//! [`Receiver`] traits, the message, the shared keys, errors), [`markup`] the escaping helpers.
+//! [`Receiver`] traits, the message, the shared keys, errors), `markup` the escaping helpers.
 //! Adding a kind is its module plus one line in the `targets!` list below.
 //!
 //! Messages arrive already worded (and translated) by the caller; this module only lays them
