@@ -352,6 +352,7 @@ impl Default for AlertingSettings {
 
 impl WorkerSettings {
     fn default_in(timezone: Tz) -> WorkerSettings {
+        #[allow(clippy::expect_used, reason = "a constant, valid cron expression")]
         WorkerSettings {
             schedule: "0 6 * * *".parse().expect("a valid cron expression"),
             schedule_text: "0 6 * * *".to_string(),

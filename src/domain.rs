@@ -149,7 +149,12 @@ impl Money {
         let fraction_value: i64 = if fraction.is_empty() {
             0
         } else {
-            format!("{fraction:0<6}").parse().expect("six ascii digits")
+            #[allow(
+                clippy::expect_used,
+                reason = "checked above: at most six ascii digits"
+            )]
+            let value = format!("{fraction:0<6}").parse().expect("six ascii digits");
+            value
         };
         let micros = whole_value
             .checked_mul(Self::SCALE)
@@ -241,10 +246,12 @@ impl Coverage {
                 break;
             }
             if covered.start > from {
-                missing.push(DateRange {
-                    start: from,
-                    end: covered.start.pred_opt().expect("after from"),
-                });
+                #[allow(
+                    clippy::expect_used,
+                    reason = "covered.start > from, so it has a predecessor"
+                )]
+                let end = covered.start.pred_opt().expect("after from");
+                missing.push(DateRange { start: from, end });
             }
             cursor = covered.end.succ_opt().filter(|d| *d <= range.end);
         }

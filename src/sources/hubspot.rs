@@ -365,7 +365,7 @@ impl HubSpotSource {
     /// The range's first and last millisecond in the business's time zone, as Unix ms.
     fn range_millis(&self, range: DateRange) -> (i64, i64) {
         let start_of = |day: NaiveDate| {
-            let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+            let midnight = day.and_time(chrono::NaiveTime::MIN);
             self.timezone
                 .from_local_datetime(&midnight)
                 .earliest()
@@ -381,10 +381,7 @@ impl HubSpotSource {
                 .unwrap_or_else(|| self.timezone.from_utc_datetime(&midnight))
                 .timestamp_millis()
         };
-        let next_day = range
-            .end
-            .succ_opt()
-            .expect("dates far from the end of time");
+        let next_day = range.end.succ_opt().unwrap_or(NaiveDate::MAX);
         (start_of(range.start), start_of(next_day) - 1)
     }
 
