@@ -1,10 +1,10 @@
 //! The embedded store: no server to start.
 //!
 //! - Rows live in Parquet snapshots, one file per source: `ads/<source>.parquet` and
-//!   `deals/<source>.parquet` under the store's directory ([`snapshots`]).
+//!   `deals/<source>.parquet` under the store's directory (`snapshots.rs`).
 //! - The ledger lives in SQLite (`ledger.sqlite`): which date ranges each source has covered,
-//!   runs and episode states ([`ledger`]), and the alert outbox ([`outbox`]).
-//! - `kassa.lock` keeps one writing process per store ([`lock`]).
+//!   runs and episode states (`ledger.rs`), and the alert outbox (`outbox.rs`).
+//! - `kassa.lock` keeps one writing process per store (`lock.rs`).
 //!
 //! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
 //! deals by the days they were created or closed, and by id), so a re-pull never duplicates
@@ -34,7 +34,7 @@
 //! `user_version = 0` but already has its tables. Migration 1 creates them only if they do not
 //! exist, so such a ledger (and a brand-new one) simply gets version 1 stamped on it.
 //!
-//! Snapshots are never rewritten by a migration: [`snapshots`] holds one definition of each
+//! Snapshots are never rewritten by a migration: `snapshots.rs` holds one definition of each
 //! snapshot schema (column names, types, which may be null), used both to build frames and to
 //! check every file it reads. A file lacking a nullable column (it predates that column) reads
 //! with the column as nulls, meaning "not reported", never zero; the next upsert of that source
@@ -42,7 +42,7 @@
 //! or a newer stamp is refused with an error naming the file and the column.
 //!
 //! ## Recipe: adding a column (e.g. `claimed_leads` on ad rows)
-//! 1. Add it to the schema in [`snapshots`] (`ADS`) with `nullable: true` and the closure that
+//! 1. Add it to the schema in `snapshots.rs` (`ADS`) with `nullable: true` and the closure that
 //!    takes its value from the domain row. It must be nullable: every file written before it
 //!    lacks it, and reads it as nulls.
 //! 2. Append a [`Migration`] with the next version to [`MIGRATIONS`]. Its SQL is empty when
