@@ -145,14 +145,23 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error(
-        "store {path} has schema version {found}, but this kassa understands versions up to {newest}: \
-         it was written by a newer kassa. Upgrade kassa, or point `[store] path` \
+        "store ledger {path} has schema version {found}, but this kassa understands versions up to {newest}: \
+         the store was written by a newer kassa. Upgrade kassa, or point `[store] path` \
          (KASSA__STORE__PATH) at another directory; the store was left as it was"
     )]
     NewerStore {
-        /// The ledger or snapshot that carries the version.
         path: PathBuf,
         found: i64,
+        newest: u32,
+    },
+    #[error(
+        "store snapshot {path} has schema version {found}, but this kassa understands versions up to {newest}: \
+         the file was written by a newer kassa. Upgrade kassa, or point `[store] path` \
+         (KASSA__STORE__PATH) at another directory; the file was left as it was"
+    )]
+    NewerSnapshot {
+        path: PathBuf,
+        found: u32,
         newest: u32,
     },
     #[error("store snapshot {path}: {problem}")]

@@ -548,9 +548,9 @@ fn read_snapshot<R>(
         let version = value.as_deref().and_then(|v| v.parse::<u32>().ok());
         match version {
             Some(version) if version > SCHEMA_VERSION => {
-                return Err(StoreError::NewerStore {
+                return Err(StoreError::NewerSnapshot {
                     path: path.to_path_buf(),
-                    found: i64::from(version),
+                    found: version,
                     newest: SCHEMA_VERSION,
                 });
             }

@@ -536,11 +536,15 @@ fn a_snapshot_stamped_by_a_newer_kassa_is_refused() {
     let path = write_ads_snapshot(&ws.store_path(), "meta", &mut two_ad_days(), Some(&future));
     let error = store.ads(&["meta"]).unwrap_err();
     match &error {
-        StoreError::NewerStore { path: p, found, .. } => {
+        StoreError::NewerSnapshot {
+            path: p,
+            found,
+            newest,
+        } => {
             assert_eq!(p, &path);
-            assert_eq!(found.to_string(), future);
+            assert_eq!((found.to_string(), *newest), (future, SCHEMA_VERSION));
         }
-        other => panic!("expected NewerStore, got {other:?}"),
+        other => panic!("expected NewerSnapshot, got {other:?}"),
     }
     assert!(error.to_string().contains("Upgrade kassa"));
 }
