@@ -316,6 +316,40 @@ impl Locale {
     }
 }
 
+/// Whether a stored episode is still open.
+///
+/// Episodes are found by [`crate::episodes`]; their states live here, with the row types, so
+/// that the store (which keeps them between runs) depends on the domain alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Resolved,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
+/// What the store remembers of an episode between runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeState {
+    /// Stable identity: `kind:channel:first_start` as first seen.
+    pub key: String,
+    pub channel: String,
+    pub kind: String,
+    pub first_start: NaiveDate,
+    pub last_start: NaiveDate,
+    /// The peak activity growth the last alert reported.
+    pub alerted_growth: f64,
+    pub updates_sent: u32,
+    pub status: Status,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
