@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
@@ -20,6 +21,7 @@ use crate::cycle::{self, CycleOutcome};
 use crate::demo;
 use crate::domain::DateRange;
 use crate::domain::Locale;
+use crate::http::auth::{MemoryTokenCache, TokenCache};
 use crate::pipeline;
 use crate::report;
 use crate::sources::RetryPolicy;
@@ -327,7 +329,19 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 settings.sources.len(),
                 settings.alerts.len()
             );
-            let outcomes = pipeline::check(&settings, offline).await;
+            // Probing a source may refresh an OAuth2 token, and some platforms rotate the
+            // refresh token on every refresh: keep it in the store, or the next run is locked
+            // out. Offline, nothing is contacted and nothing needs keeping.
+            let tokens: Arc<dyn TokenCache> = if offline {
+                Arc::new(MemoryTokenCache::default())
+            } else {
+                Arc::new(
+                    open_store(&settings)?
+                        .token_ledger()
+                        .context("cannot open the store's token cache")?,
+                )
+            };
+            let outcomes = pipeline::check(&settings, offline, tokens).await;
             let mut failed = false;
             for outcome in outcomes {
                 match outcome.result {

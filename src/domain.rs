@@ -11,7 +11,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// One day of one campaign's delivery on an ad platform.
@@ -348,6 +349,39 @@ pub struct EpisodeState {
     pub alerted_growth: f64,
     pub updates_sent: u32,
     pub status: Status,
+}
+
+/// An access token kept between runs, with the refresh token the platform last issued.
+#[derive(Clone)]
+pub struct CachedToken {
+    pub access_token: SecretString,
+    pub expires_at: DateTime<Utc>,
+    /// The refresh token to use next, when the platform rotated it.
+    pub refresh_token: Option<SecretString>,
+    /// A fingerprint of the configured credentials this token came from: when a person puts a
+    /// new refresh token or client secret in the configuration, the cached one is stale.
+    pub seed: String,
+}
+
+impl fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("access_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+/// Where access tokens live between runs: the store implements it, and it is handed to
+/// connectors at build time, so sources never import the store. Errors are plain messages (they name the store,
+/// never a token); an authenticator whose cache fails still works, it only logs in more often.
+pub trait TokenCache: Send + Sync {
+    fn load(&self, key: &str) -> Result<Option<CachedToken>, String>;
+    fn save(&self, key: &str, token: &CachedToken) -> Result<(), String>;
 }
 
 #[cfg(test)]

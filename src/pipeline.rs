@@ -8,13 +8,15 @@
 //! stays uncovered (and so becomes a `data_gap` in the analysis), and the caller turns the
 //! outcome into exit code 2.
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use tracing::Instrument;
 
 use crate::analysis::{self, Analysis};
 use crate::config::Settings;
-use crate::domain::DateRange;
+use crate::domain::{DateRange, TokenCache};
 use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceConfig, SourceError};
 use crate::store::Store;
 use crate::text;
@@ -43,8 +45,14 @@ impl BackfillOutcome {
     }
 }
 
-fn build_context(settings: &Settings) -> BuildContext {
-    BuildContext::new(settings.timezone, RetryPolicy::default())
+/// What building a source needs: the business's time zone, the retry policy, and where OAuth2
+/// tokens live between runs (the store's ledger, so a refresh token a platform rotates is
+/// never lost with the process).
+fn build_context(settings: &Settings, tokens: Arc<dyn TokenCache>) -> BuildContext {
+    BuildContext {
+        tokens,
+        ..BuildContext::new(settings.timezone, RetryPolicy::default())
+    }
 }
 
 /// Clips `requested` to days that have ended: platforms restate "today" all day, and Meta
@@ -124,7 +132,10 @@ pub async fn pull_source(
     let span =
         tracing::info_span!("pull", source = config.name(), kind = config.kind(), range = %range);
     let outcome = async {
-        match config.build(&build_context(settings)) {
+        let tokens = store
+            .token_ledger()
+            .context("cannot open the store's token cache")?;
+        match config.build(&build_context(settings, Arc::new(tokens))) {
             Ok(source) => pull_chunks(store, config.name(), &source, range).await,
             Err(error) => Ok(SourceOutcome {
                 name: config.name().to_string(),
@@ -252,9 +263,14 @@ pub struct CheckOutcome {
     pub result: Result<String, SourceError>,
 }
 
-/// Builds every source and, unless `offline`, reaches each once.
-pub async fn check(settings: &Settings, offline: bool) -> Vec<CheckOutcome> {
-    let context = build_context(settings);
+/// Builds every source and, unless `offline`, reaches each once. `tokens` keeps any OAuth2
+/// token a probe obtains.
+pub async fn check(
+    settings: &Settings,
+    offline: bool,
+    tokens: Arc<dyn TokenCache>,
+) -> Vec<CheckOutcome> {
+    let context = build_context(settings, tokens);
     let mut outcomes = Vec::new();
     for config in &settings.sources {
         let span = tracing::info_span!("check", source = config.name(), kind = config.kind());

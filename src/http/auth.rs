@@ -35,6 +35,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Failure, FailureKind, classify_by_status, network_failure, summarize_body};
+pub use crate::domain::{CachedToken, TokenCache};
 
 /// A boxed future, so that traits with async methods stay usable as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -146,38 +147,6 @@ impl Authenticator for Stacked {
         let renewable: Vec<bool> = self.0.iter().map(|auth| auth.refused()).collect();
         renewable.contains(&true)
     }
-}
-
-/// An access token kept between runs, with the refresh token the platform last issued.
-#[derive(Clone)]
-pub struct CachedToken {
-    pub access_token: SecretString,
-    pub expires_at: DateTime<Utc>,
-    /// The refresh token to use next, when the platform rotated it.
-    pub refresh_token: Option<SecretString>,
-    /// A fingerprint of the configured credentials this token came from: when a person puts a
-    /// new refresh token or client secret in the configuration, the cached one is stale.
-    pub seed: String,
-}
-
-impl fmt::Debug for CachedToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachedToken")
-            .field("access_token", &"[redacted]")
-            .field("expires_at", &self.expires_at)
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
-            )
-            .finish()
-    }
-}
-
-/// Where access tokens live between runs. Errors are plain messages (they name the store,
-/// never a token); an authenticator whose cache fails still works, it only logs in more often.
-pub trait TokenCache: Send + Sync {
-    fn load(&self, key: &str) -> Result<Option<CachedToken>, String>;
-    fn save(&self, key: &str, token: &CachedToken) -> Result<(), String>;
 }
 
 /// A [`TokenCache`] that lives as long as the process: for one-shot commands and tests.

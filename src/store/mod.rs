@@ -55,6 +55,7 @@ mod ledger;
 mod lock;
 mod outbox;
 mod snapshots;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,7 @@ pub use ledger::merge_ranges;
 pub use lock::{LockError, StoreLock};
 pub use outbox::{NewOutboxItem, OutboxItem};
 pub use snapshots::{SchemaProblem, UpsertStats, ad_rows_to_frame, deals_to_frame, epoch_days};
+pub use tokens::TokenLedger;
 
 /// One step of the store's schema: the version it brings the store to and the SQL that does it
 /// to the ledger (empty when only the snapshot schemas changed).
@@ -77,12 +79,13 @@ pub struct Migration {
 }
 
 /// Every schema version, oldest first; the last one is [`SCHEMA_VERSION`].
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    what: "coverage, episodes, outbox and runs; ads and deals snapshots (the schema kassa had before versions)",
-    // `IF NOT EXISTS` because ledgers written before versions existed already have these
-    // tables with `user_version = 0`: for them this step only stamps version 1.
-    sql: "CREATE TABLE IF NOT EXISTS coverage (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        what: "coverage, episodes, outbox and runs; ads and deals snapshots (the schema kassa had before versions)",
+        // `IF NOT EXISTS` because ledgers written before versions existed already have these
+        // tables with `user_version = 0`: for them this step only stamps version 1.
+        sql: "CREATE TABLE IF NOT EXISTS coverage (
               source TEXT NOT NULL,
               start_date TEXT NOT NULL,
               end_date TEXT NOT NULL,
@@ -118,7 +121,20 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
               outcome TEXT,
               detail TEXT
           );",
-}];
+    },
+    Migration {
+        version: 2,
+        what: "tokens: OAuth2 access tokens and rotated refresh tokens kept between runs",
+        sql: "CREATE TABLE tokens (
+              key TEXT PRIMARY KEY,
+              access_token TEXT NOT NULL,
+              expires_at TEXT NOT NULL,
+              refresh_token TEXT,
+              seed TEXT NOT NULL,
+              updated_at TEXT NOT NULL
+          );",
+    },
+];
 
 /// The newest store schema this kassa reads and writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -193,6 +209,7 @@ impl Store {
         })?;
         let ledger_path = root.join("ledger.sqlite");
         let ledger = open_ledger(&ledger_path, MIGRATIONS)?;
+        restrict_to_owner(&ledger_path)?;
         for dir in [root.join("ads"), root.join("deals")] {
             std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir, source })?;
         }
@@ -212,6 +229,24 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         user_version(&self.ledger).map_err(ledger_error(&self.ledger_path))
     }
+}
+
+/// The ledger holds OAuth2 tokens (see `tokens.rs`): only its owner may read it. SQLite gives
+/// its `-wal` and `-shm` files the same permissions.
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_: &Path) -> Result<(), StoreError> {
+    Ok(())
 }
 
 /// Maps SQLite failures to [`StoreError::Ledger`] naming the ledger's path.
@@ -312,12 +347,12 @@ mod tests {
 
     const LATER: [Migration; 2] = [
         Migration {
-            version: 2,
+            version: SCHEMA_VERSION + 1,
             what: "runs get a host",
             sql: "ALTER TABLE runs ADD COLUMN host TEXT;",
         },
         Migration {
-            version: 3,
+            version: SCHEMA_VERSION + 2,
             what: "snapshots only",
             sql: "",
         },
@@ -330,17 +365,26 @@ mod tests {
         drop(open_ledger(&path, MIGRATIONS).unwrap());
         let all: Vec<Migration> = MIGRATIONS.iter().chain(&LATER).copied().collect();
         let ledger = open_ledger(&path, &all).unwrap();
-        assert_eq!(user_version(&ledger).unwrap(), 3);
+        assert_eq!(
+            user_version(&ledger).unwrap(),
+            i64::from(SCHEMA_VERSION + 2)
+        );
         assert!(table_columns(&ledger, "runs").contains(&"host".to_string()));
         drop(ledger);
         // Adding the column again would fail: opening again must not re-apply anything.
         let ledger = open_ledger(&path, &all).unwrap();
-        assert_eq!(user_version(&ledger).unwrap(), 3);
+        assert_eq!(
+            user_version(&ledger).unwrap(),
+            i64::from(SCHEMA_VERSION + 2)
+        );
         drop(ledger);
-        // And the kassa that knew only version 1 now refuses it.
+        // And the kassa that knew only the current version now refuses it.
         match open_ledger(&path, MIGRATIONS) {
             Err(StoreError::NewerStore { found, newest, .. }) => {
-                assert_eq!((found, newest), (3, 1))
+                assert_eq!(
+                    (found, newest),
+                    (i64::from(SCHEMA_VERSION + 2), SCHEMA_VERSION)
+                )
             }
             other => panic!("expected NewerStore, got {other:?}"),
         }
@@ -351,20 +395,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.sqlite");
         drop(open_ledger(&path, MIGRATIONS).unwrap());
-        let broken = [
-            MIGRATIONS[0],
-            Migration {
-                version: 2,
+        let broken: Vec<Migration> = MIGRATIONS
+            .iter()
+            .copied()
+            .chain([Migration {
+                version: SCHEMA_VERSION + 1,
                 what: "half a migration",
                 sql: "ALTER TABLE runs ADD COLUMN host TEXT; ALTER TABLE nowhere ADD COLUMN x TEXT;",
-            },
-        ];
+            }])
+            .collect();
         assert!(matches!(
             open_ledger(&path, &broken),
             Err(StoreError::Ledger { .. })
         ));
         let ledger = open_ledger(&path, MIGRATIONS).unwrap();
-        assert_eq!(user_version(&ledger).unwrap(), 1);
+        assert_eq!(user_version(&ledger).unwrap(), i64::from(SCHEMA_VERSION));
         assert!(!table_columns(&ledger, "runs").contains(&"host".to_string()));
     }
 }
