@@ -117,7 +117,8 @@ pub async fn backfill(
 }
 
 /// Builds one source and pulls `range` into the store, chunk by chunk. Source failures are
-/// recorded in the outcome (and logged); only store failures are errors.
+/// recorded in the outcome (and logged); only store failures are errors. Logs run in a `pull`
+/// span per source, a `chunk` span per request range and an `upsert` span per store write.
 pub async fn pull_source(
     settings: &Settings,
     store: &mut Store,
@@ -164,14 +165,19 @@ async fn pull_chunks(
         errors: Vec::new(),
     };
     for chunk in chunks {
-        match source.pull(name, chunk).await {
+        let chunk_span = tracing::info_span!("chunk", source = name, range = %chunk);
+        match source.pull(name, chunk).instrument(chunk_span.clone()).await {
             Ok(pull) => {
-                let stats = store
-                    .upsert(name, chunk, &pull.rows, pull.covered)
+                let upsert_span =
+                    tracing::info_span!(parent: &chunk_span, "upsert", source = name, range = %chunk);
+                let stats = upsert_span
+                    .in_scope(|| store.upsert(name, chunk, &pull.rows, pull.covered))
                     .with_context(|| {
                         format!("cannot store what source {name:?} returned for {chunk}")
                     })?;
-                tracing::info!(%chunk, rows = stats.written, replaced = stats.replaced, "stored");
+                upsert_span.in_scope(|| {
+                    tracing::info!(%chunk, rows = stats.written, replaced = stats.replaced, "stored")
+                });
                 outcome.chunks_done += 1;
                 outcome.rows += stats.written;
             }

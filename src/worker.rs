@@ -6,19 +6,30 @@
 //! the next cycle simply pulls that window again.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::alerts::AlertTarget;
 use crate::analysis::FindingKind;
 use crate::config::Settings;
 use crate::cycle::{self, CycleOutcome};
-use crate::httpd::{self, Response};
+use crate::server;
 use crate::store::{LockError, Store, StoreLock};
+use crate::telemetry;
+
+/// How long the HTTP server gets, after the schedule stops, to finish the requests it is
+/// answering; a scraper holding a connection open must not hold up a shutdown.
+const SERVER_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The next time `schedule` fires strictly after `after`, read in `timezone`: `0 6 * * *` in
 /// Europe/Berlin is 05:00 UTC in winter and 04:00 UTC in summer. A local time skipped by a DST
@@ -31,127 +42,173 @@ pub fn next_run(schedule: &Cron, timezone: Tz, after: DateTime<Utc>) -> Result<D
     Ok(next.with_timezone(&Utc))
 }
 
-/// What `/metrics` reports.
-#[derive(Debug, Default)]
+/// The label of `kassa_runs_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RunLabels {
+    outcome: &'static str,
+}
+
+/// The label of `kassa_findings`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+/// The label of `kassa_source_failures_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+/// What `/metrics` reports (the README lists the names; a scraper relies on them).
+///
+/// Two quirks of prometheus-client shape the registration: it appends `_total` to counter
+/// samples itself, so counters are registered without it (the samples still read
+/// `kassa_runs_total`), and it ends every HELP text with a full stop, so the texts here have
+/// none.
+#[derive(Debug)]
 pub struct Metrics {
-    runs_ok: u64,
-    runs_partial: u64,
-    runs_failed: u64,
-    runs_skipped_locked: u64,
-    last_success: Option<DateTime<Utc>>,
-    next_run: Option<DateTime<Utc>>,
-    findings: std::collections::BTreeMap<FindingKind, u64>,
-    alerts_delivered: u64,
-    alerts_pending: u64,
-    source_failures: std::collections::BTreeMap<String, u64>,
+    registry: Arc<Registry>,
+    runs: Family<RunLabels, Counter>,
+    last_success: Gauge,
+    next_run: Gauge,
+    findings: Family<KindLabels, Gauge>,
+    alerts_delivered: Counter,
+    alerts_pending: Gauge,
+    source_failures: Family<SourceLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
 }
 
 impl Metrics {
-    fn record(&mut self, outcome: &Result<CycleOutcome>, now: DateTime<Utc>) {
-        match outcome {
-            Ok(o) => {
-                if o.partial() {
-                    self.runs_partial += 1;
-                } else {
-                    self.runs_ok += 1;
-                    self.last_success = Some(now);
-                }
-                self.findings = o.findings.iter().map(|(k, n)| (*k, *n as u64)).collect();
-                self.alerts_delivered = o.delivered_total;
-                self.alerts_pending = o.pending;
-                for source in o.sources.iter().filter(|s| !s.errors.is_empty()) {
-                    *self.source_failures.entry(source.name.clone()).or_default() += 1;
-                }
-            }
-            Err(_) => self.runs_failed += 1,
+    pub fn new() -> Metrics {
+        let runs = Family::<RunLabels, Counter>::default();
+        // Every outcome is shown from the start, at 0, so a rate over it is defined before the
+        // first failure.
+        for outcome in ["ok", "partial", "failed", "skipped_locked"] {
+            drop(runs.get_or_create(&RunLabels { outcome }));
+        }
+        let findings = Family::<KindLabels, Gauge>::default();
+        for kind in FindingKind::ALL {
+            drop(findings.get_or_create(&KindLabels {
+                kind: kind.as_str(),
+            }));
+        }
+        let last_success = Gauge::default();
+        let next_run = Gauge::default();
+        let alerts_delivered = Counter::default();
+        let alerts_pending = Gauge::default();
+        let source_failures = Family::<SourceLabels, Counter>::default();
+        let mut registry = Registry::default();
+        registry.register("kassa_runs", "Nightly cycles by outcome", runs.clone());
+        registry.register(
+            "kassa_last_success_timestamp_seconds",
+            "When the last fully successful cycle finished (0: never)",
+            last_success.clone(),
+        );
+        registry.register(
+            "kassa_next_run_timestamp_seconds",
+            "When the next cycle is scheduled",
+            next_run.clone(),
+        );
+        registry.register(
+            "kassa_findings",
+            "Findings of the last cycle's analysis, by kind",
+            findings.clone(),
+        );
+        registry.register(
+            "kassa_alerts_delivered",
+            "Alerts delivered from the outbox, over the store's lifetime",
+            alerts_delivered.clone(),
+        );
+        registry.register(
+            "kassa_alerts_pending",
+            "Alerts waiting in the outbox for delivery",
+            alerts_pending.clone(),
+        );
+        registry.register(
+            "kassa_source_failures",
+            "Cycles in which a source failed, by source",
+            source_failures.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            runs,
+            last_success,
+            next_run,
+            findings,
+            alerts_delivered,
+            alerts_pending,
+            source_failures,
         }
     }
 
-    /// The Prometheus text exposition format.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (labels, value) in samples {
-                out.push_str(&format!("{name}{labels} {value}\n"));
-            }
+    /// The registry `/metrics` encodes.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    fn record(&self, outcome: &Result<CycleOutcome>, now: DateTime<Utc>) {
+        let runs = |outcome| {
+            self.runs.get_or_create(&RunLabels { outcome }).inc();
         };
-        metric(
-            "kassa_runs_total",
-            "counter",
-            "Nightly cycles by outcome.",
-            vec![
-                ("{outcome=\"ok\"}".into(), self.runs_ok.to_string()),
-                (
-                    "{outcome=\"partial\"}".into(),
-                    self.runs_partial.to_string(),
-                ),
-                ("{outcome=\"failed\"}".into(), self.runs_failed.to_string()),
-                (
-                    "{outcome=\"skipped_locked\"}".into(),
-                    self.runs_skipped_locked.to_string(),
-                ),
-            ],
-        );
-        metric(
-            "kassa_last_success_timestamp_seconds",
-            "gauge",
-            "When the last fully successful cycle finished (0: never).",
-            vec![(
-                String::new(),
-                self.last_success.map_or(0, |t| t.timestamp()).to_string(),
-            )],
-        );
-        metric(
-            "kassa_next_run_timestamp_seconds",
-            "gauge",
-            "When the next cycle is scheduled.",
-            vec![(
-                String::new(),
-                self.next_run.map_or(0, |t| t.timestamp()).to_string(),
-            )],
-        );
-        metric(
-            "kassa_findings",
-            "gauge",
-            "Findings of the last cycle's analysis, by kind.",
-            FindingKind::ALL
-                .iter()
-                .map(|kind| {
-                    (
-                        format!("{{kind=\"{}\"}}", kind.as_str()),
-                        self.findings.get(kind).copied().unwrap_or(0).to_string(),
-                    )
-                })
-                .collect(),
-        );
-        metric(
-            "kassa_alerts_delivered_total",
-            "counter",
-            "Alerts delivered from the outbox, over the store's lifetime.",
-            vec![(String::new(), self.alerts_delivered.to_string())],
-        );
-        metric(
-            "kassa_alerts_pending",
-            "gauge",
-            "Alerts waiting in the outbox for delivery.",
-            vec![(String::new(), self.alerts_pending.to_string())],
-        );
-        metric(
-            "kassa_source_failures_total",
-            "counter",
-            "Cycles in which a source failed, by source.",
-            self.source_failures
-                .iter()
-                .map(|(source, n)| {
-                    (
-                        format!("{{source=\"{}\"}}", source.replace('"', "'")),
-                        n.to_string(),
-                    )
-                })
-                .collect(),
-        );
-        out
+        match outcome {
+            Ok(o) => {
+                if o.partial() {
+                    runs("partial");
+                } else {
+                    runs("ok");
+                    self.last_success.set(now.timestamp());
+                }
+                for kind in FindingKind::ALL {
+                    let count = o.findings.get(&kind).copied().unwrap_or(0);
+                    self.findings
+                        .get_or_create(&KindLabels {
+                            kind: kind.as_str(),
+                        })
+                        .set(i64::try_from(count).unwrap_or(i64::MAX));
+                }
+                // The store counts deliveries over its lifetime, across restarts of the
+                // worker, so the counter takes the store's absolute figure rather than
+                // counting this process's deliveries.
+                self.alerts_delivered
+                    .inner()
+                    .store(o.delivered_total, Ordering::Relaxed);
+                self.alerts_pending
+                    .set(i64::try_from(o.pending).unwrap_or(i64::MAX));
+                for source in o.sources.iter().filter(|s| !s.errors.is_empty()) {
+                    self.source_failures
+                        .get_or_create(&SourceLabels {
+                            source: source.name.clone(),
+                        })
+                        .inc();
+                }
+            }
+            Err(_) => runs("failed"),
+        }
+    }
+
+    fn skipped_locked(&self) {
+        self.runs
+            .get_or_create(&RunLabels {
+                outcome: "skipped_locked",
+            })
+            .inc();
+    }
+
+    fn scheduled(&self, next: DateTime<Utc>) {
+        self.next_run.set(next.timestamp());
+    }
+
+    /// The exposition `/metrics` serves (OpenMetrics text).
+    pub fn render(&self) -> String {
+        // Encoding into a String only fails if a metric's own encoder does, and these are
+        // the library's own counters and gauges.
+        server::metrics_text(&self.registry).unwrap_or_default()
     }
 }
 
@@ -159,7 +216,7 @@ impl Metrics {
 pub struct Worker {
     settings: Settings,
     targets: Vec<AlertTarget>,
-    metrics: Arc<Mutex<Metrics>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
@@ -167,11 +224,11 @@ impl Worker {
         Worker {
             settings,
             targets,
-            metrics: Arc::new(Mutex::new(Metrics::default())),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 
-    pub fn metrics(&self) -> Arc<Mutex<Metrics>> {
+    pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
     }
 
@@ -182,26 +239,21 @@ impl Worker {
             Ok(lock) => lock,
             Err(LockError::Held { holder, .. }) => {
                 tracing::warn!(%holder, "the store is busy; skipping this cycle");
-                self.metrics
-                    .lock()
-                    .expect("metrics lock")
-                    .runs_skipped_locked += 1;
+                self.metrics.skipped_locked();
                 return Ok(None);
             }
             Err(LockError::Store(e)) => return Err(e.into()),
         };
         let today = crate::clock::today_at(now, self.settings.timezone);
-        let span = tracing::info_span!("cycle", today = %today);
+        // The worker's cycles are not numbered in the ledger (only backfills are).
+        let span = telemetry::cycle_span(&telemetry::new_run_id(), today);
         let result = async {
             let mut store =
                 Store::open(&self.settings.store_path).context("cannot open the store")?;
             cycle::run_cycle(&self.settings, &mut store, &self.targets, today).await
         };
         let result = tracing::Instrument::instrument(result, span).await;
-        self.metrics
-            .lock()
-            .expect("metrics lock")
-            .record(&result, Utc::now());
+        self.metrics.record(&result, Utc::now());
         result.map(Some)
     }
 
@@ -225,20 +277,14 @@ impl Worker {
             timezone = %self.settings.worker.timezone,
             "worker started"
         );
-        let metrics = self.metrics.clone();
-        let server = tokio::spawn(httpd::serve(
+        let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut server = tokio::spawn(server::serve(
             listener,
-            Arc::new(move |request: httpd::Request| {
-                match (request.method.as_str(), request.path.as_str()) {
-                    ("GET", "/healthz") => Response::text(200, "ok\n"),
-                    ("GET", "/metrics") => Response {
-                        status: 200,
-                        content_type: "text/plain; version=0.0.4; charset=utf-8",
-                        body: metrics.lock().expect("metrics lock").render().into_bytes(),
-                    },
-                    _ => Response::text(404, "not found\n"),
-                }
-            }),
+            server::router(self.metrics.registry()),
+            async {
+                // A dropped sender (the worker returned early with an error) stops it too.
+                let _ = serving_stopped.await;
+            },
         ));
         tokio::pin!(shutdown);
         let result = loop {
@@ -247,7 +293,7 @@ impl Worker {
                 self.settings.worker.timezone,
                 Utc::now(),
             )?;
-            self.metrics.lock().expect("metrics lock").next_run = Some(next);
+            self.metrics.scheduled(next);
             tracing::info!(%next, "next cycle scheduled");
             let wait = (next - Utc::now()).to_std().unwrap_or_default();
             tokio::select! {
@@ -268,7 +314,18 @@ impl Worker {
                 }
             }
         };
-        server.abort();
+        // /healthz and /metrics stay up while a cycle in flight finishes; only now does the
+        // server stop, answering what it is answering, within a bound.
+        let _ = stop_serving.send(());
+        match tokio::time::timeout(SERVER_DRAIN, &mut server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!("{error:#}"),
+            Ok(Err(join)) => tracing::error!("the HTTP server ended abnormally: {join}"),
+            Err(_) => {
+                server.abort();
+                tracing::warn!("the HTTP server did not drain in time; its connections were dropped");
+            }
+        }
         tracing::info!("worker stopped");
         result
     }

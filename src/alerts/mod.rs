@@ -375,7 +375,9 @@ impl AlertTarget {
     /// Sends `message` once per call, with the shared client's retries (exponential backoff
     /// with jitter; `Retry-After` and Telegram's `parameters.retry_after` honoured). Errors
     /// name the target, never its URL or token. A failure is safe to retry later with the same
-    /// message: receivers see the same `id`.
+    /// message: receivers see the same `id`. Runs in a `deliver` span naming the target (never
+    /// its URL).
+    #[tracing::instrument(name = "deliver", skip_all, fields(target = %self.name, kind = self.kind(), message = %message.id))]
     pub async fn deliver(&self, message: &AlertMessage) -> Result<(), AlertError> {
         let delivered = match &self.receiver {
             Receiver::Slack(r) => r.deliver(&self.client, &self.name, message).await,

@@ -157,7 +157,7 @@ async fn a_step_skips_a_store_that_another_process_holds() {
     let _held = kassa::store::StoreLock::acquire(&settings.store_path).unwrap();
     let worker = Worker::new(settings, Vec::new());
     assert!(worker.tick(Utc::now()).await.unwrap().is_none());
-    let metrics = worker.metrics().lock().unwrap().render();
+    let metrics = worker.metrics().render();
     assert!(
         metrics.contains("kassa_runs_total{outcome=\"skipped_locked\"} 1"),
         "{metrics}"
