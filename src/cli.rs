@@ -21,12 +21,12 @@ use crate::cycle::{self, CycleOutcome};
 use crate::demo;
 use crate::domain::DateRange;
 use crate::domain::Locale;
+use crate::outln;
 use crate::pipeline;
 use crate::report;
 use crate::sources::RetryPolicy;
 use crate::store::Store;
 use crate::store::{LockError, StoreLock};
-use crate::outln;
 use crate::telemetry::{self, LogFormat, Verbosity};
 use crate::worker::{self, Worker};
 

@@ -585,6 +585,26 @@ mod tests {
     }
 
     #[test]
+    fn the_log_format_is_text_or_json() {
+        let source =
+            "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = \"fixtures/demo/ads.csv\"\n";
+        let json = from_toml(&format!("[log]\nformat = \"json\"\n\n{source}")).unwrap();
+        assert_eq!(json.log.format, LogFormat::Json);
+        assert_eq!(from_toml(source).unwrap().log.format, LogFormat::Text);
+        let text = from_toml(&format!("[log]\nformat = \"xml\"\n\n{source}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("log.format: \"xml\" is not one of text, json"),
+            "{text}"
+        );
+        let unknown = from_toml(&format!("[log]\nlevel = \"debug\"\n\n{source}"))
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("log: unknown field `level`"), "{unknown}");
+    }
+
+    #[test]
     fn defaults_match_the_documented_rule() {
         let settings = from_toml(
             r#"

@@ -166,10 +166,13 @@ async fn pull_chunks(
     };
     for chunk in chunks {
         let chunk_span = tracing::info_span!("chunk", source = name, range = %chunk);
-        match source.pull(name, chunk).instrument(chunk_span.clone()).await {
+        match source
+            .pull(name, chunk)
+            .instrument(chunk_span.clone())
+            .await
+        {
             Ok(pull) => {
-                let upsert_span =
-                    tracing::info_span!(parent: &chunk_span, "upsert", source = name, range = %chunk);
+                let upsert_span = tracing::info_span!(parent: &chunk_span, "upsert", source = name, range = %chunk);
                 let stats = upsert_span
                     .in_scope(|| store.upsert(name, chunk, &pull.rows, pull.covered))
                     .with_context(|| {

@@ -20,7 +20,8 @@ use tokio::net::TcpListener;
 /// it when it is labelled so. Labelled as the classic `text/plain; version=0.0.4`, a classic
 /// parser would see `# TYPE kassa_runs counter` above `kassa_runs_total` samples and store the
 /// counters untyped.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The worker's endpoints: `GET /healthz` answers `ok`, `GET /metrics` the registry's current
 /// values; anything else is a 404.
@@ -42,7 +43,11 @@ fn metrics(registry: &Registry) -> Response {
         Ok(text) => ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text).into_response(),
         Err(error) => {
             tracing::error!("cannot encode the metrics: {error}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the metrics\n").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot encode the metrics\n",
+            )
+                .into_response()
         }
     }
 }

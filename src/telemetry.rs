@@ -5,13 +5,14 @@
 //! as text for people or as one JSON object per line for a log search (`[log] format`). Every
 //! stage runs in a span that names its source and date range: `cycle` (with a `run_id`), `pull`
 //! and `chunk` per source, `upsert`, `analyze`, and `deliver` per alert target. In JSON every
-//! line carries the whole list of spans it happened in, so one night can be followed by its
-//! run id. Span fields are names, kinds, dates and ids only: never a token or a URL.
+//! line carries the whole list of spans it happened in, and every span's close is a line with
+//! its duration, so one night can be followed by its run id. Span fields are names, kinds, dates and ids only: never a token or a URL.
 
 use chrono::{NaiveDate, Utc};
 use rand::Rng;
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
 
 /// `[log] format`: how log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -62,8 +63,12 @@ pub fn init(verbosity: Verbosity, format: LogFormat) {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
         // Colour codes would end up inside JSON strings.
+        // Each span's close is a line of its own too, with its fields and its time: a stage
+        // that logged nothing (an analysis, a delivery) still shows in a log search, with how
+        // long it took. Text logs stay as they were, for people.
         LogFormat::Json => builder
             .json()
+            .with_span_events(FmtSpan::CLOSE)
             .with_ansi(false)
             .with_current_span(true)
             .with_span_list(true)

@@ -1,7 +1,8 @@
 //! `kassa worker`: a long-running process that runs the nightly cycle on its own schedule (a
-//! cron expression in a time zone), serves `/healthz` and Prometheus `/metrics`, and shuts down
-//! gracefully: on SIGTERM or Ctrl-C it stops scheduling, lets a cycle in flight finish within
-//! the grace period, and otherwise abandons it. Abandoning is safe because every store write
+//! cron expression in a time zone), serves `/healthz` and Prometheus `/metrics` (through
+//! [`crate::server`], counted with prometheus-client), and shuts down gracefully: on SIGTERM
+//! or Ctrl-C it stops scheduling, lets a cycle in flight finish within the grace period, and
+//! otherwise abandons it. Abandoning is safe because every store write
 //! is atomic (snapshots are renamed into place, the ledger and outbox are SQLite transactions):
 //! the next cycle simply pulls that window again.
 
@@ -78,14 +79,9 @@ pub struct Metrics {
     source_failures: Family<SourceLabels, Counter>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
-    }
-}
-
 impl Metrics {
-    pub fn new() -> Metrics {
+    /// Metrics for a worker whose configured sources are `sources`.
+    pub fn new<'a>(sources: impl IntoIterator<Item = &'a str>) -> Metrics {
         let runs = Family::<RunLabels, Counter>::default();
         // Every outcome is shown from the start, at 0, so a rate over it is defined before the
         // first failure.
@@ -103,6 +99,14 @@ impl Metrics {
         let alerts_delivered = Counter::default();
         let alerts_pending = Gauge::default();
         let source_failures = Family::<SourceLabels, Counter>::default();
+        // prometheus-client leaves out a family without samples, HELP and TYPE included, so
+        // each configured source starts at 0 (which also lets `increase()` see the first
+        // failure).
+        for source in sources {
+            drop(source_failures.get_or_create(&SourceLabels {
+                source: source.to_string(),
+            }));
+        }
         let mut registry = Registry::default();
         registry.register("kassa_runs", "Nightly cycles by outcome", runs.clone());
         registry.register(
@@ -221,10 +225,11 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(settings: Settings, targets: Vec<AlertTarget>) -> Worker {
+        let metrics = Arc::new(Metrics::new(settings.sources.iter().map(|s| s.name())));
         Worker {
             settings,
             targets,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
         }
     }
 
@@ -323,7 +328,9 @@ impl Worker {
             Ok(Err(join)) => tracing::error!("the HTTP server ended abnormally: {join}"),
             Err(_) => {
                 server.abort();
-                tracing::warn!("the HTTP server did not drain in time; its connections were dropped");
+                tracing::warn!(
+                    "the HTTP server did not drain in time; its connections were dropped"
+                );
             }
         }
         tracing::info!("worker stopped");
@@ -364,5 +371,116 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::SourceOutcome;
+    use crate::sources::{ErrorKind, SourceError};
+
+    fn sorted_lines(text: &str) -> Vec<String> {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    }
+
+    /// The names, types and HELP texts the README documents, exactly; sample order within a
+    /// labelled metric is the library's, so lines are compared as a set.
+    #[test]
+    fn a_fresh_exposition_lists_every_documented_metric() {
+        let text = Metrics::new(["ads", "crm"]).render();
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        let mut expected = vec![
+            "# HELP kassa_runs Nightly cycles by outcome.".to_string(),
+            "# TYPE kassa_runs counter".into(),
+            "kassa_runs_total{outcome=\"ok\"} 0".into(),
+            "kassa_runs_total{outcome=\"partial\"} 0".into(),
+            "kassa_runs_total{outcome=\"failed\"} 0".into(),
+            "kassa_runs_total{outcome=\"skipped_locked\"} 0".into(),
+            "# HELP kassa_last_success_timestamp_seconds When the last fully successful cycle finished (0: never).".into(),
+            "# TYPE kassa_last_success_timestamp_seconds gauge".into(),
+            "kassa_last_success_timestamp_seconds 0".into(),
+            "# HELP kassa_next_run_timestamp_seconds When the next cycle is scheduled.".into(),
+            "# TYPE kassa_next_run_timestamp_seconds gauge".into(),
+            "kassa_next_run_timestamp_seconds 0".into(),
+            "# HELP kassa_findings Findings of the last cycle's analysis, by kind.".into(),
+            "# TYPE kassa_findings gauge".into(),
+            "# HELP kassa_alerts_delivered Alerts delivered from the outbox, over the store's lifetime.".into(),
+            "# TYPE kassa_alerts_delivered counter".into(),
+            "kassa_alerts_delivered_total 0".into(),
+            "# HELP kassa_alerts_pending Alerts waiting in the outbox for delivery.".into(),
+            "# TYPE kassa_alerts_pending gauge".into(),
+            "kassa_alerts_pending 0".into(),
+            "# HELP kassa_source_failures Cycles in which a source failed, by source.".into(),
+            "# TYPE kassa_source_failures counter".into(),
+            "kassa_source_failures_total{source=\"ads\"} 0".into(),
+            "kassa_source_failures_total{source=\"crm\"} 0".into(),
+            "# EOF".into(),
+        ];
+        for kind in FindingKind::ALL {
+            expected.push(format!("kassa_findings{{kind=\"{}\"}} 0", kind.as_str()));
+        }
+        expected.sort();
+        assert_eq!(sorted_lines(&text), expected, "{text}");
+    }
+
+    fn failing(name: &str) -> SourceOutcome {
+        SourceOutcome {
+            name: name.to_string(),
+            chunks_done: 0,
+            chunks_total: 1,
+            rows: 0,
+            errors: vec![SourceError::new(ErrorKind::Server, "down")],
+        }
+    }
+
+    #[test]
+    fn cycles_count_by_outcome_and_store_figures_are_absolute() {
+        let metrics = Metrics::new(["meta", "crm"]);
+        let finished = Utc::now();
+        let clean = CycleOutcome {
+            findings: [(FindingKind::ActivityWithoutMoney, 3)]
+                .into_iter()
+                .collect(),
+            delivered_total: 7,
+            ..CycleOutcome::default()
+        };
+        metrics.record(&Ok(clean), finished);
+        let partial = CycleOutcome {
+            sources: vec![failing("meta")],
+            findings: [(FindingKind::DataGap, 2)].into_iter().collect(),
+            delivered_total: 9,
+            pending: 1,
+            ..CycleOutcome::default()
+        };
+        metrics.record(&Ok(partial), finished);
+        metrics.record(&Err(anyhow::anyhow!("the store is unreadable")), finished);
+        metrics.skipped_locked();
+        let text = metrics.render();
+        for expected in [
+            "kassa_runs_total{outcome=\"ok\"} 1".to_string(),
+            "kassa_runs_total{outcome=\"partial\"} 1".into(),
+            "kassa_runs_total{outcome=\"failed\"} 1".into(),
+            "kassa_runs_total{outcome=\"skipped_locked\"} 1".into(),
+            format!(
+                "kassa_last_success_timestamp_seconds {}",
+                finished.timestamp()
+            ),
+            // The last cycle's findings: a kind it did not report is back to 0.
+            "kassa_findings{kind=\"activity_without_money\"} 0".into(),
+            "kassa_findings{kind=\"data_gap\"} 2".into(),
+            // The store's lifetime figure, not 7 + 9.
+            "kassa_alerts_delivered_total 9".into(),
+            "kassa_alerts_pending 1".into(),
+            "kassa_source_failures_total{source=\"meta\"} 1".into(),
+            "kassa_source_failures_total{source=\"crm\"} 0".into(),
+        ] {
+            assert!(
+                text.lines().any(|line| line == expected),
+                "{expected:?} missing from:\n{text}"
+            );
+        }
     }
 }

@@ -377,7 +377,7 @@ impl AlertTarget {
     /// name the target, never its URL or token. A failure is safe to retry later with the same
     /// message: receivers see the same `id`. Runs in a `deliver` span naming the target (never
     /// its URL).
-    #[tracing::instrument(name = "deliver", skip_all, fields(target = %self.name, kind = self.kind(), message = %message.id))]
+    #[tracing::instrument(name = "deliver", skip_all, fields(target = %self.name, kind = self.kind(), alert = %message.id))]
     pub async fn deliver(&self, message: &AlertMessage) -> Result<(), AlertError> {
         let delivered = match &self.receiver {
             Receiver::Slack(r) => r.deliver(&self.client, &self.name, message).await,

@@ -142,10 +142,7 @@ async fn meta_insights(
         .get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(25);
-    let offset: usize = query
-        .get("after")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(0);
+    let offset: usize = query.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let rows: Vec<&AdDay> = platforms
         .ads
         .iter()

@@ -115,10 +115,15 @@ async fn a_step_runs_the_cycle_and_the_endpoints_report_it() {
         .get(format!("http://{address}/metrics"))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert_eq!(metrics.status(), 200);
+    // What prometheus-client writes is OpenMetrics, and it says so.
+    assert_eq!(
+        metrics.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.ends_with("# EOF\n"), "{metrics}");
     for expected in [
         "kassa_runs_total{outcome=\"ok\"} 1",
         "# TYPE kassa_last_success_timestamp_seconds gauge",
