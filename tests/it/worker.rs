@@ -153,6 +153,15 @@ async fn a_step_runs_the_cycle_and_the_endpoints_report_it() {
         .expect("the worker stops")
         .unwrap()
         .unwrap();
+    // ... and the HTTP server with it: the port no longer answers.
+    assert!(
+        reqwest::Client::new()
+            .get(format!("http://{address}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "the server still answers after shutdown"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
