@@ -89,13 +89,19 @@ pub async fn backfill(
     let run = store
         .start_run("backfill")
         .context("cannot record the run in the ledger")?;
+    // A backfill is numbered in the ledger, so its lines carry that number.
+    let span = tracing::info_span!("backfill", run_id = run, range = %range);
     let mut outcomes = Vec::new();
     for config in settings
         .sources
         .iter()
         .filter(|s| only.is_empty() || only.iter().any(|n| n == s.name()))
     {
-        outcomes.push(pull_source(settings, store, config, range).await?);
+        outcomes.push(
+            pull_source(settings, store, config, range)
+                .instrument(span.clone())
+                .await?,
+        );
     }
     let failed: Vec<&str> = outcomes
         .iter()
