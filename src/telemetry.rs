@@ -5,9 +5,10 @@
 //! as text for people or as one JSON object per line for a log search (`[log] format`). Every
 //! stage runs in a span that names its source and date range: `cycle` (with a `run_id`), `pull`
 //! and `chunk` per source, `upsert`, `analyze`, and `deliver` per alert target (a backfill's
-//! `backfill` span carries the ledger's run id). In JSON every
-//! line carries the whole list of spans it happened in, and every span's close is a line with
-//! its duration, so one night can be followed by its run id. Span fields are names, kinds, dates and ids only: never a token or a URL.
+//! `backfill` span carries the ledger's run id). In JSON every line carries the whole list of
+//! spans it happened in, and every span's close is a line with its duration, so one night can
+//! be followed by its run id. Span fields are names, kinds, dates and ids only: never a token
+//! or a URL.
 
 use chrono::{NaiveDate, Utc};
 use rand::Rng;
