@@ -13,6 +13,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
+use tracing::Instrument;
 
 use crate::alerts::AlertTarget;
 use crate::clock;
@@ -22,38 +23,14 @@ use crate::demo;
 use crate::domain::DateRange;
 use crate::domain::Locale;
 use crate::http::auth::{MemoryTokenCache, TokenCache};
+use crate::outln;
 use crate::pipeline;
 use crate::report;
 use crate::sources::RetryPolicy;
 use crate::store::Store;
 use crate::store::{LockError, StoreLock};
+use crate::telemetry::{self, LogFormat, Verbosity};
 use crate::worker::{self, Worker};
-
-/// Writes one line to stdout. A closed pipe (`kassa analyze | head`) ends the process
-/// quietly with success, as Unix tools do, instead of panicking like `println!`.
-pub fn print_line(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
-    if let Err(error) = written {
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("kassa: error: cannot write to stdout: {error}");
-        std::process::exit(1);
-    }
-}
-
-/// `println!` through [`print_line`].
-#[macro_export]
-macro_rules! outln {
-    () => {
-        $crate::cli::print_line(format_args!(""))
-    };
-    ($($arg:tt)*) => {
-        $crate::cli::print_line(format_args!($($arg)*))
-    };
-}
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +135,6 @@ pub enum Format {
 /// Parses the process's arguments, runs, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo prints its own story; its logs would only interleave with it.
-    let quiet = cli.quiet || matches!(cli.command, Command::Demo { .. }) && cli.verbose == 0;
-    init_logging(cli.verbose, quiet);
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -189,32 +163,26 @@ fn chain(error: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "warn",
-        (false, 0) => "kassa=info,warn",
-        (false, 1) => "kassa=debug,info",
-        (false, _) => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
-}
-
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<Outcome> {
+    let verbosity = Verbosity {
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    };
     // The demo brings its own configuration: it must work on a fresh checkout with none.
     if let Command::Demo { locale } = cli.command {
-        return demo::run(match locale {
+        // The demo prints its own story; its logs would only interleave with it.
+        let quiet = Verbosity {
+            quiet: cli.quiet || cli.verbose == 0,
+            ..verbosity
+        };
+        telemetry::init(quiet, LogFormat::Text);
+        demo::run(match locale {
             DemoLocale::En => Locale::En,
             DemoLocale::Ru => Locale::Ru,
         })
-        .await;
+        .await?;
+        return Ok(Outcome::Success);
     }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -229,6 +197,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         }
         Err(e) => return Err(e.into()),
     };
+    // Logging starts once the configuration says in which format; nothing before this point
+    // logs (configuration problems are printed as the command's error).
+    telemetry::init(verbosity, settings.log.format);
     let today = clock::today_in(settings.timezone);
     match cli.command {
         Command::Backfill { from, to, sources } => {
@@ -289,7 +260,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             };
             let targets = build_targets(&settings)?;
             let mut store = open_store(&settings)?;
-            let outcome = cycle::run_cycle(&settings, &mut store, &targets, today).await?;
+            // `run` cycles are not numbered in the ledger (only backfills are).
+            let outcome = cycle::run_cycle(&settings, &mut store, &targets, today)
+                .instrument(telemetry::cycle_span(&telemetry::new_run_id(), today))
+                .await?;
             print_cycle(&outcome);
             Ok(if outcome.partial() {
                 Outcome::Partial

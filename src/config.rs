@@ -17,6 +17,7 @@ use crate::alerts::{AlertTargetConfig, validate_all};
 use crate::analysis::{ActivityMetric, Granularity, MoneyMetric, RuleSettings};
 use crate::domain::Locale;
 use crate::sources::{SourceConfig, kinds_list};
+use crate::telemetry::LogFormat;
 use crate::validation::Problems;
 
 /// The defaults every configuration starts from.
@@ -32,6 +33,13 @@ pub struct Settings {
     pub alerting: AlertingSettings,
     pub worker: WorkerSettings,
     pub alerts: Vec<AlertTargetConfig>,
+    pub log: LogSettings,
+}
+
+/// `[log]`: the shape of the log lines on stderr (how many is `-v`/`-q` and `RUST_LOG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogSettings {
+    pub format: LogFormat,
 }
 
 /// `[alerting]`: what `kassa run` pushes, and in which language.
@@ -73,6 +81,12 @@ struct RawWorker {
     timezone: Option<String>,
     listen: Option<String>,
     shutdown_grace_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +180,13 @@ impl Settings {
                 WorkerSettings::default_in(timezone)
             }
         };
+        let log = match raw.get::<RawLog>("log") {
+            Ok(log) => validate_log(log, &mut problems),
+            Err(e) => {
+                problems.push("log", e.to_string());
+                LogSettings::default()
+            }
+        };
 
         let tables: Vec<config::Value> = raw.get("sources").unwrap_or_default();
         let mut sources = Vec::new();
@@ -226,6 +247,7 @@ impl Settings {
                 alerting,
                 worker,
                 alerts,
+                log,
             })
         } else {
             Err(ConfigError::Invalid(problems))
@@ -492,6 +514,21 @@ fn validate_worker(
     worker
 }
 
+fn validate_log(raw: RawLog, problems: &mut Problems) -> LogSettings {
+    let format = match raw.format.as_deref() {
+        None => LogFormat::default(),
+        Some(text) => parse_enum::<LogFormat>(text).unwrap_or_else(|| {
+            problems.push_with_example(
+                "log.format",
+                format!("{text:?} is not one of {}", LogFormat::ALL),
+                "format = \"json\"",
+            );
+            LogFormat::default()
+        }),
+    };
+    LogSettings { format }
+}
+
 fn parse_enum<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
 }
@@ -546,6 +583,26 @@ mod tests {
                 "{expected:?} missing from:\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn the_log_format_is_text_or_json() {
+        let source =
+            "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = \"fixtures/demo/ads.csv\"\n";
+        let json = from_toml(&format!("[log]\nformat = \"json\"\n\n{source}")).unwrap();
+        assert_eq!(json.log.format, LogFormat::Json);
+        assert_eq!(from_toml(source).unwrap().log.format, LogFormat::Text);
+        let text = from_toml(&format!("[log]\nformat = \"xml\"\n\n{source}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("log.format: \"xml\" is not one of text, json"),
+            "{text}"
+        );
+        let unknown = from_toml(&format!("[log]\nlevel = \"debug\"\n\n{source}"))
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("log: unknown field `level`"), "{unknown}");
     }
 
     #[test]

@@ -18,11 +18,17 @@
 //!   signed generic webhooks, and delivers them through the shared HTTP client;
 //! - [`report`]: renders an analysis as a terminal table or the JSON contract;
 //! - [`config`]: layered configuration, validated all at once before anything runs;
+//! - [`server`]: the HTTP server (axum): the worker's `/healthz` and Prometheus `/metrics`
+//!   router, and the serving loop the demo's fakes use;
+//! - [`telemetry`]: logs on stderr as text or JSON (`[log] format`), and the `cycle` span with
+//!   its run id that ties one night's log lines together;
 //! - [`pipeline`]: the only modules that wire sources, store and analysis together: backfill,
 //!   analyze and check here, the nightly [`cycle`] (pull, analyse, alert through the outbox), the
-//!   scheduled [`worker`] and the self-contained [`demo`];
-//! - [`httpd`]: a minimal HTTP server for the worker's health endpoints and the demo's fakes;
-//! - [`cli`]: the command line, exit codes and error printing.
+//!   scheduled [`worker`] (its metrics through prometheus-client) and the self-contained
+//!   [`demo`] (the story in `demo/mod.rs`, the fake platforms and receivers in `demo/fakes.rs`);
+//! - [`output`]: results on stdout, shared by the command line and the demo;
+//! - [`cli`]: the command line, exit codes and error printing; it maps the demo's summary to
+//!   an exit code, so the demo does not import it.
 
 pub mod alerts;
 pub mod analysis;
@@ -34,12 +40,14 @@ pub mod demo;
 pub mod domain;
 pub mod episodes;
 pub mod http;
-pub mod httpd;
+pub mod output;
 pub mod pipeline;
 pub mod report;
 pub mod secrets;
+pub mod server;
 pub mod sources;
 pub mod store;
+pub mod telemetry;
 pub mod text;
 pub mod validation;
 pub mod worker;

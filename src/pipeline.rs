@@ -94,13 +94,19 @@ pub async fn backfill(
     let run = store
         .start_run("backfill")
         .context("cannot record the run in the ledger")?;
+    // A backfill is numbered in the ledger, so its lines carry that number.
+    let span = tracing::info_span!("backfill", run_id = run, range = %range);
     let mut outcomes = Vec::new();
     for config in settings
         .sources
         .iter()
         .filter(|s| only.is_empty() || only.iter().any(|n| n == s.name()))
     {
-        outcomes.push(pull_source(settings, store, config, range).await?);
+        outcomes.push(
+            pull_source(settings, store, config, range)
+                .instrument(span.clone())
+                .await?,
+        );
     }
     let failed: Vec<&str> = outcomes
         .iter()
@@ -122,7 +128,8 @@ pub async fn backfill(
 }
 
 /// Builds one source and pulls `range` into the store, chunk by chunk. Source failures are
-/// recorded in the outcome (and logged); only store failures are errors.
+/// recorded in the outcome (and logged); only store failures are errors. Logs run in a `pull`
+/// span per source, a `chunk` span per request range and an `upsert` span per store write.
 pub async fn pull_source(
     settings: &Settings,
     store: &mut Store,
@@ -172,14 +179,18 @@ async fn pull_chunks(
         errors: Vec::new(),
     };
     for chunk in chunks {
-        match source.pull(chunk).await {
+        let chunk_span = tracing::info_span!("chunk", source = name, range = %chunk);
+        match source.pull(chunk).instrument(chunk_span.clone()).await {
             Ok(pull) => {
-                let stats = store
-                    .upsert(name, chunk, &pull.rows, pull.covered)
+                let upsert_span = tracing::info_span!(parent: &chunk_span, "upsert", source = name, range = %chunk);
+                let stats = upsert_span
+                    .in_scope(|| store.upsert(name, chunk, &pull.rows, pull.covered))
                     .with_context(|| {
                         format!("cannot store what source {name:?} returned for {chunk}")
                     })?;
-                tracing::info!(%chunk, rows = stats.written, replaced = stats.replaced, "stored");
+                upsert_span.in_scope(|| {
+                    tracing::info!(%chunk, rows = stats.written, replaced = stats.replaced, "stored")
+                });
                 outcome.chunks_done += 1;
                 outcome.rows += stats.written;
             }

@@ -1,24 +1,36 @@
 //! `kassa worker`: a long-running process that runs the nightly cycle on its own schedule (a
-//! cron expression in a time zone), serves `/healthz` and Prometheus `/metrics`, and shuts down
-//! gracefully: on SIGTERM or Ctrl-C it stops scheduling, lets a cycle in flight finish within
-//! the grace period, and otherwise abandons it. Abandoning is safe because every store write
+//! cron expression in a time zone), serves `/healthz` and Prometheus `/metrics` (through
+//! [`crate::server`], counted with prometheus-client), and shuts down gracefully: on SIGTERM
+//! or Ctrl-C it stops scheduling, lets a cycle in flight finish within the grace period, and
+//! otherwise abandons it. Abandoning is safe because every store write
 //! is atomic (snapshots are renamed into place, the ledger and outbox are SQLite transactions):
 //! the next cycle simply pulls that window again.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::alerts::AlertTarget;
 use crate::analysis::FindingKind;
 use crate::config::Settings;
 use crate::cycle::{self, CycleOutcome};
-use crate::httpd::{self, Response};
+use crate::server;
 use crate::store::{LockError, Store, StoreLock};
+use crate::telemetry;
+
+/// How long the HTTP server gets, after the schedule stops, to finish the requests it is
+/// answering; a scraper holding a connection open must not hold up a shutdown.
+const SERVER_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The next time `schedule` fires strictly after `after`, read in `timezone`: `0 6 * * *` in
 /// Europe/Berlin is 05:00 UTC in winter and 04:00 UTC in summer. A local time skipped by a DST
@@ -31,127 +43,176 @@ pub fn next_run(schedule: &Cron, timezone: Tz, after: DateTime<Utc>) -> Result<D
     Ok(next.with_timezone(&Utc))
 }
 
-/// What `/metrics` reports.
-#[derive(Debug, Default)]
+/// The label of `kassa_runs_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RunLabels {
+    outcome: &'static str,
+}
+
+/// The label of `kassa_findings`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+/// The label of `kassa_source_failures_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+/// What `/metrics` reports (the README lists the names; a scraper relies on them).
+///
+/// Two quirks of prometheus-client shape the registration: it appends `_total` to counter
+/// samples itself, so counters are registered without it (the samples still read
+/// `kassa_runs_total`), and it ends every HELP text with a full stop, so the texts here have
+/// none.
+#[derive(Debug)]
 pub struct Metrics {
-    runs_ok: u64,
-    runs_partial: u64,
-    runs_failed: u64,
-    runs_skipped_locked: u64,
-    last_success: Option<DateTime<Utc>>,
-    next_run: Option<DateTime<Utc>>,
-    findings: std::collections::BTreeMap<FindingKind, u64>,
-    alerts_delivered: u64,
-    alerts_pending: u64,
-    source_failures: std::collections::BTreeMap<String, u64>,
+    registry: Arc<Registry>,
+    runs: Family<RunLabels, Counter>,
+    last_success: Gauge,
+    next_run: Gauge,
+    findings: Family<KindLabels, Gauge>,
+    alerts_delivered: Counter,
+    alerts_pending: Gauge,
+    source_failures: Family<SourceLabels, Counter>,
 }
 
 impl Metrics {
-    fn record(&mut self, outcome: &Result<CycleOutcome>, now: DateTime<Utc>) {
-        match outcome {
-            Ok(o) => {
-                if o.partial() {
-                    self.runs_partial += 1;
-                } else {
-                    self.runs_ok += 1;
-                    self.last_success = Some(now);
-                }
-                self.findings = o.findings.iter().map(|(k, n)| (*k, *n as u64)).collect();
-                self.alerts_delivered = o.delivered_total;
-                self.alerts_pending = o.pending;
-                for source in o.sources.iter().filter(|s| !s.errors.is_empty()) {
-                    *self.source_failures.entry(source.name.clone()).or_default() += 1;
-                }
-            }
-            Err(_) => self.runs_failed += 1,
+    /// Metrics for a worker whose configured sources are `sources`.
+    pub fn new<'a>(sources: impl IntoIterator<Item = &'a str>) -> Metrics {
+        let runs = Family::<RunLabels, Counter>::default();
+        // Every outcome is shown from the start, at 0, so a rate over it is defined before the
+        // first failure.
+        for outcome in ["ok", "partial", "failed", "skipped_locked"] {
+            drop(runs.get_or_create(&RunLabels { outcome }));
+        }
+        let findings = Family::<KindLabels, Gauge>::default();
+        for kind in FindingKind::ALL {
+            drop(findings.get_or_create(&KindLabels {
+                kind: kind.as_str(),
+            }));
+        }
+        let last_success = Gauge::default();
+        let next_run = Gauge::default();
+        let alerts_delivered = Counter::default();
+        let alerts_pending = Gauge::default();
+        let source_failures = Family::<SourceLabels, Counter>::default();
+        // prometheus-client leaves out a family without samples, HELP and TYPE included, so
+        // each configured source starts at 0 (which also lets `increase()` see the first
+        // failure).
+        for source in sources {
+            drop(source_failures.get_or_create(&SourceLabels {
+                source: source.to_string(),
+            }));
+        }
+        let mut registry = Registry::default();
+        registry.register("kassa_runs", "Nightly cycles by outcome", runs.clone());
+        registry.register(
+            "kassa_last_success_timestamp_seconds",
+            "When the last fully successful cycle finished (0: never)",
+            last_success.clone(),
+        );
+        registry.register(
+            "kassa_next_run_timestamp_seconds",
+            "When the next cycle is scheduled",
+            next_run.clone(),
+        );
+        registry.register(
+            "kassa_findings",
+            "Findings of the last cycle's analysis, by kind",
+            findings.clone(),
+        );
+        registry.register(
+            "kassa_alerts_delivered",
+            "Alerts delivered from the outbox, over the store's lifetime",
+            alerts_delivered.clone(),
+        );
+        registry.register(
+            "kassa_alerts_pending",
+            "Alerts waiting in the outbox for delivery",
+            alerts_pending.clone(),
+        );
+        registry.register(
+            "kassa_source_failures",
+            "Cycles in which a source failed, by source",
+            source_failures.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            runs,
+            last_success,
+            next_run,
+            findings,
+            alerts_delivered,
+            alerts_pending,
+            source_failures,
         }
     }
 
-    /// The Prometheus text exposition format.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (labels, value) in samples {
-                out.push_str(&format!("{name}{labels} {value}\n"));
-            }
+    /// The registry `/metrics` encodes.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    fn record(&self, outcome: &Result<CycleOutcome>, now: DateTime<Utc>) {
+        let runs = |outcome| {
+            self.runs.get_or_create(&RunLabels { outcome }).inc();
         };
-        metric(
-            "kassa_runs_total",
-            "counter",
-            "Nightly cycles by outcome.",
-            vec![
-                ("{outcome=\"ok\"}".into(), self.runs_ok.to_string()),
-                (
-                    "{outcome=\"partial\"}".into(),
-                    self.runs_partial.to_string(),
-                ),
-                ("{outcome=\"failed\"}".into(), self.runs_failed.to_string()),
-                (
-                    "{outcome=\"skipped_locked\"}".into(),
-                    self.runs_skipped_locked.to_string(),
-                ),
-            ],
-        );
-        metric(
-            "kassa_last_success_timestamp_seconds",
-            "gauge",
-            "When the last fully successful cycle finished (0: never).",
-            vec![(
-                String::new(),
-                self.last_success.map_or(0, |t| t.timestamp()).to_string(),
-            )],
-        );
-        metric(
-            "kassa_next_run_timestamp_seconds",
-            "gauge",
-            "When the next cycle is scheduled.",
-            vec![(
-                String::new(),
-                self.next_run.map_or(0, |t| t.timestamp()).to_string(),
-            )],
-        );
-        metric(
-            "kassa_findings",
-            "gauge",
-            "Findings of the last cycle's analysis, by kind.",
-            FindingKind::ALL
-                .iter()
-                .map(|kind| {
-                    (
-                        format!("{{kind=\"{}\"}}", kind.as_str()),
-                        self.findings.get(kind).copied().unwrap_or(0).to_string(),
-                    )
-                })
-                .collect(),
-        );
-        metric(
-            "kassa_alerts_delivered_total",
-            "counter",
-            "Alerts delivered from the outbox, over the store's lifetime.",
-            vec![(String::new(), self.alerts_delivered.to_string())],
-        );
-        metric(
-            "kassa_alerts_pending",
-            "gauge",
-            "Alerts waiting in the outbox for delivery.",
-            vec![(String::new(), self.alerts_pending.to_string())],
-        );
-        metric(
-            "kassa_source_failures_total",
-            "counter",
-            "Cycles in which a source failed, by source.",
-            self.source_failures
-                .iter()
-                .map(|(source, n)| {
-                    (
-                        format!("{{source=\"{}\"}}", source.replace('"', "'")),
-                        n.to_string(),
-                    )
-                })
-                .collect(),
-        );
-        out
+        match outcome {
+            Ok(o) => {
+                if o.partial() {
+                    runs("partial");
+                } else {
+                    runs("ok");
+                    self.last_success.set(now.timestamp());
+                }
+                for kind in FindingKind::ALL {
+                    let count = o.findings.get(&kind).copied().unwrap_or(0);
+                    self.findings
+                        .get_or_create(&KindLabels {
+                            kind: kind.as_str(),
+                        })
+                        .set(i64::try_from(count).unwrap_or(i64::MAX));
+                }
+                // The store counts deliveries over its lifetime, across restarts of the
+                // worker, so the counter takes the store's absolute figure rather than
+                // counting this process's deliveries.
+                self.alerts_delivered
+                    .inner()
+                    .store(o.delivered_total, Ordering::Relaxed);
+                self.alerts_pending
+                    .set(i64::try_from(o.pending).unwrap_or(i64::MAX));
+                for source in o.sources.iter().filter(|s| !s.errors.is_empty()) {
+                    self.source_failures
+                        .get_or_create(&SourceLabels {
+                            source: source.name.clone(),
+                        })
+                        .inc();
+                }
+            }
+            Err(_) => runs("failed"),
+        }
+    }
+
+    fn skipped_locked(&self) {
+        self.runs
+            .get_or_create(&RunLabels {
+                outcome: "skipped_locked",
+            })
+            .inc();
+    }
+
+    fn scheduled(&self, next: DateTime<Utc>) {
+        self.next_run.set(next.timestamp());
+    }
+
+    /// The exposition `/metrics` serves (OpenMetrics text).
+    pub fn render(&self) -> String {
+        // Encoding into a String only fails if a metric's own encoder does, and these are
+        // the library's own counters and gauges.
+        server::metrics_text(&self.registry).unwrap_or_default()
     }
 }
 
@@ -159,19 +220,20 @@ impl Metrics {
 pub struct Worker {
     settings: Settings,
     targets: Vec<AlertTarget>,
-    metrics: Arc<Mutex<Metrics>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
     pub fn new(settings: Settings, targets: Vec<AlertTarget>) -> Worker {
+        let metrics = Arc::new(Metrics::new(settings.sources.iter().map(|s| s.name())));
         Worker {
             settings,
             targets,
-            metrics: Arc::new(Mutex::new(Metrics::default())),
+            metrics,
         }
     }
 
-    pub fn metrics(&self) -> Arc<Mutex<Metrics>> {
+    pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
     }
 
@@ -182,26 +244,21 @@ impl Worker {
             Ok(lock) => lock,
             Err(LockError::Held { holder, .. }) => {
                 tracing::warn!(%holder, "the store is busy; skipping this cycle");
-                self.metrics
-                    .lock()
-                    .expect("metrics lock")
-                    .runs_skipped_locked += 1;
+                self.metrics.skipped_locked();
                 return Ok(None);
             }
             Err(LockError::Store(e)) => return Err(e.into()),
         };
         let today = crate::clock::today_at(now, self.settings.timezone);
-        let span = tracing::info_span!("cycle", today = %today);
+        // The worker's cycles are not numbered in the ledger (only backfills are).
+        let span = telemetry::cycle_span(&telemetry::new_run_id(), today);
         let result = async {
             let mut store =
                 Store::open(&self.settings.store_path).context("cannot open the store")?;
             cycle::run_cycle(&self.settings, &mut store, &self.targets, today).await
         };
         let result = tracing::Instrument::instrument(result, span).await;
-        self.metrics
-            .lock()
-            .expect("metrics lock")
-            .record(&result, Utc::now());
+        self.metrics.record(&result, Utc::now());
         result.map(Some)
     }
 
@@ -225,20 +282,14 @@ impl Worker {
             timezone = %self.settings.worker.timezone,
             "worker started"
         );
-        let metrics = self.metrics.clone();
-        let server = tokio::spawn(httpd::serve(
+        let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut server = tokio::spawn(server::serve(
             listener,
-            Arc::new(move |request: httpd::Request| {
-                match (request.method.as_str(), request.path.as_str()) {
-                    ("GET", "/healthz") => Response::text(200, "ok\n"),
-                    ("GET", "/metrics") => Response {
-                        status: 200,
-                        content_type: "text/plain; version=0.0.4; charset=utf-8",
-                        body: metrics.lock().expect("metrics lock").render().into_bytes(),
-                    },
-                    _ => Response::text(404, "not found\n"),
-                }
-            }),
+            server::router(self.metrics.registry()),
+            async {
+                // A dropped sender (the worker returned early with an error) stops it too.
+                let _ = serving_stopped.await;
+            },
         ));
         tokio::pin!(shutdown);
         let result = loop {
@@ -247,7 +298,7 @@ impl Worker {
                 self.settings.worker.timezone,
                 Utc::now(),
             )?;
-            self.metrics.lock().expect("metrics lock").next_run = Some(next);
+            self.metrics.scheduled(next);
             tracing::info!(%next, "next cycle scheduled");
             let wait = (next - Utc::now()).to_std().unwrap_or_default();
             tokio::select! {
@@ -268,7 +319,20 @@ impl Worker {
                 }
             }
         };
-        server.abort();
+        // /healthz and /metrics stay up while a cycle in flight finishes; only now does the
+        // server stop, answering what it is answering, within a bound.
+        let _ = stop_serving.send(());
+        match tokio::time::timeout(SERVER_DRAIN, &mut server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!("{error:#}"),
+            Ok(Err(join)) => tracing::error!("the HTTP server ended abnormally: {join}"),
+            Err(_) => {
+                server.abort();
+                tracing::warn!(
+                    "the HTTP server did not drain in time; its connections were dropped"
+                );
+            }
+        }
         tracing::info!("worker stopped");
         result
     }
@@ -307,5 +371,116 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::SourceOutcome;
+    use crate::sources::{ErrorKind, SourceError};
+
+    fn sorted_lines(text: &str) -> Vec<String> {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    }
+
+    /// The names, types and HELP texts the README documents, exactly; sample order within a
+    /// labelled metric is the library's, so lines are compared as a set.
+    #[test]
+    fn a_fresh_exposition_lists_every_documented_metric() {
+        let text = Metrics::new(["ads", "crm"]).render();
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        let mut expected = vec![
+            "# HELP kassa_runs Nightly cycles by outcome.".to_string(),
+            "# TYPE kassa_runs counter".into(),
+            "kassa_runs_total{outcome=\"ok\"} 0".into(),
+            "kassa_runs_total{outcome=\"partial\"} 0".into(),
+            "kassa_runs_total{outcome=\"failed\"} 0".into(),
+            "kassa_runs_total{outcome=\"skipped_locked\"} 0".into(),
+            "# HELP kassa_last_success_timestamp_seconds When the last fully successful cycle finished (0: never).".into(),
+            "# TYPE kassa_last_success_timestamp_seconds gauge".into(),
+            "kassa_last_success_timestamp_seconds 0".into(),
+            "# HELP kassa_next_run_timestamp_seconds When the next cycle is scheduled.".into(),
+            "# TYPE kassa_next_run_timestamp_seconds gauge".into(),
+            "kassa_next_run_timestamp_seconds 0".into(),
+            "# HELP kassa_findings Findings of the last cycle's analysis, by kind.".into(),
+            "# TYPE kassa_findings gauge".into(),
+            "# HELP kassa_alerts_delivered Alerts delivered from the outbox, over the store's lifetime.".into(),
+            "# TYPE kassa_alerts_delivered counter".into(),
+            "kassa_alerts_delivered_total 0".into(),
+            "# HELP kassa_alerts_pending Alerts waiting in the outbox for delivery.".into(),
+            "# TYPE kassa_alerts_pending gauge".into(),
+            "kassa_alerts_pending 0".into(),
+            "# HELP kassa_source_failures Cycles in which a source failed, by source.".into(),
+            "# TYPE kassa_source_failures counter".into(),
+            "kassa_source_failures_total{source=\"ads\"} 0".into(),
+            "kassa_source_failures_total{source=\"crm\"} 0".into(),
+            "# EOF".into(),
+        ];
+        for kind in FindingKind::ALL {
+            expected.push(format!("kassa_findings{{kind=\"{}\"}} 0", kind.as_str()));
+        }
+        expected.sort();
+        assert_eq!(sorted_lines(&text), expected, "{text}");
+    }
+
+    fn failing(name: &str) -> SourceOutcome {
+        SourceOutcome {
+            name: name.to_string(),
+            chunks_done: 0,
+            chunks_total: 1,
+            rows: 0,
+            errors: vec![SourceError::new(ErrorKind::Server, "down")],
+        }
+    }
+
+    #[test]
+    fn cycles_count_by_outcome_and_store_figures_are_absolute() {
+        let metrics = Metrics::new(["meta", "crm"]);
+        let finished = Utc::now();
+        let clean = CycleOutcome {
+            findings: [(FindingKind::ActivityWithoutMoney, 3)]
+                .into_iter()
+                .collect(),
+            delivered_total: 7,
+            ..CycleOutcome::default()
+        };
+        metrics.record(&Ok(clean), finished);
+        let partial = CycleOutcome {
+            sources: vec![failing("meta")],
+            findings: [(FindingKind::DataGap, 2)].into_iter().collect(),
+            delivered_total: 9,
+            pending: 1,
+            ..CycleOutcome::default()
+        };
+        metrics.record(&Ok(partial), finished);
+        metrics.record(&Err(anyhow::anyhow!("the store is unreadable")), finished);
+        metrics.skipped_locked();
+        let text = metrics.render();
+        for expected in [
+            "kassa_runs_total{outcome=\"ok\"} 1".to_string(),
+            "kassa_runs_total{outcome=\"partial\"} 1".into(),
+            "kassa_runs_total{outcome=\"failed\"} 1".into(),
+            "kassa_runs_total{outcome=\"skipped_locked\"} 1".into(),
+            format!(
+                "kassa_last_success_timestamp_seconds {}",
+                finished.timestamp()
+            ),
+            // The last cycle's findings: a kind it did not report is back to 0.
+            "kassa_findings{kind=\"activity_without_money\"} 0".into(),
+            "kassa_findings{kind=\"data_gap\"} 2".into(),
+            // The store's lifetime figure, not 7 + 9.
+            "kassa_alerts_delivered_total 9".into(),
+            "kassa_alerts_pending 1".into(),
+            "kassa_source_failures_total{source=\"meta\"} 1".into(),
+            "kassa_source_failures_total{source=\"crm\"} 0".into(),
+        ] {
+            assert!(
+                text.lines().any(|line| line == expected),
+                "{expected:?} missing from:\n{text}"
+            );
+        }
     }
 }

@@ -232,7 +232,9 @@ impl AlertTarget {
     /// Sends `message` once per call, with the shared client's retries (exponential backoff
     /// with jitter; `Retry-After` and Telegram's `parameters.retry_after` honoured). Errors
     /// name the target, never its URL or token. A failure is safe to retry later with the same
-    /// message: receivers see the same `id`.
+    /// message: receivers see the same `id`. Runs in a `deliver` span naming the target (never
+    /// its URL).
+    #[tracing::instrument(name = "deliver", skip_all, fields(target = %self.name, kind = self.kind(), alert = %message.id))]
     pub async fn deliver(&self, message: &AlertMessage) -> Result<(), AlertError> {
         let delivered = self
             .receiver

@@ -13,4 +13,5 @@ mod hubspot;
 mod meta;
 mod run;
 mod store;
+mod telemetry;
 mod worker;

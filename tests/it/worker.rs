@@ -115,10 +115,15 @@ async fn a_step_runs_the_cycle_and_the_endpoints_report_it() {
         .get(format!("http://{address}/metrics"))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert_eq!(metrics.status(), 200);
+    // What prometheus-client writes is OpenMetrics, and it says so.
+    assert_eq!(
+        metrics.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let metrics = metrics.text().await.unwrap();
+    assert!(metrics.ends_with("# EOF\n"), "{metrics}");
     for expected in [
         "kassa_runs_total{outcome=\"ok\"} 1",
         "# TYPE kassa_last_success_timestamp_seconds gauge",
@@ -148,6 +153,15 @@ async fn a_step_runs_the_cycle_and_the_endpoints_report_it() {
         .expect("the worker stops")
         .unwrap()
         .unwrap();
+    // ... and the HTTP server with it: the port no longer answers.
+    assert!(
+        reqwest::Client::new()
+            .get(format!("http://{address}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "the server still answers after shutdown"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,7 +171,7 @@ async fn a_step_skips_a_store_that_another_process_holds() {
     let _held = kassa::store::StoreLock::acquire(&settings.store_path).unwrap();
     let worker = Worker::new(settings, Vec::new());
     assert!(worker.tick(Utc::now()).await.unwrap().is_none());
-    let metrics = worker.metrics().lock().unwrap().render();
+    let metrics = worker.metrics().render();
     assert!(
         metrics.contains("kassa_runs_total{outcome=\"skipped_locked\"} 1"),
         "{metrics}"
