@@ -164,3 +164,77 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
         json
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{ActivityWithoutMoney, DataGap, GapReason};
+    use crate::domain::Money;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn growth(metric: &str, value: f64, baseline: f64, growth: f64) -> Growth {
+        Growth {
+            metric: metric.into(),
+            value,
+            baseline,
+            growth,
+        }
+    }
+
+    fn finding(detail: FindingDetail, currency: Option<&str>) -> Finding {
+        Finding {
+            channel: "meta".into(),
+            period_start: d("2025-03-10"),
+            period_end: d("2025-03-16"),
+            spend: Money::from_micros(3_464_110_000),
+            currency: currency.map(str::to_string),
+            detail,
+            message: "words".into(),
+        }
+    }
+
+    fn json(f: &Finding) -> String {
+        serde_json::to_string(&super::finding(f)).unwrap()
+    }
+
+    #[test]
+    fn a_flag_keeps_the_contract_field_order_and_leaves_out_what_it_lacks() {
+        let flag = finding(
+            FindingDetail::ActivityWithoutMoney(ActivityWithoutMoney {
+                activity: growth("reach", 150.0, 100.0, 0.5),
+                money: growth("revenue", 0.0, 0.0, 0.0),
+                leads: Some(growth("leads", 5.0, 0.0, f64::INFINITY)),
+                deals_won: None,
+                chain_break: Some(ChainBreak::LeadToSale),
+            }),
+            Some("USD"),
+        );
+        assert_eq!(
+            json(&flag),
+            r#"{"kind":"activity_without_money","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","activity":{"metric":"reach","value":150.0,"baseline":100.0,"growth":0.5},"money":{"metric":"revenue","value":0.0,"baseline":0.0,"growth":0.0},"leads":{"metric":"leads","value":5.0,"baseline":0.0,"growth":null},"chain_break":"lead_to_sale","spend":3464.11,"currency":"USD","message":"words"}"#
+        );
+    }
+
+    #[test]
+    fn a_data_gap_lists_its_reasons_in_english_and_no_growth() {
+        let gap = finding(
+            FindingDetail::DataGap(DataGap {
+                reasons: vec![
+                    GapReason::NotEnded {
+                        granularity: Granularity::Week,
+                        ends: d("2025-03-16"),
+                    },
+                    GapReason::WonWithoutAmount(1),
+                ],
+            }),
+            None,
+        );
+        assert_eq!(
+            json(&gap),
+            r#"{"kind":"data_gap","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","spend":3464.11,"gaps":["the week has not ended yet (it ends 2025-03-16)","1 won deal without an amount, so revenue is unknown"],"message":"words"}"#
+        );
+    }
+}

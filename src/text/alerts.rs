@@ -296,3 +296,105 @@ pub fn sample(locale: Locale) -> AlertWords {
         decision: Some(decision.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{DataGap, GapReason};
+    use crate::domain::Money;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn gap_episode() -> Episode {
+        let finding = Finding {
+            channel: "all".into(),
+            period_start: d("2025-03-10"),
+            period_end: d("2025-03-16"),
+            spend: Money::from_micros(12_000_000),
+            currency: Some("USD".into()),
+            detail: FindingDetail::DataGap(DataGap {
+                reasons: vec![GapReason::WonWithoutAmount(2)],
+            }),
+            message: "No verdict.".into(),
+        };
+        Episode {
+            channel: "all".into(),
+            kind: FindingKind::DataGap,
+            first_start: finding.period_start,
+            last_start: finding.period_start,
+            last_end: finding.period_end,
+            findings: vec![finding],
+            ended_by: None,
+        }
+    }
+
+    #[test]
+    fn an_episode_is_titled_by_its_kind_and_its_facts_follow_its_detail() {
+        let words = episode(&gap_episode(), false, Granularity::Week, Locale::En);
+        assert_eq!(
+            words.title,
+            "No verdict: All channels together, week 2025-03-10 to 2025-03-16"
+        );
+        assert_eq!(words.decision, None);
+        let facts: Vec<(&str, &str)> = words
+            .facts
+            .iter()
+            .map(|f| (f.label.as_str(), f.value.as_str()))
+            .collect();
+        assert_eq!(
+            facts,
+            [
+                ("Spend in the episode", "$12"),
+                ("Periods", "week 2025-03-10 to 2025-03-16"),
+                (
+                    "Why no verdict",
+                    "2 won deals without an amount, so revenue is unknown"
+                ),
+            ]
+        );
+        let ru = episode(&gap_episode(), true, Granularity::Week, Locale::Ru);
+        assert_eq!(
+            ru.title,
+            "Вывода всё ещё нет: Все каналы вместе, с 2025-03-10 по 2025-03-16"
+        );
+        assert_eq!(
+            ru.facts[2].value,
+            "2 выигранные сделки без суммы, поэтому выручка неизвестна"
+        );
+    }
+
+    #[test]
+    fn a_resolved_note_names_the_kind_it_knows_and_no_kind_otherwise() {
+        let note = |kind: &str, locale| {
+            resolved(
+                kind,
+                "meta",
+                d("2025-03-10"),
+                d("2025-03-23"),
+                Resolution::Ended(d("2025-03-24")),
+                Granularity::Week,
+                locale,
+            )
+        };
+        assert_eq!(
+            note("activity_without_money", Locale::En).summary,
+            "The activity-without-money episode from 2025-03-10 to 2025-03-23 is over: the week of 2025-03-24 is no longer flagged."
+        );
+        assert!(
+            note("data_gap", Locale::En)
+                .summary
+                .starts_with("The data gap from")
+        );
+        let unknown = note("from_a_newer_kassa", Locale::Ru);
+        assert_eq!(
+            unknown.title,
+            "Разрешено: Канал meta, с 2025-03-10 по 2025-03-23"
+        );
+        assert_eq!(
+            unknown.summary,
+            "Эпизод с 2025-03-10 по 2025-03-23 закончился: период с 2025-03-24 уже не отмечен."
+        );
+    }
+}

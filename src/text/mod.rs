@@ -15,18 +15,19 @@
 //!
 //! # Why match arms and not Fluent
 //! Every sentence is a Rust function whose arguments are typed values (a [`Finding`], a
-//! [`GapReason`], an [`Episode`](crate::episodes::Episode)) and whose body matches on the
-//! locale and the kind, exhaustively and without `_` arms: a new [`Locale`] or a new
-//! [`FindingKind`](crate::analysis::FindingKind) does not compile until it has words
-//! everywhere. Fluent (`fluent-bundle` with `intl_pluralrules`) was measured and weighed:
+//! [`GapReason`](crate::analysis::GapReason), an [`Episode`](crate::episodes::Episode)) and
+//! whose body matches on the locale and the kind, exhaustively and without `_` arms: a new
+//! [`Locale`] or a new [`FindingKind`](crate::analysis::FindingKind) does not compile until it
+//! has words everywhere. Fluent (`fluent-bundle` with `intl_pluralrules`) was measured and weighed:
 //! - build cost is not the obstacle: it adds nine small crates, about 10 s of a cold build on
 //!   one core, next to polars' ten minutes;
 //! - but its arguments are a string-keyed map checked at run time: a misspelt variable or a
 //!   message missing from one `.ftl` file shows up as `{$var}` in a customer's chat, not as a
 //!   compile error, so it needs a test that renders every message in every locale;
 //! - exact output needs `set_use_isolating(false)` (otherwise U+2068/U+2069 wrap every
-//!   placeable), and Fluent's `NUMBER()` does not group digits by locale, so money and
-//!   percentages would still be formatted here and passed in as strings;
+//!   placeable), and `fluent-bundle` 0.16 prints a number as `1234567.5` in every locale and
+//!   ships no `NUMBER()` function, so money and percentages would still be formatted here and
+//!   passed in as strings;
 //! - Russian agreement (a verb that follows the gender and number of the metric's name,
 //!   "клики выросли", "охват вырос", "выручка выросла") becomes terms with attributes and
 //!   selectors: possible, but a second language to review.
