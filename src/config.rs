@@ -13,10 +13,10 @@ use serde::Deserialize;
 
 use std::net::SocketAddr;
 
-use crate::alerts::{ALERT_KINDS, AlertTargetConfig, validate_all};
+use crate::alerts::{AlertTargetConfig, validate_all};
 use crate::analysis::{ActivityMetric, Granularity, MoneyMetric, RuleSettings};
 use crate::domain::Locale;
-use crate::sources::{SOURCE_KINDS, SourceConfig};
+use crate::sources::{SourceConfig, kinds_list};
 use crate::validation::Problems;
 
 /// The defaults every configuration starts from.
@@ -178,7 +178,7 @@ impl Settings {
                 }
                 Err(e) => problems.push_with_example(
                     key,
-                    format!("{e} (kind must be one of {SOURCE_KINDS})"),
+                    format!("{e} (kind must be one of {})", kinds_list()),
                     "[[sources]] name = \"ads\", kind = \"csv_ads\", path = \"fixtures/demo/ads.csv\"",
                 ),
             }
@@ -210,7 +210,7 @@ impl Settings {
                 Ok(alert) => alerts.push(alert),
                 Err(e) => problems.push_with_example(
                     format!("alerts[{i}]"),
-                    format!("{e} (kind must be one of {ALERT_KINDS})"),
+                    format!("{e} (kind must be one of {})", crate::alerts::kinds_list()),
                     "[[alerts]] name = \"team\", kind = \"slack\", url_env = \"KASSA_TEAM_WEBHOOK\"",
                 ),
             }
@@ -352,6 +352,7 @@ impl Default for AlertingSettings {
 
 impl WorkerSettings {
     fn default_in(timezone: Tz) -> WorkerSettings {
+        #[allow(clippy::expect_used, reason = "a constant, valid cron expression")]
         WorkerSettings {
             schedule: "0 6 * * *".parse().expect("a valid cron expression"),
             schedule_text: "0 6 * * *".to_string(),

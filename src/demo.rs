@@ -26,8 +26,9 @@ use crate::domain::Locale;
 use crate::domain::{AdDay, DateRange, Deal, DealStatus, Pulled};
 use crate::httpd::{self, Request, Response};
 use crate::pipeline;
-use crate::sources::csv_ads::CsvAdsConfig;
-use crate::sources::csv_crm::CsvCrmConfig;
+use crate::sources::csv::ads::CsvAdsConfig;
+use crate::sources::csv::crm::CsvCrmConfig;
+use crate::sources::{BuildContext, RetryPolicy, SourceConfig};
 use crate::store::Store;
 
 const ADS_CSV: &str = include_str!("../fixtures/demo/ads.csv");
@@ -47,7 +48,7 @@ fn d(text: &str) -> NaiveDate {
 /// Runs the demo in a fresh temporary store and prints what every target received.
 pub async fn run(locale: Locale) -> Result<Outcome> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory for the demo")?;
-    let (ads, deals) = demo_rows(dir.path())?;
+    let (ads, deals) = demo_rows(dir.path()).await?;
 
     let platforms = start(platform_handler(Arc::new(ads), Arc::new(deals))).await?;
     let received = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
@@ -125,25 +126,28 @@ pub async fn run(locale: Locale) -> Result<Outcome> {
 }
 
 /// Reads the compiled-in CSVs with the CSV sources themselves.
-fn demo_rows(dir: &Path) -> Result<(Vec<AdDay>, Vec<Deal>)> {
+async fn demo_rows(dir: &Path) -> Result<(Vec<AdDay>, Vec<Deal>)> {
     let everything = DateRange::new(d("2000-01-01"), d("2100-01-01")).expect("ordered");
     std::fs::write(dir.join("ads.csv"), ADS_CSV)?;
     std::fs::write(dir.join("crm.csv"), CRM_CSV)?;
-    let ads = CsvAdsConfig {
+    let context = BuildContext::new(chrono_tz::UTC, RetryPolicy::default());
+    let ads = SourceConfig::CsvAds(CsvAdsConfig {
         name: "demo".into(),
         lookback_days: None,
         path: dir.join("ads.csv"),
         account: "demo".into(),
-    }
-    .build()
-    .pull(everything)?;
-    let deals = CsvCrmConfig {
+    })
+    .build(&context)?
+    .pull(everything)
+    .await?;
+    let deals = SourceConfig::CsvCrm(CsvCrmConfig {
         name: "demo".into(),
         lookback_days: None,
         path: dir.join("crm.csv"),
-    }
-    .build()
-    .pull(everything)?;
+    })
+    .build(&context)?
+    .pull(everything)
+    .await?;
     match (ads.rows, deals.rows) {
         (Pulled::Ads(ads), Pulled::Deals(deals)) => Ok((ads, deals)),
         _ => anyhow::bail!("the demo CSVs did not parse as ads and deals"),

@@ -149,7 +149,12 @@ impl Money {
         let fraction_value: i64 = if fraction.is_empty() {
             0
         } else {
-            format!("{fraction:0<6}").parse().expect("six ascii digits")
+            #[allow(
+                clippy::expect_used,
+                reason = "checked above: at most six ascii digits"
+            )]
+            let value = format!("{fraction:0<6}").parse().expect("six ascii digits");
+            value
         };
         let micros = whole_value
             .checked_mul(Self::SCALE)
@@ -241,10 +246,12 @@ impl Coverage {
                 break;
             }
             if covered.start > from {
-                missing.push(DateRange {
-                    start: from,
-                    end: covered.start.pred_opt().expect("after from"),
-                });
+                #[allow(
+                    clippy::expect_used,
+                    reason = "covered.start > from, so it has a predecessor"
+                )]
+                let end = covered.start.pred_opt().expect("after from");
+                missing.push(DateRange { start: from, end });
             }
             cursor = covered.end.succ_opt().filter(|d| *d <= range.end);
         }
@@ -307,6 +314,40 @@ impl Locale {
     pub fn ru(self) -> bool {
         self == Locale::Ru
     }
+}
+
+/// Whether a stored episode is still open.
+///
+/// Episodes are found by [`crate::episodes`]; their states live here, with the row types, so
+/// that the store (which keeps them between runs) depends on the domain alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Resolved,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
+/// What the store remembers of an episode between runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeState {
+    /// Stable identity: `kind:channel:first_start` as first seen.
+    pub key: String,
+    pub channel: String,
+    pub kind: String,
+    pub first_start: NaiveDate,
+    pub last_start: NaiveDate,
+    /// The peak activity growth the last alert reported.
+    pub alerted_growth: f64,
+    pub updates_sent: u32,
+    pub status: Status,
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use chrono::NaiveDate;
 
 use crate::analysis::{Analysis, Finding, FindingDetail, FindingKind, Granularity};
+use crate::domain::{EpisodeState, Status};
 
 /// A run of consecutive flagged periods of one channel, as the current analysis sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,37 +95,6 @@ pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
         }
     }
     episodes
-}
-
-/// Whether a stored episode is still open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Open,
-    Resolved,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Resolved => "resolved",
-        }
-    }
-}
-
-/// What the store remembers of an episode between runs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EpisodeState {
-    /// Stable identity: `kind:channel:first_start` as first seen.
-    pub key: String,
-    pub channel: String,
-    pub kind: String,
-    pub first_start: NaiveDate,
-    pub last_start: NaiveDate,
-    /// The peak activity growth the last alert reported.
-    pub alerted_growth: f64,
-    pub updates_sent: u32,
-    pub status: Status,
 }
 
 /// Why an episode was resolved.

@@ -2,14 +2,15 @@
 //! money from CRMs, lines them up by period and channel, and flags "activity without money".
 //!
 //! Layout, in the order data flows (dependencies point one way, down this list):
-//! - [`domain`]: the two normalised row types ([`domain::AdDay`], [`domain::Deal`]) and money;
+//! - [`domain`]: the two normalised row types ([`domain::AdDay`], [`domain::Deal`]), money, and
+//!   the episode states the store keeps between runs;
 //! - [`http`]: the HTTP behaviour every connector and alert target shares (retries, backoff,
 //!   `Retry-After`, classification by status and body);
 //! - [`secrets`]: where secrets come from (an environment variable or a file) and where they
 //!   may travel (https, or plain http to loopback only), shared by sources and alert targets;
 //! - [`sources`]: one module per platform, each turning a wire format into those rows;
-//! - [`store`]: the embedded store, Parquet snapshots of rows and a SQLite ledger of what each
-//!   source has covered;
+//! - [`store`]: the embedded store, Parquet snapshots of rows and a SQLite ledger (coverage,
+//!   runs, episode states, the alert outbox), with schema versions and migrations;
 //! - [`analysis`]: pure functions over polars frames, free of wording: periods and why one has
 //!   no verdict ([`analysis::periods`]), the default rule ([`analysis::rules`]), findings typed
 //!   per kind ([`analysis::FindingDetail`]);

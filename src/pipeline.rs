@@ -44,10 +44,7 @@ impl BackfillOutcome {
 }
 
 fn build_context(settings: &Settings) -> BuildContext {
-    BuildContext {
-        timezone: settings.timezone,
-        retry: RetryPolicy::default(),
-    }
+    BuildContext::new(settings.timezone, RetryPolicy::default())
 }
 
 /// Clips `requested` to days that have ended: platforms restate "today" all day, and Meta
@@ -164,7 +161,7 @@ async fn pull_chunks(
         errors: Vec::new(),
     };
     for chunk in chunks {
-        match source.pull(name, chunk).await {
+        match source.pull(chunk).await {
             Ok(pull) => {
                 let stats = store
                     .upsert(name, chunk, &pull.rows, pull.covered)
@@ -266,7 +263,7 @@ pub async fn check(settings: &Settings, offline: bool) -> Vec<CheckOutcome> {
             if offline {
                 Ok("configuration is valid (not contacted: --offline)".to_string())
             } else {
-                source.probe(config.name()).await
+                source.probe().await
             }
         }
         .instrument(span)

@@ -16,8 +16,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AlertEvent, AlertMessage, BuildError, escape_html_text, fit, no_escape};
-use crate::http::{Failure, FailureKind, HttpClient, HttpError, Request, summarize_body};
+use super::markup::{escape_html_text, fit, no_escape};
+use super::target::{AlertEvent, AlertMessage, BuildError, Filters, Receiver, TargetConfig};
+use crate::http::{
+    BoxFuture, Classifier, Failure, FailureKind, HttpClient, HttpError, Request, summarize_body,
+};
 use crate::secrets::{EnvLookup, SecretSpec, parse_secret_url};
 use crate::validation::Problems;
 
@@ -75,7 +78,7 @@ impl SlackConfig {
         }
     }
 
-    pub(super) fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
+    fn check(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
         if let Some(url) = self.url_spec().validate(key, env, problems)
             && let Err(problem) = parse_secret_url(url.expose_secret())
         {
@@ -90,7 +93,7 @@ impl SlackConfig {
         }
     }
 
-    pub(super) fn build(&self) -> Result<SlackTarget, BuildError> {
+    fn receiver(&self) -> Result<SlackTarget, BuildError> {
         let spec = self.url_spec();
         let url = spec.resolve().map_err(BuildError::secret)?;
         parse_secret_url(url.expose_secret()).map_err(|problem| {
@@ -161,14 +164,14 @@ fn color(event: AlertEvent) -> &'static str {
 }
 
 impl SlackTarget {
-    pub(super) fn payload(&self, message: &AlertMessage) -> Value {
+    fn body(&self, message: &AlertMessage) -> Value {
         match self.compat {
             SlackCompat::Slack => blocks_payload(message),
             SlackCompat::Mattermost => attachments_payload(message),
         }
     }
 
-    pub(super) async fn deliver(
+    async fn send(
         &self,
         client: &HttpClient,
         name: &str,
@@ -198,11 +201,48 @@ impl SlackTarget {
     }
 }
 
+impl TargetConfig for SlackConfig {
+    fn filters(&self) -> Filters<'_> {
+        Filters {
+            name: &self.name,
+            findings: self.findings.as_deref(),
+            channels: self.channels.as_deref(),
+        }
+    }
+
+    fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
+        self.check(key, env, problems);
+    }
+
+    fn build(&self) -> Result<Box<dyn Receiver>, BuildError> {
+        Ok(Box::new(self.receiver()?))
+    }
+
+    fn classifier(&self) -> Classifier {
+        classify
+    }
+}
+
+impl Receiver for SlackTarget {
+    fn payload(&self, message: &AlertMessage) -> Value {
+        self.body(message)
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        client: &'a HttpClient,
+        name: &'a str,
+        message: &'a AlertMessage,
+    ) -> BoxFuture<'a, Result<(), HttpError>> {
+        Box::pin(self.send(client, name, message))
+    }
+}
+
 /// Slack's failures are plain-text codes. A `404` (`no_service`, `no_team`,
 /// `channel_not_found`) means the webhook was revoked or its channel deleted: the credential is
 /// gone, so it reads as an auth failure. 429 and 5xx fall through to the shared classification,
 /// which retries them and honours `Retry-After`; every other 4xx is fatal.
-pub(super) fn classify(status: StatusCode, _headers: &HeaderMap, body: &str) -> Option<Failure> {
+fn classify(status: StatusCode, _headers: &HeaderMap, body: &str) -> Option<Failure> {
     match status {
         StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             Some(Failure::fatal(FailureKind::Auth, summarize_body(body)))

@@ -21,8 +21,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{AlertMessage, BuildError, escape_html_text, escape_prefix};
-use crate::http::{Failure, FailureKind, HttpClient, HttpError, Request, summarize_body};
+use super::markup::{escape_html_text, escape_prefix};
+use super::target::{AlertMessage, BuildError, Filters, Receiver, TargetConfig};
+use crate::http::{
+    BoxFuture, Classifier, Failure, FailureKind, HttpClient, HttpError, Request, summarize_body,
+};
 use crate::secrets::{EnvLookup, SecretSpec, is_safe_transport};
 use crate::validation::Problems;
 
@@ -127,7 +130,7 @@ impl TelegramConfig {
         }
     }
 
-    pub(super) fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
+    fn check(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
         if let Some(token) = self.token_spec().validate(key, env, problems)
             && !is_bot_token(token.expose_secret())
         {
@@ -181,7 +184,7 @@ impl TelegramConfig {
         }
     }
 
-    pub(super) fn build(&self) -> Result<TelegramTarget, BuildError> {
+    fn receiver(&self) -> Result<TelegramTarget, BuildError> {
         let spec = self.token_spec();
         let token = spec.resolve().map_err(BuildError::secret)?;
         if !is_bot_token(token.expose_secret()) {
@@ -272,7 +275,7 @@ impl TelegramTarget {
         })
     }
 
-    pub(super) fn payload(&self, message: &AlertMessage) -> Value {
+    fn body(&self, message: &AlertMessage) -> Value {
         json!({
             "chat_id": self.chat_id,
             "text": html_text(message),
@@ -281,7 +284,7 @@ impl TelegramTarget {
         })
     }
 
-    pub(super) async fn deliver(
+    async fn send(
         &self,
         client: &HttpClient,
         name: &str,
@@ -338,11 +341,48 @@ impl Answer {
     }
 }
 
+impl TargetConfig for TelegramConfig {
+    fn filters(&self) -> Filters<'_> {
+        Filters {
+            name: &self.name,
+            findings: self.findings.as_deref(),
+            channels: self.channels.as_deref(),
+        }
+    }
+
+    fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
+        self.check(key, env, problems);
+    }
+
+    fn build(&self) -> Result<Box<dyn Receiver>, BuildError> {
+        Ok(Box::new(self.receiver()?))
+    }
+
+    fn classifier(&self) -> Classifier {
+        classify
+    }
+}
+
+impl Receiver for TelegramTarget {
+    fn payload(&self, message: &AlertMessage) -> Value {
+        self.body(message)
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        client: &'a HttpClient,
+        name: &'a str,
+        message: &'a AlertMessage,
+    ) -> BoxFuture<'a, Result<(), HttpError>> {
+        Box::pin(self.send(client, name, message))
+    }
+}
+
 /// Reads Telegram's JSON failures. The API's own advice is to key off `description` and
 /// `parameters` rather than `error_code`, so a `retry_after` means "wait and retry" whatever
 /// the status; a body that is not Telegram's JSON (a proxy's HTML page) falls back to the
 /// shared classification by status.
-pub(super) fn classify(status: StatusCode, _headers: &HeaderMap, body: &str) -> Option<Failure> {
+fn classify(status: StatusCode, _headers: &HeaderMap, body: &str) -> Option<Failure> {
     let answer: Answer = serde_json::from_str(body).ok()?;
     let description = answer.describe(body);
     if let Some(wait) = answer

@@ -27,8 +27,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{AlertMessage, BuildError};
-use crate::http::{Failure, FailureKind, HttpClient, HttpError, Request};
+use super::target::{AlertMessage, BuildError, Filters, Receiver, TargetConfig};
+use crate::http::{BoxFuture, Classifier, Failure, FailureKind, HttpClient, HttpError, Request};
 use crate::secrets::{EnvLookup, SecretSpec, parse_secret_url};
 use crate::validation::Problems;
 
@@ -89,7 +89,7 @@ impl WebhookConfig {
         }
     }
 
-    pub(super) fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
+    fn check(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
         if let Some(url) = self.url_spec().validate(key, env, problems)
             && let Err(problem) = parse_secret_url(url.expose_secret())
         {
@@ -116,7 +116,7 @@ impl WebhookConfig {
         }
     }
 
-    pub(super) fn build(&self) -> Result<WebhookTarget, BuildError> {
+    fn receiver(&self) -> Result<WebhookTarget, BuildError> {
         let url_spec = self.url_spec();
         let url = url_spec.resolve().map_err(BuildError::secret)?;
         parse_secret_url(url.expose_secret()).map_err(|problem| {
@@ -179,7 +179,10 @@ pub fn parse_secret(secret: &str) -> Result<Vec<u8>, SecretFormatError> {
 }
 
 fn mac(key: &[u8], id: &str, timestamp: &str, body: &str) -> HmacSha256 {
-    // HMAC accepts keys of any length (long ones are hashed), so this cannot fail.
+    #[allow(
+        clippy::expect_used,
+        reason = "HMAC accepts keys of any length (long ones are hashed)"
+    )]
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(id.as_bytes());
     mac.update(b".");
@@ -264,7 +267,7 @@ impl fmt::Debug for WebhookTarget {
 }
 
 impl WebhookTarget {
-    pub(super) async fn deliver(
+    async fn send(
         &self,
         client: &HttpClient,
         name: &str,
@@ -307,9 +310,46 @@ impl WebhookTarget {
     }
 }
 
+impl TargetConfig for WebhookConfig {
+    fn filters(&self) -> Filters<'_> {
+        Filters {
+            name: &self.name,
+            findings: self.findings.as_deref(),
+            channels: self.channels.as_deref(),
+        }
+    }
+
+    fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
+        self.check(key, env, problems);
+    }
+
+    fn build(&self) -> Result<Box<dyn Receiver>, BuildError> {
+        Ok(Box::new(self.receiver()?))
+    }
+
+    fn classifier(&self) -> Classifier {
+        classify
+    }
+}
+
+impl Receiver for WebhookTarget {
+    fn payload(&self, message: &AlertMessage) -> Value {
+        payload(message, chrono::Utc::now())
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        client: &'a HttpClient,
+        name: &'a str,
+        message: &'a AlertMessage,
+    ) -> BoxFuture<'a, Result<(), HttpError>> {
+        Box::pin(self.send(client, name, message))
+    }
+}
+
 /// Any 2xx is success; failures read by status alone (429 and 5xx retried, `Retry-After`
 /// honoured), as receivers of generic webhooks have no common error format.
-pub(super) fn classify(_status: StatusCode, _headers: &HeaderMap, _body: &str) -> Option<Failure> {
+fn classify(_status: StatusCode, _headers: &HeaderMap, _body: &str) -> Option<Failure> {
     None
 }
 

@@ -17,12 +17,15 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    BuildContext, ErrorKind, Pull, SecretRef, SourceError, parse_base_url, validate_base_url, wire,
+use super::source::{
+    BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SourceError,
+    http_client, parse_base_url, validate_base_url,
 };
-use crate::domain::{DateRange, Deal, DealStatus, Pulled};
+use super::wire;
+use crate::domain::{DateRange, Deal, DealStatus, Pulled, RowKind};
+use crate::http::auth::SecretHeaders;
 use crate::http::{
-    Classifier, Failure, FailureKind, HttpClient, PageGuard, Request, retry_after, summarize_body,
+    Failure, FailureKind, HttpClient, PageGuard, Request, retry_after, summarize_body,
 };
 use crate::validation::Problems;
 
@@ -82,10 +85,29 @@ fn default_chunk_days() -> u32 {
 
 impl HubSpotConfig {
     fn secret(&self) -> SecretRef {
-        SecretRef::from_keys(&self.token_env, &self.token_file)
+        SecretRef::token(&self.token_env, &self.token_file, "KASSA_HUBSPOT_TOKEN")
+    }
+}
+
+impl ConnectorConfig for HubSpotConfig {
+    fn name(&self) -> &str {
+        &self.name
     }
 
-    pub fn validate(&self, key: &str, problems: &mut Problems) {
+    fn configured_lookback_days(&self) -> Option<u32> {
+        self.lookback_days
+    }
+
+    /// Deals change stage and amount at any time; a month catches most late edits.
+    fn default_lookback_days(&self) -> u32 {
+        30
+    }
+
+    fn row_kind(&self) -> RowKind {
+        RowKind::Deals
+    }
+
+    fn validate(&self, key: &str, problems: &mut Problems) {
         self.secret().validate(key, problems);
         validate_base_url(&self.base_url, &format!("{key}.base_url"), problems);
         if !(1..=200).contains(&self.page_size) {
@@ -119,24 +141,22 @@ impl HubSpotConfig {
         }
     }
 
-    pub fn build(&self, context: &BuildContext) -> Result<HubSpotSource, SourceError> {
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
         let token = self.secret().resolve()?;
-        let client = HttpClient::new(Some(token), context.retry.clone(), classify as Classifier)
-            .map_err(|e| {
-                SourceError::new(
-                    ErrorKind::Config,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+        let client = http_client(
+            context,
+            Some(Box::new(SecretHeaders::bearer(token))),
+            classify,
+        )?;
         let search_url = parse_base_url(&self.base_url)?
             .join("crm/v3/objects/deals/search")
             .map_err(|e| SourceError::new(ErrorKind::Config, format!("bad base_url: {e}")))?;
-        Ok(HubSpotSource {
+        Ok(Box::new(HubSpotSource {
             client,
             search_url,
             timezone: context.timezone,
             config: self.clone(),
-        })
+        }))
     }
 }
 
@@ -148,12 +168,22 @@ pub struct HubSpotSource {
     config: HubSpotConfig,
 }
 
-impl HubSpotSource {
-    pub fn chunk_days(&self) -> u32 {
-        self.config.chunk_days
+impl Connector for HubSpotSource {
+    fn pull(&self, range: DateRange) -> BoxFuture<'_, Result<Pull, SourceError>> {
+        Box::pin(self.deals(range))
     }
 
-    pub async fn pull(&self, range: DateRange) -> Result<Pull, SourceError> {
+    fn probe(&self) -> BoxFuture<'_, Result<String, SourceError>> {
+        Box::pin(self.portal())
+    }
+
+    fn chunk_days(&self) -> Option<u32> {
+        Some(self.config.chunk_days)
+    }
+}
+
+impl HubSpotSource {
+    async fn deals(&self, range: DateRange) -> Result<Pull, SourceError> {
         let mut deals = Vec::new();
         // Ranges to search, split further whenever one holds more than HubSpot will page.
         let mut pending = vec![range];
@@ -335,7 +365,7 @@ impl HubSpotSource {
     /// The range's first and last millisecond in the business's time zone, as Unix ms.
     fn range_millis(&self, range: DateRange) -> (i64, i64) {
         let start_of = |day: NaiveDate| {
-            let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+            let midnight = day.and_time(chrono::NaiveTime::MIN);
             self.timezone
                 .from_local_datetime(&midnight)
                 .earliest()
@@ -351,15 +381,12 @@ impl HubSpotSource {
                 .unwrap_or_else(|| self.timezone.from_utc_datetime(&midnight))
                 .timestamp_millis()
         };
-        let next_day = range
-            .end
-            .succ_opt()
-            .expect("dates far from the end of time");
+        let next_day = range.end.succ_opt().unwrap_or(NaiveDate::MAX);
         (start_of(range.start), start_of(next_day) - 1)
     }
 
     /// One search with `limit: 1`: proves the token and the scope.
-    pub async fn probe(&self) -> Result<String, SourceError> {
+    async fn portal(&self) -> Result<String, SourceError> {
         let body = json!({"filterGroups": [], "properties": ["dealname"], "limit": 1});
         let answer = self
             .client

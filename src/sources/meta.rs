@@ -13,13 +13,16 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    BuildContext, ErrorKind, Pull, SecretRef, SourceError, parse_base_url, validate_base_url, wire,
+use super::source::{
+    BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SourceError,
+    http_client, parse_base_url, validate_base_url,
 };
-use crate::domain::{AdDay, DateRange, Pulled};
+use super::wire;
+use crate::domain::{AdDay, DateRange, Pulled, RowKind};
+use crate::http::auth::SecretHeaders;
 use crate::http::{
-    Classifier, Failure, FailureKind, HttpClient, PageGuard, Request, retry_after,
-    same_origin_link, summarize_body,
+    Failure, FailureKind, HttpClient, PageGuard, Request, retry_after, same_origin_link,
+    summarize_body,
 };
 use crate::validation::Problems;
 
@@ -68,14 +71,33 @@ fn default_chunk_days() -> u32 {
 
 impl MetaConfig {
     fn secret(&self) -> SecretRef {
-        SecretRef::from_keys(&self.token_env, &self.token_file)
+        SecretRef::token(&self.token_env, &self.token_file, "KASSA_META_TOKEN")
     }
 
     fn account_digits(&self) -> &str {
         self.account_id.trim().trim_start_matches("act_")
     }
+}
 
-    pub fn validate(&self, key: &str, problems: &mut Problems) {
+impl ConnectorConfig for MetaConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn configured_lookback_days(&self) -> Option<u32> {
+        self.lookback_days
+    }
+
+    /// Meta restates conversions for up to 28 days (its attribution window).
+    fn default_lookback_days(&self) -> u32 {
+        28
+    }
+
+    fn row_kind(&self) -> RowKind {
+        RowKind::Ads
+    }
+
+    fn validate(&self, key: &str, problems: &mut Problems) {
         let digits = self.account_digits();
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             problems.push_with_example(
@@ -108,21 +130,19 @@ impl MetaConfig {
         }
     }
 
-    pub fn build(&self, context: &BuildContext) -> Result<MetaSource, SourceError> {
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
         let token = self.secret().resolve()?;
-        let client = HttpClient::new(Some(token), context.retry.clone(), classify as Classifier)
-            .map_err(|e| {
-                SourceError::new(
-                    ErrorKind::Config,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+        let client = http_client(
+            context,
+            Some(Box::new(SecretHeaders::bearer(token))),
+            classify,
+        )?;
         let base = parse_base_url(&self.base_url)?;
         let account = self.account_digits().to_string();
         let account_url = base
             .join(&format!("{}/act_{account}", self.api_version))
             .map_err(|e| SourceError::new(ErrorKind::Config, format!("bad base_url: {e}")))?;
-        Ok(MetaSource {
+        Ok(Box::new(MetaSource {
             client,
             base,
             account_url,
@@ -130,7 +150,7 @@ impl MetaConfig {
             channel: self.channel.clone(),
             page_size: self.page_size,
             chunk_days: self.chunk_days,
-        })
+        }))
     }
 }
 
@@ -145,12 +165,22 @@ pub struct MetaSource {
     chunk_days: u32,
 }
 
-impl MetaSource {
-    pub fn chunk_days(&self) -> u32 {
-        self.chunk_days
+impl Connector for MetaSource {
+    fn pull(&self, range: DateRange) -> BoxFuture<'_, Result<Pull, SourceError>> {
+        Box::pin(self.insights(range))
     }
 
-    pub async fn pull(&self, range: DateRange) -> Result<Pull, SourceError> {
+    fn probe(&self) -> BoxFuture<'_, Result<String, SourceError>> {
+        Box::pin(self.account())
+    }
+
+    fn chunk_days(&self) -> Option<u32> {
+        Some(self.chunk_days)
+    }
+}
+
+impl MetaSource {
+    async fn insights(&self, range: DateRange) -> Result<Pull, SourceError> {
         let insights = Url::parse(&format!("{}/insights", self.account_url))
             .map_err(|e| SourceError::new(ErrorKind::Config, format!("bad insights URL: {e}")))?;
         let time_range = json!({"since": range.start.to_string(), "until": range.end.to_string()});
@@ -244,7 +274,7 @@ impl MetaSource {
 
     /// Reads the ad account's name, currency and time zone: one cheap call that proves the
     /// token and the account id.
-    pub async fn probe(&self) -> Result<String, SourceError> {
+    async fn account(&self) -> Result<String, SourceError> {
         let request =
             Request::get(self.account_url.clone()).query("fields", "name,currency,timezone_name");
         let body = self

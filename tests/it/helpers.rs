@@ -31,13 +31,13 @@ pub fn repo() -> PathBuf {
 /// Retries without per-request timeouts, for tests on tokio's paused clock: a paused clock
 /// jumps to the next timer while waiting on a socket, which would fire a timeout at once.
 pub fn paused_clock_context() -> BuildContext {
-    BuildContext {
-        timezone: chrono_tz::Tz::UTC,
-        retry: RetryPolicy {
+    BuildContext::new(
+        chrono_tz::Tz::UTC,
+        RetryPolicy {
             timeout: None,
             ..RetryPolicy::default()
         },
-    }
+    )
 }
 
 /// Reads one `[[sources]]` table the way `kassa` reads its configuration (through the

@@ -266,7 +266,7 @@ async fn follows_paging_after_and_maps_every_deal() {
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
     let may = range("2024-05-01", "2024-05-31");
 
-    let pull = source.pull(SOURCE, may).await.expect("the pull succeeds");
+    let pull = source.pull(may).await.expect("the pull succeeds");
 
     assert_eq!(pull.covered, Some(may));
     #[rustfmt::skip]
@@ -355,7 +355,7 @@ async fn a_secondly_rate_limit_waits_a_second_then_succeeds() {
     let started = Instant::now();
 
     let pull = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-31"))
+        .pull(range("2024-05-01", "2024-05-31"))
         .await
         .expect("the pull succeeds after the wait");
 
@@ -381,7 +381,7 @@ async fn a_ten_secondly_rate_limit_waits_ten_seconds() {
     let started = Instant::now();
 
     let pull = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-31"))
+        .pull(range("2024-05-01", "2024-05-31"))
         .await
         .expect("the pull succeeds after the wait");
 
@@ -403,7 +403,7 @@ async fn a_daily_rate_limit_fails_without_retrying() {
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
 
     let error = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-31"))
+        .pull(range("2024-05-01", "2024-05-31"))
         .await
         .expect_err("the daily limit is used up");
 
@@ -428,7 +428,7 @@ async fn a_server_error_is_retried() {
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
     let started = Instant::now();
 
-    let pull = source.pull(SOURCE, range("2024-05-01", "2024-05-31")).await;
+    let pull = source.pull(range("2024-05-01", "2024-05-31")).await;
 
     assert_eq!(ids(pull.expect("retried").rows), ["7"]);
     assert_eq!(bodies(&server).await.len(), 2);
@@ -472,7 +472,7 @@ async fn a_refused_token_is_a_clear_auth_error_without_the_token() {
         let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
 
         let error = source
-            .pull(SOURCE, range("2024-05-01", "2024-05-31"))
+            .pull(range("2024-05-01", "2024-05-31"))
             .await
             .expect_err("the token is refused");
 
@@ -542,7 +542,7 @@ async fn more_than_ten_thousand_results_split_the_range_in_halves() {
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
 
     let pull = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-31"))
+        .pull(range("2024-05-01", "2024-05-31"))
         .await
         .expect("the pull succeeds");
 
@@ -590,7 +590,7 @@ async fn an_open_deal_created_before_the_range_is_dropped() {
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
 
     let pull = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-31"))
+        .pull(range("2024-05-01", "2024-05-31"))
         .await
         .expect("the pull succeeds");
 
@@ -614,7 +614,7 @@ async fn a_won_deal_without_closedate_names_the_deal_and_the_field() {
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
 
     let error = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-31"))
+        .pull(range("2024-05-01", "2024-05-31"))
         .await
         .expect_err("the deal is refused");
 
@@ -656,7 +656,7 @@ async fn instants_become_days_in_the_business_time_zone() {
     let (_workspace, source) = hubspot_source(&server, &moscow);
 
     let pull = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-31"))
+        .pull(range("2024-05-01", "2024-05-31"))
         .await
         .expect("the pull succeeds");
 
@@ -697,7 +697,7 @@ async fn a_day_without_midnight_starts_at_its_first_local_instant() {
     let (_workspace, source) = hubspot_source(&server, &context);
 
     source
-        .pull(SOURCE, range("2024-04-26", "2024-04-26"))
+        .pull(range("2024-04-26", "2024-04-26"))
         .await
         .expect("the pull succeeds");
 
@@ -727,7 +727,7 @@ async fn probe_reports_the_portal_deal_count() {
         .await;
     let (_workspace, source) = hubspot_source(&server, &paused_clock_context());
 
-    let found = source.probe(SOURCE).await.expect("the probe succeeds");
+    let found = source.probe().await.expect("the probe succeeds");
 
     assert!(found.contains("1234"), "{found}");
     let sent = server.received_requests().await.expect("recording is on");

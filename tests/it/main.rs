@@ -4,8 +4,10 @@
 
 mod alerts;
 mod analysis;
+mod auth;
 mod cli;
 mod csv;
+mod docs;
 mod helpers;
 mod hubspot;
 mod meta;

@@ -218,7 +218,7 @@ async fn follows_paging_next_across_three_pages_and_parses_every_row() {
     let (_workspace, source) = meta_source(&server, "page_size = 2");
     let may = range("2024-05-01", "2024-05-03");
 
-    let pull = source.pull(SOURCE, may).await.expect("the pull succeeds");
+    let pull = source.pull(may).await.expect("the pull succeeds");
 
     assert_eq!(pull.covered, Some(may));
     let prospecting = |date: &str, impressions, reach, clicks, spend| AdDay {
@@ -299,7 +299,7 @@ async fn business_use_case_throttling_waits_the_announced_minutes_then_succeeds(
     let started = Instant::now();
 
     let pull = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-01"))
+        .pull(range("2024-05-01", "2024-05-01"))
         .await
         .expect("the pull succeeds after the wait");
 
@@ -332,7 +332,7 @@ async fn user_account_and_app_call_limits_are_retried() {
         let (_workspace, source) = meta_source(&server, "");
         let started = Instant::now();
 
-        let pull = source.pull(SOURCE, range("2024-05-01", "2024-05-01")).await;
+        let pull = source.pull(range("2024-05-01", "2024-05-01")).await;
 
         let pull = pull.unwrap_or_else(|e| panic!("code {code} was not retried: {e}"));
         assert_eq!(ad_rows(pull.rows).len(), 1, "code {code}");
@@ -363,7 +363,7 @@ async fn http_429_and_503_honour_retry_after() {
         let (_workspace, source) = meta_source(&server, "");
         let started = Instant::now();
 
-        let pull = source.pull(SOURCE, range("2024-05-01", "2024-05-01")).await;
+        let pull = source.pull(range("2024-05-01", "2024-05-01")).await;
 
         assert!(pull.is_ok(), "HTTP {status} was not retried: {pull:?}");
         assert_eq!(requests(&server).await.len(), 2);
@@ -385,7 +385,7 @@ async fn throttling_that_never_lifts_gives_up_after_max_attempts() {
     let started = Instant::now();
 
     let error = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-07"))
+        .pull(range("2024-05-01", "2024-05-07"))
         .await
         .expect_err("throttled for good");
 
@@ -419,7 +419,7 @@ async fn a_wait_longer_than_max_server_wait_fails_without_sleeping() {
     let started = Instant::now();
 
     let error = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-07"))
+        .pull(range("2024-05-01", "2024-05-07"))
         .await
         .expect_err("the wait is too long");
 
@@ -449,7 +449,7 @@ async fn an_invalid_token_is_a_clear_auth_error_without_the_token() {
         let (_workspace, source) = meta_source(&server, "");
 
         let error = source
-            .pull(SOURCE, range("2024-05-01", "2024-05-07"))
+            .pull(range("2024-05-01", "2024-05-07"))
             .await
             .expect_err("the token is refused");
 
@@ -488,7 +488,7 @@ async fn a_malformed_row_names_the_field_and_the_range() {
         let (_workspace, source) = meta_source(&server, "");
 
         let error = source
-            .pull(SOURCE, range("2024-05-01", "2024-05-07"))
+            .pull(range("2024-05-01", "2024-05-07"))
             .await
             .expect_err("the row is refused");
 
@@ -528,7 +528,7 @@ async fn a_paging_link_to_another_host_is_refused() {
         let (_workspace, source) = meta_source(&server, "");
 
         let error = source
-            .pull(SOURCE, range("2024-05-01", "2024-05-07"))
+            .pull(range("2024-05-01", "2024-05-07"))
             .await
             .expect_err("the link is refused");
 
@@ -567,7 +567,7 @@ async fn an_error_on_a_later_page_does_not_echo_the_paging_link() {
     let (_workspace, source) = meta_source(&server, "");
 
     let error = source
-        .pull(SOURCE, range("2024-05-01", "2024-05-07"))
+        .pull(range("2024-05-01", "2024-05-07"))
         .await
         .expect_err("page 2 is not JSON");
 
@@ -596,7 +596,7 @@ async fn probe_reads_the_ad_account_name_currency_and_time_zone() {
         .await;
     let (_workspace, source) = meta_source(&server, "");
 
-    let found = source.probe(SOURCE).await.expect("the probe succeeds");
+    let found = source.probe().await.expect("the probe succeeds");
 
     for part in ["act_123456789", "Acme Store Ads", "EUR", "Europe/Berlin"] {
         assert!(found.contains(part), "{part} missing from: {found}");
@@ -624,10 +624,7 @@ async fn probe_with_a_refused_token_is_an_auth_error() {
         .await;
     let (_workspace, source) = meta_source(&server, "");
 
-    let error = source
-        .probe(SOURCE)
-        .await
-        .expect_err("the token is refused");
+    let error = source.probe().await.expect_err("the token is refused");
 
     assert_eq!(error.kind, ErrorKind::Auth);
     let shown = error.to_string();

@@ -15,7 +15,10 @@ use std::time::Duration;
 use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
-use secrecy::{ExposeSecret, SecretString};
+
+pub mod auth;
+
+pub use auth::{Authenticator, BoxFuture};
 
 /// How persistent the client is. Defaults suit a nightly job: patient, but bounded.
 #[derive(Debug, Clone)]
@@ -253,26 +256,43 @@ impl Request {
     }
 }
 
-/// An HTTP client for one source: its token, its retry policy, its platform's classifier.
+/// An HTTP client for one source or alert target: its credentials, its retry policy, its
+/// platform's classifier.
 pub struct HttpClient {
     client: reqwest::Client,
-    token: Option<SecretString>,
+    auth: Option<Box<dyn Authenticator>>,
     policy: RetryPolicy,
     classifier: Classifier,
 }
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Authenticators redact their own secrets.
         f.debug_struct("HttpClient")
-            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("auth", &self.auth)
             .field("policy", &self.policy)
             .finish()
     }
 }
 
+/// One failed attempt, and whether the platform refused the credentials it carried.
+struct Attempted {
+    failure: Failure,
+    credentials_refused: bool,
+}
+
+impl From<Failure> for Attempted {
+    fn from(failure: Failure) -> Attempted {
+        Attempted {
+            failure,
+            credentials_refused: false,
+        }
+    }
+}
+
 impl HttpClient {
     pub fn new(
-        token: Option<SecretString>,
+        auth: Option<Box<dyn Authenticator>>,
         policy: RetryPolicy,
         classifier: Classifier,
     ) -> Result<HttpClient, reqwest::Error> {
@@ -286,7 +306,7 @@ impl HttpClient {
         let client = builder.build()?;
         Ok(HttpClient {
             client,
-            token,
+            auth,
             policy,
             classifier,
         })
@@ -296,11 +316,31 @@ impl HttpClient {
     /// the successful body as text. Errors carry the platform's message, never the URL's query.
     pub async fn send(&self, request: &Request) -> Result<String, HttpError> {
         let mut attempt = 0;
+        let mut renewed = false;
         loop {
             attempt += 1;
             let failure = match self.attempt(request).await {
                 Ok(body) => return Ok(body),
-                Err(failure) => failure,
+                Err(Attempted {
+                    credentials_refused: true,
+                    failure,
+                }) if !renewed && attempt < self.policy.max_attempts => {
+                    // An access token can die before its announced expiry; one that can be
+                    // renewed gets exactly one more try, at once.
+                    match &self.auth {
+                        Some(auth) if auth.refused() => {
+                            renewed = true;
+                            tracing::warn!(
+                                request = %request.loggable(),
+                                "credentials refused, renewing them: {}",
+                                failure.message
+                            );
+                            continue;
+                        }
+                        _ => failure,
+                    }
+                }
+                Err(attempted) => attempted.failure,
             };
             let exhausted = attempt >= self.policy.max_attempts;
             if !failure.retryable || exhausted {
@@ -352,7 +392,7 @@ impl HttpClient {
         })
     }
 
-    async fn attempt(&self, request: &Request) -> Result<String, Failure> {
+    async fn attempt(&self, request: &Request) -> Result<String, Attempted> {
         let mut builder = self
             .client
             .request(request.method.clone(), request.url.clone());
@@ -370,8 +410,10 @@ impl HttpClient {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        if let Some(token) = &self.token {
-            builder = builder.bearer_auth(token.expose_secret());
+        if let Some(auth) = &self.auth {
+            for (name, value) in auth.headers(&self.client).await? {
+                builder = builder.header(name, value);
+            }
         }
         let response = builder.send().await.map_err(network_failure)?;
         let status = response.status();
@@ -380,11 +422,12 @@ impl HttpClient {
         if status.is_success() {
             return Ok(body);
         }
-        Err((self.classifier)(status, &headers, &body)
-            .unwrap_or_else(|| classify_by_status(status, &headers, &body)))
-        .map_err(|mut failure| {
-            failure.message = format!("HTTP {}: {}", status.as_u16(), failure.message);
-            failure
+        let mut failure = (self.classifier)(status, &headers, &body)
+            .unwrap_or_else(|| classify_by_status(status, &headers, &body));
+        failure.message = format!("HTTP {}: {}", status.as_u16(), failure.message);
+        Err(Attempted {
+            credentials_refused: status == StatusCode::UNAUTHORIZED,
+            failure,
         })
     }
 

@@ -9,9 +9,11 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::csv_common::{CsvFile, FieldError, covered_span};
-use super::{Pull, SourceError};
-use crate::domain::{DateRange, Deal, DealStatus, Pulled};
+use super::{CsvFile, FieldError, covered_span};
+use crate::domain::{DateRange, Deal, DealStatus, Pulled, RowKind};
+use crate::sources::source::{
+    BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError,
+};
 use crate::validation::Problems;
 
 pub const REQUIRED_COLUMNS: &[&str] = &[
@@ -32,8 +34,24 @@ pub struct CsvCrmConfig {
     pub path: PathBuf,
 }
 
-impl CsvCrmConfig {
-    pub fn validate(&self, key: &str, problems: &mut Problems) {
+impl ConnectorConfig for CsvCrmConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn configured_lookback_days(&self) -> Option<u32> {
+        self.lookback_days
+    }
+
+    fn default_lookback_days(&self) -> u32 {
+        30
+    }
+
+    fn row_kind(&self) -> RowKind {
+        RowKind::Deals
+    }
+
+    fn validate(&self, key: &str, problems: &mut Problems) {
         if !self.path.is_file() {
             problems.push_with_example(
                 format!("{key}.path"),
@@ -43,10 +61,10 @@ impl CsvCrmConfig {
         }
     }
 
-    pub fn build(&self) -> CsvCrmSource {
-        CsvCrmSource {
+    fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
+        Ok(Box::new(CsvCrmSource {
             path: self.path.clone(),
-        }
+        }))
     }
 }
 
@@ -55,9 +73,19 @@ pub struct CsvCrmSource {
     path: PathBuf,
 }
 
+impl Connector for CsvCrmSource {
+    fn pull(&self, range: DateRange) -> BoxFuture<'_, Result<Pull, SourceError>> {
+        Box::pin(std::future::ready(self.read_range(range)))
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Result<String, SourceError>> {
+        Box::pin(std::future::ready(self.describe()))
+    }
+}
+
 impl CsvCrmSource {
     /// Reads the whole file and keeps the deals created or closed in `range`.
-    pub fn pull(&self, range: DateRange) -> Result<Pull, SourceError> {
+    fn read_range(&self, range: DateRange) -> Result<Pull, SourceError> {
         let deals = self.read_all()?;
         let covered = covered_span(range, deal_dates(&deals));
         let deals = deals.into_iter().filter(|d| d.touches(&range)).collect();
@@ -67,7 +95,7 @@ impl CsvCrmSource {
         })
     }
 
-    pub fn probe(&self) -> Result<String, SourceError> {
+    fn describe(&self) -> Result<String, SourceError> {
         let deals = self.read_all()?;
         let span = deal_dates(&deals).min().zip(deal_dates(&deals).max());
         Ok(match span {

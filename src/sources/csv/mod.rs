@@ -1,12 +1,17 @@
-//! What the two CSV sources share: header checks, field parsing with the file, line and column
-//! in every error, and collecting several errors before giving up so one fix-up pass suffices.
+//! CSV sources, for exports from any platform or CRM: [`ads`] (`csv_ads`) and [`crm`]
+//! (`csv_crm`), and what the two share: header checks, field parsing with the file, line and
+//! column in every error, and collecting several errors before giving up so one fix-up pass
+//! suffices.
+
+pub mod ads;
+pub mod crm;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::{ErrorKind, SourceError};
+use super::source::{ErrorKind, SourceError};
 use crate::domain::Money;
 
 /// How many bad fields to list before summarising the rest.

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::csv_common::{CsvFile, FieldError, covered_span};
-use super::{Pull, SourceError};
-use crate::domain::{AdDay, DateRange, Pulled};
+use super::{CsvFile, FieldError, covered_span};
+use crate::domain::{AdDay, DateRange, Pulled, RowKind};
+use crate::sources::source::{
+    BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError,
+};
 use crate::validation::Problems;
 
 pub const REQUIRED_COLUMNS: &[&str] = &[
@@ -39,8 +41,24 @@ fn default_account() -> String {
     "csv".to_string()
 }
 
-impl CsvAdsConfig {
-    pub fn validate(&self, key: &str, problems: &mut Problems) {
+impl ConnectorConfig for CsvAdsConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn configured_lookback_days(&self) -> Option<u32> {
+        self.lookback_days
+    }
+
+    fn default_lookback_days(&self) -> u32 {
+        28
+    }
+
+    fn row_kind(&self) -> RowKind {
+        RowKind::Ads
+    }
+
+    fn validate(&self, key: &str, problems: &mut Problems) {
         if !self.path.is_file() {
             problems.push_with_example(
                 format!("{key}.path"),
@@ -50,11 +68,11 @@ impl CsvAdsConfig {
         }
     }
 
-    pub fn build(&self) -> CsvAdsSource {
-        CsvAdsSource {
+    fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
+        Ok(Box::new(CsvAdsSource {
             path: self.path.clone(),
             account: self.account.clone(),
-        }
+        }))
     }
 }
 
@@ -64,10 +82,20 @@ pub struct CsvAdsSource {
     account: String,
 }
 
+impl Connector for CsvAdsSource {
+    fn pull(&self, range: DateRange) -> BoxFuture<'_, Result<Pull, SourceError>> {
+        Box::pin(std::future::ready(self.read_range(range)))
+    }
+
+    fn probe(&self) -> BoxFuture<'_, Result<String, SourceError>> {
+        Box::pin(std::future::ready(self.describe()))
+    }
+}
+
 impl CsvAdsSource {
     /// Reads the whole file (so every bad row is reported, not only those in range) and keeps
     /// the rows of `range`.
-    pub fn pull(&self, range: DateRange) -> Result<Pull, SourceError> {
+    fn read_range(&self, range: DateRange) -> Result<Pull, SourceError> {
         let rows = self.read_all()?;
         let covered = covered_span(range, rows.iter().map(|r| r.date));
         let rows = rows
@@ -80,7 +108,7 @@ impl CsvAdsSource {
         })
     }
 
-    pub fn probe(&self) -> Result<String, SourceError> {
+    fn describe(&self) -> Result<String, SourceError> {
         let rows = self.read_all()?;
         let span = rows
             .iter()

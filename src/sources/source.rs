@@ -1,0 +1,325 @@
+//! The toolbox every connector imports: the two traits a connector implements, the errors it
+//! returns, and the kit that builds its HTTP client, reads its secrets and checks its URLs.
+//!
+//! A connector is two types (Vector's component pattern):
+//! 1. a config struct, deserialised from one `[[sources]]` table with
+//!    `#[serde(deny_unknown_fields)]`, implementing [`ConnectorConfig`]: it names its common
+//!    settings, validates itself without I/O (reporting every problem it finds), and builds
+//! 2. the running source, implementing [`Connector`]: `pull` one date range, `probe` once for
+//!    `kassa check`, and say how many days one request may ask for.
+//!
+//! The registry in [`super`] lists the config structs; this module knows none of them, so the
+//! arrows run one way: registry -> connectors -> toolbox. Retries, backoff, throttling, paging
+//! safety and credentials come from [`crate::http`]; a connector adds only its wire format and a
+//! classifier for its platform's error bodies.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use secrecy::SecretString;
+
+use crate::domain::{DateRange, Pulled, RowKind};
+use crate::http::auth::{MemoryTokenCache, TokenCache};
+use crate::http::{Authenticator, Classifier, FailureKind, HttpClient, HttpError, RetryPolicy};
+use crate::secrets::{SecretSpec, is_safe_transport, process_env};
+use crate::validation::Problems;
+
+pub use crate::http::BoxFuture;
+
+/// The settings of one `[[sources]]` table, validated without I/O, and how to build the
+/// running source from them.
+pub trait ConnectorConfig: fmt::Debug + Send + Sync {
+    /// The source's name (`name` key): errors, logs and the store refer to it.
+    fn name(&self) -> &str;
+
+    /// The `lookback_days` key, if set.
+    fn configured_lookback_days(&self) -> Option<u32>;
+
+    /// How many trailing days the nightly run re-pulls when `lookback_days` is not set: as far
+    /// back as the platform restates its numbers.
+    fn default_lookback_days(&self) -> u32;
+
+    /// Whether the source yields ad rows or deals.
+    fn row_kind(&self) -> RowKind;
+
+    /// Checks the kind's own keys (the common ones are checked by the registry) without I/O
+    /// beyond looking at environment variables and whether named files exist. `key` is where
+    /// the table sits, e.g. `sources[2]`.
+    fn validate(&self, key: &str, problems: &mut Problems);
+
+    /// Resolves secrets and returns the running source.
+    fn build(&self, context: &BuildContext) -> Result<Box<dyn Connector>, SourceError>;
+}
+
+/// A running source, ready to pull date ranges. Errors need not name the source or the range:
+/// [`super::Source`] attaches both.
+pub trait Connector: fmt::Debug + Send + Sync {
+    /// Every row of `range`.
+    fn pull(&self, range: DateRange) -> BoxFuture<'_, Result<Pull, SourceError>>;
+
+    /// Reaches the source once (reads the file header, or makes one small API call) and says
+    /// what it found, so `kassa check` can prove credentials work before the first night.
+    fn probe(&self) -> BoxFuture<'_, Result<String, SourceError>>;
+
+    /// The longest range one request should ask for; `None` reads everything at once (files).
+    fn chunk_days(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// What building a source needs from the rest of the configuration.
+#[derive(Clone)]
+pub struct BuildContext {
+    /// The business's time zone: CRM instants become dates in it.
+    pub timezone: Tz,
+    pub retry: RetryPolicy,
+    /// Where OAuth2 access tokens (and rotated refresh tokens) live between runs.
+    pub tokens: Arc<dyn TokenCache>,
+}
+
+impl BuildContext {
+    /// A context whose tokens last as long as the process.
+    pub fn new(timezone: Tz, retry: RetryPolicy) -> BuildContext {
+        BuildContext {
+            timezone,
+            retry,
+            tokens: Arc::new(MemoryTokenCache::default()),
+        }
+    }
+}
+
+impl fmt::Debug for BuildContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuildContext")
+            .field("timezone", &self.timezone)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The connector kit's HTTP client: the shared retry policy, the platform's classifier and
+/// its credentials.
+pub fn http_client(
+    context: &BuildContext,
+    auth: Option<Box<dyn Authenticator>>,
+    classifier: Classifier,
+) -> Result<HttpClient, SourceError> {
+    HttpClient::new(auth, context.retry.clone(), classifier).map_err(|e| {
+        SourceError::new(
+            ErrorKind::Config,
+            format!("cannot build the HTTP client: {}", e.without_url()),
+        )
+    })
+}
+
+/// What kind of failure a source hit; decides whether retrying can help and how it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Credentials missing, expired or refused.
+    Auth,
+    /// The platform asked us to slow down and kept asking.
+    Throttled,
+    /// The platform had trouble (5xx) and kept having it.
+    Server,
+    /// Could not reach the platform, or it timed out.
+    Network,
+    /// The platform refused the request as made (4xx other than auth and throttling).
+    Rejected,
+    /// The answer was not in the documented format.
+    Decode,
+    /// A record had a value we cannot accept (negative spend, unknown status, ...).
+    InvalidData,
+    /// A file could not be read.
+    Io,
+    /// The source's own setup is unusable (missing secret file, bad URL).
+    Config,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Auth => "authentication failed",
+            ErrorKind::Throttled => "rate-limited",
+            ErrorKind::Server => "platform error",
+            ErrorKind::Network => "network error",
+            ErrorKind::Rejected => "request rejected",
+            ErrorKind::Decode => "unexpected answer",
+            ErrorKind::InvalidData => "invalid data",
+            ErrorKind::Io => "cannot read",
+            ErrorKind::Config => "configuration",
+        }
+    }
+}
+
+impl From<FailureKind> for ErrorKind {
+    fn from(kind: FailureKind) -> ErrorKind {
+        match kind {
+            FailureKind::Auth => ErrorKind::Auth,
+            FailureKind::Throttled => ErrorKind::Throttled,
+            FailureKind::Server => ErrorKind::Server,
+            FailureKind::Network => ErrorKind::Network,
+            FailureKind::Rejected => ErrorKind::Rejected,
+            FailureKind::Decode => ErrorKind::Decode,
+        }
+    }
+}
+
+impl From<HttpError> for SourceError {
+    fn from(error: HttpError) -> SourceError {
+        SourceError::new(error.kind.into(), error.message)
+    }
+}
+
+/// A failed pull: which source, which date range, what went wrong. The message names the field
+/// or the file position where it can; it never contains a token or a URL's query string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub source_name: Option<String>,
+    pub range: Option<DateRange>,
+}
+
+impl SourceError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> SourceError {
+        SourceError {
+            kind,
+            message: message.into(),
+            source_name: None,
+            range: None,
+        }
+    }
+
+    /// A record that breaks the contract, naming the field.
+    pub fn invalid(field: &str, message: impl fmt::Display) -> SourceError {
+        SourceError::new(
+            ErrorKind::InvalidData,
+            format!("field `{field}`: {message}"),
+        )
+    }
+
+    /// Attaches the source name and date range, which every error reaching a user must carry.
+    pub fn in_source(mut self, name: &str, range: Option<DateRange>) -> SourceError {
+        self.source_name.get_or_insert_with(|| name.to_string());
+        if self.range.is_none() {
+            self.range = range;
+        }
+        self
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.source_name, &self.range) {
+            (Some(name), Some(range)) => write!(f, "source {name:?}, {range}: ")?,
+            (Some(name), None) => write!(f, "source {name:?}: ")?,
+            (None, Some(range)) => write!(f, "{range}: ")?,
+            (None, None) => {}
+        }
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// The rows of one successful pull and the days they account for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pull {
+    pub rows: Pulled,
+    /// The days this pull vouches for. An API answering for a range covers all of it; a CSV
+    /// export covers only the span of days its file actually reaches.
+    pub covered: Option<DateRange>,
+}
+
+/// Where one of a connector's secrets comes from: an environment variable (`<prefix>_env`) or
+/// a file (`<prefix>_file`), never the TOML itself. Reading and checking it is shared with
+/// alert targets in [`crate::secrets`].
+#[derive(Debug, Clone)]
+pub struct SecretRef {
+    /// What the secret is, for messages: "token", "refresh token", "client secret".
+    pub what: &'static str,
+    /// The config keys, e.g. `token_env` and `token_file`.
+    pub env_key: &'static str,
+    pub file_key: &'static str,
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+    /// A complete config line to show when the secret is missing, naming this platform.
+    pub example: String,
+}
+
+impl SecretRef {
+    /// A connector's API token from its `token_env` / `token_file` keys. `example_env` is the
+    /// variable the "missing token" message suggests, e.g. `KASSA_HUBSPOT_TOKEN`.
+    pub fn token(
+        token_env: &Option<String>,
+        token_file: &Option<PathBuf>,
+        example_env: &str,
+    ) -> SecretRef {
+        SecretRef {
+            what: "token",
+            env_key: "token_env",
+            file_key: "token_file",
+            env: token_env.clone(),
+            file: token_file.clone(),
+            example: format!("token_env = \"{example_env}\""),
+        }
+    }
+
+    fn spec(&self) -> SecretSpec<'_> {
+        SecretSpec {
+            what: self.what,
+            env_key: self.env_key,
+            file_key: self.file_key,
+            env: self.env.as_deref(),
+            file: self.file.as_deref(),
+            example: &self.example,
+        }
+    }
+
+    pub fn validate(&self, key: &str, problems: &mut Problems) {
+        self.spec().validate(key, &process_env, problems);
+    }
+
+    /// Reads the secret. The error names where it looked, never what it found.
+    pub fn resolve(&self) -> Result<SecretString, SourceError> {
+        self.spec()
+            .resolve()
+            .map_err(|e| SourceError::new(ErrorKind::Config, e.0))
+    }
+}
+
+/// Checks a configured base URL; plain `http://` only for loopback (test fakes, local proxies).
+pub fn validate_base_url(url: &str, key: &str, problems: &mut Problems) {
+    match url::Url::parse(url) {
+        Ok(parsed) if is_safe_transport(&parsed) => {}
+        Ok(_) => problems.push(
+            key,
+            format!(
+                "{url:?} must use https:// (plain http:// is accepted for loopback addresses only)"
+            ),
+        ),
+        Err(e) => problems.push_with_example(
+            key,
+            format!("{url:?} is not a URL: {e}"),
+            "base_url = \"https://graph.facebook.com\"",
+        ),
+    }
+}
+
+/// Parses a base URL that validation already accepted, making sure it ends with a slash so
+/// relative joins append to it.
+pub fn parse_base_url(url: &str) -> Result<url::Url, SourceError> {
+    let with_slash = if url.ends_with('/') {
+        url.to_string()
+    } else {
+        format!("{url}/")
+    };
+    url::Url::parse(&with_slash).map_err(|e| {
+        SourceError::new(
+            ErrorKind::Config,
+            format!("base_url {url:?} is not a URL: {e}"),
+        )
+    })
+}

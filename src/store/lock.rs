@@ -1,0 +1,66 @@
+//! The store's process lock: one kassa process works on a store at a time.
+
+use std::path::{Path, PathBuf};
+
+use super::StoreError;
+
+/// Another process holds the store's lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another kassa process ({holder}) is already working on the store at {path}; try again when it has finished"
+    )]
+    Held { path: PathBuf, holder: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An exclusive lock on one store directory, released when dropped (or when the process dies:
+/// the operating system drops the lock with the file handle, so a crash never leaves it stuck).
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: std::fs::File,
+}
+
+impl StoreLock {
+    /// Takes the lock on the store at `root` without waiting.
+    pub fn acquire(root: &Path) -> Result<StoreLock, LockError> {
+        std::fs::create_dir_all(root).map_err(|source| StoreError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let path = root.join("kassa.lock");
+        let io_error = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = if holder.trim().is_empty() {
+                    "unknown pid".to_string()
+                } else {
+                    holder.trim().to_string()
+                };
+                return Err(LockError::Held {
+                    path: root.to_path_buf(),
+                    holder,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e).into()),
+        }
+        use std::io::{Seek, Write};
+        file.set_len(0).map_err(io_error)?;
+        file.seek(std::io::SeekFrom::Start(0)).map_err(io_error)?;
+        write!(file, "pid {}", std::process::id()).map_err(io_error)?;
+        Ok(StoreLock { _file: file })
+    }
+}

@@ -1,0 +1,370 @@
+//! The embedded store: no server to start.
+//!
+//! - Rows live in Parquet snapshots, one file per source: `ads/<source>.parquet` and
+//!   `deals/<source>.parquet` under the store's directory (`snapshots.rs`).
+//! - The ledger lives in SQLite (`ledger.sqlite`): which date ranges each source has covered,
+//!   runs and episode states (`ledger.rs`), and the alert outbox (`outbox.rs`).
+//! - `kassa.lock` keeps one writing process per store (`lock.rs`).
+//!
+//! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
+//! deals by the days they were created or closed, and by id), so a re-pull never duplicates
+//! and a restated number simply wins. Every snapshot is written to a temporary file and renamed
+//! into place, so a crash leaves the old snapshot or the new one, never half of either. Rows are
+//! written before coverage is recorded: a crash in between leaves a window that looks uncovered
+//! and is pulled again, never one that looks covered and is not.
+//!
+//! The store knows the domain types, polars and SQLite; it knows nothing of sources or analysis.
+//!
+//! # Schema versions
+//!
+//! A store outlives the binary that wrote it, so it carries one number, its *schema version*:
+//! the ledger's `PRAGMA user_version`, and a `kassa.store_schema` key in the Parquet key-value
+//! metadata of every snapshot (the version of the kassa that wrote that file). The stamp rides
+//! in the file it describes, renamed into place with it, so a snapshot and its version can never
+//! disagree after a crash, and a file copied from another store still says where it came from.
+//!
+//! [`MIGRATIONS`] lists every version in order. On [`Store::open`]:
+//! - a ledger newer than [`SCHEMA_VERSION`] is refused before anything is written, with an
+//!   error naming the path, both versions and what to do ([`StoreError::NewerStore`]);
+//! - each migration the ledger lacks runs in its own transaction that also sets
+//!   `user_version`, so a crash leaves the previous version or the next one, and opening again
+//!   carries on where it stopped. Opening a current store writes nothing.
+//!
+//! Version 1 is the schema kassa had before versions existed: a ledger written then has
+//! `user_version = 0` but already has its tables. Migration 1 creates them only if they do not
+//! exist, so such a ledger (and a brand-new one) simply gets version 1 stamped on it.
+//!
+//! Snapshots are never rewritten by a migration: `snapshots.rs` holds one definition of each
+//! snapshot schema (column names, types, which may be null), used both to build frames and to
+//! check every file it reads. A file lacking a nullable column (it predates that column) reads
+//! with the column as nulls, meaning "not reported", never zero; the next upsert of that source
+//! writes it in full. An unknown column, a column of the wrong type, a missing required column
+//! or a newer stamp is refused with an error naming the file and the column.
+//!
+//! ## Recipe: adding a column (e.g. `claimed_leads` on ad rows)
+//! 1. Add it to the schema in `snapshots.rs` (`ADS`) with `nullable: true` and the closure that
+//!    takes its value from the domain row. It must be nullable: every file written before it
+//!    lacks it, and reads it as nulls.
+//! 2. Append a [`Migration`] with the next version to [`MIGRATIONS`]. Its SQL is empty when
+//!    only snapshots change: the version bump is what makes an older kassa refuse the store up
+//!    front instead of tripping over the column in the middle of a run. When the ledger changes
+//!    too, it holds the `ALTER TABLE`s.
+//! 3. Keep `tests/data/store-v1/` opening (`tests/it/store.rs`); never regenerate it.
+
+mod ledger;
+mod lock;
+mod outbox;
+mod snapshots;
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::PolarsError;
+use rusqlite::{Connection, TransactionBehavior};
+
+pub use ledger::merge_ranges;
+pub use lock::{LockError, StoreLock};
+pub use outbox::{NewOutboxItem, OutboxItem};
+pub use snapshots::{SchemaProblem, UpsertStats, ad_rows_to_frame, deals_to_frame, epoch_days};
+
+/// One step of the store's schema: the version it brings the store to and the SQL that does it
+/// to the ledger (empty when only the snapshot schemas changed).
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: u32,
+    /// What the version changed, for people reading the list.
+    pub what: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every schema version, oldest first; the last one is [`SCHEMA_VERSION`].
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    what: "coverage, episodes, outbox and runs; ads and deals snapshots (the schema kassa had before versions)",
+    // `IF NOT EXISTS` because ledgers written before versions existed already have these
+    // tables with `user_version = 0`: for them this step only stamps version 1.
+    sql: "CREATE TABLE IF NOT EXISTS coverage (
+              source TEXT NOT NULL,
+              start_date TEXT NOT NULL,
+              end_date TEXT NOT NULL,
+              PRIMARY KEY (source, start_date)
+          );
+          CREATE TABLE IF NOT EXISTS episodes (
+              key TEXT PRIMARY KEY,
+              channel TEXT NOT NULL,
+              kind TEXT NOT NULL,
+              first_start TEXT NOT NULL,
+              last_start TEXT NOT NULL,
+              alerted_growth REAL NOT NULL,
+              updates_sent INTEGER NOT NULL,
+              status TEXT NOT NULL,
+              updated_at TEXT NOT NULL
+          );
+          CREATE TABLE IF NOT EXISTS outbox (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              target TEXT NOT NULL,
+              message_id TEXT NOT NULL,
+              message TEXT NOT NULL,
+              created_at TEXT NOT NULL,
+              attempts INTEGER NOT NULL DEFAULT 0,
+              last_error TEXT,
+              delivered_at TEXT,
+              UNIQUE (target, message_id)
+          );
+          CREATE TABLE IF NOT EXISTS runs (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              command TEXT NOT NULL,
+              started_at TEXT NOT NULL,
+              finished_at TEXT,
+              outcome TEXT,
+              detail TEXT
+          );",
+}];
+
+/// The newest store schema this kassa reads and writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// Failures of the store, naming the file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("store snapshot {path}: {source}")]
+    Snapshot {
+        path: PathBuf,
+        #[source]
+        source: PolarsError,
+    },
+    #[error("store ledger {path}: {source}")]
+    Ledger {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "store ledger {path} has schema version {found}, but this kassa understands versions up to {newest}: \
+         the store was written by a newer kassa. Upgrade kassa, or point `[store] path` \
+         (KASSA__STORE__PATH) at another directory; the store was left as it was"
+    )]
+    NewerStore {
+        path: PathBuf,
+        found: i64,
+        newest: u32,
+    },
+    #[error(
+        "store snapshot {path} has schema version {found}, but this kassa understands versions up to {newest}: \
+         the file was written by a newer kassa. Upgrade kassa, or point `[store] path` \
+         (KASSA__STORE__PATH) at another directory; the file was left as it was"
+    )]
+    NewerSnapshot {
+        path: PathBuf,
+        found: u32,
+        newest: u32,
+    },
+    #[error("store snapshot {path}: {problem}")]
+    SnapshotSchema {
+        path: PathBuf,
+        problem: SchemaProblem,
+    },
+}
+
+pub struct Store {
+    root: PathBuf,
+    ledger_path: PathBuf,
+    ledger: Connection,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("root", &self.root).finish()
+    }
+}
+
+impl Store {
+    /// Opens the store at `root`, creating it on first use and bringing an older store's
+    /// schema up to date; a store from a newer kassa is refused untouched.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(root).map_err(|source| StoreError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let ledger_path = root.join("ledger.sqlite");
+        let ledger = open_ledger(&ledger_path, MIGRATIONS)?;
+        for dir in [root.join("ads"), root.join("deals")] {
+            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir, source })?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+            ledger_path,
+            ledger,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store's schema version as its ledger records it (after [`Store::open`], always
+    /// [`SCHEMA_VERSION`]).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        user_version(&self.ledger).map_err(ledger_error(&self.ledger_path))
+    }
+}
+
+/// Maps SQLite failures to [`StoreError::Ledger`] naming the ledger's path.
+fn ledger_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Ledger {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn user_version(ledger: &Connection) -> rusqlite::Result<i64> {
+    ledger.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Opens the ledger, refusing one newer than the last of `migrations` before writing anything,
+/// then applies the migrations it lacks.
+fn open_ledger(path: &Path, migrations: &[Migration]) -> Result<Connection, StoreError> {
+    let ledger_error = ledger_error(path);
+    let newest = migrations.last().map_or(0, |m| m.version);
+    let newer = |found: i64| StoreError::NewerStore {
+        path: path.to_path_buf(),
+        found,
+        newest,
+    };
+    let mut ledger = Connection::open(path).map_err(&ledger_error)?;
+    // Reading the version only reads; switching the journal mode below may write, so it waits
+    // until the version is known to be one this kassa understands.
+    ledger
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(&ledger_error)?;
+    let found = user_version(&ledger).map_err(&ledger_error)?;
+    if found > i64::from(newest) {
+        return Err(newer(found));
+    }
+    ledger
+        .execute_batch("PRAGMA journal_mode = WAL;")
+        .map_err(&ledger_error)?;
+    for migration in migrations {
+        if i64::from(migration.version) <= found {
+            continue;
+        }
+        // Immediate: take the write lock first, then look again, so two processes opening an
+        // old store at once apply each step once.
+        let tx = ledger
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&ledger_error)?;
+        let now = user_version(&tx).map_err(&ledger_error)?;
+        if now > i64::from(newest) {
+            return Err(newer(now));
+        }
+        if now < i64::from(migration.version) {
+            tx.execute_batch(migration.sql).map_err(&ledger_error)?;
+            // PRAGMA takes no bound parameters; the version is one of our own constants.
+            tx.execute_batch(&format!("PRAGMA user_version = {}", migration.version))
+                .map_err(&ledger_error)?;
+        }
+        tx.commit().map_err(&ledger_error)?;
+    }
+    Ok(ledger)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_one_by_one_from_one() {
+        for (i, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version as usize, i + 1, "{}", migration.what);
+        }
+        assert_eq!(SCHEMA_VERSION as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn a_new_store_gets_the_current_version_and_reopening_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
+        drop(store);
+        let ledger = dir.path().join("ledger.sqlite");
+        let before = std::fs::read(&ledger).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
+        drop(store);
+        assert_eq!(std::fs::read(&ledger).unwrap(), before);
+    }
+
+    fn table_columns(ledger: &Connection, table: &str) -> Vec<String> {
+        let mut statement = ledger
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    const LATER: [Migration; 2] = [
+        Migration {
+            version: 2,
+            what: "runs get a host",
+            sql: "ALTER TABLE runs ADD COLUMN host TEXT;",
+        },
+        Migration {
+            version: 3,
+            what: "snapshots only",
+            sql: "",
+        },
+    ];
+
+    #[test]
+    fn later_migrations_run_in_order_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        drop(open_ledger(&path, MIGRATIONS).unwrap());
+        let all: Vec<Migration> = MIGRATIONS.iter().chain(&LATER).copied().collect();
+        let ledger = open_ledger(&path, &all).unwrap();
+        assert_eq!(user_version(&ledger).unwrap(), 3);
+        assert!(table_columns(&ledger, "runs").contains(&"host".to_string()));
+        drop(ledger);
+        // Adding the column again would fail: opening again must not re-apply anything.
+        let ledger = open_ledger(&path, &all).unwrap();
+        assert_eq!(user_version(&ledger).unwrap(), 3);
+        drop(ledger);
+        // And the kassa that knew only version 1 now refuses it.
+        match open_ledger(&path, MIGRATIONS) {
+            Err(StoreError::NewerStore { found, newest, .. }) => {
+                assert_eq!((found, newest), (3, 1))
+            }
+            other => panic!("expected NewerStore, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_previous_version_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        drop(open_ledger(&path, MIGRATIONS).unwrap());
+        let broken = [
+            MIGRATIONS[0],
+            Migration {
+                version: 2,
+                what: "half a migration",
+                sql: "ALTER TABLE runs ADD COLUMN host TEXT; ALTER TABLE nowhere ADD COLUMN x TEXT;",
+            },
+        ];
+        assert!(matches!(
+            open_ledger(&path, &broken),
+            Err(StoreError::Ledger { .. })
+        ));
+        let ledger = open_ledger(&path, MIGRATIONS).unwrap();
+        assert_eq!(user_version(&ledger).unwrap(), 1);
+        assert!(!table_columns(&ledger, "runs").contains(&"host".to_string()));
+    }
+}

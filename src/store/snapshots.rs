@@ -1,0 +1,618 @@
+//! Parquet snapshots of rows, one file per source and row kind, and the one definition of
+//! their schemas.
+//!
+//! [`ADS`] and [`DEALS`] say, column by column, what a snapshot holds: name, type and whether
+//! it may be null. The same definition builds
+//! every frame written (so a file's columns cannot drift from it) and checks every file read:
+//! - a column the definition does not know, or of another type, is refused naming the file and
+//!   the column: the file comes from a newer kassa, or it is damaged;
+//! - a nullable column the file lacks (it was written before that column existed) reads as
+//!   nulls, which mean "not reported", never zero; a required one missing is refused;
+//! - a file stamped with a newer store schema than [`super::SCHEMA_VERSION`] is refused.
+//!
+//! Frames come back with the columns in the definition's order, so snapshots of several
+//! sources and of several ages stack into one frame.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use super::{SCHEMA_VERSION, Store, StoreError};
+use crate::domain::{AdDay, DateRange, Deal, Pulled, RowKind};
+
+/// The Parquet key-value metadata key that records the store schema version a snapshot was
+/// written with. Files written before versions existed lack it and are version 1.
+pub(crate) const STAMP_KEY: &str = "kassa.store_schema";
+
+/// Days since 1970-01-01, the physical value of a polars `Date`.
+pub fn epoch_days(date: NaiveDate) -> i32 {
+    date.to_epoch_days()
+}
+
+/// What one upsert changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpsertStats {
+    /// Rows of the window that were there before and were replaced.
+    pub replaced: usize,
+    /// Rows written for the window.
+    pub written: usize,
+}
+
+/// Why a snapshot does not fit the schema this kassa knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaProblem {
+    #[error(
+        "column `{column}` is not part of the {kind} snapshot schema this kassa knows (store schema version {newest}): the file was written by a newer kassa, or it is damaged"
+    )]
+    UnknownColumn {
+        kind: &'static str,
+        column: String,
+        newest: u32,
+    },
+    #[error(
+        "column `{column}` holds {found} where the {kind} snapshot schema has {expected}: the file was written by a newer kassa, or it is damaged"
+    )]
+    WrongType {
+        kind: &'static str,
+        column: String,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "required column `{column}` of the {kind} snapshot schema is missing: the file is damaged"
+    )]
+    MissingColumn { kind: &'static str, column: String },
+    #[error("required column `{column}` has {nulls} empty values: the file is damaged")]
+    EmptyValues { column: String, nulls: usize },
+    #[error("its `{STAMP_KEY}` stamp is {value:?}, not a schema version: the file is damaged")]
+    BadStamp { value: Option<String> },
+}
+
+/// How a column is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnType {
+    Text,
+    /// A polars `Date` (days since 1970-01-01).
+    Date,
+    /// A count (impressions, clicks): `u64`.
+    Count,
+    /// Money as exact millionths ([`crate::domain::Money`]): `i64`.
+    Micros,
+}
+
+impl ColumnType {
+    pub(crate) fn dtype(self) -> DataType {
+        match self {
+            ColumnType::Text => DataType::String,
+            ColumnType::Date => DataType::Date,
+            ColumnType::Count => DataType::UInt64,
+            ColumnType::Micros => DataType::Int64,
+        }
+    }
+}
+
+/// One column of a snapshot schema.
+pub(crate) struct ColumnSpec<R: 'static> {
+    pub(crate) name: &'static str,
+    pub(crate) column_type: ColumnType,
+    pub(crate) nullable: bool,
+    /// The column's values for rows of a source, as a series of the column type or of its
+    /// physical type (`i32` days for dates).
+    values: fn(source: &str, rows: &[&R]) -> Series,
+}
+
+/// The columns of one kind of snapshot, in the order they are stored.
+pub(crate) struct SnapshotSchema<R: 'static> {
+    pub(crate) kind: RowKind,
+    pub(crate) columns: &'static [ColumnSpec<R>],
+}
+
+fn series<T, S>(values: impl Iterator<Item = T>) -> Series
+where
+    Series: NamedFrom<Vec<T>, S>,
+    S: ?Sized,
+{
+    Series::new(PlSmallStr::EMPTY, values.collect::<Vec<T>>())
+}
+
+fn source_column(source: &str, len: usize) -> Series {
+    Series::new(PlSmallStr::EMPTY, vec![source; len])
+}
+
+/// Ad rows: one row per source, account, campaign and day.
+pub(crate) const ADS: SnapshotSchema<AdDay> = SnapshotSchema {
+    kind: RowKind::Ads,
+    columns: &[
+        ColumnSpec {
+            name: "source",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |source, rows| source_column(source, rows.len()),
+        },
+        ColumnSpec {
+            name: "account",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.account.as_str())),
+        },
+        ColumnSpec {
+            name: "channel",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.channel.as_str())),
+        },
+        ColumnSpec {
+            name: "campaign_id",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.campaign_id.as_str())),
+        },
+        ColumnSpec {
+            name: "campaign_name",
+            column_type: ColumnType::Text,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.campaign_name.as_deref())),
+        },
+        ColumnSpec {
+            name: "date",
+            column_type: ColumnType::Date,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| epoch_days(r.date))),
+        },
+        ColumnSpec {
+            name: "impressions",
+            column_type: ColumnType::Count,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.impressions)),
+        },
+        ColumnSpec {
+            name: "reach",
+            column_type: ColumnType::Count,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.reach)),
+        },
+        ColumnSpec {
+            name: "clicks",
+            column_type: ColumnType::Count,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.clicks)),
+        },
+        ColumnSpec {
+            name: "spend_micros",
+            column_type: ColumnType::Micros,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.spend.micros())),
+        },
+        ColumnSpec {
+            name: "currency",
+            column_type: ColumnType::Text,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.currency.as_deref())),
+        },
+    ],
+};
+
+/// Deals: one row per source and deal id.
+pub(crate) const DEALS: SnapshotSchema<Deal> = SnapshotSchema {
+    kind: RowKind::Deals,
+    columns: &[
+        ColumnSpec {
+            name: "source",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |source, rows| source_column(source, rows.len()),
+        },
+        ColumnSpec {
+            name: "deal_id",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.id.as_str())),
+        },
+        ColumnSpec {
+            name: "created_date",
+            column_type: ColumnType::Date,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| epoch_days(r.created_date))),
+        },
+        ColumnSpec {
+            name: "closed_date",
+            column_type: ColumnType::Date,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.closed_date.map(epoch_days))),
+        },
+        ColumnSpec {
+            name: "status",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.status.as_str())),
+        },
+        ColumnSpec {
+            name: "amount_micros",
+            column_type: ColumnType::Micros,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.amount.map(|a| a.micros()))),
+        },
+        ColumnSpec {
+            name: "currency",
+            column_type: ColumnType::Text,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.currency.as_deref())),
+        },
+        ColumnSpec {
+            name: "channel",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.channel.as_str())),
+        },
+        ColumnSpec {
+            name: "customer_id",
+            column_type: ColumnType::Text,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.customer_id.as_deref())),
+        },
+    ],
+};
+
+impl<R> SnapshotSchema<R> {
+    /// `rows` of `source` as a frame of exactly this schema.
+    pub(crate) fn frame(&self, source: &str, rows: &[&R]) -> PolarsResult<DataFrame> {
+        let columns = self
+            .columns
+            .iter()
+            .map(|spec| {
+                let values = (spec.values)(source, rows).with_name(spec.name.into());
+                Ok(values.cast(&spec.column_type.dtype())?.into_column())
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        DataFrame::new(rows.len(), columns)
+    }
+
+    fn spec(&self, name: &str) -> Option<&ColumnSpec<R>> {
+        self.columns.iter().find(|spec| spec.name == name)
+    }
+
+    /// Checks a frame read from `path` against this schema and returns it in this schema's
+    /// column order, with the nullable columns it predates added as nulls.
+    pub(crate) fn conform(&self, path: &Path, df: DataFrame) -> Result<DataFrame, StoreError> {
+        let kind = self.kind.as_str();
+        let refuse = |problem| StoreError::SnapshotSchema {
+            path: path.to_path_buf(),
+            problem,
+        };
+        for column in df.columns() {
+            let name = column.name().to_string();
+            let Some(spec) = self.spec(&name) else {
+                return Err(refuse(SchemaProblem::UnknownColumn {
+                    kind,
+                    column: name,
+                    newest: SCHEMA_VERSION,
+                }));
+            };
+            let expected = spec.column_type.dtype();
+            if column.dtype() != &expected {
+                return Err(refuse(SchemaProblem::WrongType {
+                    kind,
+                    column: name,
+                    found: column.dtype().to_string(),
+                    expected: expected.to_string(),
+                }));
+            }
+            if !spec.nullable && column.null_count() > 0 {
+                return Err(refuse(SchemaProblem::EmptyValues {
+                    column: name,
+                    nulls: column.null_count(),
+                }));
+            }
+        }
+        let height = df.height();
+        let columns = self
+            .columns
+            .iter()
+            .map(|spec| match df.column(spec.name) {
+                Ok(column) => Ok(column.clone()),
+                Err(_) if spec.nullable => Ok(Column::full_null(
+                    spec.name.into(),
+                    height,
+                    &spec.column_type.dtype(),
+                )),
+                Err(_) => Err(refuse(SchemaProblem::MissingColumn {
+                    kind,
+                    column: spec.name.to_string(),
+                })),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        DataFrame::new(height, columns).map_err(|source| StoreError::Snapshot {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Ad rows as a frame in the snapshot schema (what [`Store::ads`] returns).
+pub fn ad_rows_to_frame(source: &str, rows: &[AdDay]) -> PolarsResult<DataFrame> {
+    ADS.frame(source, &rows.iter().collect::<Vec<_>>())
+}
+
+/// Deals as a frame in the snapshot schema (what [`Store::deals`] returns).
+pub fn deals_to_frame(source: &str, rows: &[Deal]) -> PolarsResult<DataFrame> {
+    DEALS.frame(source, &rows.iter().collect::<Vec<_>>())
+}
+
+impl Store {
+    /// Replaces `source`'s rows for `range` with `rows`, then records `covered` in the ledger.
+    pub fn upsert(
+        &mut self,
+        source: &str,
+        range: DateRange,
+        rows: &Pulled,
+        covered: Option<DateRange>,
+    ) -> Result<UpsertStats, StoreError> {
+        let stats = match rows {
+            Pulled::Ads(rows) => self.upsert_ads(source, range, rows)?,
+            Pulled::Deals(rows) => self.upsert_deals(source, range, rows)?,
+        };
+        if let Some(covered) = covered {
+            self.add_coverage(source, covered)?;
+        }
+        Ok(stats)
+    }
+
+    fn snapshot_path(&self, kind: RowKind, source: &str) -> PathBuf {
+        self.root
+            .join(kind.as_str())
+            .join(format!("{source}.parquet"))
+    }
+
+    fn upsert_ads(
+        &self,
+        source: &str,
+        range: DateRange,
+        rows: &[AdDay],
+    ) -> Result<UpsertStats, StoreError> {
+        let path = self.snapshot_path(RowKind::Ads, source);
+        let snapshot_error = |source| StoreError::Snapshot {
+            path: path.clone(),
+            source,
+        };
+        let existing = read_snapshot(&ADS, &path)?;
+        let (start, end) = (epoch_days(range.start), epoch_days(range.end));
+        let (kept, replaced) = match existing {
+            Some(df) => {
+                let dates = df
+                    .column("date")
+                    .and_then(|c| c.cast(&DataType::Int32))
+                    .map_err(snapshot_error)?;
+                let dates = dates.i32().map_err(snapshot_error)?;
+                let keep: BooleanChunked = dates
+                    .iter()
+                    .map(|d| d.is_none_or(|d| d < start || d > end))
+                    .collect();
+                let kept = df.filter(&keep).map_err(snapshot_error)?;
+                let replaced = df.height() - kept.height();
+                (Some(kept), replaced)
+            }
+            None => (None, 0),
+        };
+        // The natural key is (source, account, campaign, date); a platform repeating a row in
+        // one answer keeps its last version.
+        let mut unique: Vec<&AdDay> = Vec::with_capacity(rows.len());
+        let mut seen = HashSet::new();
+        for row in rows.iter().rev() {
+            if seen.insert((&row.account, &row.campaign_id, row.date)) {
+                unique.push(row);
+            }
+        }
+        let fresh = ADS.frame(source, &unique).map_err(snapshot_error)?;
+        let written = fresh.height();
+        let mut combined = match kept {
+            Some(kept) => kept.vstack(&fresh).map_err(snapshot_error)?,
+            None => fresh,
+        };
+        combined = combined
+            .sort(
+                ["date", "account", "campaign_id"],
+                SortMultipleOptions::default(),
+            )
+            .map_err(snapshot_error)?;
+        write_snapshot(&path, &mut combined)?;
+        Ok(UpsertStats { replaced, written })
+    }
+
+    fn upsert_deals(
+        &self,
+        source: &str,
+        range: DateRange,
+        rows: &[Deal],
+    ) -> Result<UpsertStats, StoreError> {
+        let path = self.snapshot_path(RowKind::Deals, source);
+        let snapshot_error = |source| StoreError::Snapshot {
+            path: path.clone(),
+            source,
+        };
+        let existing = read_snapshot(&DEALS, &path)?;
+        let mut unique: Vec<&Deal> = Vec::with_capacity(rows.len());
+        let mut ids = HashSet::new();
+        for row in rows.iter().rev() {
+            if ids.insert(row.id.as_str()) {
+                unique.push(row);
+            }
+        }
+        let (start, end) = (epoch_days(range.start), epoch_days(range.end));
+        let in_range = |d: Option<i32>| d.is_some_and(|d| start <= d && d <= end);
+        let (kept, replaced) = match existing {
+            Some(df) => {
+                let column = |name: &str| -> Result<Int32Chunked, PolarsError> {
+                    Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.clone())
+                };
+                let created = column("created_date").map_err(snapshot_error)?;
+                let closed = column("closed_date").map_err(snapshot_error)?;
+                let existing_ids = df
+                    .column("deal_id")
+                    .and_then(|c| c.str().cloned())
+                    .map_err(snapshot_error)?;
+                // Drop what this window answers for: deals created or closed in it, and any
+                // deal the pull returned (its dates may have moved).
+                let keep: BooleanChunked = created
+                    .iter()
+                    .zip(closed.iter())
+                    .zip(existing_ids.iter())
+                    .map(|((created, closed), id)| {
+                        !(in_range(created)
+                            || in_range(closed)
+                            || id.is_some_and(|id| ids.contains(id)))
+                    })
+                    .collect();
+                let kept = df.filter(&keep).map_err(snapshot_error)?;
+                let replaced = df.height() - kept.height();
+                (Some(kept), replaced)
+            }
+            None => (None, 0),
+        };
+        let fresh = DEALS.frame(source, &unique).map_err(snapshot_error)?;
+        let written = fresh.height();
+        let mut combined = match kept {
+            Some(kept) => kept.vstack(&fresh).map_err(snapshot_error)?,
+            None => fresh,
+        };
+        combined = combined
+            .sort(["created_date", "deal_id"], SortMultipleOptions::default())
+            .map_err(snapshot_error)?;
+        write_snapshot(&path, &mut combined)?;
+        Ok(UpsertStats { replaced, written })
+    }
+
+    /// Every ad row of the named sources, in the schema [`crate::analysis`] documents.
+    pub fn ads(&self, sources: &[&str]) -> Result<DataFrame, StoreError> {
+        self.load(&ADS, sources)
+    }
+
+    /// Every deal of the named sources, in the schema [`crate::analysis`] documents.
+    pub fn deals(&self, sources: &[&str]) -> Result<DataFrame, StoreError> {
+        self.load(&DEALS, sources)
+    }
+
+    fn load<R>(
+        &self,
+        schema: &SnapshotSchema<R>,
+        sources: &[&str],
+    ) -> Result<DataFrame, StoreError> {
+        let mut combined = schema
+            .frame("", &[])
+            .map_err(|source| StoreError::Snapshot {
+                path: self.root.clone(),
+                source,
+            })?;
+        for source in sources {
+            let path = self.snapshot_path(schema.kind, source);
+            if let Some(df) = read_snapshot(schema, &path)? {
+                combined
+                    .vstack_mut_owned(df)
+                    .map_err(|source| StoreError::Snapshot { path, source })?;
+            }
+        }
+        Ok(combined)
+    }
+}
+
+/// Reads the snapshot at `path` (`None` when there is none yet), checked against `schema`.
+fn read_snapshot<R>(
+    schema: &SnapshotSchema<R>,
+    path: &Path,
+) -> Result<Option<DataFrame>, StoreError> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let snapshot_error = |source| StoreError::Snapshot {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = ParquetReader::new(file);
+    let stamp = reader
+        .get_metadata()
+        .map_err(snapshot_error)?
+        .key_value_metadata()
+        .as_ref()
+        .and_then(|pairs| pairs.iter().find(|pair| pair.key == STAMP_KEY))
+        .map(|pair| pair.value.clone());
+    // No stamp: written before schema versions existed, which is version 1.
+    if let Some(value) = stamp {
+        let version = value.as_deref().and_then(|v| v.parse::<u32>().ok());
+        match version {
+            Some(version) if version > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSnapshot {
+                    path: path.to_path_buf(),
+                    found: version,
+                    newest: SCHEMA_VERSION,
+                });
+            }
+            Some(version) if version >= 1 => {}
+            _ => {
+                return Err(StoreError::SnapshotSchema {
+                    path: path.to_path_buf(),
+                    problem: SchemaProblem::BadStamp { value },
+                });
+            }
+        }
+    }
+    let df = reader.finish().map_err(snapshot_error)?;
+    schema.conform(path, df).map(Some)
+}
+
+/// Writes next to the target and renames over it: readers see the old file or the new one.
+/// The file is stamped with the store schema version it was written with.
+fn write_snapshot(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
+    let tmp = path.with_extension("parquet.tmp");
+    let io_error = |source| StoreError::Io {
+        path: tmp.clone(),
+        source,
+    };
+    let file = std::fs::File::create(&tmp).map_err(io_error)?;
+    let stamp =
+        KeyValueMetadata::from_static(vec![(STAMP_KEY.to_string(), SCHEMA_VERSION.to_string())]);
+    ParquetWriter::new(&file)
+        .with_key_value_metadata(Some(stamp))
+        .finish(df)
+        .map_err(|source| StoreError::Snapshot {
+            path: tmp.clone(),
+            source,
+        })?;
+    file.sync_all().map_err(io_error)?;
+    std::fs::rename(&tmp, path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_frames_have_exactly_the_defined_columns_and_types() {
+        fn check<R>(schema: &SnapshotSchema<R>) {
+            let df = schema.frame("meta", &[]).unwrap();
+            let got: Vec<(String, DataType)> = df
+                .columns()
+                .iter()
+                .map(|c| (c.name().to_string(), c.dtype().clone()))
+                .collect();
+            let want: Vec<(String, DataType)> = schema
+                .columns
+                .iter()
+                .map(|s| (s.name.to_string(), s.column_type.dtype()))
+                .collect();
+            assert_eq!(got, want);
+        }
+        check(&ADS);
+        check(&DEALS);
+    }
+}
