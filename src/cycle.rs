@@ -11,15 +11,16 @@ use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate};
 use serde_json::json;
 
-use crate::alerts::{AlertEvent, AlertMessage, AlertTarget, Fact};
-use crate::analysis::{ALL_CHANNELS, Finding, FindingKind, Granularity};
+use crate::alerts::{AlertEvent, AlertMessage, AlertTarget};
+use crate::analysis::{ALL_CHANNELS, FindingKind};
 use crate::config::Settings;
 use crate::domain::DateRange;
 use crate::domain::Locale;
-use crate::episodes::{self, Change, Episode, Resolution};
+use crate::episodes::{self, Change, Episode};
 use crate::pipeline::{self, SourceOutcome};
+use crate::report;
 use crate::store::{NewOutboxItem, Store};
-use crate::text::{self, format_money, percent};
+use crate::text;
 
 /// The furthest back a nightly run reaches to fill a hole left by failed runs; older holes
 /// are for `kassa backfill`.
@@ -243,102 +244,20 @@ fn capped(
     let keep = max.saturating_sub(1);
     let mut out: Vec<AlertMessage> = messages[..keep].iter().map(|m| (*m).clone()).collect();
     let rest = &messages[keep..];
-    let lines: Vec<String> = rest.iter().map(|m| format!("• {}", m.title)).collect();
-    let (title, summary) = match locale {
-        Locale::En => (
-            format!("{} more alerts", rest.len()),
-            format!("Also found in this run:\n{}", lines.join("\n")),
-        ),
-        Locale::Ru => (
-            format!("Ещё {} оповещений", rest.len()),
-            format!("Также найдено за этот запуск:\n{}", lines.join("\n")),
-        ),
-    };
+    let titles: Vec<&str> = rest.iter().map(|m| m.title.as_str()).collect();
+    let words = text::alerts::digest(&titles, locale);
     out.push(AlertMessage {
         id: format!("digest:{today}:{}", rest[0].id),
         event: AlertEvent::Digest,
         finding_kind: "digest".to_string(),
         channel: ALL_CHANNELS.to_string(),
-        title,
-        summary,
-        facts: Vec::new(),
-        decision: None,
+        title: words.title,
+        summary: words.summary,
+        facts: words.facts,
+        decision: words.decision,
         data: json!({"messages": rest.iter().map(|m| &m.id).collect::<Vec<_>>()}),
     });
     out
-}
-
-fn episode_span(g: Granularity, e: &Episode, locale: Locale) -> String {
-    let count = e.findings.len();
-    match (locale, count) {
-        (Locale::En, 1) => format!("{} {} to {}", g.noun(), e.first_start, e.last_end),
-        (Locale::En, n) => format!("{n} {}s, {} to {}", g.noun(), e.first_start, e.last_end),
-        (Locale::Ru, _) => format!("с {} по {}", e.first_start, e.last_end),
-    }
-}
-
-fn facts(f: &Finding, e: &Episode, settings: &Settings) -> Vec<Fact> {
-    let locale = settings.alerting.locale;
-    let currency = f.currency.as_deref();
-    let mut facts = Vec::new();
-    let labels = match locale {
-        Locale::En => [
-            "Activity",
-            "Money",
-            "Spend in the episode",
-            "Periods",
-            "Chain breaks",
-        ],
-        Locale::Ru => [
-            "Активность",
-            "Деньги",
-            "Расход за эпизод",
-            "Периоды",
-            "Разрыв цепочки",
-        ],
-    };
-    if let Some(a) = &f.activity {
-        facts.push(Fact {
-            label: labels[0].into(),
-            value: format!(
-                "{} +{}",
-                text::metric_name(&a.metric, locale),
-                percent(a.growth, locale)
-            ),
-        });
-    }
-    if let Some(m) = &f.money {
-        let sign = if m.growth >= 0.0 { "+" } else { "−" };
-        facts.push(Fact {
-            label: labels[1].into(),
-            value: format!(
-                "{} {sign}{}",
-                text::metric_name(&m.metric, locale),
-                percent(m.growth.abs(), locale)
-            ),
-        });
-    }
-    facts.push(Fact {
-        label: labels[2].into(),
-        value: format_money(e.spend().as_f64(), currency, locale),
-    });
-    facts.push(Fact {
-        label: labels[3].into(),
-        value: episode_span(settings.rule.granularity, e, locale),
-    });
-    if let Some(chain) = f.chain_break {
-        let value = match (chain, locale) {
-            (crate::analysis::ChainBreak::ClickToLead, Locale::En) => "click → lead",
-            (crate::analysis::ChainBreak::LeadToSale, Locale::En) => "lead → sale",
-            (crate::analysis::ChainBreak::ClickToLead, Locale::Ru) => "клик → заявка",
-            (crate::analysis::ChainBreak::LeadToSale, Locale::Ru) => "заявка → продажа",
-        };
-        facts.push(Fact {
-            label: labels[4].into(),
-            value: value.into(),
-        });
-    }
-    facts
 }
 
 fn episode_data(e: &Episode, key: &str) -> serde_json::Value {
@@ -354,15 +273,15 @@ fn episode_data(e: &Episode, key: &str) -> serde_json::Value {
             "spend": e.spend().as_f64(),
             "ended_by": e.ended_by,
         },
-        "finding": e.latest(),
+        "finding": report::json::finding(e.latest()),
     })
 }
 
-/// Words one change of an episode into an alert.
+/// Turns one change of an episode into an alert: identity, event and data here, the words
+/// from [`text::alerts`].
 fn message_for(change: &Change, settings: &Settings) -> AlertMessage {
     let locale = settings.alerting.locale;
     let g = settings.rule.granularity;
-    let channel_label = |c: &str| text::channel_name(c, locale);
     match change {
         Change::Opened(e) | Change::Updated(_, e) => {
             let updated = matches!(change, Change::Updated(..));
@@ -370,39 +289,7 @@ fn message_for(change: &Change, settings: &Settings) -> AlertMessage {
                 Change::Updated(state, _) => state.key.clone(),
                 _ => format!("{}:{}:{}", e.kind, e.channel, e.first_start),
             };
-            let latest = e.latest();
-            let title = match (updated, locale) {
-                (false, Locale::En) => format!(
-                    "Activity without money: {}, {}",
-                    channel_label(&e.channel),
-                    episode_span(g, e, locale)
-                ),
-                (true, Locale::En) => format!(
-                    "Activity without money continues: {}, {}",
-                    channel_label(&e.channel),
-                    episode_span(g, e, locale)
-                ),
-                (false, Locale::Ru) => format!(
-                    "Активность без денег: {}, {}",
-                    channel_label(&e.channel),
-                    episode_span(g, e, locale)
-                ),
-                (true, Locale::Ru) => format!(
-                    "Активность без денег продолжается: {}, {}",
-                    channel_label(&e.channel),
-                    episode_span(g, e, locale)
-                ),
-            };
-            let mut summary = latest.message.clone();
-            if let Some(ended) = e.ended_by {
-                summary.push_str(&match locale {
-                    Locale::En => format!(
-                        " The episode has already ended: the {} of {ended} was not flagged.",
-                        g.noun()
-                    ),
-                    Locale::Ru => format!(" Эпизод уже закончился: период с {ended} не отмечен."),
-                });
-            }
+            let words = text::alerts::episode(e, updated, g, locale);
             AlertMessage {
                 id: format!("{key}:{}", if updated { "updated" } else { "opened" }),
                 event: if updated {
@@ -412,60 +299,32 @@ fn message_for(change: &Change, settings: &Settings) -> AlertMessage {
                 },
                 finding_kind: e.kind.to_string(),
                 channel: e.channel.clone(),
-                title,
-                summary,
-                facts: facts(latest, e, settings),
-                decision: Some(match locale {
-                    Locale::En => format!("What to decide: {}", text::decision(latest, locale)),
-                    Locale::Ru => format!("Что решить: {}", text::decision(latest, locale)),
-                }),
+                title: words.title,
+                summary: words.summary,
+                facts: words.facts,
+                decision: words.decision,
                 data: episode_data(e, &key),
             }
         }
         Change::Resolved(state, episode, resolution) => {
-            let last_end = g.period_end(state.last_start);
-            let title = match locale {
-                Locale::En => format!(
-                    "Resolved: {}, {} to {}",
-                    channel_label(&state.channel),
-                    state.first_start,
-                    last_end
-                ),
-                Locale::Ru => format!(
-                    "Разрешено: {}, с {} по {}",
-                    channel_label(&state.channel),
-                    state.first_start,
-                    last_end
-                ),
-            };
-            let summary = match (resolution, locale) {
-                (Resolution::Ended(next), Locale::En) => format!(
-                    "The activity-without-money episode from {} to {last_end} is over: the {} of {next} is no longer flagged.",
-                    state.first_start,
-                    g.noun()
-                ),
-                (Resolution::Ended(next), Locale::Ru) => format!(
-                    "Эпизод «активность без денег» с {} по {last_end} закончился: период с {next} уже не отмечен.",
-                    state.first_start
-                ),
-                (Resolution::Cleared, Locale::En) => format!(
-                    "Restated data no longer shows activity without money from {} to {last_end}; the earlier alert no longer applies.",
-                    state.first_start
-                ),
-                (Resolution::Cleared, Locale::Ru) => format!(
-                    "После уточнения данных активность без денег с {} по {last_end} больше не видна; прежнее оповещение неактуально.",
-                    state.first_start
-                ),
-            };
+            let words = text::alerts::resolved(
+                &state.kind,
+                &state.channel,
+                state.first_start,
+                g.period_end(state.last_start),
+                *resolution,
+                g,
+                locale,
+            );
             AlertMessage {
                 id: format!("{}:resolved", state.key),
                 event: AlertEvent::Resolved,
                 finding_kind: state.kind.clone(),
                 channel: state.channel.clone(),
-                title,
-                summary,
-                facts: Vec::new(),
-                decision: None,
+                title: words.title,
+                summary: words.summary,
+                facts: words.facts,
+                decision: words.decision,
                 data: match episode {
                     Some(e) => episode_data(e, &state.key),
                     None => {
@@ -480,37 +339,16 @@ fn message_for(change: &Change, settings: &Settings) -> AlertMessage {
 
 /// A sample alert for `kassa alert-test`, in the configured language.
 pub fn sample_message(locale: Locale) -> AlertMessage {
-    let (title, summary, decision) = match locale {
-        Locale::En => (
-            "kassa test alert",
-            "This is a test from kassa: if you can read it, this target will receive the morning alerts about activity without money.",
-            "Nothing to decide: this is only a test.",
-        ),
-        Locale::Ru => (
-            "Тестовое оповещение kassa",
-            "Это тест от kassa: если вы читаете это сообщение, сюда будут приходить утренние оповещения об активности без денег.",
-            "Решать ничего не нужно: это только тест.",
-        ),
-    };
+    let words = text::alerts::sample(locale);
     AlertMessage {
         id: format!("test:{}", chrono::Utc::now().timestamp_millis()),
         event: AlertEvent::Test,
         finding_kind: "test".to_string(),
         channel: ALL_CHANNELS.to_string(),
-        title: title.to_string(),
-        summary: summary.to_string(),
-        facts: vec![Fact {
-            label: match locale {
-                Locale::En => "Sample spend".into(),
-                Locale::Ru => "Пример расхода".into(),
-            },
-            value: format_money(
-                1_234_567.0,
-                Some(if locale == Locale::Ru { "RUB" } else { "USD" }),
-                locale,
-            ),
-        }],
-        decision: Some(decision.to_string()),
+        title: words.title,
+        summary: words.summary,
+        facts: words.facts,
+        decision: words.decision,
         data: json!({"test": true}),
     }
 }

@@ -8,7 +8,7 @@
 
 use chrono::NaiveDate;
 
-use crate::analysis::{Analysis, Finding, FindingKind, Granularity};
+use crate::analysis::{Analysis, Finding, FindingDetail, FindingKind, Granularity};
 use crate::domain::{EpisodeState, Status};
 
 /// A run of consecutive flagged periods of one channel, as the current analysis sees it.
@@ -26,11 +26,14 @@ pub struct Episode {
 }
 
 impl Episode {
-    /// The largest activity growth of the episode.
+    /// The largest activity growth of the episode (what makes an update worth sending).
     pub fn peak_growth(&self) -> f64 {
         self.findings
             .iter()
-            .filter_map(|f| f.activity.as_ref().map(|a| a.growth))
+            .filter_map(|f| match &f.detail {
+                FindingDetail::ActivityWithoutMoney(flag) => Some(flag.activity.growth),
+                FindingDetail::DataGap(_) => None,
+            })
             .fold(f64::NEG_INFINITY, f64::max)
     }
 
@@ -71,7 +74,7 @@ pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
             }
             _ => episodes.push(Episode {
                 channel: finding.channel.clone(),
-                kind: finding.kind,
+                kind: finding.kind(),
                 first_start: finding.period_start,
                 last_start: finding.period_start,
                 last_end: finding.period_end,
@@ -224,29 +227,34 @@ mod tests {
         s.parse().unwrap()
     }
 
-    use crate::analysis::Growth;
+    use crate::analysis::{ActivityWithoutMoney, Growth};
     use crate::domain::Money;
 
     fn flagged(channel: &str, start: &str, growth: f64) -> Finding {
         let start = d(start);
         Finding {
-            kind: FindingKind::ActivityWithoutMoney,
             channel: channel.to_string(),
             period_start: start,
             period_end: Granularity::Week.period_end(start),
-            activity: Some(Growth {
-                metric: "clicks".into(),
-                value: 1.0 + growth,
-                baseline: 1.0,
-                growth,
-            }),
-            money: None,
-            leads: None,
-            deals_won: None,
-            chain_break: None,
             spend: Money::from_micros(1_000_000),
             currency: None,
-            gaps: Vec::new(),
+            detail: FindingDetail::ActivityWithoutMoney(ActivityWithoutMoney {
+                activity: Growth {
+                    metric: "clicks".into(),
+                    value: 1.0 + growth,
+                    baseline: 1.0,
+                    growth,
+                },
+                money: Growth {
+                    metric: "revenue".into(),
+                    value: 1.0,
+                    baseline: 1.0,
+                    growth: 0.0,
+                },
+                leads: None,
+                deals_won: None,
+                chain_break: None,
+            }),
             message: String::new(),
         }
     }

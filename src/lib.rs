@@ -11,12 +11,17 @@
 //! - [`sources`]: one module per platform, each turning a wire format into those rows;
 //! - [`store`]: the embedded store, Parquet snapshots of rows and a SQLite ledger (coverage,
 //!   runs, episode states, the alert outbox), with schema versions and migrations;
-//! - [`analysis`]: pure functions over polars frames: periods, metrics, the default rule;
+//! - [`analysis`]: pure functions over polars frames, free of wording: periods and why one has
+//!   no verdict ([`analysis::periods`]), the default rule ([`analysis::rules`]), findings typed
+//!   per kind ([`analysis::FindingDetail`]);
 //! - [`episodes`]: consecutive flagged periods, and what changed about them since last run;
-//! - [`text`]: words for people in English or Russian: messages, money, percentages;
 //! - [`alerts`]: renders alert messages for Slack (and Slack-compatible chats), Telegram and
 //!   signed generic webhooks, and delivers them through the shared HTTP client;
-//! - [`report`]: renders an analysis as a terminal table or the JSON contract;
+//! - [`text`]: every word for people, in English or Russian: finding messages and data-gap
+//!   reasons ([`text::findings`]), alert titles, facts and notes ([`text::alerts`]), the table's
+//!   labels ([`text::report`]), money and percentages;
+//! - [`report`]: renders an analysis as a terminal table ([`report::table`]) or the JSON
+//!   contract ([`report::json`]);
 //! - [`config`]: layered configuration, validated all at once before anything runs;
 //! - [`server`]: the HTTP server (axum): the worker's `/healthz` and Prometheus `/metrics`
 //!   router, and the serving loop the demo's fakes use;

@@ -2,7 +2,10 @@
 //! the store's snapshot schema and handed to the pure `analysis::analyze`, with coverage and
 //! "today" as explicit inputs.
 
-use kassa::analysis::{self, Analysis, ChainBreak, FindingKind, Granularity, RuleSettings};
+use kassa::analysis::{
+    self, ActivityWithoutMoney, Analysis, ChainBreak, Finding, FindingDetail, FindingKind,
+    Granularity, RuleSettings,
+};
 use kassa::domain::{AdDay, Coverage, DateRange, Deal};
 use kassa::store::{ad_rows_to_frame, deals_to_frame};
 
@@ -58,6 +61,14 @@ fn run_with(
     analysis
 }
 
+/// The numbers of an `activity_without_money` finding.
+fn flag(finding: &Finding) -> &ActivityWithoutMoney {
+    match &finding.detail {
+        FindingDetail::ActivityWithoutMoney(flag) => flag,
+        other => panic!("not a flag: {other:?}"),
+    }
+}
+
 fn flagged(analysis: &Analysis) -> Vec<(String, String)> {
     analysis
         .flagged()
@@ -111,11 +122,11 @@ fn clicks_up_and_revenue_down_is_flagged_but_growth_with_money_is_not() {
         ]
     );
     let meta = analysis.flagged().find(|f| f.channel == "meta").unwrap();
-    let activity = meta.activity.as_ref().unwrap();
+    let activity = &flag(meta).activity;
     assert_eq!(activity.metric, "clicks");
     assert!((activity.growth - 0.30).abs() < 1e-12);
     assert_eq!((activity.value, activity.baseline), (130.0, 100.0));
-    let money = meta.money.as_ref().unwrap();
+    let money = &flag(meta).money;
     assert_eq!(money.metric, "revenue");
     assert!((money.growth + 0.20).abs() < 1e-12);
     assert_eq!(meta.spend.to_string(), "65");
@@ -129,8 +140,8 @@ fn clicks_up_and_revenue_down_is_flagged_but_growth_with_money_is_not() {
     assert!(meta.message.contains("$65"), "{}", meta.message);
 
     let all = analysis.flagged().find(|f| f.channel == "all").unwrap();
-    assert!((all.activity.as_ref().unwrap().growth - 0.30).abs() < 1e-12);
-    assert!((all.money.as_ref().unwrap().growth + 0.10).abs() < 1e-12);
+    assert!((flag(all).activity.growth - 0.30).abs() < 1e-12);
+    assert!((flag(all).money.growth + 0.10).abs() < 1e-12);
     assert_eq!(all.spend.to_string(), "117");
 
     // Weeks 1-4 have no baseline yet; week 6 has no rows at all, and zero activity is not
@@ -139,7 +150,7 @@ fn clicks_up_and_revenue_down_is_flagged_but_growth_with_money_is_not() {
         analysis
             .findings
             .iter()
-            .all(|f| f.kind != FindingKind::DataGap)
+            .all(|f| f.kind() != FindingKind::DataGap)
     );
 }
 
@@ -157,7 +168,7 @@ fn a_missing_crm_day_makes_a_data_gap_not_a_verdict() {
     let gaps: Vec<_> = analysis
         .findings
         .iter()
-        .filter(|f| f.kind == FindingKind::DataGap)
+        .filter(|f| f.kind() == FindingKind::DataGap)
         .collect();
     assert_eq!(gaps.len(), 1);
     assert_eq!(gaps[0].channel, "all");
@@ -188,7 +199,7 @@ fn a_period_that_has_not_ended_gets_no_verdict() {
         .iter()
         .find(|f| f.period_start == d("2025-02-03"))
         .unwrap();
-    assert_eq!(gap.kind, FindingKind::DataGap);
+    assert_eq!(gap.kind(), FindingKind::DataGap);
     assert!(gap.message.contains("has not ended"), "{}", gap.message);
 }
 
@@ -257,13 +268,13 @@ fn the_baseline_skips_incomplete_periods() {
         ]
     );
     let finding = analysis.flagged().find(|f| f.channel == "meta").unwrap();
-    let activity = finding.activity.as_ref().unwrap();
+    let activity = &flag(finding).activity;
     assert_eq!(
         (activity.metric.as_str(), activity.baseline),
         ("clicks", 100.0)
     );
     assert!(
-        (finding.money.as_ref().unwrap().growth).abs() < 1e-12,
+        (flag(finding).money.growth).abs() < 1e-12,
         "flat revenue is not growth"
     );
 }
@@ -283,7 +294,7 @@ fn a_won_deal_without_an_amount_is_unknown_money_not_zero() {
     let gap = analysis
         .findings
         .iter()
-        .find(|f| f.kind == FindingKind::DataGap)
+        .find(|f| f.kind() == FindingKind::DataGap)
         .unwrap();
     assert!(gap.message.contains("without an amount"), "{}", gap.message);
     let google = analysis
@@ -308,8 +319,8 @@ fn the_chain_break_is_named() {
     let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
     let meta = analysis.flagged().find(|f| f.channel == "meta").unwrap();
     // Leads: weeks 1-4 have 2 each (the won deal and one open lead); week 5 has 1 + 4 = 5.
-    assert_eq!(meta.leads.as_ref().unwrap().value, 5.0);
-    assert_eq!(meta.chain_break, Some(ChainBreak::LeadToSale));
+    assert_eq!(flag(meta).leads.as_ref().unwrap().value, 5.0);
+    assert_eq!(flag(meta).chain_break, Some(ChainBreak::LeadToSale));
     assert!(
         meta.message.contains("between lead and sale"),
         "{}",
@@ -325,7 +336,7 @@ fn the_chain_break_is_named() {
     };
     let analysis = run_with(&ads, &deals, &full_coverage(), "2025-03-01", &settings);
     let google = analysis.flagged().find(|f| f.channel == "google").unwrap();
-    assert_eq!(google.chain_break, Some(ChainBreak::ClickToLead));
+    assert_eq!(flag(google).chain_break, Some(ChainBreak::ClickToLead));
 }
 
 #[test]

@@ -1,88 +1,45 @@
-//! Renders an [`Analysis`] for people (a terminal table) or for other tools (the JSON
-//! contract of `kassa analyze --format json`). Rendering only: nothing here decides anything.
+//! The terminal table of `kassa analyze`: findings first, in plain words, then each channel's
+//! periods with their numbers and verdicts.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt::Write;
 
-use crate::analysis::{ALL_CHANNELS, Analysis, FindingKind, channel_order};
+use crate::analysis::{Analysis, FindingKind, channel_order};
 use crate::domain::Locale;
+use crate::text::report::{channel_title, columns, heading, marker, summary, verdict, warning};
 use crate::text::{format_money, percent};
-
-/// The JSON contract: `periods` and `findings` (README, "JSON output").
-pub fn to_json(analysis: &Analysis) -> String {
-    serde_json::to_string_pretty(analysis).expect("an analysis always serialises")
-}
 
 /// A readable report: findings first, in plain words, then each channel's periods.
 pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
     let mut out = String::new();
-    let g = analysis.granularity.noun();
+    let g = analysis.granularity;
     let _ = writeln!(
         out,
-        "kassa: {g}s from {} to {}{}",
-        analysis.from,
-        analysis.to,
-        analysis
-            .currency
-            .as_deref()
-            .map(|c| format!(", amounts in {c}"))
-            .unwrap_or_default()
+        "{}",
+        heading(g, analysis.from, analysis.to, analysis.currency.as_deref())
     );
-    for warning in &analysis.warnings {
-        let _ = writeln!(out, "warning: {warning}");
+    for w in &analysis.warnings {
+        let _ = writeln!(out, "warning: {}", warning(w));
     }
 
-    let flagged: Vec<_> = analysis.flagged().collect();
-    let gaps = analysis
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::DataGap)
-        .count();
-    let _ = writeln!(
-        out,
-        "\n{} period{} of activity without money; {gaps} {g}{} without a verdict (data gaps).",
-        flagged.len(),
-        if flagged.len() == 1 { "" } else { "s" },
-        if gaps == 1 { "" } else { "s" },
-    );
+    let _ = writeln!(out, "\n{}", summary(&analysis.counts(), g));
     for finding in &analysis.findings {
-        let marker = match finding.kind {
-            FindingKind::ActivityWithoutMoney => "FLAG",
-            FindingKind::DataGap => "gap ",
-        };
-        let _ = writeln!(out, "  {marker} {}", finding.message);
+        let _ = writeln!(out, "  {} {}", marker(finding.kind()), finding.message);
     }
 
-    let flagged_keys: HashSet<(&str, chrono::NaiveDate)> = flagged
-        .iter()
-        .map(|f| (f.channel.as_str(), f.period_start))
+    let flagged: HashMap<(&str, chrono::NaiveDate), FindingKind> = analysis
+        .flagged()
+        .map(|f| ((f.channel.as_str(), f.period_start), f.kind()))
         .collect();
+    let header = columns(g);
     for channel in channel_order(analysis) {
-        let title = if channel == ALL_CHANNELS {
-            "all channels".to_string()
-        } else {
-            format!("channel {channel}")
-        };
-        let _ = writeln!(out, "\n{title}");
-        let header = [
-            g,
-            "impressions",
-            "reach",
-            "clicks",
-            "ctr",
-            "spend",
-            "leads",
-            "won",
-            "revenue",
-            "romi",
-            "verdict",
-        ];
+        let _ = writeln!(out, "\n{}", channel_title(channel));
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
         for p in analysis.periods.iter().filter(|p| p.channel == channel) {
             let verdict = if !p.complete {
-                "no verdict"
-            } else if flagged_keys.contains(&(channel, p.period_start)) {
-                "ACTIVITY WITHOUT MONEY"
+                verdict(FindingKind::DataGap)
+            } else if let Some(kind) = flagged.get(&(channel, p.period_start)) {
+                verdict(*kind)
             } else {
                 ""
             };

@@ -1,0 +1,332 @@
+//! Analysis: pure functions over polars frames. No I/O, no async, no clock, no words: "today"
+//! is an argument, so every verdict can be replayed and tested, and what it finds is typed
+//! data that [`crate::text`] words and [`crate::report`] renders.
+//!
+//! Input frames (the store's snapshot schema):
+//! - ads: `date` (Date), `channel` (str), `impressions`, `clicks` (u64), `reach` (u64, null
+//!   when the platform did not report it), `spend_micros` (i64), `currency` (str, nullable);
+//! - deals: `created_date`, `closed_date` (Date, null while open), `status` (`won`, `lost`,
+//!   `open`), `amount_micros` (i64, null when unknown), `channel`, `currency`.
+//!
+//! The steps: [`periods`] periodises and aggregates in polars (the part that meets millions of
+//! rows) into a small per-channel period table; each rule module then walks that table. A
+//! period that has not ended, that some source did not cover, or whose won deals lack an amount
+//! gets no verdict and becomes a `data_gap`: missing money is never read as zero.
+//!
+//! Modules:
+//! - [`periods`]: granularity, the polars aggregation, why a period is incomplete;
+//! - [`rules`]: the default rule, activity without money, and where the chain broke.
+//!
+//! Adding a rule (lag, metric audit, reconciliation): a sibling module with a function from
+//! the period table (or the frames) to `Vec<Finding>`, called in [`analyze`]; a variant in
+//! [`FindingKind`] and one in [`FindingDetail`] carrying its numbers. The exhaustive matches
+//! on the kind then point at every place that needs words or a JSON shape (`text`, `report`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::domain::{Coverage, DateRange, Money};
+
+pub mod periods;
+pub mod rules;
+
+pub use periods::{GapReason, Granularity};
+pub use rules::{
+    ActivityMetric, ActivityWithoutMoney, ChainBreak, Growth, MoneyMetric, RuleSettings, growth,
+};
+
+/// The channel name of the total over all channels.
+pub const ALL_CHANNELS: &str = "all";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("analysis failed while {stage}: {source}")]
+    Polars {
+        stage: &'static str,
+        #[source]
+        source: PolarsError,
+    },
+}
+
+fn at(stage: &'static str) -> impl FnOnce(PolarsError) -> AnalysisError {
+    move |source| AnalysisError::Polars { stage, source }
+}
+
+/// One channel's numbers for one period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodMetrics {
+    pub channel: String,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// Whether the period has a verdict: it has ended, every source covered every day of it,
+    /// and every won deal in it has an amount.
+    pub complete: bool,
+    /// Why the period is incomplete; empty when complete.
+    pub gaps: Vec<GapReason>,
+    pub impressions: u64,
+    /// Summed over days; `None` when a platform did not report reach for some day.
+    pub reach: Option<u64>,
+    pub clicks: u64,
+    /// Clicks over impressions of the whole period.
+    pub ctr: Option<f64>,
+    pub spend: Money,
+    pub cpc: Option<f64>,
+    /// Deals created in the period.
+    pub leads: u64,
+    /// Deals won (closed as won) in the period.
+    pub deals_won: u64,
+    /// The amounts of the deals won in the period.
+    pub revenue: Money,
+    /// Won deals without an amount: their money is unknown, so the period is incomplete.
+    pub won_without_amount: u64,
+    pub cost_per_won_deal: Option<f64>,
+    /// (revenue - spend) / spend.
+    pub romi: Option<f64>,
+}
+
+/// What kind of finding. [`FindingKind::ALL`] is the one list every consumer derives from
+/// (alert filters, episodes, outcome counts, worker metrics), so a new kind is counted,
+/// filtered and exported everywhere as soon as it is added here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    ActivityWithoutMoney,
+    DataGap,
+}
+
+impl FindingKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [FindingKind; 2] = [FindingKind::ActivityWithoutMoney, FindingKind::DataGap];
+
+    /// The kind's name on the wire (JSON `kind`, alert filters, metric labels).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::ActivityWithoutMoney => "activity_without_money",
+            FindingKind::DataGap => "data_gap",
+        }
+    }
+
+    /// The kind named `name` on the wire.
+    pub fn parse(name: &str) -> Option<FindingKind> {
+        FindingKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether this kind is a verdict about money (as opposed to the absence of one).
+    pub fn is_flag(self) -> bool {
+        !matches!(self, FindingKind::DataGap)
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A period without a verdict, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataGap {
+    /// Never empty: a period with no reason to doubt it is complete.
+    pub reasons: Vec<GapReason>,
+}
+
+/// What a finding says, with the numbers of its kind. The kind is derived from the variant
+/// ([`FindingDetail::kind`]), so the two cannot disagree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FindingDetail {
+    ActivityWithoutMoney(ActivityWithoutMoney),
+    DataGap(DataGap),
+}
+
+impl FindingDetail {
+    pub fn kind(&self) -> FindingKind {
+        match self {
+            FindingDetail::ActivityWithoutMoney(_) => FindingKind::ActivityWithoutMoney,
+            FindingDetail::DataGap(_) => FindingKind::DataGap,
+        }
+    }
+}
+
+/// One flagged period, or one period without a verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub channel: String,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// Spend in the period.
+    pub spend: Money,
+    pub currency: Option<String>,
+    pub detail: FindingDetail,
+    /// The finding in plain words; filled by [`crate::text::describe_findings`] in the
+    /// configured language (analysis itself stays free of wording).
+    pub message: String,
+}
+
+impl Finding {
+    pub fn kind(&self) -> FindingKind {
+        self.detail.kind()
+    }
+}
+
+/// Something about the input as a whole that people should know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnalysisWarning {
+    /// Amounts come in these currencies; they are summed as they are, never converted.
+    MixedCurrencies(Vec<String>),
+}
+
+/// The whole answer for one range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub granularity: Granularity,
+    /// The analysed range, widened to whole periods.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The currency of the amounts, when all rows agree on one.
+    pub currency: Option<String>,
+    pub warnings: Vec<AnalysisWarning>,
+    pub periods: Vec<PeriodMetrics>,
+    pub findings: Vec<Finding>,
+}
+
+impl Analysis {
+    /// Findings that are verdicts (every kind but `data_gap`).
+    pub fn flagged(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.kind().is_flag())
+    }
+
+    /// How many findings of each kind, every kind of [`FindingKind::ALL`] present (zero or more).
+    pub fn counts(&self) -> BTreeMap<FindingKind, usize> {
+        let mut counts: BTreeMap<FindingKind, usize> =
+            FindingKind::ALL.into_iter().map(|k| (k, 0)).collect();
+        for finding in &self.findings {
+            *counts.entry(finding.kind()).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Analyses `range` (widened to whole periods). `today` is the first day that has not ended in
+/// the business's time zone; periods reaching it get no verdict.
+pub fn analyze(
+    ads: &DataFrame,
+    deals: &DataFrame,
+    coverage: &[Coverage],
+    settings: &RuleSettings,
+    range: DateRange,
+    today: NaiveDate,
+) -> Result<Analysis, AnalysisError> {
+    let g = settings.granularity;
+    let from = g.period_start(range.start);
+    let to = g.period_end(g.period_start(range.end));
+    let window = DateRange {
+        start: from,
+        end: to,
+    };
+
+    let sums = periods::aggregate(ads, deals, g, window)?;
+    let currencies = periods::currencies(ads, deals, window)?;
+    let mut warnings = Vec::new();
+    if currencies.len() > 1 {
+        warnings.push(AnalysisWarning::MixedCurrencies(
+            currencies.iter().cloned().collect(),
+        ));
+    }
+    let currency = (currencies.len() == 1)
+        .then(|| currencies.iter().next().cloned())
+        .flatten();
+
+    let mut starts = Vec::new();
+    let mut start = from;
+    while start <= to {
+        starts.push(start);
+        start = g.next_start(start);
+    }
+    let shared_gaps: Vec<Vec<GapReason>> = starts
+        .iter()
+        .map(|&start| periods::period_gaps(g, start, coverage, today))
+        .collect();
+
+    let channels: BTreeSet<&str> = sums.keys().map(|(c, _)| c.as_str()).collect();
+    let mut table = Vec::new();
+    for channel in std::iter::once(ALL_CHANNELS).chain(channels.iter().copied()) {
+        for (i, &start) in starts.iter().enumerate() {
+            let total = if channel == ALL_CHANNELS {
+                let mut total = periods::Sums::default();
+                for c in &channels {
+                    if let Some(s) = sums.get(&(c.to_string(), start)) {
+                        total.add(s);
+                    }
+                }
+                total
+            } else {
+                sums.get(&(channel.to_string(), start))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            table.push(periods::period_metrics(
+                channel,
+                g,
+                start,
+                &total,
+                shared_gaps[i].clone(),
+            ));
+        }
+    }
+
+    // The rules, one channel at a time; every rule module adds its call here.
+    let mut findings = Vec::new();
+    for channel in std::iter::once(ALL_CHANNELS).chain(channels.iter().copied()) {
+        let rows: Vec<&PeriodMetrics> = table.iter().filter(|p| p.channel == channel).collect();
+        findings.extend(rules::activity_without_money(
+            &rows,
+            settings,
+            currency.as_deref(),
+        ));
+    }
+    for p in table
+        .iter()
+        .filter(|p| p.channel == ALL_CHANNELS && !p.complete)
+    {
+        findings.push(periods::data_gap(p, currency.as_deref()));
+    }
+    findings.sort_by(|a, b| {
+        (
+            a.period_start,
+            a.kind() == FindingKind::DataGap,
+            a.channel != ALL_CHANNELS,
+            &a.channel,
+        )
+            .cmp(&(
+                b.period_start,
+                b.kind() == FindingKind::DataGap,
+                b.channel != ALL_CHANNELS,
+                &b.channel,
+            ))
+    });
+
+    Ok(Analysis {
+        granularity: g,
+        from,
+        to,
+        currency,
+        warnings,
+        periods: table,
+        findings,
+    })
+}
+
+/// Channels in the order reports show them: the total first.
+pub fn channel_order(analysis: &Analysis) -> Vec<&str> {
+    let mut seen = BTreeMap::new();
+    for p in &analysis.periods {
+        seen.entry(p.channel.as_str()).or_insert(());
+    }
+    let mut channels: Vec<&str> = seen.into_keys().filter(|c| *c != ALL_CHANNELS).collect();
+    channels.insert(0, ALL_CHANNELS);
+    channels
+}

@@ -1,0 +1,444 @@
+//! Periods: how long one is ([`Granularity`]), the polars aggregation that turns millions of
+//! daily rows into one row per channel and period, and why a period gets no verdict
+//! ([`GapReason`]).
+//!
+//! This is the only part of the analysis that meets the raw frames; the rules read the small
+//! period table it returns.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{Datelike, Duration, Months, NaiveDate};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{AnalysisError, Finding, FindingDetail, PeriodMetrics, at};
+use crate::domain::{Coverage, DateRange, Money};
+
+/// How long a period is. Weeks are ISO weeks, Monday to Sunday.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Day,
+    Week,
+    Month,
+}
+
+impl Granularity {
+    pub fn period_start(self, date: NaiveDate) -> NaiveDate {
+        match self {
+            Granularity::Day => date,
+            Granularity::Week => {
+                date - Duration::days(i64::from(date.weekday().num_days_from_monday()))
+            }
+            Granularity::Month => date.with_day(1).expect("every month has a first day"),
+        }
+    }
+
+    pub fn period_end(self, start: NaiveDate) -> NaiveDate {
+        self.next_start(start) - Duration::days(1)
+    }
+
+    /// The first day of the period after the one starting at `start`.
+    pub fn next_start(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Granularity::Day => start + Duration::days(1),
+            Granularity::Week => start + Duration::days(7),
+            Granularity::Month => start + Months::new(1),
+        }
+    }
+
+    /// polars' truncation interval; its weeks start on Monday like ISO weeks.
+    fn every(self) -> &'static str {
+        match self {
+            Granularity::Day => "1d",
+            Granularity::Week => "1w",
+            Granularity::Month => "1mo",
+        }
+    }
+}
+
+/// Why a period gets no verdict. Typed, not worded: `text` says it in each language, and the
+/// JSON contract words it in English.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GapReason {
+    /// The period reaches today or later; `ends` is its last day.
+    NotEnded {
+        granularity: Granularity,
+        ends: NaiveDate,
+    },
+    /// A source did not cover these days of the period (in order, disjoint).
+    SourceMissing {
+        source: String,
+        ranges: Vec<DateRange>,
+    },
+    /// This many won deals lack an amount, so the period's revenue is unknown.
+    WonWithoutAmount(u64),
+}
+
+impl GapReason {
+    /// How many days a [`GapReason::SourceMissing`] misses; zero for the other reasons.
+    pub fn missing_days(&self) -> i64 {
+        match self {
+            GapReason::SourceMissing { ranges, .. } => ranges.iter().map(DateRange::days).sum(),
+            GapReason::NotEnded { .. } | GapReason::WonWithoutAmount(_) => 0,
+        }
+    }
+}
+
+/// Sums of one channel in one period, as aggregated by polars.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Sums {
+    impressions: u64,
+    reach: u64,
+    reach_missing: u64,
+    clicks: u64,
+    spend_micros: i64,
+    leads: u64,
+    deals_won: u64,
+    revenue_micros: i64,
+    won_without_amount: u64,
+}
+
+impl Sums {
+    pub(super) fn add(&mut self, other: &Sums) {
+        self.impressions += other.impressions;
+        self.reach += other.reach;
+        self.reach_missing += other.reach_missing;
+        self.clicks += other.clicks;
+        self.spend_micros += other.spend_micros;
+        self.leads += other.leads;
+        self.deals_won += other.deals_won;
+        self.revenue_micros += other.revenue_micros;
+        self.won_without_amount += other.won_without_amount;
+    }
+}
+
+/// Periodises and sums both frames by channel and period, in polars.
+pub(super) fn aggregate(
+    ads: &DataFrame,
+    deals: &DataFrame,
+    g: Granularity,
+    window: DateRange,
+) -> Result<HashMap<(String, NaiveDate), Sums>, AnalysisError> {
+    let within = |column: &str| {
+        col(column)
+            .gt_eq(lit(window.start))
+            .and(col(column).lt_eq(lit(window.end)))
+    };
+    let period = |column: &str| col(column).dt().truncate(lit(g.every())).alias("period");
+    let count = |e: Expr| e.cast(DataType::UInt64);
+
+    let ad_sums = ads
+        .clone()
+        .lazy()
+        .filter(within("date"))
+        .with_column(period("date"))
+        .group_by([col("channel"), col("period")])
+        .agg([
+            count(col("impressions").sum()).alias("impressions"),
+            count(col("reach").sum()).alias("reach"),
+            count(col("reach").null_count()).alias("reach_missing"),
+            count(col("clicks").sum()).alias("clicks"),
+            col("spend_micros")
+                .sum()
+                .cast(DataType::Int64)
+                .alias("spend_micros"),
+        ])
+        .collect()
+        .map_err(at("summing ad rows by period"))?;
+    let leads = deals
+        .clone()
+        .lazy()
+        .filter(within("created_date"))
+        .with_column(period("created_date"))
+        .group_by([col("channel"), col("period")])
+        .agg([count(len()).alias("leads")])
+        .collect()
+        .map_err(at("counting leads by period"))?;
+    let won = deals
+        .clone()
+        .lazy()
+        .filter(col("status").eq(lit("won")).and(within("closed_date")))
+        .with_column(period("closed_date"))
+        .group_by([col("channel"), col("period")])
+        .agg([
+            count(len()).alias("deals_won"),
+            col("amount_micros")
+                .sum()
+                .cast(DataType::Int64)
+                .alias("revenue_micros"),
+            count(col("amount_micros").null_count()).alias("won_without_amount"),
+        ])
+        .collect()
+        .map_err(at("summing won deals by period"))?;
+
+    let mut sums: HashMap<(String, NaiveDate), Sums> = HashMap::new();
+    for_each_group(
+        &ad_sums,
+        &["impressions", "reach", "reach_missing", "clicks"],
+        &["spend_micros"],
+        |key, u, i| {
+            let s = sums.entry(key).or_default();
+            s.impressions = u[0];
+            s.reach = u[1];
+            s.reach_missing = u[2];
+            s.clicks = u[3];
+            s.spend_micros = i[0];
+        },
+    )?;
+    for_each_group(&leads, &["leads"], &[], |key, u, _| {
+        sums.entry(key).or_default().leads = u[0];
+    })?;
+    for_each_group(
+        &won,
+        &["deals_won", "won_without_amount"],
+        &["revenue_micros"],
+        |key, u, i| {
+            let s = sums.entry(key).or_default();
+            s.deals_won = u[0];
+            s.won_without_amount = u[1];
+            s.revenue_micros = i[0];
+        },
+    )?;
+    Ok(sums)
+}
+
+/// Walks an aggregate frame keyed by `channel` and `period`, handing each row's unsigned and
+/// signed columns (nulls as zero: these are sums of rows that exist) to `visit`.
+fn for_each_group(
+    df: &DataFrame,
+    unsigned: &[&str],
+    signed: &[&str],
+    mut visit: impl FnMut((String, NaiveDate), &[u64], &[i64]),
+) -> Result<(), AnalysisError> {
+    let read = at("reading the aggregates");
+    let channels = df
+        .column("channel")
+        .and_then(|c| c.str().cloned())
+        .map_err(read)?;
+    let periods = df
+        .column("period")
+        .and_then(|c| c.cast(&DataType::Int32))
+        .and_then(|c| c.i32().cloned())
+        .map_err(at("reading the aggregates"))?;
+    let unsigned: Vec<UInt64Chunked> = unsigned
+        .iter()
+        .map(|name| df.column(name).and_then(|c| c.u64().cloned()))
+        .collect::<PolarsResult<_>>()
+        .map_err(at("reading the aggregates"))?;
+    let signed: Vec<Int64Chunked> = signed
+        .iter()
+        .map(|name| df.column(name).and_then(|c| c.i64().cloned()))
+        .collect::<PolarsResult<_>>()
+        .map_err(at("reading the aggregates"))?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let mut u = vec![0u64; unsigned.len()];
+    let mut i = vec![0i64; signed.len()];
+    for row in 0..df.height() {
+        let (Some(channel), Some(days)) = (channels.get(row), periods.get(row)) else {
+            continue;
+        };
+        for (slot, column) in u.iter_mut().zip(&unsigned) {
+            *slot = column.get(row).unwrap_or(0);
+        }
+        for (slot, column) in i.iter_mut().zip(&signed) {
+            *slot = column.get(row).unwrap_or(0);
+        }
+        visit(
+            (channel.to_string(), epoch + Duration::days(i64::from(days))),
+            &u,
+            &i,
+        );
+    }
+    Ok(())
+}
+
+/// The distinct currencies of the rows in the window.
+pub(super) fn currencies(
+    ads: &DataFrame,
+    deals: &DataFrame,
+    window: DateRange,
+) -> Result<BTreeSet<String>, AnalysisError> {
+    let distinct = |df: &DataFrame, date: &str| -> PolarsResult<Vec<String>> {
+        let out = df
+            .clone()
+            .lazy()
+            .filter(
+                col(date)
+                    .gt_eq(lit(window.start))
+                    .and(col(date).lt_eq(lit(window.end))),
+            )
+            .filter(col("currency").is_not_null())
+            .group_by([col("currency")])
+            .agg([len()])
+            .collect()?;
+        Ok(out
+            .column("currency")?
+            .str()?
+            .iter()
+            .flatten()
+            .map(str::to_string)
+            .collect())
+    };
+    let mut set = BTreeSet::new();
+    set.extend(distinct(ads, "date").map_err(at("listing currencies"))?);
+    set.extend(distinct(deals, "created_date").map_err(at("listing currencies"))?);
+    Ok(set)
+}
+
+/// Gaps shared by every channel of the period starting at `start`: it has not ended, or a
+/// source missed days of it.
+pub(super) fn period_gaps(
+    g: Granularity,
+    start: NaiveDate,
+    coverage: &[Coverage],
+    today: NaiveDate,
+) -> Vec<GapReason> {
+    let end = g.period_end(start);
+    let mut gaps = Vec::new();
+    if end >= today {
+        gaps.push(GapReason::NotEnded {
+            granularity: g,
+            ends: end,
+        });
+    }
+    let period = DateRange { start, end };
+    for source in coverage {
+        let missing = source.missing_in(period);
+        if !missing.is_empty() {
+            gaps.push(GapReason::SourceMissing {
+                source: source.source.clone(),
+                ranges: missing,
+            });
+        }
+    }
+    gaps
+}
+
+/// One channel's row of the period table, from its sums and the period's shared gaps.
+pub(super) fn period_metrics(
+    channel: &str,
+    g: Granularity,
+    start: NaiveDate,
+    s: &Sums,
+    mut gaps: Vec<GapReason>,
+) -> PeriodMetrics {
+    if s.won_without_amount > 0 {
+        gaps.push(GapReason::WonWithoutAmount(s.won_without_amount));
+    }
+    let ratio = |num: f64, den: f64| (den != 0.0).then(|| num / den);
+    let spend = Money::from_micros(s.spend_micros);
+    let revenue = Money::from_micros(s.revenue_micros);
+    PeriodMetrics {
+        channel: channel.to_string(),
+        period_start: start,
+        period_end: g.period_end(start),
+        complete: gaps.is_empty(),
+        gaps,
+        impressions: s.impressions,
+        reach: (s.reach_missing == 0).then_some(s.reach),
+        clicks: s.clicks,
+        ctr: ratio(s.clicks as f64, s.impressions as f64),
+        spend,
+        cpc: ratio(spend.as_f64(), s.clicks as f64),
+        leads: s.leads,
+        deals_won: s.deals_won,
+        revenue,
+        won_without_amount: s.won_without_amount,
+        cost_per_won_deal: ratio(spend.as_f64(), s.deals_won as f64),
+        romi: ratio(revenue.as_f64() - spend.as_f64(), spend.as_f64()),
+    }
+}
+
+/// A `data_gap` finding for an incomplete period: no verdict, and the reasons why.
+pub(super) fn data_gap(p: &PeriodMetrics, currency: Option<&str>) -> Finding {
+    Finding {
+        channel: p.channel.clone(),
+        period_start: p.period_start,
+        period_end: p.period_end,
+        spend: p.spend,
+        currency: currency.map(str::to_string),
+        detail: FindingDetail::DataGap(super::DataGap {
+            reasons: p.gaps.clone(),
+        }),
+        message: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn periods_follow_iso_weeks_and_calendar_months() {
+        let g = Granularity::Week;
+        assert_eq!(g.period_start(d("2025-03-16")), d("2025-03-10"));
+        assert_eq!(g.period_start(d("2025-03-10")), d("2025-03-10"));
+        assert_eq!(g.period_end(d("2025-03-10")), d("2025-03-16"));
+        assert_eq!(
+            Granularity::Month.period_start(d("2024-02-29")),
+            d("2024-02-01")
+        );
+        assert_eq!(
+            Granularity::Month.period_end(d("2024-02-01")),
+            d("2024-02-29")
+        );
+        assert_eq!(
+            Granularity::Day.period_end(d("2024-02-01")),
+            d("2024-02-01")
+        );
+    }
+
+    #[test]
+    fn a_period_names_each_reason_it_has_no_verdict() {
+        let coverage = [
+            Coverage {
+                source: "ads".into(),
+                ranges: vec![DateRange::new(d("2025-03-01"), d("2025-03-31")).unwrap()],
+            },
+            Coverage {
+                source: "crm".into(),
+                ranges: vec![
+                    DateRange::new(d("2025-03-01"), d("2025-03-11")).unwrap(),
+                    DateRange::new(d("2025-03-13"), d("2025-03-14")).unwrap(),
+                ],
+            },
+        ];
+        let gaps = period_gaps(
+            Granularity::Week,
+            d("2025-03-10"),
+            &coverage,
+            d("2025-03-16"),
+        );
+        assert_eq!(
+            gaps,
+            vec![
+                GapReason::NotEnded {
+                    granularity: Granularity::Week,
+                    ends: d("2025-03-16")
+                },
+                GapReason::SourceMissing {
+                    source: "crm".into(),
+                    ranges: vec![
+                        DateRange::new(d("2025-03-12"), d("2025-03-12")).unwrap(),
+                        DateRange::new(d("2025-03-15"), d("2025-03-16")).unwrap(),
+                    ],
+                },
+            ]
+        );
+        assert_eq!(gaps[1].missing_days(), 3);
+        assert!(
+            period_gaps(
+                Granularity::Week,
+                d("2025-03-03"),
+                &coverage,
+                d("2025-03-17")
+            )
+            .is_empty()
+        );
+    }
+}

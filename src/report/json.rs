@@ -1,0 +1,240 @@
+//! The JSON contract of `kassa analyze --format json` (README, "JSON output"), and the
+//! finding object that alert data carries. Field names, their order and the rules for null
+//! and absent fields live here, in one place, rather than in serde attributes on the analysis
+//! types: the contract stays put when the analysis reshapes its types, and the analysis stays
+//! free of wording (data-gap reasons and warnings are typed there and worded here, always in
+//! English: other tools parse them).
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::analysis::{
+    Analysis, ChainBreak, Finding, FindingDetail, FindingKind, Granularity, Growth, PeriodMetrics,
+};
+use crate::domain::Locale;
+use crate::text;
+
+/// The whole analysis as pretty-printed JSON.
+pub fn to_json(analysis: &Analysis) -> String {
+    serde_json::to_string_pretty(&AnalysisJson::from(analysis))
+        .expect("an analysis always serialises")
+}
+
+/// One finding as its JSON object (the same as in `findings` of [`to_json`]).
+pub fn finding(f: &Finding) -> impl Serialize + '_ {
+    FindingJson::from(f)
+}
+
+#[derive(Serialize)]
+struct AnalysisJson<'a> {
+    granularity: Granularity,
+    from: NaiveDate,
+    to: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+    periods: Vec<PeriodJson<'a>>,
+    findings: Vec<FindingJson<'a>>,
+}
+
+impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
+    fn from(a: &'a Analysis) -> Self {
+        AnalysisJson {
+            granularity: a.granularity,
+            from: a.from,
+            to: a.to,
+            currency: a.currency.as_deref(),
+            warnings: a.warnings.iter().map(text::report::warning).collect(),
+            periods: a.periods.iter().map(PeriodJson::from).collect(),
+            findings: a.findings.iter().map(FindingJson::from).collect(),
+        }
+    }
+}
+
+/// Amounts are numbers in the currency's units.
+#[derive(Serialize)]
+struct PeriodJson<'a> {
+    channel: &'a str,
+    period_start: NaiveDate,
+    period_end: NaiveDate,
+    complete: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gaps: Vec<String>,
+    impressions: u64,
+    reach: Option<u64>,
+    clicks: u64,
+    ctr: Option<f64>,
+    spend: f64,
+    cpc: Option<f64>,
+    leads: u64,
+    deals_won: u64,
+    revenue: f64,
+    won_without_amount: u64,
+    cost_per_won_deal: Option<f64>,
+    romi: Option<f64>,
+}
+
+impl<'a> From<&'a PeriodMetrics> for PeriodJson<'a> {
+    fn from(p: &'a PeriodMetrics) -> Self {
+        PeriodJson {
+            channel: &p.channel,
+            period_start: p.period_start,
+            period_end: p.period_end,
+            complete: p.complete,
+            gaps: p
+                .gaps
+                .iter()
+                .map(|g| text::gap_reason(g, Locale::En))
+                .collect(),
+            impressions: p.impressions,
+            reach: p.reach,
+            clicks: p.clicks,
+            ctr: p.ctr,
+            spend: p.spend.as_f64(),
+            cpc: p.cpc,
+            leads: p.leads,
+            deals_won: p.deals_won,
+            revenue: p.revenue.as_f64(),
+            won_without_amount: p.won_without_amount,
+            cost_per_won_deal: p.cost_per_won_deal,
+            romi: p.romi,
+        }
+    }
+}
+
+/// Every kind's fields in one flat object; a kind leaves out the fields it does not have.
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    kind: FindingKind,
+    channel: &'a str,
+    period_start: NaiveDate,
+    period_end: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity: Option<&'a Growth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    money: Option<&'a Growth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leads: Option<&'a Growth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deals_won: Option<&'a Growth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain_break: Option<ChainBreak>,
+    spend: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gaps: Vec<String>,
+    message: &'a str,
+}
+
+impl<'a> From<&'a Finding> for FindingJson<'a> {
+    fn from(f: &'a Finding) -> Self {
+        let mut json = FindingJson {
+            kind: f.kind(),
+            channel: &f.channel,
+            period_start: f.period_start,
+            period_end: f.period_end,
+            activity: None,
+            money: None,
+            leads: None,
+            deals_won: None,
+            chain_break: None,
+            spend: f.spend.as_f64(),
+            currency: f.currency.as_deref(),
+            gaps: Vec::new(),
+            message: &f.message,
+        };
+        match &f.detail {
+            FindingDetail::ActivityWithoutMoney(flag) => {
+                json.activity = Some(&flag.activity);
+                json.money = Some(&flag.money);
+                json.leads = flag.leads.as_ref();
+                json.deals_won = flag.deals_won.as_ref();
+                json.chain_break = flag.chain_break;
+            }
+            FindingDetail::DataGap(gap) => {
+                json.gaps = gap
+                    .reasons
+                    .iter()
+                    .map(|r| text::gap_reason(r, Locale::En))
+                    .collect();
+            }
+        }
+        json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{ActivityWithoutMoney, DataGap, GapReason};
+    use crate::domain::Money;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn growth(metric: &str, value: f64, baseline: f64, growth: f64) -> Growth {
+        Growth {
+            metric: metric.into(),
+            value,
+            baseline,
+            growth,
+        }
+    }
+
+    fn finding(detail: FindingDetail, currency: Option<&str>) -> Finding {
+        Finding {
+            channel: "meta".into(),
+            period_start: d("2025-03-10"),
+            period_end: d("2025-03-16"),
+            spend: Money::from_micros(3_464_110_000),
+            currency: currency.map(str::to_string),
+            detail,
+            message: "words".into(),
+        }
+    }
+
+    fn json(f: &Finding) -> String {
+        serde_json::to_string(&super::finding(f)).unwrap()
+    }
+
+    #[test]
+    fn a_flag_keeps_the_contract_field_order_and_leaves_out_what_it_lacks() {
+        let flag = finding(
+            FindingDetail::ActivityWithoutMoney(ActivityWithoutMoney {
+                activity: growth("reach", 150.0, 100.0, 0.5),
+                money: growth("revenue", 0.0, 0.0, 0.0),
+                leads: Some(growth("leads", 5.0, 0.0, f64::INFINITY)),
+                deals_won: None,
+                chain_break: Some(ChainBreak::LeadToSale),
+            }),
+            Some("USD"),
+        );
+        assert_eq!(
+            json(&flag),
+            r#"{"kind":"activity_without_money","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","activity":{"metric":"reach","value":150.0,"baseline":100.0,"growth":0.5},"money":{"metric":"revenue","value":0.0,"baseline":0.0,"growth":0.0},"leads":{"metric":"leads","value":5.0,"baseline":0.0,"growth":null},"chain_break":"lead_to_sale","spend":3464.11,"currency":"USD","message":"words"}"#
+        );
+    }
+
+    #[test]
+    fn a_data_gap_lists_its_reasons_in_english_and_no_growth() {
+        let gap = finding(
+            FindingDetail::DataGap(DataGap {
+                reasons: vec![
+                    GapReason::NotEnded {
+                        granularity: Granularity::Week,
+                        ends: d("2025-03-16"),
+                    },
+                    GapReason::WonWithoutAmount(1),
+                ],
+            }),
+            None,
+        );
+        assert_eq!(
+            json(&gap),
+            r#"{"kind":"data_gap","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","spend":3464.11,"gaps":["the week has not ended yet (it ends 2025-03-16)","1 won deal without an amount, so revenue is unknown"],"message":"words"}"#
+        );
+    }
+}

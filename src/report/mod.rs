@@ -1,0 +1,9 @@
+//! Renders an [`Analysis`](crate::analysis::Analysis) for people ([`table`], a terminal table)
+//! or for other tools ([`json`], the contract of `kassa analyze --format json`). Rendering
+//! only: nothing here decides anything, and the words come from [`crate::text`].
+
+pub mod json;
+pub mod table;
+
+pub use json::to_json;
+pub use table::to_table;

@@ -1,0 +1,400 @@
+//! Alert wording: titles per finding kind and event, fact labels, episode spans, the digest,
+//! resolved notes and the `alert-test` sample. The cycle decides which alerts to send and adds
+//! their identity and data; the words come from here.
+
+use chrono::NaiveDate;
+
+use super::{channel_name, decision, format_money, metric_name, percent, period_noun};
+use crate::alerts::Fact;
+use crate::analysis::{ChainBreak, Finding, FindingDetail, FindingKind, Granularity};
+use crate::domain::Locale;
+use crate::episodes::{Episode, Resolution};
+
+/// The words of one alert; the cycle adds its id, event, filters and data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertWords {
+    pub title: String,
+    pub summary: String,
+    pub facts: Vec<Fact>,
+    pub decision: Option<String>,
+}
+
+/// The headline of an episode of `kind`, when it opens and when it grows.
+fn kind_title(kind: FindingKind, updated: bool, locale: Locale) -> &'static str {
+    match (kind, updated, locale) {
+        (FindingKind::ActivityWithoutMoney, false, Locale::En) => "Activity without money",
+        (FindingKind::ActivityWithoutMoney, true, Locale::En) => "Activity without money continues",
+        (FindingKind::ActivityWithoutMoney, false, Locale::Ru) => "Активность без денег",
+        (FindingKind::ActivityWithoutMoney, true, Locale::Ru) => {
+            "Активность без денег продолжается"
+        }
+        (FindingKind::DataGap, false, Locale::En) => "No verdict",
+        (FindingKind::DataGap, true, Locale::En) => "Still no verdict",
+        (FindingKind::DataGap, false, Locale::Ru) => "Нет вывода",
+        (FindingKind::DataGap, true, Locale::Ru) => "Вывода всё ещё нет",
+    }
+}
+
+/// `2 weeks, 2025-03-10 to 2025-03-23`, `week 2025-03-10 to 2025-03-16`, `с … по …`.
+pub fn episode_span(g: Granularity, e: &Episode, locale: Locale) -> String {
+    let count = e.findings.len();
+    match (locale, count) {
+        (Locale::En, 1) => format!("{} {} to {}", period_noun(g), e.first_start, e.last_end),
+        (Locale::En, n) => format!(
+            "{n} {}s, {} to {}",
+            period_noun(g),
+            e.first_start,
+            e.last_end
+        ),
+        (Locale::Ru, _) => format!("с {} по {}", e.first_start, e.last_end),
+    }
+}
+
+/// An episode that opened (`updated` false) or grew materially (`updated` true).
+pub fn episode(e: &Episode, updated: bool, g: Granularity, locale: Locale) -> AlertWords {
+    let latest = e.latest();
+    let title = format!(
+        "{}: {}, {}",
+        kind_title(e.kind, updated, locale),
+        channel_name(&e.channel, locale),
+        episode_span(g, e, locale)
+    );
+    let mut summary = latest.message.clone();
+    if let Some(ended) = e.ended_by {
+        summary.push_str(&match locale {
+            Locale::En => format!(
+                " The episode has already ended: the {} of {ended} was not flagged.",
+                period_noun(g)
+            ),
+            Locale::Ru => format!(" Эпизод уже закончился: период с {ended} не отмечен."),
+        });
+    }
+    AlertWords {
+        title,
+        summary,
+        facts: facts(latest, e, g, locale),
+        decision: decision(latest, locale).map(|d| match locale {
+            Locale::En => format!("What to decide: {d}"),
+            Locale::Ru => format!("Что решить: {d}"),
+        }),
+    }
+}
+
+struct FactLabels {
+    activity: &'static str,
+    money: &'static str,
+    spend: &'static str,
+    periods: &'static str,
+    chain: &'static str,
+    gaps: &'static str,
+}
+
+fn fact_labels(locale: Locale) -> FactLabels {
+    match locale {
+        Locale::En => FactLabels {
+            activity: "Activity",
+            money: "Money",
+            spend: "Spend in the episode",
+            periods: "Periods",
+            chain: "Chain breaks",
+            gaps: "Why no verdict",
+        },
+        Locale::Ru => FactLabels {
+            activity: "Активность",
+            money: "Деньги",
+            spend: "Расход за эпизод",
+            periods: "Периоды",
+            chain: "Разрыв цепочки",
+            gaps: "Почему нет вывода",
+        },
+    }
+}
+
+fn chain_break_label(chain: ChainBreak, locale: Locale) -> &'static str {
+    match (chain, locale) {
+        (ChainBreak::ClickToLead, Locale::En) => "click → lead",
+        (ChainBreak::LeadToSale, Locale::En) => "lead → sale",
+        (ChainBreak::ClickToLead, Locale::Ru) => "клик → заявка",
+        (ChainBreak::LeadToSale, Locale::Ru) => "заявка → продажа",
+    }
+}
+
+/// The label/value pairs of an episode alert: what its kind measured, then the spend and span
+/// of the whole episode.
+fn facts(f: &Finding, e: &Episode, g: Granularity, locale: Locale) -> Vec<Fact> {
+    let labels = fact_labels(locale);
+    let fact = |label: &str, value: String| Fact {
+        label: label.to_string(),
+        value,
+    };
+    let spend = fact(
+        labels.spend,
+        format_money(e.spend().as_f64(), f.currency.as_deref(), locale),
+    );
+    let periods = fact(labels.periods, episode_span(g, e, locale));
+    match &f.detail {
+        FindingDetail::ActivityWithoutMoney(flag) => {
+            let (a, m) = (&flag.activity, &flag.money);
+            let sign = if m.growth >= 0.0 { "+" } else { "−" };
+            let mut facts = vec![
+                fact(
+                    labels.activity,
+                    format!(
+                        "{} +{}",
+                        metric_name(&a.metric, locale),
+                        percent(a.growth, locale)
+                    ),
+                ),
+                fact(
+                    labels.money,
+                    format!(
+                        "{} {sign}{}",
+                        metric_name(&m.metric, locale),
+                        percent(m.growth.abs(), locale)
+                    ),
+                ),
+                spend,
+                periods,
+            ];
+            if let Some(chain) = flag.chain_break {
+                facts.push(fact(
+                    labels.chain,
+                    chain_break_label(chain, locale).to_string(),
+                ));
+            }
+            facts
+        }
+        FindingDetail::DataGap(gap) => {
+            let reasons = gap
+                .reasons
+                .iter()
+                .map(|r| super::gap_reason(r, locale))
+                .collect::<Vec<_>>()
+                .join("; ");
+            vec![spend, periods, fact(labels.gaps, reasons)]
+        }
+    }
+}
+
+/// An episode that is over: a later complete period was not flagged, or restated data no
+/// longer shows it. `kind` is the stored kind's wire name; one this kassa does not know (a
+/// store written by a newer one) gets a sentence that names no kind.
+pub fn resolved(
+    kind: &str,
+    channel: &str,
+    first_start: NaiveDate,
+    last_end: NaiveDate,
+    resolution: Resolution,
+    g: Granularity,
+    locale: Locale,
+) -> AlertWords {
+    let title = match locale {
+        Locale::En => format!(
+            "Resolved: {}, {first_start} to {last_end}",
+            channel_name(channel, locale)
+        ),
+        Locale::Ru => format!(
+            "Разрешено: {}, с {first_start} по {last_end}",
+            channel_name(channel, locale)
+        ),
+    };
+    let noun = period_noun(g);
+    let summary = match (FindingKind::parse(kind), resolution, locale) {
+        (Some(FindingKind::ActivityWithoutMoney), Resolution::Ended(next), Locale::En) => format!(
+            "The activity-without-money episode from {first_start} to {last_end} is over: the {noun} of {next} is no longer flagged."
+        ),
+        (Some(FindingKind::ActivityWithoutMoney), Resolution::Ended(next), Locale::Ru) => format!(
+            "Эпизод «активность без денег» с {first_start} по {last_end} закончился: период с {next} уже не отмечен."
+        ),
+        (Some(FindingKind::ActivityWithoutMoney), Resolution::Cleared, Locale::En) => format!(
+            "Restated data no longer shows activity without money from {first_start} to {last_end}; the earlier alert no longer applies."
+        ),
+        (Some(FindingKind::ActivityWithoutMoney), Resolution::Cleared, Locale::Ru) => format!(
+            "После уточнения данных активность без денег с {first_start} по {last_end} больше не видна; прежнее оповещение неактуально."
+        ),
+        (Some(FindingKind::DataGap), Resolution::Ended(next), Locale::En) => format!(
+            "The data gap from {first_start} to {last_end} is over: the {noun} of {next} has a verdict."
+        ),
+        (Some(FindingKind::DataGap), Resolution::Ended(next), Locale::Ru) => format!(
+            "Пробел в данных с {first_start} по {last_end} закрыт: по периоду с {next} вывод уже есть."
+        ),
+        (Some(FindingKind::DataGap), Resolution::Cleared, Locale::En) => format!(
+            "Restated data fills the gap from {first_start} to {last_end}; the earlier alert no longer applies."
+        ),
+        (Some(FindingKind::DataGap), Resolution::Cleared, Locale::Ru) => format!(
+            "После уточнения данных пробела с {first_start} по {last_end} больше нет; прежнее оповещение неактуально."
+        ),
+        (None, Resolution::Ended(next), Locale::En) => format!(
+            "The episode from {first_start} to {last_end} is over: the {noun} of {next} is no longer flagged."
+        ),
+        (None, Resolution::Ended(next), Locale::Ru) => format!(
+            "Эпизод с {first_start} по {last_end} закончился: период с {next} уже не отмечен."
+        ),
+        (None, Resolution::Cleared, Locale::En) => format!(
+            "Restated data no longer shows the episode from {first_start} to {last_end}; the earlier alert no longer applies."
+        ),
+        (None, Resolution::Cleared, Locale::Ru) => format!(
+            "После уточнения данных эпизод с {first_start} по {last_end} больше не виден; прежнее оповещение неактуально."
+        ),
+    };
+    AlertWords {
+        title,
+        summary,
+        facts: Vec::new(),
+        decision: None,
+    }
+}
+
+/// The one message that stands for the alerts over a run's cap, listing their titles.
+pub fn digest(titles: &[&str], locale: Locale) -> AlertWords {
+    let lines: Vec<String> = titles.iter().map(|t| format!("• {t}")).collect();
+    let (title, summary) = match locale {
+        Locale::En => (
+            format!("{} more alerts", titles.len()),
+            format!("Also found in this run:\n{}", lines.join("\n")),
+        ),
+        // The count always takes the genitive plural here ("Ещё 2 оповещений"): kept as it
+        // has always been sent, since changing alert text is a behaviour change of its own.
+        Locale::Ru => (
+            format!("Ещё {} оповещений", titles.len()),
+            format!("Также найдено за этот запуск:\n{}", lines.join("\n")),
+        ),
+    };
+    AlertWords {
+        title,
+        summary,
+        facts: Vec::new(),
+        decision: None,
+    }
+}
+
+/// The sample alert of `kassa alert-test`.
+pub fn sample(locale: Locale) -> AlertWords {
+    let (title, summary, decision, spend_label, currency) = match locale {
+        Locale::En => (
+            "kassa test alert",
+            "This is a test from kassa: if you can read it, this target will receive the morning alerts about activity without money.",
+            "Nothing to decide: this is only a test.",
+            "Sample spend",
+            "USD",
+        ),
+        Locale::Ru => (
+            "Тестовое оповещение kassa",
+            "Это тест от kassa: если вы читаете это сообщение, сюда будут приходить утренние оповещения об активности без денег.",
+            "Решать ничего не нужно: это только тест.",
+            "Пример расхода",
+            "RUB",
+        ),
+    };
+    AlertWords {
+        title: title.to_string(),
+        summary: summary.to_string(),
+        facts: vec![Fact {
+            label: spend_label.to_string(),
+            value: format_money(1_234_567.0, Some(currency), locale),
+        }],
+        decision: Some(decision.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{DataGap, GapReason};
+    use crate::domain::Money;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn gap_episode() -> Episode {
+        let finding = Finding {
+            channel: "all".into(),
+            period_start: d("2025-03-10"),
+            period_end: d("2025-03-16"),
+            spend: Money::from_micros(12_000_000),
+            currency: Some("USD".into()),
+            detail: FindingDetail::DataGap(DataGap {
+                reasons: vec![GapReason::WonWithoutAmount(2)],
+            }),
+            message: "No verdict.".into(),
+        };
+        Episode {
+            channel: "all".into(),
+            kind: FindingKind::DataGap,
+            first_start: finding.period_start,
+            last_start: finding.period_start,
+            last_end: finding.period_end,
+            findings: vec![finding],
+            ended_by: None,
+        }
+    }
+
+    #[test]
+    fn an_episode_is_titled_by_its_kind_and_its_facts_follow_its_detail() {
+        let words = episode(&gap_episode(), false, Granularity::Week, Locale::En);
+        assert_eq!(
+            words.title,
+            "No verdict: All channels together, week 2025-03-10 to 2025-03-16"
+        );
+        assert_eq!(words.decision, None);
+        let facts: Vec<(&str, &str)> = words
+            .facts
+            .iter()
+            .map(|f| (f.label.as_str(), f.value.as_str()))
+            .collect();
+        assert_eq!(
+            facts,
+            [
+                ("Spend in the episode", "$12"),
+                ("Periods", "week 2025-03-10 to 2025-03-16"),
+                (
+                    "Why no verdict",
+                    "2 won deals without an amount, so revenue is unknown"
+                ),
+            ]
+        );
+        let ru = episode(&gap_episode(), true, Granularity::Week, Locale::Ru);
+        assert_eq!(
+            ru.title,
+            "Вывода всё ещё нет: Все каналы вместе, с 2025-03-10 по 2025-03-16"
+        );
+        assert_eq!(
+            ru.facts[2].value,
+            "2 выигранные сделки без суммы, поэтому выручка неизвестна"
+        );
+    }
+
+    #[test]
+    fn a_resolved_note_names_the_kind_it_knows_and_no_kind_otherwise() {
+        let note = |kind: &str, locale| {
+            resolved(
+                kind,
+                "meta",
+                d("2025-03-10"),
+                d("2025-03-23"),
+                Resolution::Ended(d("2025-03-24")),
+                Granularity::Week,
+                locale,
+            )
+        };
+        assert_eq!(
+            note("activity_without_money", Locale::En).summary,
+            "The activity-without-money episode from 2025-03-10 to 2025-03-23 is over: the week of 2025-03-24 is no longer flagged."
+        );
+        assert!(
+            note("data_gap", Locale::En)
+                .summary
+                .starts_with("The data gap from")
+        );
+        let unknown = note("from_a_newer_kassa", Locale::Ru);
+        assert_eq!(
+            unknown.title,
+            "Разрешено: Канал meta, с 2025-03-10 по 2025-03-23"
+        );
+        assert_eq!(
+            unknown.summary,
+            "Эпизод с 2025-03-10 по 2025-03-23 закончился: период с 2025-03-24 уже не отмечен."
+        );
+    }
+}
