@@ -200,7 +200,7 @@ async fn finish_delivery(
                 store
                     .mark_delivered(item.id)
                     .context("cannot mark an alert delivered")?;
-                tracing::info!(target = target.name(), message = %message.id, "alert delivered");
+                tracing::info!(target = target.name(), alert = %message.id, "alert delivered");
                 outcome.delivered.push(Delivered {
                     target: target.name().to_string(),
                     body: target.preview(&message),
@@ -209,7 +209,7 @@ async fn finish_delivery(
             }
             Err(error) => {
                 let text = error.to_string();
-                tracing::error!(target = target.name(), message = %message.id, "alert not delivered: {text}");
+                tracing::error!(target = target.name(), alert = %message.id, "alert not delivered: {text}");
                 store
                     .mark_failed(item.id, &text)
                     .context("cannot record a failed delivery")?;

@@ -42,6 +42,10 @@ impl Episode {
         crate::domain::Money::from_micros(self.findings.iter().map(|f| f.spend.micros()).sum())
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "find_episodes never builds an episode without a period"
+    )]
     pub fn latest(&self) -> &Finding {
         self.findings
             .last()
@@ -128,7 +132,7 @@ pub struct Plan {
 pub fn window_start(g: Granularity, today: NaiveDate, window_periods: usize) -> NaiveDate {
     let mut start = g.period_start(today);
     for _ in 0..window_periods {
-        start = g.period_start(start.pred_opt().expect("dates far from the start of time"));
+        start = g.period_start(start.pred_opt().unwrap_or(NaiveDate::MIN));
     }
     start
 }

@@ -30,7 +30,7 @@ impl Granularity {
             Granularity::Week => {
                 date - Duration::days(i64::from(date.weekday().num_days_from_monday()))
             }
-            Granularity::Month => date.with_day(1).expect("every month has a first day"),
+            Granularity::Month => date.with_day0(0).unwrap_or(date),
         }
     }
 
@@ -231,7 +231,7 @@ fn for_each_group(
         .map(|name| df.column(name).and_then(|c| c.i64().cloned()))
         .collect::<PolarsResult<_>>()
         .map_err(at("reading the aggregates"))?;
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let epoch = chrono::DateTime::UNIX_EPOCH.date_naive();
     let mut u = vec![0u64; unsigned.len()];
     let mut i = vec![0i64; signed.len()];
     for row in 0..df.height() {

@@ -37,8 +37,16 @@ const CRM_CSV: &str = include_str!("../../fixtures/demo/crm.csv");
 const TELEGRAM_TOKEN: &str = "123456:demo-telegram-token";
 const WEBHOOK_SECRET: &str = "whsec_ZGVtby1zZWNyZXQtZm9yLWthc3NhLXdlYmhvb2tz";
 
+/// A date literal of the demo's own script.
+#[allow(clippy::expect_used, reason = "only called with literal dates")]
 fn d(text: &str) -> NaiveDate {
     text.parse().expect("a literal date")
+}
+
+/// A range between two date literals of the demo's own script.
+#[allow(clippy::expect_used, reason = "only called with ordered literal dates")]
+fn span(from: &str, to: &str) -> DateRange {
+    DateRange::new(d(from), d(to)).expect("ordered")
 }
 
 /// What the demo did, once it has printed its story.
@@ -76,7 +84,7 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
     crate::outln!(
         "HubSpot search API, alerts to fake Slack, Telegram and webhook receivers, all on 127.0.0.1.\n"
     );
-    let history = DateRange::new(d("2025-01-06"), d("2025-03-09")).expect("ordered");
+    let history = span("2025-01-06", "2025-03-09");
     let backfill = pipeline::backfill(&settings, &mut store, history, &[], d("2025-03-10")).await?;
     let rows: usize = backfill.sources.iter().map(|s| s.rows).sum();
     crate::outln!(
@@ -144,7 +152,7 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
 
 /// Reads the compiled-in CSVs with the CSV sources themselves.
 async fn demo_rows(dir: &Path) -> Result<(Vec<AdDay>, Vec<Deal>)> {
-    let everything = DateRange::new(d("2000-01-01"), d("2100-01-01")).expect("ordered");
+    let everything = span("2000-01-01", "2100-01-01");
     std::fs::write(dir.join("ads.csv"), ADS_CSV)?;
     std::fs::write(dir.join("crm.csv"), CRM_CSV)?;
     let context = BuildContext::new(chrono_tz::UTC, RetryPolicy::default());

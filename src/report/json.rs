@@ -15,6 +15,10 @@ use crate::domain::Locale;
 use crate::text;
 
 /// The whole analysis as pretty-printed JSON.
+#[allow(
+    clippy::expect_used,
+    reason = "plain structs of strings, numbers and dates: serde_json cannot fail on them"
+)]
 pub fn to_json(analysis: &Analysis) -> String {
     serde_json::to_string_pretty(&AnalysisJson::from(analysis))
         .expect("an analysis always serialises")
