@@ -384,6 +384,46 @@ pub trait TokenCache: Send + Sync {
     fn save(&self, key: &str, token: &CachedToken) -> Result<(), String>;
 }
 
+/// What kind of finding (analysis decides them; alerts filter on them, so the word lives
+/// here). [`FindingKind::ALL`] is the one list every consumer derives from
+/// (alert filters, episodes, outcome counts, worker metrics), so a new kind is counted,
+/// filtered and exported everywhere as soon as it is added here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    ActivityWithoutMoney,
+    DataGap,
+}
+
+impl FindingKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [FindingKind; 2] = [FindingKind::ActivityWithoutMoney, FindingKind::DataGap];
+
+    /// The kind's name on the wire (JSON `kind`, alert filters, metric labels).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::ActivityWithoutMoney => "activity_without_money",
+            FindingKind::DataGap => "data_gap",
+        }
+    }
+
+    /// The kind named `name` on the wire.
+    pub fn parse(name: &str) -> Option<FindingKind> {
+        FindingKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether this kind is a verdict about money (as opposed to the absence of one).
+    pub fn is_flag(self) -> bool {
+        !matches!(self, FindingKind::DataGap)
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::FindingKind;
+use crate::domain::FindingKind;
 use crate::http::{BoxFuture, Classifier, FailureKind, HttpClient, HttpError};
 use crate::secrets::{EnvLookup, SecretError};
 use crate::validation::{Problems, validate_name};

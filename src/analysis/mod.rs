@@ -23,17 +23,16 @@
 //! on the kind then point at every place that needs words or a JSON shape (`text`, `report`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use serde::Serialize;
 
 use crate::domain::{Coverage, DateRange, Money};
 
 pub mod periods;
 pub mod rules;
 
+pub use crate::domain::FindingKind;
 pub use periods::{GapReason, Granularity};
 pub use rules::{
     ActivityMetric, ActivityWithoutMoney, ChainBreak, Growth, MoneyMetric, RuleSettings, growth,
@@ -86,45 +85,6 @@ pub struct PeriodMetrics {
     pub cost_per_won_deal: Option<f64>,
     /// (revenue - spend) / spend.
     pub romi: Option<f64>,
-}
-
-/// What kind of finding. [`FindingKind::ALL`] is the one list every consumer derives from
-/// (alert filters, episodes, outcome counts, worker metrics), so a new kind is counted,
-/// filtered and exported everywhere as soon as it is added here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    ActivityWithoutMoney,
-    DataGap,
-}
-
-impl FindingKind {
-    /// Every kind, in the order reports list them.
-    pub const ALL: [FindingKind; 2] = [FindingKind::ActivityWithoutMoney, FindingKind::DataGap];
-
-    /// The kind's name on the wire (JSON `kind`, alert filters, metric labels).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingKind::ActivityWithoutMoney => "activity_without_money",
-            FindingKind::DataGap => "data_gap",
-        }
-    }
-
-    /// The kind named `name` on the wire.
-    pub fn parse(name: &str) -> Option<FindingKind> {
-        FindingKind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-
-    /// Whether this kind is a verdict about money (as opposed to the absence of one).
-    pub fn is_flag(self) -> bool {
-        !matches!(self, FindingKind::DataGap)
-    }
-}
-
-impl fmt::Display for FindingKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A period without a verdict, and why.

@@ -13,6 +13,7 @@ mod csv;
 mod docs;
 mod helpers;
 mod hubspot;
+mod layers;
 mod meta;
 mod run;
 mod store;
