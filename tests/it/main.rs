@@ -1,13 +1,17 @@
 //! kassa's integration tests: one binary, readable helpers in `helpers`, one module per area.
 //! HTTP connectors are tested against fake platform servers on 127.0.0.1 speaking the
-//! documented wire formats; nothing here reaches any other address.
+//! documented wire formats (`fakes`, one module per platform); nothing here reaches any other
+//! address. `connector` is the contract every HTTP connector passes, one macro line per
+//! platform.
 
 mod alerts;
 mod analysis;
 mod auth;
 mod cli;
+mod connector;
 mod csv;
 mod docs;
+mod fakes;
 mod helpers;
 mod hubspot;
 mod meta;
