@@ -1,6 +1,6 @@
 //! The Meta Marketing API connector against a fake Graph API on 127.0.0.1 (`fakes::meta`) that
-//! answers in Meta's documented wire format: metrics as JSON strings, `data` + `paging.cursors`
-//! + `paging.next` (a full URL back to the fake), throttling as HTTP 400 with a code in the
+//! answers in Meta's documented wire format: metrics as JSON strings, `data`, `paging.cursors`
+//! and `paging.next` (a full URL back to the fake), throttling as HTTP 400 with a code in the
 //! body. The checks every HTTP connector passes come from the contract kit (`connector`); this
 //! file holds what is Meta's own.
 

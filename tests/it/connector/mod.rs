@@ -126,6 +126,28 @@ fn built<P: Platform>(server: &MockServer) -> (Workspace, Source) {
     (workspace, source)
 }
 
+/// A page whose one row falls in [`week`], continued on the fake at `host`.
+fn continued_at<P: Platform>(host: &str) -> Value {
+    P::page(
+        day(),
+        Some(Next {
+            host,
+            cursor: "MQZDZD",
+        }),
+    )
+}
+
+/// A fake whose first data answer is a page continued on the fake itself and whose every later
+/// answer is `later`, and the platform's source pointing at it: a failure on a later page,
+/// reached through the continuation (for link-paging platforms, a link carrying the token).
+async fn first_page_then<P: Platform>(later: ResponseTemplate) -> (MockServer, Workspace, Source) {
+    let server = MockServer::start().await;
+    let first = continued_at::<P>(&server.uri());
+    script(&server, P::METHOD, P::DATA_PATH, ok(first), later).await;
+    let (workspace, source) = built::<P>(&server);
+    (server, workspace, source)
+}
+
 /// Answers every data request with `response`.
 pub async fn always<P: Platform>(server: &MockServer, response: ResponseTemplate) {
     Mock::given(method(P::METHOD))
@@ -156,18 +178,8 @@ pub fn assert_names_source_and_range<P: Platform>(error: &SourceError, range_tex
 /// carries the token in its query) names the source and the range, and the token appears in
 /// neither the error nor the `Debug` of the source that carries it.
 pub async fn an_error_names_source_and_range_and_never_the_token<P: Platform>() {
-    let server = MockServer::start().await;
-    let uri = server.uri();
-    let first = P::page(
-        day(),
-        Some(Next {
-            host: &uri,
-            cursor: "MQZDZD",
-        }),
-    );
     let hiccup = answer(200).set_body_string("<html>upstream hiccup</html>");
-    script(&server, P::METHOD, P::DATA_PATH, ok(first), hiccup).await;
-    let (_workspace, source) = built::<P>(&server);
+    let (server, _workspace, source) = first_page_then::<P>(hiccup).await;
 
     let error = source
         .pull(week())
@@ -225,18 +237,8 @@ pub async fn the_token_never_reaches_the_logs<P: Platform>() {
         .with_writer(move || writer.clone())
         .finish();
     let _capture = tracing::subscriber::set_default(subscriber);
-    let server = MockServer::start().await;
-    let uri = server.uri();
-    let first = P::page(
-        day(),
-        Some(Next {
-            host: &uri,
-            cursor: "MQZDZD",
-        }),
-    );
     let trouble = answer(502).set_body_string("Bad Gateway");
-    script(&server, P::METHOD, P::DATA_PATH, ok(first), trouble).await;
-    let (_workspace, source) = built::<P>(&server);
+    let (server, _workspace, source) = first_page_then::<P>(trouble).await;
 
     let error = source
         .pull(week())
@@ -316,14 +318,7 @@ pub async fn throttling_in_the_platforms_own_dialect_is_honoured<P: Platform>() 
 /// loops gets rows instead of an error and fails the check rather than hanging it.
 pub async fn a_repeated_paging_cursor_stops_the_pull<P: Platform>() {
     let server = MockServer::start().await;
-    let uri = server.uri();
-    let again = P::page(
-        day(),
-        Some(Next {
-            host: &uri,
-            cursor: "MQZDZD",
-        }),
-    );
+    let again = continued_at::<P>(&server.uri());
     Mock::given(method(P::METHOD))
         .and(path(P::DATA_PATH))
         .respond_with(ok(again))
@@ -365,13 +360,7 @@ pub async fn an_off_host_paging_link_is_never_followed<P: Platform>() {
         .await;
     for host in [elsewhere.uri(), "http://127.0.0.2:1".to_string()] {
         let server = MockServer::start().await;
-        let first = P::page(
-            day(),
-            Some(Next {
-                host: &host,
-                cursor: "MQZDZD",
-            }),
-        );
+        let first = continued_at::<P>(&host);
         script(
             &server,
             P::METHOD,

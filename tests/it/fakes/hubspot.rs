@@ -10,7 +10,7 @@ use kassa::sources::{BuildContext, Source};
 use serde_json::{Value, json};
 use wiremock::{MockServer, ResponseTemplate};
 
-use super::{TokenFrom, answer, build_source};
+use super::{TokenFrom, answer, build_source, sources_table};
 use crate::connector::{Next, Paging, Platform};
 use crate::helpers::{Workspace, paused_clock_context};
 
@@ -21,14 +21,7 @@ pub const SEARCH_PATH: &str = "/crm/v3/objects/deals/search";
 
 /// A `[[sources]]` table of kind `hubspot` for the fake at `base_url`; `extra` adds lines.
 pub fn table(name: &str, base_url: &str, token: TokenFrom<'_>, extra: &str) -> String {
-    format!(
-        "[[sources]]\n\
-         name = {name:?}\n\
-         kind = \"hubspot\"\n\
-         {token}\n\
-         base_url = {base_url:?}\n\
-         {extra}\n"
-    )
+    sources_table("hubspot", name, base_url, token, extra)
 }
 
 /// The source `hubspot.rs` tests: named [`SOURCE`], two deals a page, USD when a deal names

@@ -10,7 +10,7 @@ use kassa::sources::Source;
 use serde_json::{Value, json};
 use wiremock::{MockServer, ResponseTemplate};
 
-use super::{TokenFrom, answer, build_source};
+use super::{TokenFrom, answer, build_source, sources_table};
 use crate::connector::{Next, Paging, Platform};
 use crate::helpers::{Workspace, paused_clock_context};
 
@@ -23,14 +23,13 @@ pub const INSIGHTS_PATH: &str = "/v25.0/act_123456789/insights";
 /// A `[[sources]]` table of kind `meta` for the fake's ad account at `base_url`; `extra` adds
 /// lines (`page_size = 2`, `lookback_days = 3`).
 pub fn table(name: &str, base_url: &str, token: TokenFrom<'_>, extra: &str) -> String {
-    format!(
-        "[[sources]]\n\
-         name = {name:?}\n\
-         kind = \"meta\"\n\
-         account_id = \"act_123456789\"\n\
-         {token}\n\
-         base_url = {base_url:?}\n\
-         {extra}\n"
+    let account = "account_id = \"act_123456789\"";
+    sources_table(
+        "meta",
+        name,
+        base_url,
+        token,
+        &format!("{account}\n{extra}"),
     )
 }
 

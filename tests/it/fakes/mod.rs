@@ -88,6 +88,25 @@ impl fmt::Display for TokenFrom<'_> {
     }
 }
 
+/// A `[[sources]]` table of `kind` named `name` whose API lives at `base_url`; `extra` adds the
+/// kind's own lines.
+pub fn sources_table(
+    kind: &str,
+    name: &str,
+    base_url: &str,
+    token: TokenFrom<'_>,
+    extra: &str,
+) -> String {
+    format!(
+        "[[sources]]\n\
+         name = {name:?}\n\
+         kind = {kind:?}\n\
+         {token}\n\
+         base_url = {base_url:?}\n\
+         {extra}\n"
+    )
+}
+
 /// Builds a source the way `kassa` does: `token` written to a file in a fresh workspace, the
 /// `[[sources]]` table that `table` writes around that file read through the `config` crate and
 /// validated, then built with `context`. The workspace holds the token file: keep it alive.
