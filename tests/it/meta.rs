@@ -359,8 +359,9 @@ async fn a_malformed_row_names_the_field_and_the_range() {
     }
 }
 
-// Proves: when a later page fails, the error names the request by its path only: the paging
-// link's query string, which can carry `access_token`, never reaches the message.
+// Proves: when a later page fails, the error names the request by the insights path, and only
+// by it: the paging link's query string (its cursor, its `access_token`) never reaches the
+// message. The contract's error check covers the token on every platform; this is Meta's path.
 #[tokio::test]
 async fn an_error_on_a_later_page_does_not_echo_the_paging_link() {
     let server = MockServer::start().await;
