@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::fakes::{TokenFrom, answer, hubspot, meta, ok};
 use crate::helpers::{Workspace, repo};
 
 fn demo_workspace() -> Workspace {
@@ -214,50 +215,53 @@ fn backwards_dates_are_refused() {
     );
 }
 
-const META_TOKEN: &str = "EAAB-meta-secret-token-123";
-const HUBSPOT_TOKEN: &str = "pat-na1-hubspot-secret-456";
-
 /// Meta and HubSpot fakes on loopback, driven through the real binary: rows land in the store,
 /// a failing platform fails only its own source (exit code 2), and no token is ever printed,
 /// even with trace logging.
 #[tokio::test]
 async fn backfill_from_fake_platforms_end_to_end() {
-    let meta = MockServer::start().await;
+    let meta_fake = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/v25.0/act_42/insights"))
-        .and(header("authorization", format!("Bearer {META_TOKEN}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "data": [
-                {"campaign_id": "1", "campaign_name": "Brand", "impressions": "1000", "reach": "800",
-                 "clicks": "31", "ctr": "3.1", "spend": "12.5", "account_currency": "EUR",
-                 "date_start": "2025-01-06", "date_stop": "2025-01-06"}
-            ],
-            "paging": {"cursors": {"before": "MA", "after": "MQ"}}
-        })))
-        .mount(&meta)
+        .and(path(meta::INSIGHTS_PATH))
+        .and(header(
+            "authorization",
+            format!("Bearer {}", meta::TOKEN).as_str(),
+        ))
+        .respond_with(ok(meta::page(
+            vec![meta::row("2025-01-06", "31", "12.5")],
+            None,
+        )))
+        .mount(&meta_fake)
         .await;
-    let hubspot = MockServer::start().await;
+    let hubspot_fake = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/deals/search"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
-            "status": "error",
-            "message": "Authentication credentials not found.",
-            "correlationId": "c0ffee",
-            "category": "INVALID_AUTHENTICATION"
-        })))
-        .mount(&hubspot)
+        .and(path(hubspot::SEARCH_PATH))
+        .respond_with(answer(401).set_body_json(hubspot::error(
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found.",
+        )))
+        .mount(&hubspot_fake)
         .await;
 
     let ws = Workspace::new();
     ws.config(&format!(
-        "[[sources]]\nname = \"meta\"\nkind = \"meta\"\naccount_id = \"act_42\"\ntoken_env = \"KASSA_TEST_META_TOKEN\"\nbase_url = {:?}\n\n\
-         [[sources]]\nname = \"hubspot\"\nkind = \"hubspot\"\ntoken_env = \"KASSA_TEST_HUBSPOT_TOKEN\"\nbase_url = {:?}\n",
-        meta.uri(),
-        hubspot.uri(),
+        "{}\n{}",
+        meta::table(
+            "meta",
+            &meta_fake.uri(),
+            TokenFrom::Env("KASSA_TEST_META_TOKEN"),
+            ""
+        ),
+        hubspot::table(
+            "hubspot",
+            &hubspot_fake.uri(),
+            TokenFrom::Env("KASSA_TEST_HUBSPOT_TOKEN"),
+            ""
+        ),
     ));
     let env = [
-        ("KASSA_TEST_META_TOKEN", META_TOKEN),
-        ("KASSA_TEST_HUBSPOT_TOKEN", HUBSPOT_TOKEN),
+        ("KASSA_TEST_META_TOKEN", meta::TOKEN),
+        ("KASSA_TEST_HUBSPOT_TOKEN", hubspot::TOKEN),
         ("RUST_LOG", "trace"),
     ];
     let run = ws.kassa_with_env(
@@ -276,7 +280,7 @@ async fn backfill_from_fake_platforms_end_to_end() {
     );
     for output in [&run.stdout, &run.stderr] {
         assert!(
-            !output.contains(META_TOKEN) && !output.contains(HUBSPOT_TOKEN),
+            !output.contains(meta::TOKEN) && !output.contains(hubspot::TOKEN),
             "a token leaked:\n{output}"
         );
     }

@@ -1,6 +1,8 @@
 //! kassa's integration tests: one binary, readable helpers in `helpers`, one module per area.
 //! HTTP connectors are tested against fake platform servers on 127.0.0.1 speaking the
-//! documented wire formats; nothing here reaches any other address.
+//! documented wire formats (`fakes`, one module per platform); nothing here reaches any other
+//! address. `connector` is the contract every HTTP connector passes, one macro line per
+//! platform.
 
 // Helpers outside `#[test]` functions may unwrap too: a test that cannot set up should panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,8 +11,10 @@ mod alerts;
 mod analysis;
 mod auth;
 mod cli;
+mod connector;
 mod csv;
 mod docs;
+mod fakes;
 mod helpers;
 mod hubspot;
 mod layers;

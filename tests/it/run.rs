@@ -18,6 +18,7 @@ use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::fakes::{TokenFrom, meta, ok};
 use crate::helpers::{Workspace, d, paused_clock_context, repo};
 
 const NIGHT: &str = "2025-05-26";
@@ -272,21 +273,18 @@ fn restate_google_week(path: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_concurrent_run_exits_with_a_clear_message() {
     // A slow Meta fake keeps the first run busy (and holding the lock) for a while.
-    let meta = MockServer::start().await;
+    let meta_fake = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"data": []}))
-                .set_delay(Duration::from_secs(3)),
-        )
-        .mount(&meta)
+        .respond_with(ok(meta::page(vec![], None)).set_delay(Duration::from_secs(3)))
+        .mount(&meta_fake)
         .await;
     let ws = Workspace::new();
-    let token = ws.write("meta.token", "token");
-    ws.config(&format!(
-        "[[sources]]\nname = \"meta\"\nkind = \"meta\"\naccount_id = \"1\"\ntoken_file = {:?}\nbase_url = {:?}\nlookback_days = 3\n",
-        token.display().to_string(),
-        meta.uri()
+    let token = ws.write("meta.token", meta::TOKEN);
+    ws.config(&meta::table(
+        "meta",
+        &meta_fake.uri(),
+        TokenFrom::File(&token),
+        "lookback_days = 3",
     ));
     let kassa = env!("CARGO_BIN_EXE_kassa");
     let config = ws.path().join("kassa.toml");

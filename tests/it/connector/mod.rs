@@ -1,0 +1,431 @@
+//! The connector contract: the checks every HTTP source must pass, whatever its platform.
+//!
+//! A platform's fake (`fakes/<platform>.rs`) implements [`Platform`]: what the contract needs
+//! to know about its wire format (one valid page with or without a continuation, an empty
+//! page, its throttling answer and the wait that answer must cause, how it pages). The checks
+//! below are generic over it, and [`connector_contract!`] turns them into one `#[tokio::test]`
+//! each, so a connector gets the whole contract in one line:
+//!
+//! ```ignore
+//! connector_contract!(contract, fakes::meta::Meta);
+//! ```
+//!
+//! Every check builds the real source from a `[[sources]]` table (through
+//! [`crate::helpers::source_config`]) against a fake on 127.0.0.1, runs on tokio's paused
+//! clock, and fails if the behaviour it names were broken.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use kassa::domain::DateRange;
+use kassa::sources::{ErrorKind, RetryPolicy, Source, SourceError};
+use serde_json::Value;
+use tokio::time::Instant;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::fakes::{answer, ok, requests};
+use crate::helpers::{Workspace, assert_waited, d, range, script};
+
+/// How a platform hands out its next page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// A full URL to fetch (Meta's `paging.next`): it must stay on the configured host.
+    Link,
+    /// An opaque cursor sent back to the configured endpoint (HubSpot's `after`); any link
+    /// beside it is never followed.
+    Cursor,
+}
+
+/// Where a page says the next one is: the fake at `host`, at `cursor`. A link-paging platform
+/// writes it as a link to `host`; a cursor-paging platform sends `cursor` (and, where its wire
+/// format has one, a link to `host` beside it).
+#[derive(Debug, Clone, Copy)]
+pub struct Next<'a> {
+    pub host: &'a str,
+    pub cursor: &'a str,
+}
+
+/// What the contract needs to know about a platform; implemented by its fake.
+pub trait Platform {
+    /// The `[[sources]]` `kind`.
+    const KIND: &'static str;
+    /// The name of the source [`Platform::source`] builds.
+    const SOURCE: &'static str;
+    /// The token that source is given: distinctive, so finding it anywhere is a leak.
+    const TOKEN: &'static str;
+    /// The method and path of the request that pulls data.
+    const METHOD: &'static str;
+    const DATA_PATH: &'static str;
+    const PAGING: Paging;
+    /// The least wait [`Platform::throttled`] must cause. Pick an answer whose wait differs
+    /// from what the connector would wait without reading it (the policy's sub-second first
+    /// backoff, a platform's fallback), so the check proves the answer was read.
+    const THROTTLE_WAIT: Duration;
+
+    /// Builds the source from a `[[sources]]` table pointing at `server`, for the paused clock.
+    fn source(server: &MockServer) -> (Workspace, Source);
+
+    /// A valid page holding one row (an ad day, a deal) on `day`, continued at `next` if given.
+    fn page(day: NaiveDate, next: Option<Next<'_>>) -> Value;
+
+    /// A valid page holding nothing, with no continuation.
+    fn empty_page() -> Value;
+
+    /// The platform's own "slow down" answer, headers included.
+    fn throttled() -> ResponseTemplate;
+}
+
+/// Expands to one `#[tokio::test]` per contract check for `$platform`, in a module `$module`.
+macro_rules! connector_contract {
+    ($module:ident, $platform:ty) => {
+        $crate::connector::connector_contract!(@checks $module, $platform;
+            an_error_names_source_and_range_and_never_the_token,
+            the_token_never_reaches_the_logs,
+            a_server_error_is_retried_then_succeeds,
+            throttling_in_the_platforms_own_dialect_is_honoured,
+            a_repeated_paging_cursor_stops_the_pull,
+            an_off_host_paging_link_is_never_followed,
+            an_empty_result_is_covered_with_zero_rows,
+            truncated_json_is_a_decode_error_naming_source_and_range,
+        );
+    };
+    (@checks $module:ident, $platform:ty; $($check:ident,)+) => {
+        /// The connector contract (`tests/it/connector`): the checks every HTTP source passes.
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(
+                #[tokio::test(start_paused = true)]
+                async fn $check() {
+                    $crate::connector::$check::<$platform>().await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use connector_contract;
+
+/// The range every check pulls, and the day its rows fall on.
+fn week() -> DateRange {
+    range("2024-05-01", "2024-05-07")
+}
+
+fn day() -> NaiveDate {
+    d("2024-05-02")
+}
+
+/// The platform's source, checked to be the connector the platform names.
+fn built<P: Platform>(server: &MockServer) -> (Workspace, Source) {
+    let (workspace, source) = P::source(server);
+    assert_eq!(source.kind(), P::KIND);
+    assert_eq!(source.name(), P::SOURCE);
+    (workspace, source)
+}
+
+/// A page whose one row falls in [`week`], continued on the fake at `host`.
+fn continued_at<P: Platform>(host: &str) -> Value {
+    P::page(
+        day(),
+        Some(Next {
+            host,
+            cursor: "MQZDZD",
+        }),
+    )
+}
+
+/// A fake whose first data answer is a page continued on the fake itself and whose every later
+/// answer is `later`, and the platform's source pointing at it: a failure on a later page,
+/// reached through the continuation (for link-paging platforms, a link carrying the token).
+async fn first_page_then<P: Platform>(later: ResponseTemplate) -> (MockServer, Workspace, Source) {
+    let server = MockServer::start().await;
+    let first = continued_at::<P>(&server.uri());
+    script(&server, P::METHOD, P::DATA_PATH, ok(first), later).await;
+    let (workspace, source) = built::<P>(&server);
+    (server, workspace, source)
+}
+
+/// Answers every data request with `response`.
+pub async fn always<P: Platform>(server: &MockServer, response: ResponseTemplate) {
+    Mock::given(method(P::METHOD))
+        .and(path(P::DATA_PATH))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// The checks every error that reaches a user must pass: it names the source and the date
+/// range, and neither its `Display` nor its `Debug` holds the token.
+pub fn assert_names_source_and_range<P: Platform>(error: &SourceError, range_text: &str) {
+    let shown = error.to_string();
+    assert!(
+        shown.contains(&format!("source {:?}", P::SOURCE)),
+        "no source name in: {shown}"
+    );
+    assert!(shown.contains(range_text), "no date range in: {shown}");
+    assert!(!shown.contains(P::TOKEN), "the token leaked into: {shown}");
+    let debug = format!("{error:?}");
+    assert!(
+        !debug.contains(P::TOKEN),
+        "the token leaked into Debug: {debug}"
+    );
+}
+
+/// An error on a later page (reached through a continuation, which for link-paging platforms
+/// carries the token in its query) names the source and the range, and the token appears in
+/// neither the error nor the `Debug` of the source that carries it.
+pub async fn an_error_names_source_and_range_and_never_the_token<P: Platform>() {
+    let hiccup = answer(200).set_body_string("<html>upstream hiccup</html>");
+    let (server, _workspace, source) = first_page_then::<P>(hiccup).await;
+
+    let error = source
+        .pull(week())
+        .await
+        .expect_err("the second page is not JSON");
+
+    assert_eq!(error.kind, ErrorKind::Decode, "{error}");
+    assert_names_source_and_range::<P>(&error, &week().to_string());
+    assert_eq!(
+        requests(&server).await.len(),
+        2,
+        "it failed on the second page"
+    );
+    let debug = format!("{source:?}");
+    assert!(debug.contains(P::SOURCE), "{debug}");
+    assert!(
+        !debug.contains(P::TOKEN),
+        "the token leaked into the source's Debug: {debug}"
+    );
+}
+
+/// `tracing` output captured in memory.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("the log buffer")).into_owned()
+    }
+}
+
+impl io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .expect("the log buffer")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every event at every level, while a pull retries a later page and then gives up, is
+/// captured (a subscriber set as this thread's default: the test runtime runs on it); the
+/// token appears nowhere in it, while the retry warnings do.
+pub async fn the_token_never_reaches_the_logs<P: Platform>() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _capture = tracing::subscriber::set_default(subscriber);
+    let trouble = answer(502).set_body_string("Bad Gateway");
+    let (server, _workspace, source) = first_page_then::<P>(trouble).await;
+
+    let error = source
+        .pull(week())
+        .await
+        .expect_err("the second page never comes");
+
+    assert_eq!(error.kind, ErrorKind::Server, "{error}");
+    let attempts = RetryPolicy::default().max_attempts as usize;
+    assert_eq!(requests(&server).await.len(), 1 + attempts);
+    let logged = logs.text();
+    assert!(
+        logged.contains("request failed, retrying"),
+        "no retry warning was captured:\n{logged}"
+    );
+    assert!(
+        !logged.contains(P::TOKEN),
+        "the token reached the logs:\n{logged}"
+    );
+}
+
+/// A 5xx is retried after the retry policy's first backoff (0.25 to 0.5 s), and the rows of
+/// the answer that follows arrive.
+pub async fn a_server_error_is_retried_then_succeeds<P: Platform>() {
+    let server = MockServer::start().await;
+    let trouble = answer(502).set_body_string("Bad Gateway");
+    script(
+        &server,
+        P::METHOD,
+        P::DATA_PATH,
+        trouble,
+        ok(P::page(day(), None)),
+    )
+    .await;
+    let (_workspace, source) = built::<P>(&server);
+    let started = Instant::now();
+
+    let pull = source.pull(week()).await.expect("the 502 is retried");
+
+    assert_eq!(pull.rows.len(), 1);
+    assert_eq!(requests(&server).await.len(), 2);
+    assert_waited(
+        started,
+        Duration::from_millis(250)..Duration::from_millis(501),
+    );
+}
+
+/// The platform's own throttling answer is retried after the wait it asks for (measured on
+/// the paused clock), not after a generic backoff, and the rows then arrive.
+pub async fn throttling_in_the_platforms_own_dialect_is_honoured<P: Platform>() {
+    let server = MockServer::start().await;
+    script(
+        &server,
+        P::METHOD,
+        P::DATA_PATH,
+        P::throttled(),
+        ok(P::page(day(), None)),
+    )
+    .await;
+    let (_workspace, source) = built::<P>(&server);
+    let started = Instant::now();
+
+    let pull = source
+        .pull(week())
+        .await
+        .expect("the pull succeeds after the wait");
+
+    assert_eq!(pull.rows.len(), 1);
+    assert_eq!(requests(&server).await.len(), 2);
+    assert_waited(
+        started,
+        P::THROTTLE_WAIT..P::THROTTLE_WAIT + Duration::from_secs(1),
+    );
+}
+
+/// A platform that hands out the same continuation again ends the pull with an error at the
+/// first repeat. The fake repeats it five times and then ends the listing, so a connector that
+/// loops gets rows instead of an error and fails the check rather than hanging it.
+pub async fn a_repeated_paging_cursor_stops_the_pull<P: Platform>() {
+    let server = MockServer::start().await;
+    let again = continued_at::<P>(&server.uri());
+    Mock::given(method(P::METHOD))
+        .and(path(P::DATA_PATH))
+        .respond_with(ok(again))
+        .up_to_n_times(5)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method(P::METHOD))
+        .and(path(P::DATA_PATH))
+        .respond_with(ok(P::empty_page()))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let (_workspace, source) = built::<P>(&server);
+
+    let error = source
+        .pull(week())
+        .await
+        .expect_err("the repeated cursor stops the pull");
+
+    assert_eq!(error.kind, ErrorKind::Decode, "{error}");
+    assert_names_source_and_range::<P>(&error, &week().to_string());
+    assert_eq!(
+        requests(&server).await.len(),
+        2,
+        "stopped at the first repeat"
+    );
+}
+
+/// A continuation that points off the configured host (another port of 127.0.0.1 where a fake
+/// listens, and 127.0.0.2 where nothing does) is never followed: a link-paging platform's pull
+/// fails before anything is sent there; a cursor-paging platform sends the cursor back to its
+/// own host and ignores the link. Nothing reaches the other host either way.
+pub async fn an_off_host_paging_link_is_never_followed<P: Platform>() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ok(P::empty_page()))
+        .mount(&elsewhere)
+        .await;
+    for host in [elsewhere.uri(), "http://127.0.0.2:1".to_string()] {
+        let server = MockServer::start().await;
+        let first = continued_at::<P>(&host);
+        script(
+            &server,
+            P::METHOD,
+            P::DATA_PATH,
+            ok(first),
+            ok(P::empty_page()),
+        )
+        .await;
+        let (_workspace, source) = built::<P>(&server);
+
+        let pulled = source.pull(week()).await;
+
+        match P::PAGING {
+            Paging::Link => {
+                let error = pulled.expect_err("the link to another host is refused");
+                assert_eq!(error.kind, ErrorKind::Decode, "{host}: {error}");
+                assert!(error.to_string().contains("another host"), "{error}");
+                assert_names_source_and_range::<P>(&error, &week().to_string());
+                assert_eq!(requests(&server).await.len(), 1, "{host}");
+            }
+            Paging::Cursor => {
+                let pull = pulled
+                    .unwrap_or_else(|e| panic!("{host}: the cursor goes to the own host: {e}"));
+                assert_eq!(pull.rows.len(), 1, "{host}");
+                assert_eq!(requests(&server).await.len(), 2, "{host}");
+            }
+        }
+    }
+    assert!(
+        requests(&elsewhere).await.is_empty(),
+        "the other host was contacted"
+    );
+}
+
+/// A range with no data is a success that covers the whole range with zero rows: "nothing
+/// happened", which is different from "we do not know".
+pub async fn an_empty_result_is_covered_with_zero_rows<P: Platform>() {
+    let server = MockServer::start().await;
+    always::<P>(&server, ok(P::empty_page())).await;
+    let (_workspace, source) = built::<P>(&server);
+
+    let pull = source
+        .pull(week())
+        .await
+        .expect("an empty range is a success");
+
+    assert_eq!(pull.covered, Some(week()));
+    assert!(pull.rows.is_empty(), "{:?}", pull.rows);
+    assert_eq!(requests(&server).await.len(), 1);
+}
+
+/// A 200 whose JSON is cut mid-object (a dropped connection, a proxy's limit) is a `Decode`
+/// error naming the source and the range, never a short success.
+pub async fn truncated_json_is_a_decode_error_naming_source_and_range<P: Platform>() {
+    let whole = P::page(day(), None).to_string();
+    let cut = whole[..whole.len() / 2].to_string();
+    let server = MockServer::start().await;
+    always::<P>(&server, answer(200).set_body_raw(cut, "application/json")).await;
+    let (_workspace, source) = built::<P>(&server);
+
+    let error = source
+        .pull(week())
+        .await
+        .expect_err("a cut answer is an error");
+
+    assert_eq!(error.kind, ErrorKind::Decode, "{error}");
+    assert_names_source_and_range::<P>(&error, &week().to_string());
+}
