@@ -4,19 +4,25 @@
 //! Layout, in the order data flows (dependencies point one way, down this list):
 //! - [`domain`]: the two normalised row types ([`domain::AdDay`], [`domain::Deal`]), money, and
 //!   the episode states the store keeps between runs;
+//! - [`clock`]: which days have ended, in the business's time zone and in UTC;
+//! - [`validation`]: config problems, collected and reported all at once;
 //! - [`http`]: the HTTP behaviour every connector and alert target shares (retries, backoff,
-//!   `Retry-After`, classification by status and body);
+//!   `Retry-After`, classification by status and body) and its auth hook ([`http::auth`]:
+//!   secret headers, OAuth2 with refreshed and rotated tokens);
 //! - [`secrets`]: where secrets come from (an environment variable or a file) and where they
 //!   may travel (https, or plain http to loopback only), shared by sources and alert targets;
-//! - [`sources`]: one module per platform, each turning a wire format into those rows;
+//! - [`sources`]: one module per platform, each turning a wire format into those rows; the
+//!   registry in `sources/mod.rs`, the connector traits and kit in [`sources::source`];
 //! - [`store`]: the embedded store, Parquet snapshots of rows and a SQLite ledger (coverage,
-//!   runs, episode states, the alert outbox), with schema versions and migrations;
+//!   runs, episode states, the alert outbox, OAuth2 tokens), with schema versions and
+//!   migrations;
 //! - [`analysis`]: pure functions over polars frames, free of wording: periods and why one has
 //!   no verdict ([`analysis::periods`]), the default rule ([`analysis::rules`]), findings typed
 //!   per kind ([`analysis::FindingDetail`]);
 //! - [`episodes`]: consecutive flagged periods, and what changed about them since last run;
 //! - [`alerts`]: renders alert messages for Slack (and Slack-compatible chats), Telegram and
-//!   signed generic webhooks, and delivers them through the shared HTTP client;
+//!   signed generic webhooks, and delivers them through the shared HTTP client; a registry of
+//!   target kinds over the traits in [`alerts::target`];
 //! - [`text`]: every word for people, in English or Russian: finding messages and data-gap
 //!   reasons ([`text::findings`]), alert titles, facts and notes ([`text::alerts`]), the table's
 //!   labels ([`text::report`]), money and percentages;

@@ -15,9 +15,9 @@
 //!   [`TokenCache`], a small trait handed in at build time: the store implements it through
 //!   the pipeline, so sources never import the store.
 //! - A URL that carries its secret (Bitrix24 inbound webhooks, Slack, Telegram) needs no
-//!   authenticator: resolve it with [`crate::secrets::SecretSpec`] and
-//!   [`crate::secrets::parse_secret_url`], and give every request a [`super::Request::label`]
-//!   so logs never show its path.
+//!   authenticator: a source reads it with `SecretRef::url(..).resolve_url()` (in
+//!   `sources::source`; alert targets with [`crate::secrets::parse_secret_url`]), and gives
+//!   every request a [`super::Request::label`] so logs never show its path.
 //!
 //! Every header value an authenticator returns is marked sensitive (hyper then keeps it out of
 //! its own debug output and HPACK tables); no secret is ever formatted into a message.

@@ -18,12 +18,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono_tz::Tz;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::{DateRange, Pulled, RowKind};
 use crate::http::auth::{MemoryTokenCache, TokenCache};
 use crate::http::{Authenticator, Classifier, FailureKind, HttpClient, HttpError, RetryPolicy};
-use crate::secrets::{SecretSpec, is_safe_transport, process_env};
+use crate::secrets::{SecretSpec, is_safe_transport, parse_secret_url, process_env};
 use crate::validation::Problems;
 
 pub use crate::http::BoxFuture;
@@ -267,6 +267,23 @@ impl SecretRef {
         }
     }
 
+    /// A URL that is itself the secret, from `url_env` / `url_file`: Bitrix24's inbound
+    /// webhook (`https://<portal>/rest/<user>/<key>/`) carries its key in the path.
+    pub fn url(
+        url_env: &Option<String>,
+        url_file: &Option<PathBuf>,
+        example_env: &str,
+    ) -> SecretRef {
+        SecretRef {
+            what: "webhook URL",
+            env_key: "url_env",
+            file_key: "url_file",
+            env: url_env.clone(),
+            file: url_file.clone(),
+            example: format!("url_env = \"{example_env}\""),
+        }
+    }
+
     fn spec(&self) -> SecretSpec<'_> {
         SecretSpec {
             what: self.what,
@@ -287,6 +304,58 @@ impl SecretRef {
         self.spec()
             .resolve()
             .map_err(|e| SourceError::new(ErrorKind::Config, e.0))
+    }
+
+    /// [`SecretRef::validate`] for a secret URL: one given in the environment is also checked
+    /// for shape (https, or http on loopback) without quoting it; one in a file is checked by
+    /// [`SecretRef::resolve_url`].
+    pub fn validate_url(&self, key: &str, problems: &mut Problems) {
+        let spec = self.spec();
+        if let Some(value) = spec.validate(key, &process_env, problems)
+            && let Err(problem) = parse_secret_url(value.expose_secret())
+        {
+            problems.push(
+                format!("{key}.{}", self.env_key),
+                format!("{} {problem}", spec.origin()),
+            );
+        }
+    }
+
+    /// Reads a secret URL and checks that it may be sent to. Neither the error nor the
+    /// result's `Debug` shows the URL.
+    pub fn resolve_url(&self) -> Result<SecretUrl, SourceError> {
+        let value = self.resolve()?;
+        parse_secret_url(value.expose_secret())
+            .map(SecretUrl)
+            .map_err(|problem| {
+                SourceError::new(
+                    ErrorKind::Config,
+                    format!("{} {problem}", self.spec().origin()),
+                )
+            })
+    }
+}
+
+/// A URL that carries its own secret. Requests built on it must be given a
+/// [`crate::http::Request::label`], so logs never show its path.
+#[derive(Clone)]
+pub struct SecretUrl(url::Url);
+
+impl SecretUrl {
+    /// The URL itself, to build requests on; never log or format it.
+    pub fn expose(&self) -> &url::Url {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SecretUrl({}://{}/[redacted])",
+            self.0.scheme(),
+            self.0.host_str().unwrap_or("?")
+        )
     }
 }
 
@@ -322,4 +391,34 @@ pub fn parse_base_url(url: &str) -> Result<url::Url, SourceError> {
             format!("base_url {url:?} is not a URL: {e}"),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_url_is_checked_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good");
+        std::fs::write(&good, "https://portal.bitrix24.ru/rest/1/s3cretkey/\n").unwrap();
+        let url = SecretRef::url(&None, &Some(good), "KASSA_BITRIX_URL")
+            .resolve_url()
+            .unwrap();
+        assert_eq!(url.expose().path(), "/rest/1/s3cretkey/");
+        let shown = format!("{url:?}");
+        assert!(
+            shown.contains("portal.bitrix24.ru") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "http://portal.example.com/rest/1/s3cretkey/").unwrap();
+        let error = SecretRef::url(&None, &Some(plain), "KASSA_BITRIX_URL")
+            .resolve_url()
+            .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Config);
+        assert!(error.message.contains("https://"), "{}", error.message);
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
 }
