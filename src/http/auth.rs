@@ -34,7 +34,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Failure, FailureKind, classify_by_status, network_failure, summarize_body};
+use super::{
+    Failure, FailureKind, classify_by_status, network_failure, redirect_failure, summarize_body,
+};
 pub use crate::domain::{CachedToken, TokenCache};
 
 /// A boxed future, so that traits with async methods stay usable as trait objects.
@@ -347,6 +349,9 @@ impl OAuth2 {
         let response = request.send().await.map_err(network_failure)?;
         let status = response.status();
         let headers = response.headers().clone();
+        if let Some(failure) = redirect_failure(status, &headers) {
+            return Err(failure);
+        }
         let body = response.text().await.map_err(network_failure)?;
         if !status.is_success() {
             return Err(token_failure(status, &headers, &body));

@@ -296,8 +296,12 @@ impl HttpClient {
         policy: RetryPolicy,
         classifier: Classifier,
     ) -> Result<HttpClient, reqwest::Error> {
-        let mut builder =
-            reqwest::Client::builder().user_agent(concat!("kassa/", env!("CARGO_PKG_VERSION")));
+        // Never follow a redirect, never send `Referer`: a redirect must not carry a token, a
+        // webhook path or a signed body to another host (DESIGN, reliability rules).
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("kassa/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false);
         if let Some(timeout) = policy.timeout {
             builder = builder
                 .timeout(timeout)
@@ -418,6 +422,9 @@ impl HttpClient {
         let response = builder.send().await.map_err(network_failure)?;
         let status = response.status();
         let headers = response.headers().clone();
+        if let Some(failure) = redirect_failure(status, &headers) {
+            return Err(failure.into());
+        }
         let body = response.text().await.map_err(network_failure)?;
         if status.is_success() {
             return Ok(body);
@@ -442,6 +449,28 @@ impl HttpClient {
         let jitter = rand::rng().random_range(0.5..=1.0);
         ceiling.mul_f64(jitter)
     }
+}
+
+/// A 3xx answer, which kassa never follows: a failure naming the status and the host it points
+/// to, never the redirect's path or query (they may hold what the request was protecting).
+/// `None` for any other status.
+fn redirect_failure(status: StatusCode, headers: &HeaderMap) -> Option<Failure> {
+    if !status.is_redirection() {
+        return None;
+    }
+    let target = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|location| location.to_str().ok())
+        .and_then(|location| Url::parse(location).ok())
+        .and_then(|url| url.host_str().map(|host| format!("to {host}")))
+        .unwrap_or_else(|| "elsewhere on the same host".to_string());
+    Some(Failure::fatal(
+        FailureKind::Rejected,
+        format!(
+            "HTTP {}: the server redirects {target}; kassa never follows redirects (check the configured URL)",
+            status.as_u16()
+        ),
+    ))
 }
 
 /// Connection trouble and timeouts are worth retrying. `without_url` keeps paging URLs (which

@@ -244,6 +244,43 @@ async fn slack_revoked_webhook_is_fatal_and_keeps_the_url_secret() {
     );
 }
 
+// A 307 would re-post the signed body to the other host, and a followed redirect would send
+// a `Referer` holding the secret URL: the redirect is a failure and nothing reaches the host.
+#[tokio::test(start_paused = true)]
+async fn a_redirect_is_never_followed_with_the_signed_body() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/kassa"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/collect", elsewhere.uri()).as_str()),
+        )
+        .mount(&server)
+        .await;
+    let workspace = Workspace::new();
+    let target = webhook_target(&workspace, &server);
+
+    let error = target.deliver(&message()).await.expect_err("a redirect");
+
+    assert_eq!(error.kind, FailureKind::Rejected);
+    let shown = error.to_string();
+    assert!(
+        shown.contains("HTTP 307") && shown.contains("never follows redirects"),
+        "{shown}"
+    );
+    assert_no_secret(&shown, &["/hooks/kassa", "/collect", WEBHOOK_SECRET]);
+    assert_eq!(bodies(&server).await.len(), 1, "a redirect is not retried");
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "the redirect was followed"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn mattermost_compat_sends_attachments_and_no_blocks() {
     let server = MockServer::start().await;

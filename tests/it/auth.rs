@@ -351,6 +351,38 @@ async fn a_revoked_grant_is_a_clear_auth_error_without_secrets() {
     }
 }
 
+// Proves: a token endpoint that redirects is refused like any other redirect: the refresh
+// token and client secret are never posted to the host it points at.
+#[tokio::test]
+async fn a_redirecting_token_endpoint_gets_no_secrets() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token_answer(ACCESS_1, 3600, None))
+        .mount(&elsewhere)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(308)
+                .insert_header("Location", format!("{}/token", elsewhere.uri()).as_str()),
+        )
+        .mount(&server)
+        .await;
+    api_ok(&server).await;
+    let client = client(oauth(
+        &server,
+        Grant::RefreshToken(secret(REFRESH)),
+        TokenBody::Form,
+        Arc::new(MemoryTokenCache::default()),
+    ));
+    let error = client.send(&data_request(&server)).await.unwrap_err();
+    assert_eq!(error.kind, FailureKind::Rejected);
+    assert!(error.message.contains("HTTP 308"), "{}", error.message);
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    assert!(received(&server, "/api/data").await.is_empty());
+}
+
 // Proves: the client-credentials grant sends its scope, and an authenticator stack adds a
 // static API-key header (Google's developer-token) beside the OAuth2 bearer token.
 #[tokio::test]

@@ -90,6 +90,7 @@ macro_rules! connector_contract {
             an_off_host_paging_link_is_never_followed,
             an_empty_result_is_covered_with_zero_rows,
             truncated_json_is_a_decode_error_naming_source_and_range,
+            a_redirect_is_never_followed,
         );
     };
     (@checks $module:ident, $platform:ty; $($check:ident,)+) => {
@@ -428,4 +429,42 @@ pub async fn truncated_json_is_a_decode_error_naming_source_and_range<P: Platfor
 
     assert_eq!(error.kind, ErrorKind::Decode, "{error}");
     assert_names_source_and_range::<P>(&error, &week().to_string());
+}
+
+/// A data request answered with a redirect to another host (another loopback port) fails at
+/// once as rejected, naming the status and that host but not the redirect's path; the other
+/// host receives nothing, so neither the token nor the request body travels there.
+pub async fn a_redirect_is_never_followed<P: Platform>() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    always::<P>(&elsewhere, ok(P::empty_page())).await;
+    let location = format!("{}{}?stolen=secret-path", elsewhere.uri(), P::DATA_PATH);
+    always::<P>(
+        &server,
+        answer(307).insert_header("Location", location.as_str()),
+    )
+    .await;
+    let (_workspace, source) = built::<P>(&server);
+
+    let error = source
+        .pull(week())
+        .await
+        .expect_err("a redirect is a failure");
+
+    assert_eq!(error.kind, ErrorKind::Rejected, "{error}");
+    assert_names_source_and_range::<P>(&error, &week().to_string());
+    let shown = error.to_string();
+    assert!(
+        shown.contains("HTTP 307") && shown.contains("redirects to 127.0.0.1"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("secret-path"),
+        "the redirect's query leaked: {shown}"
+    );
+    assert_eq!(requests(&server).await.len(), 1, "not retried");
+    assert!(
+        requests(&elsewhere).await.is_empty(),
+        "the redirect was followed"
+    );
 }
