@@ -398,6 +398,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_secret_url_in_the_environment_is_checked_for_shape_when_validating() {
+        // PATH is set wherever tests run, and it is not a URL.
+        let mut problems = Problems::default();
+        SecretRef::url(&Some("PATH".to_string()), &None, "KASSA_BITRIX_URL")
+            .validate_url("sources[0]", &mut problems);
+        let problem = problems.iter().next().expect("one problem");
+        assert_eq!(problem.key, "sources[0].url_env");
+        assert!(
+            problem.message.contains("the environment variable PATH")
+                && problem.message.contains("URL"),
+            "{}",
+            problem.message
+        );
+    }
+
+    #[test]
     fn a_secret_url_is_checked_and_never_shown() {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good");

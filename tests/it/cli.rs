@@ -191,8 +191,12 @@ fn check_offline_validates_without_contacting_anything() {
         "{}",
         run.stdout
     );
+    assert!(!ws.store_path().exists(), "--offline touches nothing");
     let run = ws.kassa(&["check"]);
     assert_eq!(run.code, 0, "{run:?}");
+    // Online, a probe may obtain an OAuth2 token (and a rotated refresh token): the store is
+    // opened so that it can keep it.
+    assert!(ws.store_path().join("ledger.sqlite").is_file());
     assert!(run.stdout.contains("ads (csv_ads): ok:"), "{}", run.stdout);
     assert!(
         run.stdout

@@ -5,10 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use kassa::domain::{CachedToken, TokenCache};
 use kassa::domain::{Deal, Pulled};
 use kassa::domain::{DealStatus, Money, Status};
 use kassa::store::{NewOutboxItem, SCHEMA_VERSION, SchemaProblem, Store, StoreError};
 use polars::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::helpers::{Workspace, ad_day, d, range, repo, won};
 
@@ -327,6 +329,31 @@ fn a_store_written_before_schema_versions_opens_and_reads_back_as_before() {
         store.coverage(&["ads"]).unwrap()[0].ranges,
         vec![range("2025-01-06", "2025-03-30")]
     );
+    // Migration 2 gave the old ledger its token table, and the ledger, which now holds
+    // tokens, is readable by its owner only.
+    let tokens = store.token_ledger().unwrap();
+    let token = CachedToken {
+        access_token: SecretString::from("access".to_string()),
+        expires_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+        refresh_token: Some(SecretString::from("rotated".to_string())),
+        seed: "seed".to_string(),
+    };
+    tokens.save("source:amocrm", &token).unwrap();
+    let kept = tokens
+        .load("source:amocrm")
+        .unwrap()
+        .expect("the token is kept");
+    assert_eq!(kept.refresh_token.unwrap().expose_secret(), "rotated");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(ws.store_path().join("ledger.sqlite"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    drop(tokens);
     drop(store);
 
     // Opening again is a no-op: the version stays, nothing is migrated twice.
