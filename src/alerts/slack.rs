@@ -77,36 +77,6 @@ impl SlackConfig {
             example: URL_EXAMPLE,
         }
     }
-
-    fn check(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
-        if let Some(url) = self.url_spec().validate(key, env, problems)
-            && let Err(problem) = parse_secret_url(url.expose_secret())
-        {
-            problems.push_with_example(
-                format!("{key}.url_env"),
-                format!("{} {problem}", self.url_spec().origin()),
-                format!(
-                    "export {}=https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
-                    self.url_env.as_deref().unwrap_or("KASSA_TEAM_WEBHOOK")
-                ),
-            );
-        }
-    }
-
-    fn receiver(&self) -> Result<SlackTarget, BuildError> {
-        let spec = self.url_spec();
-        let url = spec.resolve().map_err(BuildError::secret)?;
-        parse_secret_url(url.expose_secret()).map_err(|problem| {
-            BuildError::new(
-                FailureKind::Rejected,
-                format!("{} {problem}", spec.origin()),
-            )
-        })?;
-        Ok(SlackTarget {
-            url,
-            compat: self.compat,
-        })
-    }
 }
 
 /// A built Slack-style target. Its URL stays secret: `Debug` shows only the dialect.
@@ -164,13 +134,6 @@ fn color(event: AlertEvent) -> &'static str {
 }
 
 impl SlackTarget {
-    fn body(&self, message: &AlertMessage) -> Value {
-        match self.compat {
-            SlackCompat::Slack => blocks_payload(message),
-            SlackCompat::Mattermost => attachments_payload(message),
-        }
-    }
-
     async fn send(
         &self,
         client: &HttpClient,
@@ -211,11 +174,33 @@ impl TargetConfig for SlackConfig {
     }
 
     fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
-        self.check(key, env, problems);
+        if let Some(url) = self.url_spec().validate(key, env, problems)
+            && let Err(problem) = parse_secret_url(url.expose_secret())
+        {
+            problems.push_with_example(
+                format!("{key}.url_env"),
+                format!("{} {problem}", self.url_spec().origin()),
+                format!(
+                    "export {}=https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+                    self.url_env.as_deref().unwrap_or("KASSA_TEAM_WEBHOOK")
+                ),
+            );
+        }
     }
 
     fn build(&self) -> Result<Box<dyn Receiver>, BuildError> {
-        Ok(Box::new(self.receiver()?))
+        let spec = self.url_spec();
+        let url = spec.resolve().map_err(BuildError::secret)?;
+        parse_secret_url(url.expose_secret()).map_err(|problem| {
+            BuildError::new(
+                FailureKind::Rejected,
+                format!("{} {problem}", spec.origin()),
+            )
+        })?;
+        Ok(Box::new(SlackTarget {
+            url,
+            compat: self.compat,
+        }))
     }
 
     fn classifier(&self) -> Classifier {
@@ -225,7 +210,10 @@ impl TargetConfig for SlackConfig {
 
 impl Receiver for SlackTarget {
     fn payload(&self, message: &AlertMessage) -> Value {
-        self.body(message)
+        match self.compat {
+            SlackCompat::Slack => blocks_payload(message),
+            SlackCompat::Mattermost => attachments_payload(message),
+        }
     }
 
     fn deliver<'a>(

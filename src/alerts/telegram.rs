@@ -129,97 +129,6 @@ impl TelegramConfig {
             example: "token_env = \"KASSA_TELEGRAM_TOKEN\"",
         }
     }
-
-    fn check(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
-        if let Some(token) = self.token_spec().validate(key, env, problems)
-            && !is_bot_token(token.expose_secret())
-        {
-            problems.push_with_example(
-                format!("{key}.token_env"),
-                format!(
-                    "{} does not hold a bot token (digits, ':', then letters, digits, '-' and '_')",
-                    self.token_spec().origin()
-                ),
-                "export KASSA_TELEGRAM_TOKEN=123456789:AAE...",
-            );
-        }
-        match &self.chat_id {
-            None => problems.push_with_example(
-                format!("{key}.chat_id"),
-                "a chat is required: its numeric id (negative for groups and channels) or \"@channelname\" of a public channel",
-                CHAT_EXAMPLE,
-            ),
-            Some(ChatId::Id(0)) => {
-                problems.push_with_example(format!("{key}.chat_id"), "0 is not a chat id", CHAT_EXAMPLE)
-            }
-            Some(ChatId::Id(_)) => {}
-            Some(ChatId::Username(name)) => {
-                let handle = name.strip_prefix('@').unwrap_or("");
-                let ok = !handle.is_empty()
-                    && handle.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !ok {
-                    problems.push_with_example(
-                        format!("{key}.chat_id"),
-                        format!("{name:?} is neither a numeric chat id nor \"@channelname\""),
-                        CHAT_EXAMPLE,
-                    );
-                }
-            }
-        }
-        match Url::parse(&self.api_base) {
-            Ok(url) if is_safe_transport(&url) && url.query().is_none() => {}
-            Ok(_) => problems.push_with_example(
-                format!("{key}.api_base"),
-                format!(
-                    "{:?} must be an https:// URL without a query (plain http:// is accepted for loopback addresses only)",
-                    self.api_base
-                ),
-                "api_base = \"https://api.telegram.org\"",
-            ),
-            Err(e) => problems.push_with_example(
-                format!("{key}.api_base"),
-                format!("{:?} is not a URL: {e}", self.api_base),
-                "api_base = \"https://api.telegram.org\"",
-            ),
-        }
-    }
-
-    fn receiver(&self) -> Result<TelegramTarget, BuildError> {
-        let spec = self.token_spec();
-        let token = spec.resolve().map_err(BuildError::secret)?;
-        if !is_bot_token(token.expose_secret()) {
-            return Err(BuildError::new(
-                FailureKind::Auth,
-                format!(
-                    "{} does not hold a bot token (digits, ':', then letters, digits, '-' and '_')",
-                    spec.origin()
-                ),
-            ));
-        }
-        let chat_id = self
-            .chat_id
-            .clone()
-            .ok_or_else(|| BuildError::new(FailureKind::Rejected, "no chat_id configured"))?;
-        let api_base = Url::parse(&self.api_base)
-            .ok()
-            .filter(is_safe_transport)
-            .ok_or_else(|| {
-                BuildError::new(
-                    FailureKind::Rejected,
-                    format!("api_base {:?} is not a usable https:// URL", self.api_base),
-                )
-            })?;
-        let target = TelegramTarget {
-            token,
-            chat_id,
-            api_base,
-        };
-        // Fail now, not at 3 a.m., if the token cannot form a URL.
-        target
-            .send_url()
-            .map_err(|e| BuildError::new(e.kind, e.message))?;
-        Ok(target)
-    }
 }
 
 /// Telegram bot tokens are `<bot id>:<secret>`. Checking the shape keeps a token with `/` or
@@ -272,15 +181,6 @@ impl TelegramTarget {
                 FailureKind::Rejected,
                 "the api_base and bot token do not form a URL",
             )
-        })
-    }
-
-    fn body(&self, message: &AlertMessage) -> Value {
-        json!({
-            "chat_id": self.chat_id,
-            "text": html_text(message),
-            "parse_mode": "HTML",
-            "link_preview_options": {"is_disabled": true},
         })
     }
 
@@ -351,11 +251,94 @@ impl TargetConfig for TelegramConfig {
     }
 
     fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
-        self.check(key, env, problems);
+        if let Some(token) = self.token_spec().validate(key, env, problems)
+            && !is_bot_token(token.expose_secret())
+        {
+            problems.push_with_example(
+                format!("{key}.token_env"),
+                format!(
+                    "{} does not hold a bot token (digits, ':', then letters, digits, '-' and '_')",
+                    self.token_spec().origin()
+                ),
+                "export KASSA_TELEGRAM_TOKEN=123456789:AAE...",
+            );
+        }
+        match &self.chat_id {
+            None => problems.push_with_example(
+                format!("{key}.chat_id"),
+                "a chat is required: its numeric id (negative for groups and channels) or \"@channelname\" of a public channel",
+                CHAT_EXAMPLE,
+            ),
+            Some(ChatId::Id(0)) => {
+                problems.push_with_example(format!("{key}.chat_id"), "0 is not a chat id", CHAT_EXAMPLE)
+            }
+            Some(ChatId::Id(_)) => {}
+            Some(ChatId::Username(name)) => {
+                let handle = name.strip_prefix('@').unwrap_or("");
+                let ok = !handle.is_empty()
+                    && handle.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok {
+                    problems.push_with_example(
+                        format!("{key}.chat_id"),
+                        format!("{name:?} is neither a numeric chat id nor \"@channelname\""),
+                        CHAT_EXAMPLE,
+                    );
+                }
+            }
+        }
+        match Url::parse(&self.api_base) {
+            Ok(url) if is_safe_transport(&url) && url.query().is_none() => {}
+            Ok(_) => problems.push_with_example(
+                format!("{key}.api_base"),
+                format!(
+                    "{:?} must be an https:// URL without a query (plain http:// is accepted for loopback addresses only)",
+                    self.api_base
+                ),
+                "api_base = \"https://api.telegram.org\"",
+            ),
+            Err(e) => problems.push_with_example(
+                format!("{key}.api_base"),
+                format!("{:?} is not a URL: {e}", self.api_base),
+                "api_base = \"https://api.telegram.org\"",
+            ),
+        }
     }
 
     fn build(&self) -> Result<Box<dyn Receiver>, BuildError> {
-        Ok(Box::new(self.receiver()?))
+        let spec = self.token_spec();
+        let token = spec.resolve().map_err(BuildError::secret)?;
+        if !is_bot_token(token.expose_secret()) {
+            return Err(BuildError::new(
+                FailureKind::Auth,
+                format!(
+                    "{} does not hold a bot token (digits, ':', then letters, digits, '-' and '_')",
+                    spec.origin()
+                ),
+            ));
+        }
+        let chat_id = self
+            .chat_id
+            .clone()
+            .ok_or_else(|| BuildError::new(FailureKind::Rejected, "no chat_id configured"))?;
+        let api_base = Url::parse(&self.api_base)
+            .ok()
+            .filter(is_safe_transport)
+            .ok_or_else(|| {
+                BuildError::new(
+                    FailureKind::Rejected,
+                    format!("api_base {:?} is not a usable https:// URL", self.api_base),
+                )
+            })?;
+        let target = TelegramTarget {
+            token,
+            chat_id,
+            api_base,
+        };
+        // Fail now, not at 3 a.m., if the token cannot form a URL.
+        target
+            .send_url()
+            .map_err(|e| BuildError::new(e.kind, e.message))?;
+        Ok(Box::new(target))
     }
 
     fn classifier(&self) -> Classifier {
@@ -365,7 +348,12 @@ impl TargetConfig for TelegramConfig {
 
 impl Receiver for TelegramTarget {
     fn payload(&self, message: &AlertMessage) -> Value {
-        self.body(message)
+        json!({
+            "chat_id": self.chat_id,
+            "text": html_text(message),
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": true},
+        })
     }
 
     fn deliver<'a>(

@@ -88,59 +88,6 @@ impl WebhookConfig {
             example: "secret_env = \"KASSA_BI_SECRET\"",
         }
     }
-
-    fn check(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
-        if let Some(url) = self.url_spec().validate(key, env, problems)
-            && let Err(problem) = parse_secret_url(url.expose_secret())
-        {
-            problems.push_with_example(
-                format!("{key}.url_env"),
-                format!("{} {problem}", self.url_spec().origin()),
-                format!(
-                    "export {}=https://example.com/hooks/kassa",
-                    self.url_env.as_deref().unwrap_or("KASSA_BI_WEBHOOK")
-                ),
-            );
-        }
-        if let Some(secret) = self.secret_spec().validate(key, env, problems)
-            && let Err(problem) = parse_secret(secret.expose_secret())
-        {
-            problems.push_with_example(
-                format!("{key}.secret_env"),
-                format!(
-                    "{} does not hold a Standard Webhooks secret: {problem}",
-                    self.secret_spec().origin()
-                ),
-                SECRET_EXAMPLE,
-            );
-        }
-    }
-
-    fn receiver(&self) -> Result<WebhookTarget, BuildError> {
-        let url_spec = self.url_spec();
-        let url = url_spec.resolve().map_err(BuildError::secret)?;
-        parse_secret_url(url.expose_secret()).map_err(|problem| {
-            BuildError::new(
-                FailureKind::Rejected,
-                format!("{} {problem}", url_spec.origin()),
-            )
-        })?;
-        let secret_spec = self.secret_spec();
-        let secret = secret_spec.resolve().map_err(BuildError::secret)?;
-        let key = parse_secret(secret.expose_secret()).map_err(|problem| {
-            BuildError::new(
-                FailureKind::Auth,
-                format!(
-                    "{} does not hold a Standard Webhooks secret: {problem} (for example: {SECRET_EXAMPLE})",
-                    secret_spec.origin()
-                ),
-            )
-        })?;
-        Ok(WebhookTarget {
-            url,
-            key: SecretSlice::from(key),
-        })
-    }
 }
 
 /// Why a signing secret is unusable. Never quotes the secret.
@@ -320,11 +267,56 @@ impl TargetConfig for WebhookConfig {
     }
 
     fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
-        self.check(key, env, problems);
+        if let Some(url) = self.url_spec().validate(key, env, problems)
+            && let Err(problem) = parse_secret_url(url.expose_secret())
+        {
+            problems.push_with_example(
+                format!("{key}.url_env"),
+                format!("{} {problem}", self.url_spec().origin()),
+                format!(
+                    "export {}=https://example.com/hooks/kassa",
+                    self.url_env.as_deref().unwrap_or("KASSA_BI_WEBHOOK")
+                ),
+            );
+        }
+        if let Some(secret) = self.secret_spec().validate(key, env, problems)
+            && let Err(problem) = parse_secret(secret.expose_secret())
+        {
+            problems.push_with_example(
+                format!("{key}.secret_env"),
+                format!(
+                    "{} does not hold a Standard Webhooks secret: {problem}",
+                    self.secret_spec().origin()
+                ),
+                SECRET_EXAMPLE,
+            );
+        }
     }
 
     fn build(&self) -> Result<Box<dyn Receiver>, BuildError> {
-        Ok(Box::new(self.receiver()?))
+        let url_spec = self.url_spec();
+        let url = url_spec.resolve().map_err(BuildError::secret)?;
+        parse_secret_url(url.expose_secret()).map_err(|problem| {
+            BuildError::new(
+                FailureKind::Rejected,
+                format!("{} {problem}", url_spec.origin()),
+            )
+        })?;
+        let secret_spec = self.secret_spec();
+        let secret = secret_spec.resolve().map_err(BuildError::secret)?;
+        let key = parse_secret(secret.expose_secret()).map_err(|problem| {
+            BuildError::new(
+                FailureKind::Auth,
+                format!(
+                    "{} does not hold a Standard Webhooks secret: {problem} (for example: {SECRET_EXAMPLE})",
+                    secret_spec.origin()
+                ),
+            )
+        })?;
+        Ok(Box::new(WebhookTarget {
+            url,
+            key: SecretSlice::from(key),
+        }))
     }
 
     fn classifier(&self) -> Classifier {
