@@ -68,6 +68,15 @@ fn token_answer(access: &str, expires_in: i64, refresh: Option<&str>) -> Respons
     ResponseTemplate::new(200).set_body_json(body)
 }
 
+/// Answers every token request with `answer`.
+async fn token_endpoint(server: &MockServer, answer: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(answer)
+        .mount(server)
+        .await;
+}
+
 async fn api_ok(server: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/api/data"))
@@ -115,11 +124,7 @@ fn bearer(request: &wiremock::Request) -> String {
 #[tokio::test]
 async fn a_refresh_token_grant_fetches_one_access_token_and_reuses_it() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(token_answer(ACCESS_1, 3600, None))
-        .mount(&server)
-        .await;
+    token_endpoint(&server, token_answer(ACCESS_1, 3600, None)).await;
     api_ok(&server).await;
     let client = client(oauth(
         &server,
@@ -207,11 +212,7 @@ async fn a_rotated_refresh_token_is_used_next_and_kept_in_the_cache() {
 #[tokio::test]
 async fn a_new_configured_refresh_token_replaces_the_cached_one() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(token_answer(ACCESS_1, 30, Some(ROTATED)))
-        .mount(&server)
-        .await;
+    token_endpoint(&server, token_answer(ACCESS_1, 30, Some(ROTATED))).await;
     api_ok(&server).await;
     let cache: Arc<dyn TokenCache> = Arc::new(MemoryTokenCache::default());
     client(oauth(
@@ -278,11 +279,7 @@ async fn a_refused_access_token_is_renewed_once() {
     assert_eq!(bearer(&calls[1]), format!("Bearer {ACCESS_2}"));
 
     let refusing = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(token_answer(ACCESS_1, 3600, None))
-        .mount(&refusing)
-        .await;
+    token_endpoint(&refusing, token_answer(ACCESS_1, 3600, None)).await;
     Mock::given(method("GET"))
         .and(path("/api/data"))
         .respond_with(ResponseTemplate::new(401).set_body_string("no"))
@@ -308,14 +305,14 @@ async fn a_refused_access_token_is_renewed_once() {
 #[tokio::test]
 async fn a_revoked_grant_is_a_clear_auth_error_without_secrets() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+    token_endpoint(
+        &server,
+        ResponseTemplate::new(400).set_body_json(json!({
             "error": "invalid_grant",
             "error_description": "Token has been expired or revoked."
-        })))
-        .mount(&server)
-        .await;
+        })),
+    )
+    .await;
     api_ok(&server).await;
     let auth = oauth(
         &server,
@@ -361,14 +358,12 @@ async fn a_redirecting_token_endpoint_gets_no_secrets() {
         .respond_with(token_answer(ACCESS_1, 3600, None))
         .mount(&elsewhere)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(
-            ResponseTemplate::new(308)
-                .insert_header("Location", format!("{}/token", elsewhere.uri()).as_str()),
-        )
-        .mount(&server)
-        .await;
+    token_endpoint(
+        &server,
+        ResponseTemplate::new(308)
+            .insert_header("Location", format!("{}/token", elsewhere.uri()).as_str()),
+    )
+    .await;
     api_ok(&server).await;
     let client = client(oauth(
         &server,
@@ -388,11 +383,7 @@ async fn a_redirecting_token_endpoint_gets_no_secrets() {
 #[tokio::test]
 async fn client_credentials_and_a_stacked_api_key_header() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth2/token"))
-        .respond_with(token_answer(ACCESS_1, 3600, None))
-        .mount(&server)
-        .await;
+    token_endpoint(&server, token_answer(ACCESS_1, 3600, None)).await;
     api_ok(&server).await;
     let auth = Stacked(vec![
         Box::new(oauth(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{CsvFile, FieldError, covered_span};
+use super::{CsvFile, FieldError, covered_span, validate_path};
 use crate::domain::{AdDay, DateRange, Pulled, RowKind};
 use crate::sources::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError,
@@ -59,13 +59,7 @@ impl ConnectorConfig for CsvAdsConfig {
     }
 
     fn validate(&self, key: &str, problems: &mut Problems) {
-        if !self.path.is_file() {
-            problems.push_with_example(
-                format!("{key}.path"),
-                format!("{} does not exist or is not a file", self.path.display()),
-                "path = \"fixtures/demo/ads.csv\"",
-            );
-        }
+        validate_path(&self.path, key, "fixtures/demo/ads.csv", problems);
     }
 
     fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {

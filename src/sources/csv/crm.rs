@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{CsvFile, FieldError, covered_span};
+use super::{CsvFile, FieldError, covered_span, validate_path};
 use crate::domain::{DateRange, Deal, DealStatus, Pulled, RowKind};
 use crate::sources::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError,
@@ -52,13 +52,7 @@ impl ConnectorConfig for CsvCrmConfig {
     }
 
     fn validate(&self, key: &str, problems: &mut Problems) {
-        if !self.path.is_file() {
-            problems.push_with_example(
-                format!("{key}.path"),
-                format!("{} does not exist or is not a file", self.path.display()),
-                "path = \"fixtures/demo/crm.csv\"",
-            );
-        }
+        validate_path(&self.path, key, "fixtures/demo/crm.csv", problems);
     }
 
     fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {

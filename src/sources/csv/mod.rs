@@ -13,6 +13,18 @@ use chrono::NaiveDate;
 
 use super::source::{ErrorKind, SourceError};
 use crate::domain::Money;
+use crate::validation::Problems;
+
+/// Checks a CSV source's `path` key: the file must exist (read only when pulled).
+pub(crate) fn validate_path(path: &Path, key: &str, example: &str, problems: &mut Problems) {
+    if !path.is_file() {
+        problems.push_with_example(
+            format!("{key}.path"),
+            format!("{} does not exist or is not a file", path.display()),
+            format!("path = \"{example}\""),
+        );
+    }
+}
 
 /// How many bad fields to list before summarising the rest.
 const MAX_LISTED_ERRORS: usize = 10;
