@@ -327,21 +327,15 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             defaults.money_metric
         }),
     };
-    let mut finite = |key: &str, value: Option<f64>, default: f64, example: &str| match value {
-        None => default,
-        Some(v) if v.is_finite() => v,
-        Some(v) => {
-            problems.push_with_example(key, format!("{v} is not a finite number"), example);
-            default
-        }
-    };
-    let activity_growth_min = finite(
+    let activity_growth_min = growth_threshold(
+        problems,
         "analysis.activity_growth_min",
         raw.activity_growth_min,
         defaults.activity_growth_min,
         "activity_growth_min = 0.20",
     );
-    let money_growth_max = finite(
+    let money_growth_max = growth_threshold(
+        problems,
         "analysis.money_growth_max",
         raw.money_growth_max,
         defaults.money_growth_max,
@@ -358,6 +352,41 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             money_growth_max,
         },
     )
+}
+
+/// Growth beyond this (1000%) is taken for a percentage written as a whole number.
+const GROWTH_BOUND: f64 = 10.0;
+
+/// A growth threshold is a fraction (`0.20` is 20%): `20` would mean 2000% and silently flag
+/// nothing, so values beyond ±[`GROWTH_BOUND`] are refused with the fraction they likely meant.
+fn growth_threshold(
+    problems: &mut Problems,
+    key: &str,
+    value: Option<f64>,
+    default: f64,
+    example: &str,
+) -> f64 {
+    match value {
+        None => default,
+        Some(v) if v.is_finite() && v.abs() <= GROWTH_BOUND => v,
+        Some(v) if v.is_finite() => {
+            problems.push_with_example(
+                key,
+                format!(
+                    "{v} means {}% (growth is a fraction, so 0.20 is 20%): for {v}% write {}; \
+                     values beyond ±{GROWTH_BOUND} (1000%) are refused",
+                    v * 100.0,
+                    v / 100.0
+                ),
+                example,
+            );
+            default
+        }
+        Some(v) => {
+            problems.push_with_example(key, format!("{v} is not a finite number"), example);
+            default
+        }
+    }
 }
 
 impl Default for AlertingSettings {
@@ -429,9 +458,7 @@ fn validate_alerting(raw: RawAlerting, problems: &mut Problems) -> AlertingSetti
         1..=1000,
     );
     let update_min_growth = match raw.update_min_growth {
-        None => defaults.update_min_growth,
-        Some(v) if v.is_finite() && v >= 0.0 => v,
-        Some(v) => {
+        Some(v) if v < 0.0 => {
             problems.push_with_example(
                 "alerting.update_min_growth",
                 format!("{v} is not a number ≥ 0"),
@@ -439,6 +466,13 @@ fn validate_alerting(raw: RawAlerting, problems: &mut Problems) -> AlertingSetti
             );
             defaults.update_min_growth
         }
+        value => growth_threshold(
+            problems,
+            "alerting.update_min_growth",
+            value,
+            defaults.update_min_growth,
+            "update_min_growth = 0.10",
+        ),
     };
     let currency = match raw.currency.map(|c| c.trim().to_uppercase()) {
         None => None,

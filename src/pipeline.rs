@@ -208,8 +208,9 @@ async fn pull_chunks(
     Ok(outcome)
 }
 
-/// Analyses what the store holds for `from..=to`, with messages in the configured language. Without bounds, the range is everything the
-/// configured sources have covered.
+/// Analyses what the store holds for `from..=to`, with messages in the configured language.
+/// Without bounds, the range is everything the configured sources have covered. The bounds
+/// limit what is reported only: baselines read the covered history before `from`.
 pub fn analyze(
     settings: &Settings,
     store: &Store,

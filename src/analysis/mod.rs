@@ -11,7 +11,9 @@
 //! The steps: [`periods`] periodises and aggregates in polars (the part that meets millions of
 //! rows) into a small per-channel period table; each rule module then walks that table. A
 //! period that has not ended, that some source did not cover, or whose won deals lack an amount
-//! gets no verdict and becomes a `data_gap`: missing money is never read as zero.
+//! gets no verdict and becomes a `data_gap`: missing money is never read as zero. So does a
+//! complete period with too few complete periods before it for a baseline: every period ends
+//! with exactly one [`Verdict`], and a period without one always says why.
 //!
 //! Modules:
 //! - [`periods`]: granularity, the polars aggregation, why a period is incomplete;
@@ -61,11 +63,13 @@ pub struct PeriodMetrics {
     pub channel: String,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
-    /// Whether the period has a verdict: it has ended, every source covered every day of it,
-    /// and every won deal in it has an amount.
+    /// Whether the period's data is whole: it has ended, every source covered every day of it,
+    /// and every won deal in it has an amount. Only complete periods make baselines.
     pub complete: bool,
-    /// Why the period is incomplete; empty when complete.
+    /// Why the period has no verdict: its data is incomplete, or (complete, but too early in
+    /// the history) it has no baseline. Non-empty exactly when `verdict` is `NoVerdict`.
     pub gaps: Vec<GapReason>,
+    pub verdict: Verdict,
     pub impressions: u64,
     /// Summed over days; `None` when a platform did not report reach for some day.
     pub reach: Option<u64>,
@@ -78,13 +82,27 @@ pub struct PeriodMetrics {
     pub leads: u64,
     /// Deals won (closed as won) in the period.
     pub deals_won: u64,
-    /// The amounts of the deals won in the period.
-    pub revenue: Money,
+    /// The amounts of the deals won in the period; `None` when a won deal lacks its amount.
+    pub revenue: Option<Money>,
+    /// The sum of the amounts that are known (equal to `revenue` when that is known).
+    pub revenue_known: Money,
     /// Won deals without an amount: their money is unknown, so the period is incomplete.
     pub won_without_amount: u64,
+    /// Spend over won deals; `None` when revenue is unknown or nothing was won.
     pub cost_per_won_deal: Option<f64>,
-    /// (revenue - spend) / spend.
+    /// (revenue - spend) / spend; `None` when revenue is unknown or nothing was spent.
     pub romi: Option<f64>,
+}
+
+/// What the analysis concluded about one channel's period: every period gets exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A rule flagged it.
+    Flagged,
+    /// It was judged, and no rule flagged it.
+    Clear,
+    /// It could not be judged; its `gaps` say why.
+    NoVerdict,
 }
 
 /// A period without a verdict, and why.
@@ -172,6 +190,9 @@ impl Analysis {
 
 /// Analyses `range` (widened to whole periods). `today` is the first day that has not ended in
 /// the business's time zone; periods reaching it get no verdict.
+///
+/// `range` bounds only what is reported: baselines read the covered history before it, so a
+/// period gets the same verdict however the range around it is drawn.
 pub fn analyze(
     ads: &DataFrame,
     deals: &DataFrame,
@@ -183,13 +204,23 @@ pub fn analyze(
     let g = settings.granularity;
     let from = g.period_start(range.start);
     let to = g.period_end(g.period_start(range.end));
-    let window = DateRange {
+    let reported = DateRange {
         start: from,
+        end: to,
+    };
+    // Days before the first covered day are gaps and make no baseline, so history starts there.
+    let history_start = coverage
+        .iter()
+        .flat_map(|c| c.ranges.iter().map(|r| r.start))
+        .min()
+        .map_or(from, |first| g.period_start(first).min(from));
+    let window = DateRange {
+        start: history_start,
         end: to,
     };
 
     let sums = periods::aggregate(ads, deals, g, window)?;
-    let currencies = periods::currencies(ads, deals, window)?;
+    let currencies = periods::currencies(ads, deals, reported)?;
     let mut warnings = Vec::new();
     if currencies.len() > 1 {
         warnings.push(AnalysisWarning::MixedCurrencies(
@@ -201,7 +232,7 @@ pub fn analyze(
         .flatten();
 
     let mut starts = Vec::new();
-    let mut start = from;
+    let mut start = history_start;
     while start <= to {
         starts.push(start);
         start = g.next_start(start);
@@ -212,8 +243,10 @@ pub fn analyze(
         .collect();
 
     let channels: BTreeSet<&str> = sums.keys().map(|(c, _)| c.as_str()).collect();
+    let mut findings = Vec::new();
     let mut table = Vec::new();
     for channel in std::iter::once(ALL_CHANNELS).chain(channels.iter().copied()) {
+        let mut rows = Vec::with_capacity(starts.len());
         for (i, &start) in starts.iter().enumerate() {
             let total = if channel == ALL_CHANNELS {
                 let mut total = periods::Sums::default();
@@ -228,7 +261,7 @@ pub fn analyze(
                     .cloned()
                     .unwrap_or_default()
             };
-            table.push(periods::period_metrics(
+            rows.push(periods::period_metrics(
                 channel,
                 g,
                 start,
@@ -236,21 +269,29 @@ pub fn analyze(
                 shared_gaps[i].clone(),
             ));
         }
-    }
+        mark_missing_baselines(&mut rows, g, settings.baseline_periods);
 
-    // The rules, one channel at a time; every rule module adds its call here.
-    let mut findings = Vec::new();
-    for channel in std::iter::once(ALL_CHANNELS).chain(channels.iter().copied()) {
-        let rows: Vec<&PeriodMetrics> = table.iter().filter(|p| p.channel == channel).collect();
-        findings.extend(rules::activity_without_money(
-            &rows,
-            settings,
-            currency.as_deref(),
-        ));
+        // The rules, over the channel's whole history; every rule module adds its call here.
+        let refs: Vec<&PeriodMetrics> = rows.iter().collect();
+        let flags = rules::activity_without_money(&refs, settings, currency.as_deref());
+
+        for row in &mut rows {
+            row.verdict = if !row.gaps.is_empty() {
+                Verdict::NoVerdict
+            } else if flags.iter().any(|f| f.period_start == row.period_start) {
+                Verdict::Flagged
+            } else {
+                Verdict::Clear
+            };
+        }
+        findings.extend(flags.into_iter().filter(|f| f.period_start >= from));
+        table.extend(rows.into_iter().filter(|p| p.period_start >= from));
     }
+    // One data gap per period, on the total: it lacks a verdict whenever any channel does
+    // (its sums hold every channel's unknown amounts, and it has the fewest complete periods).
     for p in table
         .iter()
-        .filter(|p| p.channel == ALL_CHANNELS && !p.complete)
+        .filter(|p| p.channel == ALL_CHANNELS && p.verdict == Verdict::NoVerdict)
     {
         findings.push(periods::data_gap(p, currency.as_deref()));
     }
@@ -278,6 +319,21 @@ pub fn analyze(
         periods: table,
         findings,
     })
+}
+
+/// Adds [`GapReason::NoBaseline`] to each complete period of one channel (in order) that has
+/// fewer than `needed` complete periods before it.
+fn mark_missing_baselines(rows: &mut [PeriodMetrics], g: Granularity, needed: usize) {
+    for (have, row) in rows.iter_mut().filter(|r| r.complete).enumerate() {
+        // No baseline at all (zero periods) judges nothing either.
+        if have < needed.max(1) {
+            row.gaps.push(GapReason::NoBaseline {
+                granularity: g,
+                have,
+                needed,
+            });
+        }
+    }
 }
 
 /// Channels in the order reports show them: the total first.

@@ -11,7 +11,7 @@ use chrono::{Datelike, Duration, Months, NaiveDate};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{AnalysisError, Finding, FindingDetail, PeriodMetrics, at};
+use super::{AnalysisError, Finding, FindingDetail, PeriodMetrics, Verdict, at};
 use crate::domain::{Coverage, DateRange, Money};
 
 /// How long a period is. Weeks are ISO weeks, Monday to Sunday.
@@ -73,6 +73,13 @@ pub enum GapReason {
     },
     /// This many won deals lack an amount, so the period's revenue is unknown.
     WonWithoutAmount(u64),
+    /// The period's data is complete, but only `have` complete periods of its channel come
+    /// before it, fewer than the `needed` (`baseline_periods`) its baseline is the mean of.
+    NoBaseline {
+        granularity: Granularity,
+        have: usize,
+        needed: usize,
+    },
 }
 
 impl GapReason {
@@ -80,7 +87,9 @@ impl GapReason {
     pub fn missing_days(&self) -> i64 {
         match self {
             GapReason::SourceMissing { ranges, .. } => ranges.iter().map(DateRange::days).sum(),
-            GapReason::NotEnded { .. } | GapReason::WonWithoutAmount(_) => 0,
+            GapReason::NotEnded { .. }
+            | GapReason::WonWithoutAmount(_)
+            | GapReason::NoBaseline { .. } => 0,
         }
     }
 }
@@ -328,13 +337,17 @@ pub(super) fn period_metrics(
     }
     let ratio = |num: f64, den: f64| (den != 0.0).then(|| num / den);
     let spend = Money::from_micros(s.spend_micros);
-    let revenue = Money::from_micros(s.revenue_micros);
+    let revenue_known = Money::from_micros(s.revenue_micros);
+    // A won deal without an amount makes the whole revenue unknown, and with it every figure
+    // built on it: a partial sum must not pose as the total.
+    let revenue = (s.won_without_amount == 0).then_some(revenue_known);
     PeriodMetrics {
         channel: channel.to_string(),
         period_start: start,
         period_end: g.period_end(start),
         complete: gaps.is_empty(),
         gaps,
+        verdict: Verdict::NoVerdict,
         impressions: s.impressions,
         reach: (s.reach_missing == 0).then_some(s.reach),
         clicks: s.clicks,
@@ -344,13 +357,14 @@ pub(super) fn period_metrics(
         leads: s.leads,
         deals_won: s.deals_won,
         revenue,
+        revenue_known,
         won_without_amount: s.won_without_amount,
-        cost_per_won_deal: ratio(spend.as_f64(), s.deals_won as f64),
-        romi: ratio(revenue.as_f64() - spend.as_f64(), spend.as_f64()),
+        cost_per_won_deal: revenue.and_then(|_| ratio(spend.as_f64(), s.deals_won as f64)),
+        romi: revenue.and_then(|r| ratio(r.as_f64() - spend.as_f64(), spend.as_f64())),
     }
 }
 
-/// A `data_gap` finding for an incomplete period: no verdict, and the reasons why.
+/// A `data_gap` finding for a period without a verdict, and the reasons why.
 pub(super) fn data_gap(p: &PeriodMetrics, currency: Option<&str>) -> Finding {
     Finding {
         channel: p.channel.clone(),

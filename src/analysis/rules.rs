@@ -69,10 +69,10 @@ impl MoneyMetric {
         }
     }
 
-    fn value(self, p: &PeriodMetrics) -> f64 {
+    fn value(self, p: &PeriodMetrics) -> Option<f64> {
         match self {
-            MoneyMetric::Revenue => p.revenue.as_f64(),
-            MoneyMetric::DealsWon => p.deals_won as f64,
+            MoneyMetric::Revenue => p.revenue.map(|r| r.as_f64()),
+            MoneyMetric::DealsWon => Some(p.deals_won as f64),
         }
     }
 }
@@ -204,8 +204,8 @@ pub(super) fn activity_without_money(
                     }
                 });
             let money_metric = settings.money_metric;
-            let money = growth_of(money_metric.name(), money_metric.value(p), base, |q| {
-                Some(money_metric.value(q))
+            let money = money_metric.value(p).and_then(|value| {
+                growth_of(money_metric.name(), value, base, |q| money_metric.value(q))
             });
             if let (Some(activity), Some(money)) = (activity, money)
                 && activity.growth >= settings.activity_growth_min

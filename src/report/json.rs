@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::analysis::{
-    Analysis, ChainBreak, Finding, FindingDetail, FindingKind, Granularity, Growth, PeriodMetrics,
+    Analysis, ChainBreak, Finding, FindingDetail, FindingKind, GapReason, Granularity, Growth,
+    PeriodMetrics, Verdict,
 };
 use crate::domain::Locale;
 use crate::text;
@@ -34,7 +35,7 @@ struct AnalysisJson<'a> {
     granularity: Granularity,
     from: NaiveDate,
     to: NaiveDate,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `null` when the amounts come in several currencies or name none.
     currency: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
@@ -63,8 +64,11 @@ struct PeriodJson<'a> {
     period_start: NaiveDate,
     period_end: NaiveDate,
     complete: bool,
+    verdict: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     gaps: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<&'static str>,
     impressions: u64,
     reach: Option<u64>,
     clicks: u64,
@@ -73,7 +77,8 @@ struct PeriodJson<'a> {
     cpc: Option<f64>,
     leads: u64,
     deals_won: u64,
-    revenue: f64,
+    revenue: Option<f64>,
+    revenue_known: f64,
     won_without_amount: u64,
     cost_per_won_deal: Option<f64>,
     romi: Option<f64>,
@@ -86,11 +91,13 @@ impl<'a> From<&'a PeriodMetrics> for PeriodJson<'a> {
             period_start: p.period_start,
             period_end: p.period_end,
             complete: p.complete,
-            gaps: p
-                .gaps
-                .iter()
-                .map(|g| text::gap_reason(g, Locale::En))
-                .collect(),
+            verdict: match p.verdict {
+                Verdict::Flagged => "flagged",
+                Verdict::Clear => "clear",
+                Verdict::NoVerdict => "none",
+            },
+            gaps: gap_words(&p.gaps),
+            reasons: p.gaps.iter().map(reason_code).collect(),
             impressions: p.impressions,
             reach: p.reach,
             clicks: p.clicks,
@@ -99,7 +106,8 @@ impl<'a> From<&'a PeriodMetrics> for PeriodJson<'a> {
             cpc: p.cpc,
             leads: p.leads,
             deals_won: p.deals_won,
-            revenue: p.revenue.as_f64(),
+            revenue: p.revenue.map(|r| r.as_f64()),
+            revenue_known: p.revenue_known.as_f64(),
             won_without_amount: p.won_without_amount,
             cost_per_won_deal: p.cost_per_won_deal,
             romi: p.romi,
@@ -129,6 +137,8 @@ struct FindingJson<'a> {
     currency: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     gaps: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<&'static str>,
     message: &'a str,
 }
 
@@ -147,6 +157,7 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             spend: f.spend.as_f64(),
             currency: f.currency.as_deref(),
             gaps: Vec::new(),
+            reasons: Vec::new(),
             message: &f.message,
         };
         match &f.detail {
@@ -158,21 +169,37 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
                 json.chain_break = flag.chain_break;
             }
             FindingDetail::DataGap(gap) => {
-                json.gaps = gap
-                    .reasons
-                    .iter()
-                    .map(|r| text::gap_reason(r, Locale::En))
-                    .collect();
+                json.gaps = gap_words(&gap.reasons);
+                json.reasons = gap.reasons.iter().map(reason_code).collect();
             }
         }
         json
     }
 }
 
+/// Data-gap reasons as the contract words them, in English.
+fn gap_words(reasons: &[GapReason]) -> Vec<String> {
+    reasons
+        .iter()
+        .map(|r| text::gap_reason(r, Locale::En))
+        .collect()
+}
+
+/// The stable code of a data-gap reason (`reasons`), for tools that branch on it rather than
+/// parse the sentence in `gaps`.
+fn reason_code(reason: &GapReason) -> &'static str {
+    match reason {
+        GapReason::NotEnded { .. } => "not_ended",
+        GapReason::SourceMissing { .. } => "source_missing",
+        GapReason::WonWithoutAmount(_) => "won_without_amount",
+        GapReason::NoBaseline { .. } => "no_baseline",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{ActivityWithoutMoney, DataGap, GapReason};
+    use crate::analysis::{ActivityWithoutMoney, DataGap};
     use crate::domain::Money;
 
     fn d(s: &str) -> NaiveDate {
@@ -238,7 +265,7 @@ mod tests {
         );
         assert_eq!(
             json(&gap),
-            r#"{"kind":"data_gap","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","spend":3464.11,"gaps":["the week has not ended yet (it ends 2025-03-16)","1 won deal without an amount, so revenue is unknown"],"message":"words"}"#
+            r#"{"kind":"data_gap","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","spend":3464.11,"gaps":["the week has not ended yet (it ends 2025-03-16)","1 won deal without an amount, so revenue is unknown"],"reasons":["not_ended","won_without_amount"],"message":"words"}"#
         );
     }
 }

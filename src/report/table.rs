@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use crate::analysis::{Analysis, FindingKind, channel_order};
+use crate::analysis::{Analysis, FindingKind, Verdict, channel_order};
 use crate::domain::Locale;
 use crate::text::report::{channel_title, columns, heading, marker, summary, verdict, warning};
 use crate::text::{format_money, percent};
@@ -36,13 +36,13 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
         let _ = writeln!(out, "\n{}", channel_title(channel));
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
         for p in analysis.periods.iter().filter(|p| p.channel == channel) {
-            let verdict = if !p.complete {
-                verdict(FindingKind::DataGap)
-            } else if let Some(kind) = flagged.get(&(channel, p.period_start)) {
-                verdict(*kind)
-            } else {
-                ""
+            let verdict = match p.verdict {
+                Verdict::NoVerdict => verdict(Some(FindingKind::DataGap)),
+                Verdict::Flagged => verdict(flagged.get(&(channel, p.period_start)).copied()),
+                Verdict::Clear => verdict(None),
             };
+            // Unknown revenue makes ROMI unknown too ("?"); "-" is a ratio over zero spend.
+            let unknown_or = |known: String| p.revenue.map_or("?".to_string(), |_| known);
             rows.push(vec![
                 p.period_start.to_string(),
                 p.impressions.to_string(),
@@ -52,12 +52,9 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
                 format_money(p.spend.as_f64(), None, locale),
                 p.leads.to_string(),
                 p.deals_won.to_string(),
-                if p.won_without_amount > 0 {
-                    "?".into()
-                } else {
-                    format_money(p.revenue.as_f64(), None, locale)
-                },
-                p.romi.map_or("-".into(), |r| percent(r, locale)),
+                p.revenue
+                    .map_or("?".into(), |r| format_money(r.as_f64(), None, locale)),
+                unknown_or(p.romi.map_or("-".into(), |r| percent(r, locale))),
                 verdict.to_string(),
             ]);
         }

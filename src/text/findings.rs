@@ -100,6 +100,29 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             "{n} won deal{} without an amount, so revenue is unknown",
             if *n == 1 { "" } else { "s" }
         ),
+        (
+            GapReason::NoBaseline {
+                granularity,
+                have,
+                needed,
+            },
+            Locale::En,
+        ) => format!(
+            "not enough history for a baseline ({have} of the {needed} complete {}{} it needs)",
+            period_noun(*granularity),
+            if *needed == 1 { "" } else { "s" }
+        ),
+        (
+            GapReason::NoBaseline {
+                granularity,
+                have,
+                needed,
+            },
+            Locale::Ru,
+        ) => format!(
+            "мало истории для базы сравнения (полных {} раньше: {have}, нужно {needed})",
+            noun_genitive_plural_ru(*granularity, 5)
+        ),
         (GapReason::WonWithoutAmount(n), Locale::Ru) => format!(
             "{n} {} без суммы, поэтому выручка неизвестна",
             plural_ru(
@@ -374,5 +397,23 @@ mod tests {
             won(5)
         );
         assert!(won(21).starts_with("21 выигранная сделка"), "{}", won(21));
+
+        let no_baseline = |granularity, have, needed| GapReason::NoBaseline {
+            granularity,
+            have,
+            needed,
+        };
+        assert_eq!(
+            en(&no_baseline(Granularity::Week, 1, 4)),
+            "not enough history for a baseline (1 of the 4 complete weeks it needs)"
+        );
+        assert_eq!(
+            en(&no_baseline(Granularity::Month, 0, 1)),
+            "not enough history for a baseline (0 of the 1 complete month it needs)"
+        );
+        assert_eq!(
+            ru(&no_baseline(Granularity::Week, 1, 4)),
+            "мало истории для базы сравнения (полных недель раньше: 1, нужно 4)"
+        );
     }
 }

@@ -65,11 +65,13 @@ pub fn marker(kind: FindingKind) -> &'static str {
     }
 }
 
-/// The verdict column of a period with a finding of `kind`.
-pub fn verdict(kind: FindingKind) -> &'static str {
+/// The verdict column of a period with a finding of `kind`, or of a period judged and not
+/// flagged (`None`).
+pub fn verdict(kind: Option<FindingKind>) -> &'static str {
     match kind {
-        FindingKind::ActivityWithoutMoney => "ACTIVITY WITHOUT MONEY",
-        FindingKind::DataGap => "no verdict",
+        Some(FindingKind::ActivityWithoutMoney) => "ACTIVITY WITHOUT MONEY",
+        Some(FindingKind::DataGap) => "no verdict",
+        None => "clear",
     }
 }
 

@@ -4,7 +4,7 @@
 
 use kassa::analysis::{
     self, ActivityWithoutMoney, Analysis, ChainBreak, Finding, FindingDetail, FindingKind,
-    Granularity, RuleSettings,
+    GapReason, Granularity, RuleSettings, Verdict,
 };
 use kassa::domain::{AdDay, Coverage, DateRange, Deal};
 use kassa::store::{ad_rows_to_frame, deals_to_frame};
@@ -144,14 +144,44 @@ fn clicks_up_and_revenue_down_is_flagged_but_growth_with_money_is_not() {
     assert!((flag(all).money.growth + 0.10).abs() < 1e-12);
     assert_eq!(all.spend.to_string(), "117");
 
-    // Weeks 1-4 have no baseline yet; week 6 has no rows at all, and zero activity is not
-    // activity growth. Every week is covered and over, so there are no gaps either.
-    assert!(
-        analysis
-            .findings
-            .iter()
-            .all(|f| f.kind() != FindingKind::DataGap)
+    // Every week is covered and over. Weeks 1-4 have no baseline yet: data gaps that say so;
+    // week 6 has no rows at all, and zero activity is not activity growth: clear.
+    let gaps: Vec<_> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.kind() == FindingKind::DataGap)
+        .map(|f| f.period_start.to_string())
+        .collect();
+    assert_eq!(gaps, &MONDAYS[..4]);
+    let week6 = |channel: &str| verdict_of(&analysis, channel, MONDAYS[5]);
+    assert_eq!(
+        ["all", "meta", "google"].map(week6),
+        [Verdict::Clear, Verdict::Clear, Verdict::Clear]
     );
+}
+
+fn verdict_of(analysis: &Analysis, channel: &str, monday: &str) -> Verdict {
+    analysis
+        .periods
+        .iter()
+        .find(|p| p.channel == channel && p.period_start == d(monday))
+        .unwrap()
+        .verdict
+}
+
+/// The data gaps of an analysis that are about its data, not about too short a history.
+fn data_gaps(analysis: &Analysis) -> Vec<&Finding> {
+    analysis
+        .findings
+        .iter()
+        .filter(|f| match &f.detail {
+            FindingDetail::DataGap(gap) => !gap
+                .reasons
+                .iter()
+                .all(|r| matches!(r, GapReason::NoBaseline { .. })),
+            _ => false,
+        })
+        .collect()
 }
 
 #[test]
@@ -165,11 +195,7 @@ fn a_missing_crm_day_makes_a_data_gap_not_a_verdict() {
     let analysis = run(&ads, &deals, &coverage, "2025-03-01");
 
     assert!(flagged(&analysis).is_empty(), "{:?}", flagged(&analysis));
-    let gaps: Vec<_> = analysis
-        .findings
-        .iter()
-        .filter(|f| f.kind() == FindingKind::DataGap)
-        .collect();
+    let gaps = data_gaps(&analysis);
     assert_eq!(gaps.len(), 1);
     assert_eq!(gaps[0].channel, "all");
     assert_eq!(gaps[0].period_start, d("2025-02-03"));
@@ -291,12 +317,13 @@ fn a_won_deal_without_an_amount_is_unknown_money_not_zero() {
         flagged(&analysis),
         vec![("meta".to_string(), "2025-02-03".to_string())]
     );
-    let gap = analysis
-        .findings
-        .iter()
-        .find(|f| f.kind() == FindingKind::DataGap)
-        .unwrap();
-    assert!(gap.message.contains("without an amount"), "{}", gap.message);
+    let gaps = data_gaps(&analysis);
+    assert_eq!(gaps.len(), 1);
+    assert!(
+        gaps[0].message.contains("without an amount"),
+        "{}",
+        gaps[0].message
+    );
     let google = analysis
         .periods
         .iter()
@@ -368,4 +395,257 @@ fn months_are_calendar_months() {
         meta.iter().all(|p| !p.complete),
         "coverage ends 2025-02-16, so neither month is whole"
     );
+}
+
+#[test]
+fn first_periods_are_no_baseline_gaps() {
+    let (ads, deals) = story();
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
+
+    // Weeks 1-4 are complete but have 0, 1, 2 and 3 complete weeks before them, not the 4 a
+    // baseline needs: each is a data gap that says so, on every channel, never a silent blank.
+    for (have, monday) in MONDAYS[..4].iter().enumerate() {
+        for channel in ["all", "google", "meta"] {
+            let p = analysis
+                .periods
+                .iter()
+                .find(|p| p.channel == channel && p.period_start == d(monday))
+                .unwrap();
+            assert!(p.complete, "the data of {monday} is whole");
+            assert_eq!(p.verdict, Verdict::NoVerdict);
+            assert_eq!(
+                p.gaps,
+                vec![GapReason::NoBaseline {
+                    granularity: Granularity::Week,
+                    have,
+                    needed: 4
+                }]
+            );
+        }
+    }
+    let gaps: Vec<&Finding> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.kind() == FindingKind::DataGap)
+        .collect();
+    assert_eq!(gaps.len(), 4);
+    assert!(
+        gaps[1]
+            .message
+            .contains("not enough history for a baseline (1 of the 4 complete weeks it needs)"),
+        "{}",
+        gaps[1].message
+    );
+
+    // Counted in the summary, named in the table and in the JSON.
+    let table = kassa::report::to_table(&analysis, kassa::domain::Locale::En);
+    assert!(
+        table.contains("2 periods of activity without money; 4 weeks without a verdict"),
+        "{table}"
+    );
+    assert!(table.contains("clear"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&kassa::report::to_json(&analysis)).unwrap();
+    let first = &json["periods"][0];
+    assert_eq!(first["verdict"], "none");
+    assert_eq!(first["complete"], true);
+    assert_eq!(first["reasons"], serde_json::json!(["no_baseline"]));
+    assert_eq!(
+        first["gaps"],
+        serde_json::json!([
+            "not enough history for a baseline (0 of the 4 complete weeks it needs)"
+        ])
+    );
+    let gap = &json["findings"][0];
+    assert_eq!(
+        (&gap["kind"], &gap["reasons"]),
+        (
+            &serde_json::json!("data_gap"),
+            &serde_json::json!(["no_baseline"])
+        )
+    );
+}
+
+/// A small deterministic generator (xorshift), so the property test needs no new crate and
+/// fails the same way every time.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Every period row of every analysis, whatever its data, range and "today", has exactly one
+/// of: flagged (with its finding), clear, or no verdict with named reasons (and, on the total,
+/// a data-gap finding). And a range drawn anywhere in the history gives its periods exactly the
+/// verdicts the whole history gives them.
+#[test]
+fn every_period_has_a_verdict_or_a_reason() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mondays: Vec<String> = (0..12)
+        .map(|w| (d("2025-01-06") + chrono::Duration::weeks(w)).to_string())
+        .collect();
+    let history = range("2025-01-06", "2025-03-30");
+    let mut flags_seen = 0;
+    for case in 0..40 {
+        let mut ads = Vec::new();
+        let mut deals = Vec::new();
+        for (week, monday) in mondays.iter().enumerate() {
+            for channel in ["meta", "google"] {
+                let clicks = 100 + rng.below(80);
+                ads.push(ad_day(monday, channel, 10_000, clicks, 5000, "50"));
+                let id = format!("{channel}{week}");
+                let mut deal = won(&id, channel, monday, &wednesday(monday), "1000");
+                if rng.below(4) == 0 {
+                    deal.amount = Some(kassa::domain::Money::from_micros(
+                        rng.below(1500) as i64 * 1_000_000,
+                    ));
+                }
+                if rng.below(12) == 0 {
+                    deal.amount = None;
+                }
+                deals.push(deal);
+            }
+        }
+        let hole = d(&mondays[rng.below(12) as usize]) + chrono::Duration::days(3);
+        let mut coverage = vec![
+            Coverage {
+                source: "ads".into(),
+                ranges: vec![history],
+            },
+            Coverage {
+                source: "crm".into(),
+                ranges: if rng.below(2) == 0 {
+                    vec![history]
+                } else {
+                    vec![
+                        DateRange::new(history.start, hole.pred_opt().unwrap()).unwrap(),
+                        DateRange::new(hole.succ_opt().unwrap(), history.end).unwrap(),
+                    ]
+                },
+            },
+        ];
+        coverage.rotate_left(case % 2);
+        let today = d(&mondays[8 + rng.below(4) as usize]) + chrono::Duration::days(3);
+        let settings = RuleSettings {
+            baseline_periods: 1 + rng.below(4) as usize,
+            activity_growth_min: 0.15,
+            ..RuleSettings::default()
+        };
+        let analyse = |range: DateRange| {
+            let ads = ad_rows_to_frame("ads", &ads).unwrap();
+            let deals = deals_to_frame("crm", &deals).unwrap();
+            analysis::analyze(&ads, &deals, &coverage, &settings, range, today).unwrap()
+        };
+        let whole = analyse(history);
+        let from = 1 + rng.below(10) as usize;
+        let narrow = analyse(
+            DateRange::new(
+                d(&mondays[from]) + chrono::Duration::days(rng.below(4) as i64),
+                d(&mondays[(from + rng.below(3) as usize).min(11)])
+                    + chrono::Duration::days(3 + rng.below(4) as i64),
+            )
+            .unwrap(),
+        );
+
+        for a in [&whole, &narrow] {
+            assert!(!a.periods.is_empty());
+            for p in &a.periods {
+                let flagged = a
+                    .flagged()
+                    .any(|f| f.channel == p.channel && f.period_start == p.period_start);
+                let gap = a
+                    .findings
+                    .iter()
+                    .any(|f| f.kind() == FindingKind::DataGap && f.period_start == p.period_start);
+                match p.verdict {
+                    Verdict::Flagged => assert!(flagged && p.gaps.is_empty(), "{p:?}"),
+                    Verdict::Clear => assert!(!flagged && p.gaps.is_empty(), "{p:?}"),
+                    Verdict::NoVerdict => assert!(!flagged && !p.gaps.is_empty() && gap, "{p:?}"),
+                }
+                assert_eq!(
+                    p.complete,
+                    p.gaps
+                        .iter()
+                        .all(|g| matches!(g, GapReason::NoBaseline { .. }))
+                );
+            }
+            flags_seen += a.flagged().count();
+        }
+        for p in &narrow.periods {
+            let same = whole
+                .periods
+                .iter()
+                .find(|q| q.channel == p.channel && q.period_start == p.period_start)
+                .unwrap();
+            assert_eq!(p, same, "case {case}: a narrow range changed a verdict");
+        }
+        let in_range = |f: &&Finding| f.period_start >= narrow.from && f.period_start <= narrow.to;
+        assert_eq!(
+            narrow.findings.iter().collect::<Vec<_>>(),
+            whole.findings.iter().filter(in_range).collect::<Vec<_>>(),
+            "case {case}"
+        );
+    }
+    assert!(flags_seen > 0, "the cases exercise flags too");
+}
+
+#[test]
+fn unknown_revenue_hides_romi() {
+    let (ads, mut deals) = story();
+    // google's week-5 deal has no amount: google's and the total's revenue are unknown.
+    deals
+        .iter_mut()
+        .find(|deal| deal.id == "g4")
+        .unwrap()
+        .amount = None;
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
+
+    let json: serde_json::Value = serde_json::from_str(&kassa::report::to_json(&analysis)).unwrap();
+    let row = |channel: &str, start: &str| {
+        json["periods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["channel"] == channel && p["period_start"] == start)
+            .unwrap()
+            .clone()
+    };
+    let all = row("all", "2025-02-03");
+    assert_eq!(all["revenue"], serde_json::Value::Null, "{all}");
+    assert_eq!(all["revenue_known"], 800.0, "meta's part only: {all}");
+    assert_eq!(all["romi"], serde_json::Value::Null, "{all}");
+    assert_eq!(all["cost_per_won_deal"], serde_json::Value::Null, "{all}");
+    assert_eq!(all["verdict"], "none");
+    let meta = row("meta", "2025-02-03");
+    assert_eq!(
+        (&meta["revenue"], &meta["revenue_known"]),
+        (&800.0.into(), &800.0.into())
+    );
+    assert_eq!(meta["romi"].as_f64().unwrap(), (800.0 - 65.0) / 65.0);
+
+    // The table: the total's week 5 shows "?" for revenue and for ROMI, not a partial ROMI.
+    let table = kassa::report::to_table(&analysis, kassa::domain::Locale::En);
+    let week5 = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("2025-02-03"))
+        .unwrap();
+    let cells: Vec<&str> = week5.split_whitespace().collect();
+    assert_eq!(cells[8..10], ["?", "?"], "revenue and romi: {week5}");
+    assert_eq!(cells[10..], ["no", "verdict"], "{week5}");
+
+    // Mixed currencies: the JSON says `"currency": null`, present rather than missing.
+    let mut eur = ads.clone();
+    eur[0].currency = Some("EUR".into());
+    let mixed = run(&eur, &deals, &full_coverage(), "2025-03-01");
+    let json: serde_json::Value = serde_json::from_str(&kassa::report::to_json(&mixed)).unwrap();
+    assert_eq!(
+        json.get("currency"),
+        Some(&serde_json::Value::Null),
+        "{json}"
+    );
+    assert!(json["warnings"][0].as_str().unwrap().contains("EUR, USD"));
 }

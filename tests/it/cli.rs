@@ -107,6 +107,8 @@ fn the_demo_flags_exactly_the_planted_episodes() {
         "leads",
         "deals_won",
         "revenue",
+        "revenue_known",
+        "verdict",
         "cost_per_won_deal",
         "romi",
     ] {
@@ -158,7 +160,7 @@ fn a_range_beyond_the_data_reports_gaps_instead_of_verdicts() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["kind"] == "data_gap")
+        .filter(|f| f["kind"] == "data_gap" && f["reasons"] != json!(["no_baseline"]))
         .collect();
     // The files end on 2025-06-29: the two July weeks are not covered by either source.
     assert_eq!(gaps.len(), 2, "{gaps:?}");
@@ -168,6 +170,84 @@ fn a_range_beyond_the_data_reports_gaps_instead_of_verdicts() {
             .as_str()
             .unwrap()
             .contains("source \"ads\" has no data for 7 days")
+    );
+}
+
+/// The verdict of every period row, keyed by channel and period start.
+fn verdicts(report: &Value) -> Vec<(String, String, String)> {
+    report["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["channel"].as_str().unwrap().to_string(),
+                p["period_start"].as_str().unwrap().to_string(),
+                p["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `--from`/`--to` bound what is reported, not the history the baseline reads: the issue's
+/// `--from 2025-03-12 --to 2025-03-20` printed no finding at all although the full analysis
+/// flags those weeks.
+#[test]
+fn narrow_range_keeps_history_baseline() {
+    let ws = demo_workspace();
+    let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-06-29"]);
+    assert_eq!(backfill.code, 0, "{backfill:?}");
+    let analyze = |extra: &[&str]| {
+        let mut args = vec!["analyze", "--format", "json"];
+        args.extend_from_slice(extra);
+        let run = ws.kassa(&args);
+        assert_eq!(run.code, 0, "{run:?}");
+        run.json()
+    };
+    let full = analyze(&[]);
+    let narrow = analyze(&["--from", "2025-03-12", "--to", "2025-03-20"]);
+    let week = |channel: &str, start: &str, end: &str| {
+        (channel.to_string(), start.to_string(), end.to_string())
+    };
+    assert_eq!(
+        flagged(&narrow),
+        vec![
+            week("all", "2025-03-10", "2025-03-16"),
+            week("meta", "2025-03-10", "2025-03-16"),
+            week("all", "2025-03-17", "2025-03-23"),
+            week("meta", "2025-03-17", "2025-03-23"),
+        ]
+    );
+    // Exactly the verdicts (and findings) the full analysis gives the same weeks.
+    for (from, to) in [("2025-03-12", "2025-03-20"), ("2025-02-03", "2025-06-29")] {
+        let narrow = analyze(&["--from", from, "--to", to]);
+        let first = narrow["from"].as_str().unwrap().to_string();
+        let last = narrow["to"].as_str().unwrap();
+        // Both kinds of rows are (channel, period start, ...); ISO dates compare as text.
+        let same_weeks = |rows: Vec<(String, String, String)>| -> Vec<_> {
+            rows.into_iter()
+                .filter(|(_, start, _)| start.as_str() >= first.as_str() && start.as_str() <= last)
+                .collect()
+        };
+        assert_eq!(verdicts(&narrow), same_weeks(verdicts(&full)));
+        assert_eq!(flagged(&narrow), same_weeks(flagged(&full)));
+    }
+    // The demo's history starts 2025-01-06: its first four weeks have no baseline, and say so.
+    let gaps: Vec<&Value> = full["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "data_gap")
+        .collect();
+    assert_eq!(gaps.len(), 4, "{gaps:?}");
+    assert!(gaps.iter().all(|g| g["reasons"] == json!(["no_baseline"])));
+    let table = ws.kassa(&["analyze", "--from", "2025-03-12", "--to", "2025-03-20"]);
+    assert!(
+        table
+            .stdout
+            .contains("4 periods of activity without money; 0 weeks without a verdict"),
+        "{}",
+        table.stdout
     );
 }
 
@@ -204,6 +284,35 @@ fn check_offline_validates_without_contacting_anything() {
         "{}",
         run.stdout
     );
+}
+
+/// `activity_growth_min = 20` reads as 2000%, which flags nothing, ever.
+#[test]
+fn percent_threshold_is_rejected() {
+    let ws = demo_workspace();
+    let config = std::fs::read_to_string(ws.path().join("kassa.toml")).unwrap();
+    ws.write(
+        "kassa.toml",
+        &config.replace(
+            "[analysis]\n",
+            "[analysis]\nactivity_growth_min = 20\nmoney_growth_max = -15\n",
+        ),
+    );
+    let run = ws.kassa(&["check", "--offline"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    for expected in [
+        "analysis.activity_growth_min: 20 means 2000%",
+        "0.20 is 20%",
+        "for 20% write 0.2",
+        "activity_growth_min = 0.20",
+        "analysis.money_growth_max: -15 means -1500%",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?} missing from:\n{}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
