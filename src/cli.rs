@@ -24,7 +24,7 @@ use crate::domain::DateRange;
 use crate::domain::Locale;
 use crate::http::auth::{MemoryTokenCache, TokenCache};
 use crate::outln;
-use crate::pipeline;
+use crate::pipeline::{self, SourceOutcome};
 use crate::report;
 use crate::sources::RetryPolicy;
 use crate::store::Store;
@@ -214,12 +214,13 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             for source in &outcome.sources {
                 if source.errors.is_empty() {
                     outln!(
-                        "{}: {} rows over {} ({} chunk{})",
+                        "{}: {} rows over {} ({} chunk{}){}",
                         source.name,
                         source.rows,
                         outcome.range,
                         source.chunks_done,
-                        if source.chunks_done == 1 { "" } else { "s" }
+                        if source.chunks_done == 1 { "" } else { "s" },
+                        not_covered(source)
                     );
                 } else {
                     outln!(
@@ -233,7 +234,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                     }
                 }
             }
-            Ok(if outcome.failed_sources().next().is_some() {
+            Ok(if outcome.partial() {
                 Outcome::Partial
             } else {
                 Outcome::Success
@@ -378,7 +379,12 @@ fn build_targets(settings: &Settings) -> Result<Vec<AlertTarget>> {
 fn print_cycle(outcome: &CycleOutcome) {
     for source in &outcome.sources {
         if source.errors.is_empty() {
-            outln!("{}: {} rows re-pulled", source.name, source.rows);
+            outln!(
+                "{}: {} rows re-pulled{}",
+                source.name,
+                source.rows,
+                not_covered(source)
+            );
         } else {
             outln!(
                 "{}: FAILED; its window stays uncovered and is retried by the next run",
@@ -411,6 +417,16 @@ fn print_cycle(outcome: &CycleOutcome) {
         outcome.delivered.len(),
         outcome.pending
     );
+}
+
+/// `; not covered: …` for a source that answered but left days uncovered (the warnings
+/// logged above say why); empty otherwise.
+fn not_covered(source: &SourceOutcome) -> String {
+    if source.uncovered.is_empty() {
+        return String::new();
+    }
+    let ranges: Vec<String> = source.uncovered.iter().map(ToString::to_string).collect();
+    format!("; not covered: {} (a data gap)", ranges.join(", "))
 }
 
 fn open_store(settings: &Settings) -> Result<Store> {

@@ -54,9 +54,10 @@ pub struct CycleOutcome {
 }
 
 impl CycleOutcome {
-    /// A source failed or an alert could not be delivered yet: exit code 2.
+    /// A source failed or left days uncovered, or an alert could not be delivered yet: exit
+    /// code 2.
     pub fn partial(&self) -> bool {
-        self.sources.iter().any(|s| !s.errors.is_empty())
+        self.sources.iter().any(SourceOutcome::partial)
             || !self.undelivered.is_empty()
             || self.pending > 0
     }

@@ -6,7 +6,8 @@
 //!
 //! A failing source never stops the others: its error is recorded in the outcome, its window
 //! stays uncovered (and so becomes a `data_gap` in the analysis), and the caller turns the
-//! outcome into exit code 2.
+//! outcome into exit code 2. So does a source that answered but left days of the window
+//! uncovered (a CSV export that ends before the window does, or has no rows at all).
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use tracing::Instrument;
 
 use crate::analysis::{self, Analysis};
 use crate::config::Settings;
-use crate::domain::{DateRange, TokenCache};
+use crate::domain::{Coverage, DateRange, TokenCache};
 use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceConfig, SourceError};
 use crate::store::Store;
 use crate::text;
@@ -29,6 +30,17 @@ pub struct SourceOutcome {
     pub chunks_total: usize,
     pub rows: usize,
     pub errors: Vec<SourceError>,
+    /// What the pulls said about rows they accepted (already logged as warnings).
+    pub warnings: Vec<String>,
+    /// Days of the window that pulls succeeded for but did not cover: data gaps.
+    pub uncovered: Vec<DateRange>,
+}
+
+impl SourceOutcome {
+    /// The source failed or left days of its window uncovered: a partial failure (exit 2).
+    pub fn partial(&self) -> bool {
+        !self.errors.is_empty() || !self.uncovered.is_empty()
+    }
 }
 
 /// What a backfill did, source by source.
@@ -42,6 +54,11 @@ pub struct BackfillOutcome {
 impl BackfillOutcome {
     pub fn failed_sources(&self) -> impl Iterator<Item = &SourceOutcome> {
         self.sources.iter().filter(|s| !s.errors.is_empty())
+    }
+
+    /// A source failed or left days uncovered: exit code 2.
+    pub fn partial(&self) -> bool {
+        self.sources.iter().any(SourceOutcome::partial)
     }
 }
 
@@ -102,21 +119,28 @@ pub async fn backfill(
         .iter()
         .filter(|s| only.is_empty() || only.iter().any(|n| n == s.name()))
     {
-        outcomes.push(
-            pull_source(settings, store, config, range)
-                .instrument(span.clone())
-                .await?,
-        );
+        let mut outcome = pull_source(settings, store, config, range)
+            .instrument(span.clone())
+            .await?;
+        if outcome.errors.is_empty() && outcome.rows == 0 {
+            let warning = format!("the backfill found no rows for {range}");
+            span.in_scope(|| tracing::warn!(source = %outcome.name, "{warning}"));
+            outcome.warnings.push(warning);
+        }
+        outcomes.push(outcome);
     }
     let failed: Vec<&str> = outcomes
         .iter()
-        .filter(|o| !o.errors.is_empty())
+        .filter(|o| o.partial())
         .map(|o| o.name.as_str())
         .collect();
     let (verdict, detail) = if failed.is_empty() {
         ("ok", format!("{range}"))
     } else {
-        ("partial", format!("{range}; failed: {}", failed.join(", ")))
+        (
+            "partial",
+            format!("{range}; failed or uncovered: {}", failed.join(", ")),
+        )
     };
     store
         .finish_run(run, verdict, &detail)
@@ -150,6 +174,8 @@ pub async fn pull_source(
                 chunks_total: 0,
                 rows: 0,
                 errors: vec![error],
+                warnings: Vec::new(),
+                uncovered: Vec::new(),
             }),
         }
     }
@@ -157,6 +183,9 @@ pub async fn pull_source(
     .await?;
     for error in &outcome.errors {
         tracing::error!(source = %outcome.name, "source failed: {error}");
+    }
+    for warning in &outcome.warnings {
+        tracing::warn!(source = %outcome.name, "{warning}");
     }
     Ok(outcome)
 }
@@ -177,6 +206,8 @@ async fn pull_chunks(
         chunks_total: chunks.len(),
         rows: 0,
         errors: Vec::new(),
+        warnings: Vec::new(),
+        uncovered: Vec::new(),
     };
     for chunk in chunks {
         let chunk_span = tracing::info_span!("chunk", source = name, range = %chunk);
@@ -193,6 +224,12 @@ async fn pull_chunks(
                 });
                 outcome.chunks_done += 1;
                 outcome.rows += stats.written;
+                let covered = Coverage {
+                    source: name.to_string(),
+                    ranges: pull.covered.into_iter().collect(),
+                };
+                outcome.uncovered.extend(covered.missing_in(chunk));
+                outcome.warnings.extend(pull.warnings);
             }
             Err(error) => {
                 // Credentials and setup will not fix themselves by the next chunk; data and

@@ -433,6 +433,8 @@ mod tests {
             chunks_total: 1,
             rows: 0,
             errors: vec![SourceError::new(ErrorKind::Server, "down")],
+            warnings: Vec::new(),
+            uncovered: Vec::new(),
         }
     }
 

@@ -74,7 +74,8 @@ pub struct PeriodMetrics {
     /// Summed over days; `None` when a platform did not report reach for some day.
     pub reach: Option<u64>,
     pub clicks: u64,
-    /// Clicks over impressions of the whole period.
+    /// Clicks over impressions of the whole period; `None` when there were no impressions or
+    /// some row had clicks without impressions (a clicks-only export).
     pub ctr: Option<f64>,
     pub spend: Money,
     pub cpc: Option<f64>,

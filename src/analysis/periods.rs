@@ -101,6 +101,8 @@ pub(super) struct Sums {
     reach: u64,
     reach_missing: u64,
     clicks: u64,
+    /// Rows with clicks but no impressions (a clicks-only export): the CTR is unknown.
+    clicks_only: u64,
     spend_micros: i64,
     leads: u64,
     deals_won: u64,
@@ -114,6 +116,7 @@ impl Sums {
         self.reach += other.reach;
         self.reach_missing += other.reach_missing;
         self.clicks += other.clicks;
+        self.clicks_only += other.clicks_only;
         self.spend_micros += other.spend_micros;
         self.leads += other.leads;
         self.deals_won += other.deals_won;
@@ -148,6 +151,13 @@ pub(super) fn aggregate(
             count(col("reach").sum()).alias("reach"),
             count(col("reach").null_count()).alias("reach_missing"),
             count(col("clicks").sum()).alias("clicks"),
+            count(
+                col("clicks")
+                    .gt(lit(0))
+                    .and(col("impressions").eq(lit(0)))
+                    .sum(),
+            )
+            .alias("clicks_only"),
             col("spend_micros")
                 .sum()
                 .cast(DataType::Int64)
@@ -184,7 +194,13 @@ pub(super) fn aggregate(
     let mut sums: HashMap<(String, NaiveDate), Sums> = HashMap::new();
     for_each_group(
         &ad_sums,
-        &["impressions", "reach", "reach_missing", "clicks"],
+        &[
+            "impressions",
+            "reach",
+            "reach_missing",
+            "clicks",
+            "clicks_only",
+        ],
         &["spend_micros"],
         |key, u, i| {
             let s = sums.entry(key).or_default();
@@ -192,6 +208,7 @@ pub(super) fn aggregate(
             s.reach = u[1];
             s.reach_missing = u[2];
             s.clicks = u[3];
+            s.clicks_only = u[4];
             s.spend_micros = i[0];
         },
     )?;
@@ -351,7 +368,7 @@ pub(super) fn period_metrics(
         impressions: s.impressions,
         reach: (s.reach_missing == 0).then_some(s.reach),
         clicks: s.clicks,
-        ctr: ratio(s.clicks as f64, s.impressions as f64),
+        ctr: ratio(s.clicks as f64, s.impressions as f64).filter(|_| s.clicks_only == 0),
         spend,
         cpc: ratio(spend.as_f64(), s.clicks as f64),
         leads: s.leads,

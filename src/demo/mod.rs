@@ -161,6 +161,9 @@ async fn demo_rows(dir: &Path) -> Result<(Vec<AdDay>, Vec<Deal>)> {
         lookback_days: None,
         path: dir.join("ads.csv"),
         account: "demo".into(),
+        delimiter: None,
+        decimal: None,
+        date_format: None,
     })
     .build(&context)?
     .pull(everything)
@@ -169,6 +172,9 @@ async fn demo_rows(dir: &Path) -> Result<(Vec<AdDay>, Vec<Deal>)> {
         name: "demo".into(),
         lookback_days: None,
         path: dir.join("crm.csv"),
+        delimiter: None,
+        decimal: None,
+        date_format: None,
     })
     .build(&context)?
     .pull(everything)

@@ -212,6 +212,7 @@ impl HubSpotSource {
         Ok(Pull {
             rows: Pulled::Deals(deals),
             covered: Some(range),
+            warnings: Vec::new(),
         })
     }
 

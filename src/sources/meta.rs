@@ -229,6 +229,7 @@ impl MetaSource {
         Ok(Pull {
             rows: Pulled::Ads(rows),
             covered: Some(range),
+            warnings: Vec::new(),
         })
     }
 

@@ -231,6 +231,10 @@ pub struct Pull {
     /// The days this pull vouches for. An API answering for a range covers all of it; a CSV
     /// export covers only the span of days its file actually reaches.
     pub covered: Option<DateRange>,
+    /// What the user should know about rows that were accepted (days with no rows, a file
+    /// that ends before the range does, clicks without impressions), in words. The pipeline
+    /// logs them as warnings and keeps them in the source's outcome.
+    pub warnings: Vec<String>,
 }
 
 /// Where one of a connector's secrets comes from: an environment variable (`<prefix>_env`) or

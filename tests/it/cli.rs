@@ -148,10 +148,16 @@ fn the_table_explains_findings_in_plain_words() {
 #[test]
 fn a_range_beyond_the_data_reports_gaps_instead_of_verdicts() {
     let ws = demo_workspace();
-    assert_eq!(
-        ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-07-13"])
-            .code,
-        0
+    // The files end on 2025-06-29: the backfill covers what they hold and says the rest is a
+    // gap (exit 2).
+    let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-07-13"]);
+    assert_eq!(backfill.code, 2, "{backfill:?}");
+    assert!(
+        backfill
+            .stdout
+            .contains("ads: 875 rows over 2025-01-06..2025-07-13 (1 chunk); not covered: 2025-06-30..2025-07-13"),
+        "{}",
+        backfill.stdout
     );
     let report = ws
         .kassa(&["analyze", "--to", "2025-07-13", "--format", "json"])

@@ -154,3 +154,287 @@ fn a_missing_file_is_a_config_problem_reported_with_the_others() {
         run.stderr
     );
 }
+
+/// The first period row of `channel` starting on `day` in an `analyze --format json` report.
+fn period<'a>(report: &'a serde_json::Value, channel: &str, day: &str) -> &'a serde_json::Value {
+    report["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["channel"] == channel && p["period_start"] == day)
+        .unwrap_or_else(|| panic!("no {channel} period on {day}: {report}"))
+}
+
+/// Excel on Windows and Python's csv module end lines with CRLF; the csv crate counts such a
+/// record's line only when it reads the next one, which made every line number one too low.
+#[test]
+fn crlf_line_numbers() {
+    let ads = format!(
+        "{ADS_HEADER}\r\n2025-01-06,meta,c1,1000,800,20,10\r\n2025-01-07,meta,c1,1000,800,lots,10\r\n"
+    );
+    let run = backfill(&workspace(&ads, &good_crm()));
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("line 3, column `clicks`: \"lots\""),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A Russian Excel export: BOM, CRLF, `;`, `1 234,50` (with spaces and no-break spaces between
+/// thousands) and `06.01.2025`, for both kinds of source, read without any key set.
+#[test]
+fn semicolon_csv_with_decimal_comma() {
+    let ws = Workspace::new();
+    for file in ["ads_semicolon.csv", "crm_semicolon.csv"] {
+        let bytes = std::fs::read(crate::helpers::repo().join("fixtures/csv").join(file)).unwrap();
+        std::fs::write(ws.path().join(file), bytes).unwrap();
+    }
+    ws.config(
+        "[analysis]\ngranularity = \"day\"\n\n\
+         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = \"ads_semicolon.csv\"\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = \"crm_semicolon.csv\"\n",
+    );
+    let run = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-01-07"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("ads: 4 rows"), "{}", run.stdout);
+    assert!(run.stdout.contains("crm: 4 rows"), "{}", run.stdout);
+
+    let report = ws.kassa(&["analyze", "--format", "json"]).json();
+    let yandex = period(&report, "yandex", "2025-01-06");
+    assert_eq!(yandex["impressions"], 12345);
+    assert_eq!(yandex["reach"], 9876);
+    assert_eq!(yandex["spend"], 1234.5);
+    let vk = period(&report, "vk", "2025-01-06");
+    assert_eq!(vk["impressions"], 40000);
+    assert_eq!(vk["spend"], 1000.25);
+    let won = period(&report, "all", "2025-01-07");
+    assert_eq!(won["revenue"], 57500.5, "45 000,00 + 12 500,50");
+    assert_eq!(won["spend"], 2087.65, "1100 + 987,65");
+    assert_eq!(period(&report, "all", "2025-01-06")["leads"], 2);
+}
+
+#[test]
+fn semicolon_header_mismatch_names_delimiter() {
+    let ads =
+        "date;channel;campaign;impressions;reach;clicks;spend\n06.01.2025;meta;c1;1000;800;20;10\n";
+    let run = backfill(&workspace(ads, &good_crm()));
+    assert_eq!(run.code, 2, "{run:?}");
+    for expected in [
+        "ads.csv, line 1: missing column `campaign_id`",
+        "split at `;` (detected from the header line)",
+        "\"date;channel;campaign;impressions;reach;clicks;spend\"",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?} missing from {}",
+            run.stderr
+        );
+    }
+
+    // A header that mixes delimiters is split at the one that finds the most columns, and
+    // shown as it is so the mix is visible.
+    let mixed = "date;channel;campaign_id,impressions,reach,clicks,spend\n";
+    let run = backfill(&workspace(mixed, &good_crm()));
+    assert!(
+        run.stderr
+            .contains("missing columns `date`, `channel`, `campaign_id`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("split at `,`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("\"date;channel;campaign_id,impressions,reach,clicks,spend\""),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A file that switches decimal mark or date format halfway is ambiguous (`1.234` may be a
+/// thousand written the German way): the odd value is named with the line that set the rule.
+#[test]
+fn mixed_decimal_marks_and_date_formats_are_named() {
+    let ads = "date;channel;campaign_id;impressions;reach;clicks;spend\n\
+               06.01.2025;meta;c1;1000;800;20;10,5\n\
+               07.01.2025;meta;c1;1000;800;20;1.234\n\
+               2025-01-08;meta;c1;1000;800;20;3\n";
+    let crm = format!("{CRM_HEADER}\nd1,06.01.2025,2025-01-07,won,100,meta\n");
+    let run = backfill(&workspace(ads, &crm));
+    assert_eq!(run.code, 2, "{run:?}");
+    for expected in [
+        "line 3, column `spend`: \"1.234\" has a decimal point, but line 2 uses a decimal comma",
+        "line 4, column `date`: \"2025-01-08\" is written YYYY-MM-DD, but line 2 uses DD.MM.YYYY",
+        "line 2, column `closed_date`: \"2025-01-07\" is written YYYY-MM-DD, but line 2 uses DD.MM.YYYY",
+        "set `decimal` on the source",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?} missing from {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn csv_format_keys_are_validated_and_obeyed() {
+    let ws = workspace(&good_ads(), &good_crm());
+    ws.config(
+        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = \"ads.csv\"\n\
+         delimiter = \"::\"\ndecimal = \"dot\"\ndate_format = \"MM/DD/YYYY\"\n",
+    );
+    let run = ws.kassa(&["check", "--offline"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    for expected in [
+        "sources[0].delimiter: \"::\" is not one of",
+        "(for example: delimiter = \";\")",
+        "sources[0].decimal: \"dot\" is not \".\" or \",\"",
+        "sources[0].date_format: \"MM/DD/YYYY\" is not \"YYYY-MM-DD\" or \"DD.MM.YYYY\"",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?} missing from {}",
+            run.stderr
+        );
+    }
+
+    // Set keys win over detection: this file's `10.5` is not a decimal comma.
+    ws.config(
+        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = \"ads.csv\"\ndecimal = \",\"\n",
+    );
+    let run = backfill(&ws);
+    assert!(
+        run.stderr.contains(
+            "line 2, column `spend`: \"10.5\" has a decimal point, but the source sets `decimal` to a decimal comma"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A clicks-only export (or data merged from two tools) has clicks without impressions: the
+/// rows are accepted with a warning, and no CTR is made up for their periods.
+#[test]
+fn clicks_without_impressions_are_accepted() {
+    let ads = format!(
+        "{ADS_HEADER}\n2025-01-06,google,g1,0,,120,30\n2025-01-06,meta,c1,1000,800,20,10\n\
+         2025-01-07,google,g1,,,90,25\n2025-01-07,meta,c1,1000,800,20,10\n"
+    );
+    let ws = workspace(&ads, &good_crm());
+    ws.config(
+        "[analysis]\ngranularity = \"day\"\n\n\
+         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = \"ads.csv\"\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = \"crm.csv\"\n",
+    );
+    let run = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-01-07"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("2 rows with clicks but no impressions"),
+        "{}",
+        run.stderr
+    );
+    let report = ws.kassa(&["analyze", "--format", "json"]).json();
+    let google = period(&report, "google", "2025-01-06");
+    assert_eq!(google["clicks"], 120);
+    assert_eq!(google["ctr"], serde_json::Value::Null, "{google}");
+    assert_eq!(
+        period(&report, "all", "2025-01-06")["ctr"],
+        serde_json::Value::Null
+    );
+    assert_eq!(period(&report, "meta", "2025-01-06")["ctr"], 0.02);
+
+    // More clicks than a known number of impressions is still an error, which says the rule.
+    let ads = format!("{ADS_HEADER}\n2025-01-06,meta,c1,10,8,20,10\n");
+    let run = backfill(&workspace(&ads, &good_crm()));
+    assert!(
+        run.stderr
+            .contains("20 clicks is more than the 10 impressions of the same row; leave impressions empty or 0"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn missing_day_in_ads_csv_warns() {
+    let ads = format!(
+        "{ADS_HEADER}\n2025-01-06,meta,c1,1000,800,20,10\n2025-01-08,meta,c1,1000,800,20,10\n\
+         2025-01-11,meta,c1,1000,800,20,10\n"
+    );
+    let ws = workspace(&ads, &good_crm());
+    let run = ws.kassa(&[
+        "backfill",
+        "--from",
+        "2025-01-06",
+        "--to",
+        "2025-01-11",
+        "--source",
+        "ads",
+    ]);
+    assert_eq!(run.code, 0, "a missing day is read as a zero day: {run:?}");
+    assert!(
+        run.stderr.contains(
+            "no rows at all on 2025-01-07, 2025-01-09..2025-01-10 (3 days inside the file's span)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A CSV whose newest row is long past: the nightly run re-pulls it, the days after its
+/// newest row are not covered, and the run says how old the data is and exits 2.
+#[test]
+fn stale_csv_is_a_gap() {
+    let ws = workspace(&good_ads(), &good_crm());
+    let run = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-01-07"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = ws.kassa(&["run", "--today", "2025-12-01"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("newest row is 2025-01-07, 327 days before the window's end (2025-11-30)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("ads: 0 rows re-pulled; not covered: "),
+        "{}",
+        run.stdout
+    );
+
+    // A backfill reaching past the files' end is a partial failure too.
+    let run = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-01-12"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("not covered: 2025-01-08..2025-01-12 (a data gap)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn header_only_csv_warns() {
+    let ws = workspace(&format!("{ADS_HEADER}\n"), &good_crm());
+    let run = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-01-07"]);
+    assert_eq!(run.code, 2, "a file without rows covers nothing: {run:?}");
+    assert!(
+        run.stderr
+            .contains("the file has no rows: 2025-01-06..2025-01-07 is not covered"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("the backfill found no rows for 2025-01-06..2025-01-07"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains(
+            "ads: 0 rows over 2025-01-06..2025-01-07 (1 chunk); not covered: 2025-01-06..2025-01-07"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("crm: 2 rows"), "{}", run.stdout);
+}

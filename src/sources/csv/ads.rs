@@ -1,14 +1,19 @@
 //! `csv_ads`: daily campaign rows exported from any ad platform.
 //!
 //! Contract (README, "CSV sources"): header `date,channel,campaign_id,impressions,reach,clicks,spend`,
-//! optional `campaign_name,currency`; one row per day per campaign.
+//! optional `campaign_name,currency`; one row per day per campaign. A row may carry clicks
+//! without impressions (a clicks-only search export, data merged from two tools): its
+//! impressions read as 0 and the analysis leaves the CTR of its periods unknown. A day with no
+//! row at all inside the file's span reads as a day without delivery, with a warning.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{CsvFile, FieldError, covered_span, validate_path};
+use super::{
+    CsvFile, FieldError, Format, coverage, day_count, list_ranges, missing_days, validate_path,
+};
 use crate::domain::{AdDay, DateRange, Pulled, RowKind};
 use crate::sources::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError,
@@ -35,6 +40,12 @@ pub struct CsvAdsConfig {
     /// The account recorded with every row (the natural key is source, account, campaign, date).
     #[serde(default = "default_account")]
     pub account: String,
+    /// `,` `;` `\t` or `|`; detected from the header line when not set.
+    pub delimiter: Option<String>,
+    /// `.` or `,`; detected from the amounts when not set.
+    pub decimal: Option<String>,
+    /// `YYYY-MM-DD` or `DD.MM.YYYY`; detected from the dates when not set.
+    pub date_format: Option<String>,
 }
 
 fn default_account() -> String {
@@ -60,12 +71,24 @@ impl ConnectorConfig for CsvAdsConfig {
 
     fn validate(&self, key: &str, problems: &mut Problems) {
         validate_path(&self.path, key, "fixtures/demo/ads.csv", problems);
+        Format::from_keys(
+            self.delimiter.as_deref(),
+            self.decimal.as_deref(),
+            self.date_format.as_deref(),
+            key,
+            problems,
+        );
     }
 
     fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
         Ok(Box::new(CsvAdsSource {
             path: self.path.clone(),
             account: self.account.clone(),
+            format: Format::build(
+                self.delimiter.as_deref(),
+                self.decimal.as_deref(),
+                self.date_format.as_deref(),
+            )?,
         }))
     }
 }
@@ -74,6 +97,7 @@ impl ConnectorConfig for CsvAdsConfig {
 pub struct CsvAdsSource {
     path: PathBuf,
     account: String,
+    format: Format,
 }
 
 impl Connector for CsvAdsSource {
@@ -91,14 +115,39 @@ impl CsvAdsSource {
     /// the rows of `range`.
     fn read_range(&self, range: DateRange) -> Result<Pull, SourceError> {
         let rows = self.read_all()?;
-        let covered = covered_span(range, rows.iter().map(|r| r.date));
-        let rows = rows
+        let mut warnings = Vec::new();
+        let covered = coverage(range, rows.iter().map(|r| r.date), &mut warnings);
+        let rows: Vec<AdDay> = rows
             .into_iter()
             .filter(|r| range.contains(r.date))
             .collect();
+        if let Some(span) = covered {
+            let present: BTreeSet<_> = rows.iter().map(|r| r.date).collect();
+            let missing = missing_days(span, &present);
+            if !missing.is_empty() {
+                warnings.push(format!(
+                    "no rows at all on {} ({} inside the file's span): read as days without \
+                     delivery; if the export skipped them, export it again",
+                    list_ranges(&missing),
+                    day_count(missing.iter().map(DateRange::days).sum())
+                ));
+            }
+        }
+        let clicks_only = rows
+            .iter()
+            .filter(|r| r.clicks > 0 && r.impressions == 0)
+            .count();
+        if clicks_only > 0 {
+            warnings.push(format!(
+                "{clicks_only} row{} with clicks but no impressions: their impressions read as \
+                 0, and the CTR of the periods containing them is unknown",
+                if clicks_only == 1 { "" } else { "s" }
+            ));
+        }
         Ok(Pull {
             rows: Pulled::Ads(rows),
             covered,
+            warnings,
         })
     }
 
@@ -120,7 +169,7 @@ impl CsvAdsSource {
     }
 
     fn read_all(&self) -> Result<Vec<AdDay>, SourceError> {
-        let file = CsvFile::open(&self.path, REQUIRED_COLUMNS)?;
+        let file = CsvFile::open(&self.path, REQUIRED_COLUMNS, self.format)?;
         let mut rows = Vec::new();
         let mut seen: HashMap<(chrono::NaiveDate, String, String), u64> = HashMap::new();
         file.for_each_record(|record| {
@@ -130,17 +179,20 @@ impl CsvAdsSource {
                 account: self.account.clone(),
                 campaign_id: record.required_text("campaign_id")?,
                 campaign_name: record.optional_text("campaign_name"),
-                impressions: record.count("impressions")?,
-                reach: Some(record.count("reach")?),
+                // Empty impressions (a clicks-only export) are unknown; they read as 0, which
+                // the analysis takes as "CTR unknown" for the period when there are clicks.
+                impressions: record.optional_count("impressions")?.unwrap_or(0),
+                reach: record.optional_count("reach")?,
                 clicks: record.count("clicks")?,
                 spend: record.money("spend")?,
                 currency: record.optional_text("currency"),
             };
-            if row.clicks > row.impressions {
+            if row.impressions > 0 && row.clicks > row.impressions {
                 return Err(FieldError::new(
                     "clicks",
                     format!(
-                        "{} clicks is more than the {} impressions of the same row",
+                        "{} clicks is more than the {} impressions of the same row; \
+                         leave impressions empty or 0 if the export does not know them",
                         row.clicks, row.impressions
                     ),
                 ));

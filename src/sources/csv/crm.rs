@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{CsvFile, FieldError, covered_span, validate_path};
+use super::{CsvFile, FieldError, Format, coverage, validate_path};
 use crate::domain::{DateRange, Deal, DealStatus, Pulled, RowKind};
 use crate::sources::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError,
@@ -32,6 +32,12 @@ pub struct CsvCrmConfig {
     /// Days `kassa run` re-pulls every night (the platform restates this far back).
     pub lookback_days: Option<u32>,
     pub path: PathBuf,
+    /// `,` `;` `\t` or `|`; detected from the header line when not set.
+    pub delimiter: Option<String>,
+    /// `.` or `,`; detected from the amounts when not set.
+    pub decimal: Option<String>,
+    /// `YYYY-MM-DD` or `DD.MM.YYYY`; detected from the dates when not set.
+    pub date_format: Option<String>,
 }
 
 impl ConnectorConfig for CsvCrmConfig {
@@ -53,11 +59,23 @@ impl ConnectorConfig for CsvCrmConfig {
 
     fn validate(&self, key: &str, problems: &mut Problems) {
         validate_path(&self.path, key, "fixtures/demo/crm.csv", problems);
+        Format::from_keys(
+            self.delimiter.as_deref(),
+            self.decimal.as_deref(),
+            self.date_format.as_deref(),
+            key,
+            problems,
+        );
     }
 
     fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
         Ok(Box::new(CsvCrmSource {
             path: self.path.clone(),
+            format: Format::build(
+                self.delimiter.as_deref(),
+                self.decimal.as_deref(),
+                self.date_format.as_deref(),
+            )?,
         }))
     }
 }
@@ -65,6 +83,7 @@ impl ConnectorConfig for CsvCrmConfig {
 #[derive(Debug)]
 pub struct CsvCrmSource {
     path: PathBuf,
+    format: Format,
 }
 
 impl Connector for CsvCrmSource {
@@ -81,11 +100,13 @@ impl CsvCrmSource {
     /// Reads the whole file and keeps the deals created or closed in `range`.
     fn read_range(&self, range: DateRange) -> Result<Pull, SourceError> {
         let deals = self.read_all()?;
-        let covered = covered_span(range, deal_dates(&deals));
+        let mut warnings = Vec::new();
+        let covered = coverage(range, deal_dates(&deals), &mut warnings);
         let deals = deals.into_iter().filter(|d| d.touches(&range)).collect();
         Ok(Pull {
             rows: Pulled::Deals(deals),
             covered,
+            warnings,
         })
     }
 
@@ -103,7 +124,7 @@ impl CsvCrmSource {
     }
 
     fn read_all(&self) -> Result<Vec<Deal>, SourceError> {
-        let file = CsvFile::open(&self.path, REQUIRED_COLUMNS)?;
+        let file = CsvFile::open(&self.path, REQUIRED_COLUMNS, self.format)?;
         let mut deals = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         file.for_each_record(|record| {

@@ -1,18 +1,24 @@
 //! CSV sources, for exports from any platform or CRM: [`ads`] (`csv_ads`) and [`crm`]
-//! (`csv_crm`), and what the two share: header checks, field parsing with the file, line and
-//! column in every error, and collecting several errors before giving up so one fix-up pass
-//! suffices.
+//! (`csv_crm`), and what the two share: the file's format (delimiter, decimal mark, date
+//! format: detected or set by keys), header checks, field parsing with the file, line and
+//! column in every error, collecting several errors before giving up so one fix-up pass
+//! suffices, and what a file's rows cover.
+//!
+//! Exports come as people really have them: Excel on Windows writes CRLF line ends, Russian
+//! and European Excel writes `;` between fields, `1 234,50` for amounts and `31.01.2025` for
+//! dates. A file is read as it is written, provided it is consistent.
 
 pub mod ads;
 pub mod crm;
 
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
 use super::source::{ErrorKind, SourceError};
-use crate::domain::Money;
+use crate::domain::{DateRange, Money};
 use crate::validation::Problems;
 
 /// Checks a CSV source's `path` key: the file must exist (read only when pulled).
@@ -29,32 +35,209 @@ pub(crate) fn validate_path(path: &Path, key: &str, example: &str, problems: &mu
 /// How many bad fields to list before summarising the rest.
 const MAX_LISTED_ERRORS: usize = 10;
 
+/// The delimiters a header line is tried with, in order of preference on a tie.
+const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// Characters that separate thousands in exported numbers (`1 234,50`): a space, a no-break
+/// space and a narrow no-break space, as Excel writes them in Russian and French locales.
+const THOUSANDS: [char; 3] = [' ', '\u{a0}', '\u{202f}'];
+
+/// The decimal mark of a file's amounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecimalMark {
+    Point,
+    Comma,
+}
+
+impl DecimalMark {
+    fn describe(self) -> &'static str {
+        match self {
+            DecimalMark::Point => "a decimal point",
+            DecimalMark::Comma => "a decimal comma",
+        }
+    }
+}
+
+/// How a file writes its dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateFormat {
+    /// `2025-01-31`
+    Iso,
+    /// `31.01.2025`, as Russian and European Excel exports write dates.
+    DayMonthYear,
+}
+
+impl DateFormat {
+    const ALL: [DateFormat; 2] = [DateFormat::Iso, DateFormat::DayMonthYear];
+
+    fn name(self) -> &'static str {
+        match self {
+            DateFormat::Iso => "YYYY-MM-DD",
+            DateFormat::DayMonthYear => "DD.MM.YYYY",
+        }
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            DateFormat::Iso => "2025-01-31",
+            DateFormat::DayMonthYear => "31.01.2025",
+        }
+    }
+
+    fn pattern(self) -> &'static str {
+        match self {
+            DateFormat::Iso => "%Y-%m-%d",
+            DateFormat::DayMonthYear => "%d.%m.%Y",
+        }
+    }
+}
+
+/// How a file writes its fields, from the `delimiter`, `decimal` and `date_format` keys of a
+/// CSV source. `None` means "detect": the delimiter from the header line, the decimal mark and
+/// the date format from the first value that shows one, after which every value must agree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Format {
+    pub delimiter: Option<u8>,
+    pub decimal: Option<DecimalMark>,
+    pub date: Option<DateFormat>,
+}
+
+impl Format {
+    /// Reads the three keys; every bad one is reported as a problem under `key`, with an
+    /// example, and left to detection.
+    pub(crate) fn from_keys(
+        delimiter: Option<&str>,
+        decimal: Option<&str>,
+        date_format: Option<&str>,
+        key: &str,
+        problems: &mut Problems,
+    ) -> Format {
+        let mut format = Format::default();
+        if let Some(value) = delimiter {
+            format.delimiter = match value {
+                "," | ";" | "|" => value.bytes().next(),
+                "\t" | "tab" => Some(b'\t'),
+                _ => {
+                    problems.push_with_example(
+                        format!("{key}.delimiter"),
+                        format!("{value:?} is not one of \",\", \";\", \"\\t\" (or \"tab\"), \"|\"; leave it out to detect the delimiter from the header"),
+                        "delimiter = \";\"",
+                    );
+                    None
+                }
+            };
+        }
+        if let Some(value) = decimal {
+            format.decimal = match value {
+                "." => Some(DecimalMark::Point),
+                "," => Some(DecimalMark::Comma),
+                _ => {
+                    problems.push_with_example(
+                        format!("{key}.decimal"),
+                        format!("{value:?} is not \".\" or \",\"; leave it out to detect the decimal mark"),
+                        "decimal = \",\"",
+                    );
+                    None
+                }
+            };
+        }
+        if let Some(value) = date_format {
+            format.date = DateFormat::ALL.into_iter().find(|f| f.name() == value);
+            if format.date.is_none() {
+                problems.push_with_example(
+                    format!("{key}.date_format"),
+                    format!("{value:?} is not \"YYYY-MM-DD\" or \"DD.MM.YYYY\"; leave it out to detect the date format"),
+                    "date_format = \"DD.MM.YYYY\"",
+                );
+            }
+        }
+        format
+    }
+
+    /// [`Format::from_keys`] for a source being built: its keys were validated already, so a
+    /// problem here is reported as a configuration error.
+    pub(crate) fn build(
+        delimiter: Option<&str>,
+        decimal: Option<&str>,
+        date_format: Option<&str>,
+    ) -> Result<Format, SourceError> {
+        let mut problems = Problems::default();
+        let format = Format::from_keys(delimiter, decimal, date_format, "source", &mut problems);
+        match problems.iter().next() {
+            None => Ok(format),
+            Some(problem) => Err(SourceError::new(ErrorKind::Config, problem.to_string())),
+        }
+    }
+}
+
+/// The decimal mark and date format a file has shown so far, and on which line, so that a
+/// value disagreeing with them names the line that set them.
+#[derive(Default)]
+struct Seen {
+    decimal: Cell<Option<(DecimalMark, u64)>>,
+    date: Cell<Option<(DateFormat, u64)>>,
+}
+
 /// An open CSV file whose header has been checked.
 pub(crate) struct CsvFile {
     path: PathBuf,
-    reader: csv::Reader<std::fs::File>,
+    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
     columns: HashMap<String, usize>,
+    format: Format,
 }
 
 impl CsvFile {
     /// Opens `path` and checks that every `required` column is in the header.
-    pub(crate) fn open(path: &Path, required: &[&str]) -> Result<CsvFile, SourceError> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| SourceError::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .flexible(false)
-            .from_reader(file);
-        let header = reader.headers().map_err(|e| {
+    ///
+    /// The file is read whole: line endings are normalised first, because the csv crate
+    /// counts a `\r\n` record's line only when it reads the next record, which made every
+    /// line number in a Windows (CRLF) file one too low.
+    pub(crate) fn open(
+        path: &Path,
+        required: &[&str],
+        format: Format,
+    ) -> Result<CsvFile, SourceError> {
+        let at_line = |line: usize, message: String| {
             SourceError::new(
                 ErrorKind::InvalidData,
-                format!("{}, line 1: cannot read the header: {e}", path.display()),
+                format!("{}, line {line}: {message}", path.display()),
+            )
+        };
+        let bytes = std::fs::read(path)
+            .map_err(|e| SourceError::new(ErrorKind::Io, format!("{}: {e}", path.display())))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            at_line(
+                valid.iter().filter(|b| **b == b'\n').count() + 1,
+                "is not UTF-8 text; save the export as \"CSV UTF-8\" (Excel: Save As, \
+                 CSV UTF-8), not in a legacy code page such as Windows-1251"
+                    .to_string(),
             )
         })?;
+        let text = text
+            .trim_start_matches('\u{feff}')
+            .replace("\r\n", "\n")
+            .replace('\r', "\n");
+        let header_line = text.lines().next().unwrap_or("").to_string();
+        let (delimiter, how) = match format.delimiter {
+            Some(d) => (d, "set by the source's `delimiter` key"),
+            None => (
+                detect_delimiter(&header_line, required),
+                "detected from the header line",
+            ),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .trim(csv::Trim::All)
+            .flexible(false)
+            .from_reader(std::io::Cursor::new(text.into_bytes()));
+        let header = reader
+            .headers()
+            .map_err(|e| at_line(1, format!("cannot read the header: {e}")))?;
         let columns: HashMap<String, usize> = header
             .iter()
             .enumerate()
-            .map(|(i, name)| (name.trim_start_matches('\u{feff}').to_string(), i))
+            .map(|(i, name)| (name.to_string(), i))
             .collect();
         let missing: Vec<&str> = required
             .iter()
@@ -62,18 +245,20 @@ impl CsvFile {
             .filter(|c| !columns.contains_key(*c))
             .collect();
         if !missing.is_empty() {
-            return Err(SourceError::new(
-                ErrorKind::InvalidData,
+            let shown: String = header_line.chars().take(200).collect();
+            return Err(at_line(
+                1,
                 format!(
-                    "{}, line 1: missing column{} {}; the header must contain {}",
-                    path.display(),
+                    "missing column{} {}; the header must contain {}. It was split at {} \
+                     ({how}); the header line reads {shown:?}",
                     if missing.len() == 1 { "" } else { "s" },
                     missing
                         .iter()
                         .map(|c| format!("`{c}`"))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    required.join(",")
+                    required.join(","),
+                    describe_delimiter(delimiter),
                 ),
             ));
         }
@@ -81,6 +266,7 @@ impl CsvFile {
             path: path.to_path_buf(),
             reader,
             columns,
+            format,
         })
     }
 
@@ -92,6 +278,7 @@ impl CsvFile {
         let mut errors = Vec::new();
         let mut total_errors = 0usize;
         let mut raw = csv::StringRecord::new();
+        let seen = Seen::default();
         loop {
             match self.reader.read_record(&mut raw) {
                 Ok(false) => break,
@@ -100,6 +287,8 @@ impl CsvFile {
                     let record = Record {
                         raw: &raw,
                         columns: &self.columns,
+                        format: self.format,
+                        seen: &seen,
                         line,
                     };
                     if let Err(e) = parse(&record) {
@@ -166,6 +355,8 @@ impl FieldError {
 pub(crate) struct Record<'a> {
     raw: &'a csv::StringRecord,
     columns: &'a HashMap<String, usize>,
+    format: Format,
+    seen: &'a Seen,
     pub line: u64,
 }
 
@@ -189,74 +380,199 @@ impl Record<'_> {
     }
 
     pub(crate) fn date(&self, column: &str) -> Result<NaiveDate, FieldError> {
-        let text = self.text(column);
-        if text.is_empty() {
-            return Err(FieldError::new(
+        self.optional_date(column)?.ok_or_else(|| {
+            FieldError::new(
                 column,
-                "is empty; expected a date like 2025-01-31",
-            ));
-        }
-        parse_date(text).map_err(|m| FieldError::new(column, m))
+                format!(
+                    "is empty; expected a date like {}",
+                    self.format.date.map_or("2025-01-31", |f| f.example())
+                ),
+            )
+        })
     }
 
     pub(crate) fn optional_date(&self, column: &str) -> Result<Option<NaiveDate>, FieldError> {
         match self.text(column) {
             "" => Ok(None),
-            text => parse_date(text)
+            text => self
+                .parse_date(text)
                 .map(Some)
                 .map_err(|m| FieldError::new(column, m)),
         }
     }
 
+    /// A whole number ≥ 0; spaces may separate thousands (`1 234`).
     pub(crate) fn count(&self, column: &str) -> Result<u64, FieldError> {
+        self.optional_count(column)?
+            .ok_or_else(|| FieldError::new(column, "is empty; expected a whole number"))
+    }
+
+    /// [`Record::count`], `None` when the field is empty (unknown, not zero).
+    pub(crate) fn optional_count(&self, column: &str) -> Result<Option<u64>, FieldError> {
         let text = self.text(column);
-        text.parse::<u64>().map_err(|_| {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        without_thousands(text)
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| FieldError::new(column, format!("{text:?} is not a whole number ≥ 0")))
+    }
+
+    pub(crate) fn money(&self, column: &str) -> Result<Money, FieldError> {
+        self.optional_money(column)?.ok_or_else(|| {
             FieldError::new(
                 column,
-                if text.is_empty() {
-                    "is empty; expected a whole number".to_string()
-                } else {
-                    format!("{text:?} is not a whole number ≥ 0")
-                },
+                "is empty; expected an amount like 125.50 (or 125,50)",
             )
         })
     }
 
-    pub(crate) fn money(&self, column: &str) -> Result<Money, FieldError> {
+    /// An amount ≥ 0, `None` when the field is empty. The decimal mark is a point or a
+    /// comma, the same throughout the file; spaces may separate thousands (`1 234,50`).
+    pub(crate) fn optional_money(&self, column: &str) -> Result<Option<Money>, FieldError> {
         let text = self.text(column);
         if text.is_empty() {
-            return Err(FieldError::new(
-                column,
-                "is empty; expected an amount like 125.50",
-            ));
+            return Ok(None);
         }
-        let money = Money::parse_decimal(text).map_err(|m| FieldError::new(column, m))?;
+        let error = |message: String| FieldError::new(column, message);
+        let plain = without_thousands(text);
+        let mark = match (plain.contains('.'), plain.contains(',')) {
+            (true, true) => {
+                return Err(error(format!(
+                    "{text:?} has both `.` and `,`; write amounts with one decimal mark, like \
+                     1234.50 or 1234,50 (spaces may separate thousands)"
+                )));
+            }
+            (true, false) => Some(DecimalMark::Point),
+            (false, true) => Some(DecimalMark::Comma),
+            (false, false) => None,
+        };
+        if let Some(mark) = mark {
+            self.agree(
+                mark,
+                self.format.decimal,
+                &self.seen.decimal,
+                DecimalMark::describe,
+                "decimal",
+            )
+            .map_err(|m| error(format!("{text:?} has {m}")))?;
+        }
+        let decimal = plain.replace(',', ".");
+        // parse_decimal's reasons (not a number, too many places, too large) quote what it
+        // was given; the user should see what the file holds.
+        let money = Money::parse_decimal(&decimal)
+            .map_err(|m| error(m.replace(&format!("{decimal:?}"), &format!("{text:?}"))))?;
         if money.is_negative() {
-            return Err(FieldError::new(column, format!("{text:?} is negative")));
+            return Err(error(format!("{text:?} is negative")));
         }
-        Ok(money)
+        Ok(Some(money))
     }
 
-    pub(crate) fn optional_money(&self, column: &str) -> Result<Option<Money>, FieldError> {
-        if self.text(column).is_empty() {
-            Ok(None)
-        } else {
-            self.money(column).map(Some)
+    fn parse_date(&self, text: &str) -> Result<NaiveDate, String> {
+        let candidates: &[DateFormat] = match &self.format.date {
+            Some(format) => std::slice::from_ref(format),
+            None => &DateFormat::ALL,
+        };
+        let Some((format, date)) = candidates.iter().find_map(|f| {
+            NaiveDate::parse_from_str(text, f.pattern())
+                .ok()
+                .map(|d| (*f, d))
+        }) else {
+            let names: Vec<&str> = candidates.iter().map(|f| f.name()).collect();
+            return Err(format!(
+                "{text:?} is not a date in the form {}",
+                names.join(" or ")
+            ));
+        };
+        self.agree(
+            format,
+            self.format.date,
+            &self.seen.date,
+            |f| f.name(),
+            "date_format",
+        )
+        .map_err(|m| format!("{text:?} is written {m}"))?;
+        Ok(date)
+    }
+
+    /// Checks that `found` (a decimal mark or a date format) is what the source configures or,
+    /// when it configures nothing, what the file used first; remembers the first. The error
+    /// completes "<value> has …" / "<value> is written …".
+    fn agree<T: Copy + PartialEq>(
+        &self,
+        found: T,
+        configured: Option<T>,
+        seen: &Cell<Option<(T, u64)>>,
+        describe: fn(T) -> &'static str,
+        key: &str,
+    ) -> Result<(), String> {
+        if let Some(want) = configured {
+            return if want == found {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{}, but the source sets `{key}` to {}",
+                    describe(found),
+                    describe(want)
+                ))
+            };
+        }
+        match seen.get() {
+            None => {
+                seen.set(Some((found, self.line)));
+                Ok(())
+            }
+            Some((first, _)) if first == found => Ok(()),
+            Some((first, line)) => Err(format!(
+                "{}, but line {line} uses {}; a file must use one throughout (set `{key}` on the \
+                 source if the file is right and line {line} is the odd one)",
+                describe(found),
+                describe(first)
+            )),
         }
     }
 }
 
-fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| format!("{text:?} is not a date in the form YYYY-MM-DD"))
+/// `text` without the spaces that separate thousands.
+fn without_thousands(text: &str) -> String {
+    text.chars().filter(|c| !THOUSANDS.contains(c)).collect()
 }
 
-/// The span of days a file's rows reach, clipped to the requested range: what a CSV pull
-/// vouches for. Days outside it are not covered, so they surface as data gaps.
-pub(crate) fn covered_span(
-    range: crate::domain::DateRange,
+/// The delimiter that finds the most `required` columns in the header line; on a tie, the one
+/// that occurs most often in it, then the first of [`DELIMITERS`].
+fn detect_delimiter(header: &str, required: &[&str]) -> u8 {
+    let score = |d: u8| {
+        let found = header
+            .split(char::from(d))
+            .map(|name| name.trim().trim_matches('"').trim())
+            .filter(|name| required.contains(name))
+            .count();
+        let occurs = header.bytes().filter(|b| *b == d).count();
+        (found, occurs)
+    };
+    DELIMITERS
+        .into_iter()
+        .rev()
+        .max_by_key(|d| score(*d))
+        .unwrap_or(b',')
+}
+
+fn describe_delimiter(delimiter: u8) -> String {
+    match delimiter {
+        b'\t' => "tabs".to_string(),
+        d => format!("`{}`", char::from(d)),
+    }
+}
+
+/// What a CSV pull vouches for: the span of days the file's rows reach, clipped to `range`.
+/// Days outside it are not covered, so they surface as data gaps; the warnings say why (the
+/// file is empty, ends before the window does, or starts after it).
+pub(crate) fn coverage(
+    range: DateRange,
     dates: impl Iterator<Item = NaiveDate>,
-) -> Option<crate::domain::DateRange> {
+    warnings: &mut Vec<String>,
+) -> Option<DateRange> {
     let (min, max) = dates.fold(
         (None, None),
         |(lo, hi): (Option<NaiveDate>, Option<NaiveDate>), d| {
@@ -266,5 +582,111 @@ pub(crate) fn covered_span(
             )
         },
     );
-    crate::domain::DateRange::new(min?, max?).and_then(|span| span.intersect(&range))
+    let (Some(first), Some(last)) = (min, max) else {
+        warnings.push(format!(
+            "the file has no rows: {range} is not covered (a data gap)"
+        ));
+        return None;
+    };
+    if last < range.end {
+        warnings.push(format!(
+            "newest row is {last}, {} before the window's end ({}): the days after it are \
+             not covered (a data gap); is the export up to date?",
+            day_count((range.end - last).num_days()),
+            range.end
+        ));
+    }
+    if first > range.start {
+        warnings.push(format!(
+            "oldest row is {first}, {} after the window's start ({}): the days before it are \
+             not covered (a data gap)",
+            day_count((first - range.start).num_days()),
+            range.start
+        ));
+    }
+    DateRange::new(first, last).and_then(|span| span.intersect(&range))
+}
+
+/// `1 day`, `3 days`.
+pub(crate) fn day_count(n: i64) -> String {
+    format!("{n} day{}", if n == 1 { "" } else { "s" })
+}
+
+/// Days of `span` missing from `present`, as ranges: `2025-01-08, 2025-01-10..2025-01-11`.
+pub(crate) fn missing_days(span: DateRange, present: &BTreeSet<NaiveDate>) -> Vec<DateRange> {
+    let mut missing: Vec<DateRange> = Vec::new();
+    for day in span.start.iter_days().take_while(|d| *d <= span.end) {
+        if present.contains(&day) {
+            continue;
+        }
+        match missing.last_mut() {
+            Some(last) if last.end.succ_opt() == Some(day) => last.end = day,
+            _ => missing.push(DateRange {
+                start: day,
+                end: day,
+            }),
+        }
+    }
+    missing
+}
+
+/// `2025-01-08, 2025-01-10..2025-01-11`, with at most ten ranges listed.
+pub(crate) fn list_ranges(ranges: &[DateRange]) -> String {
+    const LISTED: usize = 10;
+    let mut shown: Vec<String> = ranges
+        .iter()
+        .take(LISTED)
+        .map(|r| {
+            if r.start == r.end {
+                r.start.to_string()
+            } else {
+                r.to_string()
+            }
+        })
+        .collect();
+    if ranges.len() > LISTED {
+        shown.push(format!("and {} more", ranges.len() - LISTED));
+    }
+    shown.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_delimiter_is_the_one_that_finds_the_columns() {
+        let required = ["date", "channel", "spend"];
+        assert_eq!(detect_delimiter("date;channel;spend", &required), b';');
+        assert_eq!(
+            detect_delimiter("\"date\",\"channel\",\"spend\"", &required),
+            b','
+        );
+        assert_eq!(detect_delimiter("date\tchannel\tspend", &required), b'\t');
+        // Amounts with decimal commas in a `;` header do not outvote it.
+        assert_eq!(detect_delimiter("date;channel;spend,eur", &required), b';');
+        assert_eq!(detect_delimiter("nothing", &required), b',');
+    }
+
+    #[test]
+    fn missing_days_are_listed_as_compact_ranges() {
+        let present: BTreeSet<NaiveDate> = ["2025-01-06", "2025-01-08", "2025-01-11"]
+            .into_iter()
+            .map(d)
+            .collect();
+        let span = DateRange::new(d("2025-01-06"), d("2025-01-11")).unwrap();
+        let missing = missing_days(span, &present);
+        assert_eq!(list_ranges(&missing), "2025-01-07, 2025-01-09..2025-01-10");
+        let many: Vec<DateRange> = (1..=12)
+            .map(|i| {
+                let day = d("2025-01-01") + chrono::Duration::days(2 * i);
+                DateRange::new(day, day).unwrap()
+            })
+            .collect();
+        assert!(list_ranges(&many).ends_with(", and 2 more"));
+    }
 }
