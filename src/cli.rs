@@ -1,10 +1,11 @@
 //! The command line: parses arguments, loads and validates the configuration, runs one
 //! command, prints errors with their whole chain, and turns the outcome into an exit code.
 //!
-//! Exit codes (README, "Exit codes"): 0 all good; 1 the command failed; 2 it finished with
-//! partial failures (a source failed, an alert is not delivered yet); 3 another kassa process
-//! holds the store's lock, so nothing was done. Logs go to stderr, results to stdout, so
-//! `kassa analyze --format json | jq` stays clean.
+//! Exit codes (README, "Exit codes"): 0 all good; 1 the command failed (bad arguments
+//! included, or every source failed); 2 it finished with partial failures (some source
+//! failed, an alert is not delivered yet); 3 another kassa process holds the store's lock, so
+//! nothing was done. Logs go to stderr, results to stdout, so `kassa analyze --format json |
+//! jq` stays clean.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use tracing::Instrument;
 
 use crate::alerts::AlertTarget;
@@ -26,11 +27,21 @@ use crate::http::auth::{MemoryTokenCache, TokenCache};
 use crate::outln;
 use crate::pipeline::{self, SourceOutcome};
 use crate::report;
-use crate::sources::RetryPolicy;
+use crate::sources::{ErrorKind, RetryPolicy, SourceError};
 use crate::store::Store;
 use crate::store::{LockError, StoreLock};
 use crate::telemetry::{self, LogFormat, Verbosity};
 use crate::worker::{self, Worker};
+
+/// A status line on stdout: what went well and what to do. `-q` keeps errors only, so a quiet
+/// command that prints nothing went well.
+macro_rules! status {
+    ($quiet:expr, $($arg:tt)*) => {
+        if !$quiet {
+            outln!($($arg)*)
+        }
+    };
+}
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +52,9 @@ pub enum Outcome {
     Partial,
     /// Another kassa process holds the store: exit code 3. Nothing was done.
     Busy,
+    /// Every source failed, so the command did nothing it was asked to: exit code 1. The
+    /// errors are already printed, each once.
+    Failed,
 }
 
 #[derive(Debug, Parser)]
@@ -58,7 +72,8 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Only warnings and errors on stderr.
+    /// Errors only: no warnings on stderr, no status lines on stdout (`analyze` still prints
+    /// its report).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
@@ -134,7 +149,10 @@ pub enum Format {
 
 /// Parses the process's arguments, runs, and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -144,11 +162,64 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Partial) => ExitCode::from(2),
         Ok(Outcome::Busy) => ExitCode::from(3),
+        Ok(Outcome::Failed) => ExitCode::from(1),
         Err(error) => {
             eprintln!("kassa: error: {}", chain(&error));
             ExitCode::from(1)
         }
     }
+}
+
+/// The command line's grammar. `--config` is global (it may follow the command), but the demo
+/// brings its own configuration: its help does not offer the flag.
+fn command() -> clap::Command {
+    let command = Cli::command();
+    // A subcommand that has its own argument of a global's name does not receive the global.
+    let hidden = command
+        .get_arguments()
+        .find(|arg| arg.get_id() == "config")
+        .map(|config| config.clone().hide(true));
+    command.mut_subcommand("demo", |demo| match hidden {
+        Some(config) => demo.arg(config),
+        None => demo,
+    })
+}
+
+/// Parses the process's arguments. `--help` and `--version` print to stdout and end with 0. A
+/// bad argument is a failed command: exit 1, as the README promises (clap's own 2 means
+/// "partial failure" to kassa), printed like every other error with clap's explanation.
+fn parse() -> Result<Cli, ExitCode> {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let error = match parsed {
+        Ok((cli, matches)) => {
+            let given = |m: &clap::ArgMatches| {
+                m.value_source("config") == Some(clap::parser::ValueSource::CommandLine)
+            };
+            let demo_given = matches.subcommand_matches("demo").is_some_and(given);
+            if !(matches!(cli.command, Command::Demo { .. }) && (given(&matches) || demo_given)) {
+                return Ok(cli);
+            }
+            // KASSA_CONFIG in the environment (as in the Docker image) is ignored quietly.
+            eprintln!(
+                "kassa: error: the demo brings its own configuration and reads no --config; run `kassa demo` without it"
+            );
+            return Err(ExitCode::from(1));
+        }
+        Err(error) => error,
+    };
+    if !error.use_stderr() {
+        let _ = error.print();
+        return Err(ExitCode::SUCCESS);
+    }
+    let text = error.render().to_string();
+    match text.strip_prefix("error: ") {
+        Some(rest) => eprint!("kassa: error: {rest}"),
+        // `kassa` alone: clap shows the help as the error.
+        None => eprint!("kassa: error: no command given\n\n{text}"),
+    }
+    Err(ExitCode::from(1))
 }
 
 /// The error and its causes, each once: `a: b: c`. Configuration problems print as a list.
@@ -165,6 +236,7 @@ fn chain(error: &anyhow::Error) -> String {
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<Outcome> {
+    let quiet = cli.quiet;
     let verbosity = Verbosity {
         verbose: cli.verbose,
         quiet: cli.quiet,
@@ -213,7 +285,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let outcome = pipeline::backfill(&settings, &mut store, range, &sources, today).await?;
             for source in &outcome.sources {
                 if source.errors.is_empty() {
-                    outln!(
+                    status!(
+                        quiet,
                         "{}: {} rows over {} ({} chunk{}){}",
                         source.name,
                         source.rows,
@@ -223,21 +296,27 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                         not_covered(source)
                     );
                 } else {
-                    outln!(
-                        "{}: FAILED, {} of {} chunks stored; the rest stays uncovered and is retried by the next run",
+                    let next = match needs_a_person(&source.errors) {
+                        None => "run the same backfill again later (it resumes)".to_string(),
+                        Some(fix) => format!("{fix}, then run the same backfill again"),
+                    };
+                    status!(
+                        quiet,
+                        "{}: FAILED, {} of {} chunks stored; the rest stays uncovered: {next}",
                         source.name,
                         source.chunks_done,
                         source.chunks_total
                     );
-                    for error in &source.errors {
-                        eprintln!("kassa: error: {error}");
-                    }
+                    print_errors(&source.errors);
                 }
             }
-            Ok(if outcome.partial() {
+            let failed = outcome.failed_sources().count();
+            let result = sources_outcome(failed, outcome.sources.len());
+            // Days a source left uncovered make an otherwise good backfill partial.
+            Ok(if result == Outcome::Success && outcome.partial() {
                 Outcome::Partial
             } else {
-                Outcome::Success
+                result
             })
         }
         Command::Analyze { from, to, format } => {
@@ -265,11 +344,14 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let outcome = cycle::run_cycle(&settings, &mut store, &targets, today)
                 .instrument(telemetry::cycle_span(&telemetry::new_run_id(), today))
                 .await?;
-            print_cycle(&outcome);
-            Ok(if outcome.partial() {
+            print_cycle(&outcome, quiet);
+            let failed = outcome.sources.iter().filter(|s| !s.errors.is_empty());
+            let result = sources_outcome(failed.count(), outcome.sources.len());
+            // Alerts still waiting in the outbox make an otherwise good run partial.
+            Ok(if result == Outcome::Success && outcome.partial() {
                 Outcome::Partial
             } else {
-                Outcome::Success
+                result
             })
         }
         Command::Worker => {
@@ -294,12 +376,13 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let built = config.build(&RetryPolicy::default())?;
             let message = cycle::sample_message(settings.alerting.locale);
             built.deliver(&message).await?;
-            outln!("{target} ({}): sample alert delivered", built.kind());
+            status!(quiet, "{target} ({}): sample alert delivered", built.kind());
             Ok(Outcome::Success)
         }
         Command::Demo { .. } => unreachable!("handled before the configuration is read"),
         Command::Check { offline } => {
-            outln!(
+            status!(
+                quiet,
                 "configuration: valid ({} sources, {} alert targets)",
                 settings.sources.len(),
                 settings.alerts.len()
@@ -317,39 +400,81 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 )
             };
             let outcomes = pipeline::check(&settings, offline, tokens).await;
-            let mut failed = false;
+            let sources = outcomes.len();
+            let mut failed_sources = 0;
             for outcome in outcomes {
                 match outcome.result {
-                    Ok(found) => outln!("{} ({}): ok: {found}", outcome.name, outcome.kind),
+                    Ok(found) => status!(quiet, "{} ({}): ok: {found}", outcome.name, outcome.kind),
                     Err(error) => {
-                        failed = true;
-                        outln!("{} ({}): FAILED", outcome.name, outcome.kind);
+                        failed_sources += 1;
+                        status!(quiet, "{} ({}): FAILED", outcome.name, outcome.kind);
                         eprintln!("kassa: error: {error}");
                     }
                 }
             }
+            let mut failed_targets = false;
             for config in &settings.alerts {
                 match config.build(&RetryPolicy::default()) {
-                    Ok(_) => outln!(
+                    Ok(_) => status!(
+                        quiet,
                         "{} ({}): ok: secrets found (not contacted; `kassa alert-test --target {}` sends a sample)",
                         config.name(),
                         config.kind(),
                         config.name()
                     ),
                     Err(error) => {
-                        failed = true;
-                        outln!("{} ({}): FAILED", config.name(), config.kind());
+                        failed_targets = true;
+                        status!(quiet, "{} ({}): FAILED", config.name(), config.kind());
                         eprintln!("kassa: error: {error}");
                     }
                 }
             }
-            Ok(if failed {
+            let result = sources_outcome(failed_sources, sources);
+            Ok(if result == Outcome::Success && failed_targets {
                 Outcome::Partial
             } else {
-                Outcome::Success
+                result
             })
         }
     }
+}
+
+/// Every source failed: the command failed (1); some did: partial failure (2).
+fn sources_outcome(failed: usize, total: usize) -> Outcome {
+    match failed {
+        0 => Outcome::Success,
+        n if n == total => Outcome::Failed,
+        _ => Outcome::Partial,
+    }
+}
+
+/// Prints a source's errors, each once, on stderr (`-q` keeps them).
+fn print_errors(errors: &[SourceError]) {
+    for error in errors {
+        eprintln!("kassa: error: {error}");
+    }
+}
+
+/// What a person must do before a failed source can work, or `None` when every one of its
+/// errors may pass by itself (throttling, platform trouble, the network), so that waiting for
+/// the next run is the whole remedy.
+fn needs_a_person(errors: &[SourceError]) -> Option<&'static str> {
+    errors.iter().find_map(|error| match error.kind {
+        ErrorKind::Throttled | ErrorKind::Server | ErrorKind::Network => None,
+        ErrorKind::Auth => Some("renew or fix its credentials (`kassa check` tests them)"),
+        ErrorKind::Tls => {
+            Some("fix the TLS problem named below (`kassa check` tests the connection)")
+        }
+        ErrorKind::Rejected => {
+            Some("correct its settings (the platform refused the request as made)")
+        }
+        ErrorKind::Decode => {
+            Some("look into the unexpected answer below (the URL, the API version)")
+        }
+        ErrorKind::InvalidData => Some("fix the data named below"),
+        ErrorKind::Io => Some("make the file readable"),
+        ErrorKind::Config => Some("fix its configuration (`kassa check` validates it)"),
+    })
 }
 
 /// Takes the store's lock; `None` (after saying so) when another process holds it.
@@ -376,33 +501,42 @@ fn build_targets(settings: &Settings) -> Result<Vec<AlertTarget>> {
         .collect()
 }
 
-fn print_cycle(outcome: &CycleOutcome) {
+fn print_cycle(outcome: &CycleOutcome, quiet: bool) {
     for source in &outcome.sources {
         if source.errors.is_empty() {
-            outln!(
+            status!(
+                quiet,
                 "{}: {} rows re-pulled{}",
                 source.name,
                 source.rows,
                 not_covered(source)
             );
         } else {
-            outln!(
-                "{}: FAILED; its window stays uncovered and is retried by the next run",
-                source.name
-            );
-            for error in &source.errors {
-                eprintln!("kassa: error: {error}");
+            match needs_a_person(&source.errors) {
+                None => status!(
+                    quiet,
+                    "{}: FAILED; its window stays uncovered and is retried by the next run",
+                    source.name
+                ),
+                Some(fix) => status!(
+                    quiet,
+                    "{}: FAILED; its window stays uncovered until you {fix}",
+                    source.name
+                ),
             }
+            print_errors(&source.errors);
         }
     }
-    outln!(
+    status!(
+        quiet,
         "analysis: {} flagged period{}, {} without a verdict",
         outcome.flagged,
         if outcome.flagged == 1 { "" } else { "s" },
         outcome.data_gaps
     );
     for delivered in &outcome.delivered {
-        outln!(
+        status!(
+            quiet,
             "alert delivered to {}: {}",
             delivered.target,
             delivered.message.title
@@ -411,7 +545,8 @@ fn print_cycle(outcome: &CycleOutcome) {
     for error in &outcome.undelivered {
         eprintln!("kassa: error: {error}");
     }
-    outln!(
+    status!(
+        quiet,
         "alerts: {} new, {} delivered this run, {} pending",
         outcome.recorded,
         outcome.delivered.len(),

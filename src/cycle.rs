@@ -210,7 +210,8 @@ async fn finish_delivery(
             }
             Err(error) => {
                 let text = error.to_string();
-                tracing::error!(target = target.name(), alert = %message.id, "alert not delivered: {text}");
+                // Said once by the caller, from `undelivered` (printed or logged).
+                tracing::debug!(target = target.name(), alert = %message.id, "alert not delivered");
                 store
                     .mark_failed(item.id, &text)
                     .context("cannot record a failed delivery")?;

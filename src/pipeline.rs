@@ -152,7 +152,8 @@ pub async fn backfill(
 }
 
 /// Builds one source and pulls `range` into the store, chunk by chunk. Source failures are
-/// recorded in the outcome (and logged); only store failures are errors. Logs run in a `pull`
+/// recorded in the outcome, not logged: the caller says them once (the command line prints
+/// them, the worker logs them); only store failures are errors. Logs run in a `pull`
 /// span per source, a `chunk` span per request range and an `upsert` span per store write.
 pub async fn pull_source(
     settings: &Settings,
@@ -181,9 +182,6 @@ pub async fn pull_source(
     }
     .instrument(span)
     .await?;
-    for error in &outcome.errors {
-        tracing::error!(source = %outcome.name, "source failed: {error}");
-    }
     for warning in &outcome.warnings {
         tracing::warn!(source = %outcome.name, "{warning}");
     }
@@ -234,7 +232,10 @@ async fn pull_chunks(
             Err(error) => {
                 // Credentials and setup will not fix themselves by the next chunk; data and
                 // throttling problems may, so those chunks are still tried.
-                let hopeless = matches!(error.kind, ErrorKind::Auth | ErrorKind::Config);
+                let hopeless = matches!(
+                    error.kind,
+                    ErrorKind::Auth | ErrorKind::Config | ErrorKind::Tls
+                );
                 outcome.errors.push(error);
                 if hopeless {
                     break;

@@ -41,10 +41,12 @@ pub struct Verbosity {
 }
 
 impl Verbosity {
+    /// rustls' certificate verifier logs its verdict as an error of its own; kassa reports the
+    /// failure with its source and host, so below `-v` the verifier's copy is left out.
     fn default_filter(self) -> &'static str {
         match (self.quiet, self.verbose) {
-            (true, _) => "warn",
-            (false, 0) => "kassa=info,warn",
+            (true, _) => "error,rustls_platform_verifier=off",
+            (false, 0) => "kassa=info,warn,rustls_platform_verifier=off",
             (false, 1) => "kassa=debug,info",
             (false, _) => "trace",
         }
@@ -111,9 +113,9 @@ mod tests {
     #[test]
     fn verbosity_picks_the_default_filter() {
         let v = |verbose, quiet| Verbosity { verbose, quiet }.default_filter();
-        assert_eq!(v(0, false), "kassa=info,warn");
+        assert_eq!(v(0, false), "kassa=info,warn,rustls_platform_verifier=off");
         assert_eq!(v(1, false), "kassa=debug,info");
         assert_eq!(v(2, false), "trace");
-        assert_eq!(v(0, true), "warn");
+        assert_eq!(v(0, true), "error,rustls_platform_verifier=off");
     }
 }

@@ -340,13 +340,25 @@ impl Worker {
 
 fn log_cycle(result: Result<Option<CycleOutcome>>) {
     match result {
-        Ok(Some(outcome)) => tracing::info!(
-            flagged = outcome.flagged,
-            delivered = outcome.delivered.len(),
-            pending = outcome.pending,
-            partial = outcome.partial(),
-            "cycle finished"
-        ),
+        Ok(Some(outcome)) => {
+            // The cycle records failures without logging them; the worker has no other
+            // output, so it says each one here, once.
+            for source in &outcome.sources {
+                for error in &source.errors {
+                    tracing::error!(source = %source.name, "source failed: {error}");
+                }
+            }
+            for error in &outcome.undelivered {
+                tracing::error!("{error}");
+            }
+            tracing::info!(
+                flagged = outcome.flagged,
+                delivered = outcome.delivered.len(),
+                pending = outcome.pending,
+                partial = outcome.partial(),
+                "cycle finished"
+            );
+        }
         Ok(None) => {}
         Err(error) => tracing::error!("cycle failed: {error:#}"),
     }

@@ -217,6 +217,7 @@ fn kind_words(kind: FailureKind) -> &'static str {
         FailureKind::Network => "network error",
         FailureKind::Rejected => "rejected",
         FailureKind::Decode => "unexpected answer",
+        FailureKind::Tls => "TLS failure",
     }
 }
 

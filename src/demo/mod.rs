@@ -86,6 +86,9 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
     );
     let history = span("2025-01-06", "2025-03-09");
     let backfill = pipeline::backfill(&settings, &mut store, history, &[], d("2025-03-10")).await?;
+    if let Some(error) = backfill.failed_sources().flat_map(|s| &s.errors).next() {
+        anyhow::bail!("the demo's own fakes failed: {error}");
+    }
     let rows: usize = backfill.sources.iter().map(|s| s.rows).sum();
     crate::outln!(
         "backfill {}: {rows} rows of history (a backfill never alerts)\n",
@@ -101,7 +104,12 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
             .instrument(telemetry::cycle_span(&telemetry::new_run_id(), night))
             .await?;
         if outcome.partial() {
-            anyhow::bail!("the demo's own fakes failed: {:?}", outcome.undelivered);
+            let errors = outcome.sources.iter().flat_map(|s| &s.errors);
+            let failed: Vec<String> = errors.map(ToString::to_string).collect();
+            anyhow::bail!(
+                "the demo's own fakes failed: {}",
+                [failed, outcome.undelivered].concat().join("; ")
+            );
         }
         if !outcome.delivered.is_empty() {
             crate::outln!("── night of {night} ─────────────────────────────────────────────");

@@ -64,6 +64,9 @@ pub enum FailureKind {
     Rejected,
     /// The answer was not in the documented format.
     Decode,
+    /// The TLS handshake failed, typically an untrusted certificate: a setup problem that
+    /// waiting does not fix.
+    Tls,
 }
 
 impl FailureKind {
@@ -75,6 +78,7 @@ impl FailureKind {
             FailureKind::Network => "network",
             FailureKind::Rejected => "rejected",
             FailureKind::Decode => "decode",
+            FailureKind::Tls => "tls",
         }
     }
 }
@@ -473,18 +477,134 @@ fn redirect_failure(status: StatusCode, headers: &HeaderMap) -> Option<Failure> 
     ))
 }
 
-/// Connection trouble and timeouts are worth retrying. `without_url` keeps paging URLs (which
-/// can carry tokens) out of the message.
+/// Why a request got no answer at all. reqwest folds these into one error type; they differ in
+/// what a person checks and in whether waiting can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoAnswer {
+    /// The host name did not resolve: a typo in the URL, or this machine's DNS.
+    Dns,
+    /// Nothing listens at the address (or a firewall says so).
+    Refused,
+    /// No connection or no answer within the timeout.
+    Timeout { connecting: bool },
+    /// The server's certificate is not trusted: a setup problem (an intercepting proxy, a
+    /// missing CA bundle), which no retry fixes.
+    Untrusted,
+    /// The TLS handshake failed otherwise (often: not an HTTPS port).
+    Tls,
+    /// Any other failure to connect, or a connection that broke.
+    Other { connecting: bool },
+}
+
+impl NoAnswer {
+    /// Reads reqwest's error and the chain of causes under it (hyper's, the socket's,
+    /// rustls').
+    fn of(error: &reqwest::Error) -> NoAnswer {
+        let causes = causes(error);
+        let tls = causes
+            .iter()
+            .find_map(|cause| cause.downcast_ref::<rustls::Error>());
+        let refused = causes.iter().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        });
+        match tls {
+            Some(rustls::Error::InvalidCertificate(_)) => NoAnswer::Untrusted,
+            Some(_) => NoAnswer::Tls,
+            None if error.is_timeout() => NoAnswer::Timeout {
+                connecting: error.is_connect(),
+            },
+            None if error.is_dns() => NoAnswer::Dns,
+            None if refused => NoAnswer::Refused,
+            None => NoAnswer::Other {
+                connecting: error.is_connect(),
+            },
+        }
+    }
+
+    /// The failure, in words naming the host (never the path or query, which may hold a
+    /// token). DNS trouble, refusals and timeouts may pass by the next attempt; TLS failures
+    /// will not.
+    fn failure(self, host: &str, detail: &str) -> Failure {
+        let network = |message: String| Failure::retry(FailureKind::Network, None, message);
+        match self {
+            NoAnswer::Dns => network(format!(
+                "cannot resolve the host name {host} (DNS lookup failed: {detail}); check the host in the URL and this machine's DNS"
+            )),
+            NoAnswer::Refused => network(format!(
+                "connection refused by {host}: nothing listens there, or a firewall refuses the connection"
+            )),
+            NoAnswer::Timeout { connecting: true } => {
+                network(format!("timed out connecting to {host}"))
+            }
+            NoAnswer::Timeout { connecting: false } => {
+                network(format!("timed out waiting for an answer from {host}"))
+            }
+            NoAnswer::Untrusted => Failure::fatal(
+                FailureKind::Tls,
+                format!(
+                    "the TLS certificate of {host} is not trusted ({detail}); not retried: if a proxy intercepts HTTPS, add its CA to this machine's trust store, otherwise check the host in the URL"
+                ),
+            ),
+            NoAnswer::Tls => Failure::fatal(
+                FailureKind::Tls,
+                format!(
+                    "the TLS handshake with {host} failed ({detail}); not retried: check that the URL points at an HTTPS port"
+                ),
+            ),
+            NoAnswer::Other { connecting: true } => {
+                network(format!("could not connect to {host}: {detail}"))
+            }
+            NoAnswer::Other { connecting: false } => {
+                network(format!("the connection to {host} failed: {detail}"))
+            }
+        }
+    }
+}
+
+/// A request that got no answer, classified by its cause (see [`NoAnswer`]). The message names
+/// the host and port only: paging URLs and webhook paths can carry tokens.
 fn network_failure(error: reqwest::Error) -> Failure {
+    let host = error
+        .url()
+        .and_then(|url| {
+            let host = url.host_str()?;
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_string(),
+            })
+        })
+        .unwrap_or_else(|| "the server".to_string());
     let error = error.without_url();
-    let message = if error.is_timeout() {
-        "the request timed out".to_string()
-    } else if error.is_connect() {
-        format!("could not connect: {error}")
-    } else {
-        format!("network error: {error}")
-    };
-    Failure::retry(FailureKind::Network, None, message)
+    NoAnswer::of(&error).failure(&host, &deepest_cause(&error))
+}
+
+/// The innermost cause's words ("Connection refused (os error 111)", "invalid peer
+/// certificate: UnknownIssuer"): reqwest's own ("error sending request") says little.
+fn deepest_cause(error: &reqwest::Error) -> String {
+    causes(error)
+        .last()
+        .map_or_else(|| error.to_string(), |cause| cause.to_string())
+}
+
+/// The causes under `error`, outermost first. An `io::Error` answers `source()` with the
+/// source of the error it wraps, skipping that error itself (rustls' certificate verdict,
+/// wrapped twice by the TLS connector): each one is opened with `get_ref` instead.
+fn causes(error: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut causes: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
+    let mut next = std::error::Error::source(error);
+    while let Some(cause) = next {
+        causes.push(cause);
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(wrapped) => Some(wrapped),
+            None => cause.source(),
+        };
+    }
+    causes
 }
 
 /// Resolves a platform-provided link (a `paging.next` URL) and refuses to follow it off the
@@ -545,6 +665,43 @@ mod tests {
             "{}",
             error.message
         );
+    }
+
+    /// A DNS failure cannot be caused on loopback without asking a resolver, so the words are
+    /// checked here: each cause reads differently, and only TLS failures are final.
+    #[test]
+    fn dns_failure_is_named() {
+        let host = "graph.facebook.com";
+        let detail = "failed to lookup address information: Name or service not known";
+        let dns = NoAnswer::Dns.failure(host, detail);
+        assert_eq!((dns.kind, dns.retryable), (FailureKind::Network, true));
+        assert!(
+            dns.message
+                .starts_with("cannot resolve the host name graph.facebook.com (DNS lookup failed: failed to lookup"),
+            "{}",
+            dns.message
+        );
+        let causes = [
+            NoAnswer::Dns,
+            NoAnswer::Refused,
+            NoAnswer::Timeout { connecting: true },
+            NoAnswer::Timeout { connecting: false },
+            NoAnswer::Untrusted,
+            NoAnswer::Tls,
+            NoAnswer::Other { connecting: true },
+            NoAnswer::Other { connecting: false },
+        ];
+        let openings: std::collections::HashSet<String> = causes
+            .iter()
+            .map(|cause| cause.failure(host, detail).message[..20].to_string())
+            .collect();
+        assert_eq!(openings.len(), causes.len(), "{openings:?}");
+        for cause in causes {
+            let failure = cause.failure(host, detail);
+            let tls = matches!(cause, NoAnswer::Untrusted | NoAnswer::Tls);
+            assert_eq!(failure.retryable, !tls, "{cause:?}");
+            assert_eq!(failure.kind == FailureKind::Tls, tls, "{cause:?}");
+        }
     }
 
     #[test]

@@ -125,6 +125,8 @@ pub enum ErrorKind {
     Server,
     /// Could not reach the platform, or it timed out.
     Network,
+    /// The TLS handshake failed (an untrusted certificate, not an HTTPS port).
+    Tls,
     /// The platform refused the request as made (4xx other than auth and throttling).
     Rejected,
     /// The answer was not in the documented format.
@@ -144,6 +146,7 @@ impl ErrorKind {
             ErrorKind::Throttled => "rate-limited",
             ErrorKind::Server => "platform error",
             ErrorKind::Network => "network error",
+            ErrorKind::Tls => "TLS failure",
             ErrorKind::Rejected => "request rejected",
             ErrorKind::Decode => "unexpected answer",
             ErrorKind::InvalidData => "invalid data",
@@ -162,6 +165,7 @@ impl From<FailureKind> for ErrorKind {
             FailureKind::Network => ErrorKind::Network,
             FailureKind::Rejected => ErrorKind::Rejected,
             FailureKind::Decode => ErrorKind::Decode,
+            FailureKind::Tls => ErrorKind::Tls,
         }
     }
 }

@@ -159,6 +159,24 @@ impl Workspace {
     }
 }
 
+/// Runs the binary in `dir` with exactly `args` and `env`: no `--config` added, no `RUST_LOG`,
+/// so logging is what a person gets by default.
+pub fn kassa_bare(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("KASSA_CONFIG")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the kassa binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 /// One day of one campaign.
 pub fn ad_day(
     date: &str,

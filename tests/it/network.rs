@@ -1,0 +1,209 @@
+//! Requests that get no answer keep their cause: a refused connection, a timeout and a TLS
+//! failure read differently, and an untrusted certificate is not retried. Every server here
+//! is on 127.0.0.1: a closed port, a listener that never answers, a TLS server with a
+//! certificate no trust store holds (`fixtures/tls/`), a plain TCP server on an https:// URL.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use kassa::http::{FailureKind, HttpClient, HttpError, Request, RetryPolicy};
+
+use crate::fakes::{TokenFrom, meta};
+use crate::helpers::{Workspace, kassa_bare, repo};
+
+fn client(policy: RetryPolicy) -> HttpClient {
+    HttpClient::new(None, policy, |_, _, _| None).unwrap()
+}
+
+/// Quick retries, so a test that wrongly retries fails by its count, not by its duration.
+fn quick() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        ..RetryPolicy::default()
+    }
+}
+
+async fn get(client: &HttpClient, url: &str) -> HttpError {
+    client
+        .send(&Request::get(url.parse().unwrap()))
+        .await
+        .unwrap_err()
+}
+
+/// A port on 127.0.0.1 where nothing listens: bound, then released.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Accepts connections on a thread, counting them, and hands each to `serve`.
+fn server(serve: fn(std::net::TcpStream)) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || serve(stream));
+        }
+    });
+    (port, accepted)
+}
+
+/// Completes TLS handshakes with the untrusted certificate of `fixtures/tls/`.
+fn untrusted_tls(stream: std::net::TcpStream) {
+    let read = |name: &str| std::fs::read(repo().join("fixtures/tls").join(name)).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![read("cert.der").into()],
+            rustls::pki_types::PrivatePkcs8KeyDer::from(read("key.der")).into(),
+        )
+        .unwrap();
+    let connection = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, stream);
+    // The client gives up during the handshake; what it says back does not matter.
+    let _ = tls.read(&mut [0; 64]);
+}
+
+/// Answers anything with plain text, as an HTTP port behind an https:// URL would.
+fn not_tls(mut stream: std::net::TcpStream) {
+    let _ = stream.read(&mut [0; 1024]);
+    let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+}
+
+#[tokio::test]
+async fn connection_refused_is_named() {
+    let port = closed_port();
+    let error = get(&client(quick()), &format!("http://127.0.0.1:{port}/x")).await;
+    assert_eq!(error.kind, FailureKind::Network, "{error}");
+    assert!(
+        error
+            .message
+            .starts_with(&format!("connection refused by 127.0.0.1:{port}")),
+        "{error}"
+    );
+    // Refusals may pass (a restarting server): retried within the run.
+    assert!(
+        error.message.contains("gave up after 3 attempts"),
+        "{error}"
+    );
+}
+
+/// A listener that accepts (the kernel completes the handshake) and never answers. On tokio's
+/// paused clock the timeout fires as soon as nothing else can happen.
+#[tokio::test(start_paused = true)]
+async fn timeout_is_named() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let policy = RetryPolicy {
+        timeout: Some(Duration::from_secs(60)),
+        ..quick()
+    };
+    let error = get(&client(policy), &format!("http://127.0.0.1:{port}/x")).await;
+    assert_eq!(error.kind, FailureKind::Network, "{error}");
+    assert!(error.message.starts_with("timed out"), "{error}");
+    assert!(
+        error.message.contains(&format!("127.0.0.1:{port}")),
+        "{error}"
+    );
+    assert!(!error.message.contains("refused"), "{error}");
+    drop(listener);
+}
+
+#[tokio::test]
+async fn tls_error_is_named_and_not_retried() {
+    let (port, accepted) = server(untrusted_tls);
+    let error = get(&client(quick()), &format!("https://127.0.0.1:{port}/x")).await;
+    assert_eq!(error.kind, FailureKind::Tls, "{error}");
+    assert!(
+        error.message.starts_with(&format!(
+            "the TLS certificate of 127.0.0.1:{port} is not trusted"
+        )),
+        "{error}"
+    );
+    assert!(error.message.contains("not retried"), "{error}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "retried: {error}");
+}
+
+#[tokio::test]
+async fn plain_http_behind_an_https_url_is_a_tls_error() {
+    let (port, accepted) = server(not_tls);
+    let error = get(&client(quick()), &format!("https://127.0.0.1:{port}/x")).await;
+    assert_eq!(error.kind, FailureKind::Tls, "{error}");
+    assert!(
+        error
+            .message
+            .starts_with(&format!("the TLS handshake with 127.0.0.1:{port} failed")),
+        "{error}"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "retried: {error}");
+}
+
+/// Through the binary: a source behind an untrusted certificate fails once, says what to fix
+/// instead of promising a retry, and, being the only source, fails the command (exit 1). The
+/// certificate verifier's own log line is not a second copy.
+#[test]
+fn untrusted_certificate_needs_a_person() {
+    let (port, accepted) = server(untrusted_tls);
+    let ws = Workspace::new();
+    ws.config(&meta::table(
+        "meta",
+        &format!("https://127.0.0.1:{port}"),
+        TokenFrom::Env("KASSA_TEST_META_TOKEN"),
+        "",
+    ));
+    let config = ws.path().join("kassa.toml").display().to_string();
+    let run = kassa_bare(
+        ws.path(),
+        &[
+            "--config",
+            &config,
+            "backfill",
+            "--from",
+            "2025-01-06",
+            "--to",
+            "2025-01-12",
+        ],
+        &[("KASSA_TEST_META_TOKEN", meta::TOKEN)],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.stderr.matches("not trusted").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("UnknownIssuer").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "source \"meta\", 2025-01-06..2025-01-12: TLS failure: the TLS certificate of 127.0.0.1:{port} is not trusted"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("meta: FAILED, 0 of 1 chunks stored; the rest stays uncovered: fix the TLS problem named below"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "retried: {run:?}");
+}
