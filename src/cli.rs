@@ -27,7 +27,7 @@ use crate::outln;
 use crate::pipeline::{self, SourceOutcome};
 use crate::report;
 use crate::sources::RetryPolicy;
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::store::{LockError, StoreLock};
 use crate::telemetry::{self, LogFormat, Verbosity};
 use crate::worker::{self, Worker};
@@ -187,6 +187,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(ConfigError::Invalid(problems)) => {
+            // Problems that came from environment variables name them; the file is named only
+            // when some problem can be in it.
+            if problems.iter().all(|p| p.origin.is_some()) {
+                bail!("{}", problems.to_string().trim_end());
+            }
             let origin = cli
                 .config
                 .as_ref()
@@ -241,7 +246,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             })
         }
         Command::Analyze { from, to, format } => {
-            let store = open_store(&settings)?;
+            // Reading only: no lock, no ledger created, no migration; works on a read-only store.
+            let store = Store::open_read_only(&settings.store_path).with_context(|| {
+                format!("cannot open the store at {}", settings.store_path.display())
+            })?;
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
             match format {
                 Format::Table => {
@@ -304,10 +312,24 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 settings.sources.len(),
                 settings.alerts.len()
             );
+            let mut failed = false;
+            let store_path = settings.store_path.display();
+            let writable = store::check_writable(&settings.store_path);
+            match &writable {
+                Ok(()) if settings.store_path.exists() => {
+                    outln!("store ({store_path}): ok: writable")
+                }
+                Ok(()) => outln!("store ({store_path}): ok: does not exist yet, can be created"),
+                Err(error) => {
+                    failed = true;
+                    outln!("store ({store_path}): FAILED");
+                    eprintln!("kassa: error: the store cannot be written: {error}");
+                }
+            }
             // Probing a source may refresh an OAuth2 token, and some platforms rotate the
             // refresh token on every refresh: keep it in the store, or the next run is locked
-            // out. Offline, nothing is contacted and nothing needs keeping.
-            let tokens: Arc<dyn TokenCache> = if offline {
+            // out. Offline (or with a store that cannot be written), nothing needs keeping.
+            let tokens: Arc<dyn TokenCache> = if offline || writable.is_err() {
                 Arc::new(MemoryTokenCache::default())
             } else {
                 Arc::new(
@@ -317,7 +339,6 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 )
             };
             let outcomes = pipeline::check(&settings, offline, tokens).await;
-            let mut failed = false;
             for outcome in outcomes {
                 match outcome.result {
                     Ok(found) => outln!("{} ({}): ok: {found}", outcome.name, outcome.kind),

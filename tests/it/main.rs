@@ -11,6 +11,7 @@ mod alerts;
 mod analysis;
 mod auth;
 mod cli;
+mod config;
 mod connector;
 mod csv;
 mod docs;
