@@ -1,8 +1,11 @@
 //! Configuration: built-in defaults (`config/default.toml`, compiled in), then the file given
 //! with `--config`, then `KASSA__SECTION__KEY` environment variables. Everything is validated
 //! before anything runs, and every problem is reported at once with the key, what is wrong and
-//! an example of a right value. Secrets never live in the TOML: sources name the environment
-//! variable or file that holds them.
+//! an example of a right value: an unknown section or key is an error with the closest known
+//! name as a suggestion, and a value from an environment variable names the variable. Relative
+//! paths in the file are relative to its directory (defaults and environment: the working
+//! directory). Secrets never live in the TOML: sources name the environment variable or file
+//! that holds them.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
