@@ -28,7 +28,7 @@ use crate::outln;
 use crate::pipeline::{self, SourceOutcome};
 use crate::report;
 use crate::sources::{ErrorKind, RetryPolicy, SourceError};
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::store::{LockError, StoreLock};
 use crate::telemetry::{self, LogFormat, Verbosity};
 use crate::worker::{self, Worker};
@@ -259,6 +259,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(ConfigError::Invalid(problems)) => {
+            // Problems that came from environment variables name them; the file is named only
+            // when some problem can be in it.
+            if problems.iter().all(|p| p.origin.is_some()) {
+                bail!("{}", problems.to_string().trim_end());
+            }
             let origin = cli
                 .config
                 .as_ref()
@@ -320,7 +325,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             })
         }
         Command::Analyze { from, to, format } => {
-            let store = open_store(&settings)?;
+            // Reading only: no lock, no ledger created, no migration; works on a read-only store.
+            let store = Store::open_read_only(&settings.store_path).with_context(|| {
+                format!("cannot open the store at {}", settings.store_path.display())
+            })?;
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
             match format {
                 Format::Table => {
@@ -387,10 +395,27 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 settings.sources.len(),
                 settings.alerts.len()
             );
+            let mut store_failed = false;
+            let store_path = settings.store_path.display();
+            let writable = store::check_writable(&settings.store_path);
+            match &writable {
+                Ok(()) if settings.store_path.exists() => {
+                    status!(quiet, "store ({store_path}): ok: writable")
+                }
+                Ok(()) => status!(
+                    quiet,
+                    "store ({store_path}): ok: does not exist yet, can be created"
+                ),
+                Err(error) => {
+                    store_failed = true;
+                    status!(quiet, "store ({store_path}): FAILED");
+                    eprintln!("kassa: error: the store cannot be written: {error}");
+                }
+            }
             // Probing a source may refresh an OAuth2 token, and some platforms rotate the
             // refresh token on every refresh: keep it in the store, or the next run is locked
-            // out. Offline, nothing is contacted and nothing needs keeping.
-            let tokens: Arc<dyn TokenCache> = if offline {
+            // out. Offline (or with a store that cannot be written), nothing needs keeping.
+            let tokens: Arc<dyn TokenCache> = if offline || writable.is_err() {
                 Arc::new(MemoryTokenCache::default())
             } else {
                 Arc::new(
@@ -429,8 +454,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                     }
                 }
             }
+            // Nothing can run on a store that cannot be written: that fails the check.
             let result = sources_outcome(failed_sources, sources);
-            Ok(if result == Outcome::Success && failed_targets {
+            Ok(if store_failed {
+                Outcome::Failed
+            } else if result == Outcome::Success && failed_targets {
                 Outcome::Partial
             } else {
                 result

@@ -1,8 +1,11 @@
 //! Configuration: built-in defaults (`config/default.toml`, compiled in), then the file given
 //! with `--config`, then `KASSA__SECTION__KEY` environment variables. Everything is validated
 //! before anything runs, and every problem is reported at once with the key, what is wrong and
-//! an example of a right value. Secrets never live in the TOML: sources name the environment
-//! variable or file that holds them.
+//! an example of a right value: an unknown section or key is an error with the closest known
+//! name as a suggestion, and a value from an environment variable names the variable. Relative
+//! paths in the file are relative to its directory (defaults and environment: the working
+//! directory). Secrets never live in the TOML: sources name the environment variable or file
+//! that holds them.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -18,7 +21,7 @@ use crate::analysis::{ActivityMetric, Granularity, MoneyMetric, RuleSettings};
 use crate::domain::Locale;
 use crate::sources::{SourceConfig, kinds_list};
 use crate::telemetry::LogFormat;
-use crate::validation::Problems;
+use crate::validation::{Problems, closest, with_suggestion};
 
 /// The defaults every configuration starts from.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -64,8 +67,7 @@ pub struct WorkerSettings {
     pub shutdown_grace: std::time::Duration,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct RawAlerting {
     locale: Option<String>,
     window_periods: Option<i64>,
@@ -74,8 +76,7 @@ struct RawAlerting {
     currency: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct RawWorker {
     schedule: Option<String>,
     timezone: Option<String>,
@@ -83,8 +84,7 @@ struct RawWorker {
     shutdown_grace_seconds: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct RawLog {
     format: Option<String>,
 }
@@ -97,13 +97,7 @@ pub enum ConfigError {
     Invalid(Problems),
 }
 
-#[derive(Debug, Deserialize)]
-struct RawStore {
-    path: Option<PathBuf>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct RawAnalysis {
     granularity: Option<String>,
     timezone: Option<String>,
@@ -116,19 +110,24 @@ struct RawAnalysis {
 
 impl Settings {
     /// Loads defaults, then `file` (when given), then the environment, and validates the result.
+    /// Relative paths given in `file` are relative to the file's directory; those in the
+    /// defaults and the environment to the working directory.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        let mut file_dir = None;
         if let Some(path) = file {
-            if !path.is_file() {
+            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            if !absolute.is_file() {
                 let mut problems = Problems::default();
                 problems.push(
                     "--config",
-                    format!("{} does not exist or is not a file", path.display()),
+                    format!("{} does not exist or is not a file", absolute.display()),
                 );
                 return Err(ConfigError::Invalid(problems));
             }
-            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+            file_dir = absolute.parent().map(Path::to_path_buf);
+            builder = builder.add_source(File::from(absolute.as_path()).format(FileFormat::Toml));
         }
         let raw = builder
             .add_source(
@@ -140,66 +139,87 @@ impl Settings {
                     .with_list_parse_key("analysis.activity_metrics"),
             )
             .build()?;
-        Settings::from_config(&raw)
+        Settings::from_config(&raw, file_dir.as_deref())
     }
 
-    fn from_config(raw: &Config) -> Result<Settings, ConfigError> {
+    /// Reads the merged configuration key by key, so that every unknown key and every value of
+    /// the wrong type is reported, not only the first of each section. `file_dir` is the
+    /// directory relative paths from the configuration file are relative to.
+    fn from_config(raw: &Config, file_dir: Option<&Path>) -> Result<Settings, ConfigError> {
         let mut problems = Problems::default();
+        let mut env_keys = Vec::new();
+        let mut root = Table::new(String::new(), raw.cache.clone().into_table()?, file_dir);
 
-        let store_path = match raw.get::<RawStore>("store") {
-            Ok(RawStore { path: Some(path) }) if !path.as_os_str().is_empty() => path,
-            Ok(_) => {
-                problems.push_with_example("store.path", "is required", "path = \"var/kassa\"");
+        let mut store = root.section("store");
+        let store_path = match store.path("path") {
+            Some(path) if !path.as_os_str().is_empty() => path,
+            _ => {
+                store.problems.push_with_example(
+                    "store.path",
+                    "is required",
+                    "path = \"var/kassa\"",
+                );
                 PathBuf::new()
             }
-            Err(e) => {
-                problems.push("store", e.to_string());
-                PathBuf::new()
-            }
         };
+        store.finish(&mut problems, &mut env_keys);
 
-        let (timezone, rule) = match raw.get::<RawAnalysis>("analysis") {
-            Ok(analysis) => validate_analysis(analysis, &mut problems),
-            Err(e) => {
-                problems.push("analysis", e.to_string());
-                (Tz::UTC, RuleSettings::default())
-            }
+        let mut analysis = root.section("analysis");
+        let raw_analysis = RawAnalysis {
+            granularity: analysis.string("granularity"),
+            timezone: analysis.string("timezone"),
+            baseline_periods: analysis.int("baseline_periods"),
+            activity_metrics: analysis.strings("activity_metrics"),
+            activity_growth_min: analysis.float("activity_growth_min"),
+            money_metric: analysis.string("money_metric"),
+            money_growth_max: analysis.float("money_growth_max"),
         };
+        analysis.finish(&mut problems, &mut env_keys);
+        let (timezone, rule) = validate_analysis(raw_analysis, &mut problems);
 
-        let alerting = match raw.get::<RawAlerting>("alerting") {
-            Ok(alerting) => validate_alerting(alerting, &mut problems),
-            Err(e) => {
-                problems.push("alerting", e.to_string());
-                AlertingSettings::default()
-            }
+        let mut alerting = root.section("alerting");
+        let raw_alerting = RawAlerting {
+            locale: alerting.string("locale"),
+            window_periods: alerting.int("window_periods"),
+            max_per_run: alerting.int("max_per_run"),
+            update_min_growth: alerting.float("update_min_growth"),
+            currency: alerting.string("currency"),
         };
-        let worker = match raw.get::<RawWorker>("worker") {
-            Ok(worker) => validate_worker(worker, timezone, &mut problems),
-            Err(e) => {
-                problems.push("worker", e.to_string());
-                WorkerSettings::default_in(timezone)
-            }
-        };
-        let log = match raw.get::<RawLog>("log") {
-            Ok(log) => validate_log(log, &mut problems),
-            Err(e) => {
-                problems.push("log", e.to_string());
-                LogSettings::default()
-            }
-        };
+        alerting.finish(&mut problems, &mut env_keys);
+        let alerting = validate_alerting(raw_alerting, &mut problems);
 
-        let tables: Vec<config::Value> = raw.get("sources").unwrap_or_default();
+        let mut worker = root.section("worker");
+        let raw_worker = RawWorker {
+            schedule: worker.string("schedule"),
+            timezone: worker.string("timezone"),
+            listen: worker.string("listen"),
+            shutdown_grace_seconds: worker.int("shutdown_grace_seconds"),
+        };
+        worker.finish(&mut problems, &mut env_keys);
+        let worker = validate_worker(raw_worker, timezone, &mut problems);
+
+        let mut log = root.section("log");
+        let raw_log = RawLog {
+            format: log.string("format"),
+        };
+        log.finish(&mut problems, &mut env_keys);
+        let log = validate_log(raw_log, &mut problems);
+
         let mut sources = Vec::new();
-        for (i, table) in tables.into_iter().enumerate() {
+        for (i, table) in root.tables("sources").into_iter().enumerate() {
             let key = format!("sources[{i}]");
+            let base = root.base_of(&table);
             match table.try_deserialize::<SourceConfig>() {
-                Ok(source) => {
+                Ok(mut source) => {
+                    if let Some(base) = base {
+                        source.resolve_paths(&base);
+                    }
                     source.validate(&key, &mut problems);
                     sources.push(source);
                 }
                 Err(e) => problems.push_with_example(
                     key,
-                    format!("{e} (kind must be one of {})", kinds_list()),
+                    table_error(&e, &kinds_list()),
                     "[[sources]] name = \"ads\", kind = \"csv_ads\", path = \"fixtures/demo/ads.csv\"",
                 ),
             }
@@ -224,19 +244,31 @@ impl Settings {
             }
         }
 
-        let tables: Vec<config::Value> = raw.get("alerts").unwrap_or_default();
         let mut alerts = Vec::new();
-        for (i, table) in tables.into_iter().enumerate() {
+        for (i, table) in root.tables("alerts").into_iter().enumerate() {
+            let base = root.base_of(&table);
             match table.try_deserialize::<AlertTargetConfig>() {
-                Ok(alert) => alerts.push(alert),
+                Ok(mut alert) => {
+                    if let Some(base) = base {
+                        alert.resolve_paths(&base);
+                    }
+                    alerts.push(alert)
+                }
                 Err(e) => problems.push_with_example(
                     format!("alerts[{i}]"),
-                    format!("{e} (kind must be one of {})", crate::alerts::kinds_list()),
+                    table_error(&e, &crate::alerts::kinds_list()),
                     "[[alerts]] name = \"team\", kind = \"slack\", url_env = \"KASSA_TEAM_WEBHOOK\"",
                 ),
             }
         }
         validate_all(&alerts, &mut problems);
+
+        root.finish(&mut problems, &mut env_keys);
+        // Problems found while validating values (a granularity that is not one) name the key;
+        // when the value came from the environment, they name the variable too.
+        for (key, variable) in env_keys {
+            problems.attribute(&key, &format!("the environment variable {variable}"));
+        }
 
         if problems.is_empty() {
             Ok(Settings {
@@ -252,6 +284,297 @@ impl Settings {
         } else {
             Err(ConfigError::Invalid(problems))
         }
+    }
+}
+
+/// The sections kassa reads, for suggestions: `[[name]]` for lists of tables.
+const SECTIONS: &[(&str, bool)] = &[
+    ("store", false),
+    ("analysis", false),
+    ("alerting", false),
+    ("worker", false),
+    ("log", false),
+    ("sources", true),
+    ("alerts", true),
+];
+
+/// What `config` records as the origin of a value read from an environment variable.
+const ENV_ORIGIN: &str = "the environment";
+
+/// One table of the merged configuration, read key by key: each getter takes its key out and
+/// records it as known, so whatever is left at [`Table::finish`] is unknown. Problems are
+/// collected in the table and handed over by `finish`.
+struct Table<'a> {
+    /// The dotted path of the table (`analysis`), empty for the root.
+    path: String,
+    entries: config::Map<String, config::Value>,
+    known: Vec<&'static str>,
+    problems: Problems,
+    file_dir: Option<&'a Path>,
+    /// Every key read from an environment variable, with that variable.
+    env_keys: Vec<(String, String)>,
+}
+
+impl<'a> Table<'a> {
+    fn new(
+        path: String,
+        entries: config::Map<String, config::Value>,
+        file_dir: Option<&'a Path>,
+    ) -> Table<'a> {
+        Table {
+            path,
+            entries,
+            known: Vec::new(),
+            problems: Problems::default(),
+            file_dir,
+            env_keys: Vec::new(),
+        }
+    }
+
+    fn key(&self, name: &str) -> String {
+        join_key(&self.path, name)
+    }
+
+    /// Takes `name` out of the table, noting where it came from.
+    fn take(&mut self, name: &'static str) -> Option<config::Value> {
+        self.known.push(name);
+        let value = self.entries.remove(name)?;
+        if value.origin() == Some(ENV_ORIGIN) {
+            let key = self.key(name);
+            self.env_keys.push((key.clone(), env_variable(&key)));
+        }
+        Some(value)
+    }
+
+    /// Takes `name` and converts it, or records "expected {expected}, got …".
+    fn typed<T>(
+        &mut self,
+        name: &'static str,
+        expected: &str,
+        convert: impl FnOnce(&config::ValueKind) -> Option<T>,
+    ) -> Option<T> {
+        let value = self.take(name)?;
+        if matches!(value.kind, config::ValueKind::Nil) {
+            return None;
+        }
+        let converted = convert(&value.kind);
+        if converted.is_none() {
+            let key = self.key(name);
+            self.problems.push(
+                key,
+                format!("expected {expected}, got {}", describe(&value)),
+            );
+        }
+        converted
+    }
+
+    fn string(&mut self, name: &'static str) -> Option<String> {
+        self.typed(name, "a string", scalar_text)
+    }
+
+    fn int(&mut self, name: &'static str) -> Option<i64> {
+        self.typed(name, "an integer", |kind| match kind {
+            config::ValueKind::I64(n) => Some(*n),
+            config::ValueKind::U64(n) => i64::try_from(*n).ok(),
+            config::ValueKind::I128(n) => i64::try_from(*n).ok(),
+            config::ValueKind::U128(n) => i64::try_from(*n).ok(),
+            config::ValueKind::String(text) => text.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    fn float(&mut self, name: &'static str) -> Option<f64> {
+        self.typed(name, "a number", |kind| match kind {
+            config::ValueKind::Float(v) => Some(*v),
+            config::ValueKind::I64(n) => Some(*n as f64),
+            config::ValueKind::U64(n) => Some(*n as f64),
+            config::ValueKind::String(text) => text.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    fn strings(&mut self, name: &'static str) -> Option<Vec<String>> {
+        self.typed(name, "a list of strings", |kind| match kind {
+            config::ValueKind::Array(items) => {
+                items.iter().map(|item| scalar_text(&item.kind)).collect()
+            }
+            _ => None,
+        })
+    }
+
+    /// A path; a relative one from the configuration file is made relative to its directory.
+    fn path(&mut self, name: &'static str) -> Option<PathBuf> {
+        let value = self.entries.get(name).cloned();
+        let text = self.string(name)?;
+        let path = PathBuf::from(text);
+        Some(match value.and_then(|v| self.base_of(&v)) {
+            Some(base) => base.join(path),
+            None => path,
+        })
+    }
+
+    /// The directory relative paths in `value` are relative to: the configuration file's when
+    /// the value comes from it; `None` (the working directory) for defaults and environment.
+    fn base_of(&self, value: &config::Value) -> Option<PathBuf> {
+        let origin = leaf_origin(value)?;
+        (origin != ENV_ORIGIN)
+            .then_some(self.file_dir)
+            .flatten()
+            .map(Path::to_path_buf)
+    }
+
+    /// The sub-table `name`, read the same way; its problems come back from its `finish`.
+    fn section(&mut self, name: &'static str) -> Table<'a> {
+        let key = self.key(name);
+        let entries = match self.take(name) {
+            None => config::Map::new(),
+            Some(value) => match value.kind {
+                config::ValueKind::Table(entries) => entries,
+                config::ValueKind::Nil => config::Map::new(),
+                _ => {
+                    self.problems.push(
+                        key.clone(),
+                        format!("expected a [{key}] table, got {}", describe(&value)),
+                    );
+                    config::Map::new()
+                }
+            },
+        };
+        Table::new(key, entries, self.file_dir)
+    }
+
+    /// The list of tables `name` (`[[sources]]`); empty when absent.
+    fn tables(&mut self, name: &'static str) -> Vec<config::Value> {
+        match self.take(name) {
+            None => Vec::new(),
+            Some(value) => match value.kind {
+                config::ValueKind::Array(items) => items,
+                config::ValueKind::Nil => Vec::new(),
+                _ => {
+                    self.problems.push(
+                        name,
+                        format!(
+                            "expected a list of [[{name}]] tables, got {}",
+                            describe(&value)
+                        ),
+                    );
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    /// Reports every key nobody asked for, with the closest known one as a suggestion, hands
+    /// the table's problems over to `problems` and the keys read from the environment (with
+    /// their variables) over to `env_keys`.
+    fn finish(self, problems: &mut Problems, env_keys: &mut Vec<(String, String)>) {
+        problems.extend(self.problems);
+        env_keys.extend(self.env_keys);
+        // Sorted, so the same file always lists its problems in the same order.
+        let mut unknown: Vec<_> = self.entries.into_iter().collect();
+        unknown.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, value) in unknown {
+            let key = join_key(&self.path, &name);
+            let message = if self.path.is_empty() {
+                let shape = |name: &str, list: bool| {
+                    if list {
+                        format!("[[{name}]]")
+                    } else {
+                        format!("[{name}]")
+                    }
+                };
+                let list = matches!(value.kind, config::ValueKind::Array(_));
+                let suggestion = closest(&name, SECTIONS.iter().map(|(known, _)| *known))
+                    .and_then(|known| SECTIONS.iter().find(|(k, _)| *k == known))
+                    .map(|(known, list)| format!("; did you mean {}?", shape(known, *list)))
+                    .unwrap_or_default();
+                format!(
+                    "{} is not a section kassa knows{suggestion}",
+                    shape(&name, list)
+                )
+            } else {
+                let hint = match closest(&name, self.known.iter().copied()) {
+                    Some(known) => format!("did you mean `{known}`?"),
+                    None => format!("known keys: {}", self.known.join(", ")),
+                };
+                format!("unknown key `{name}` in [{}]; {hint}", self.path)
+            };
+            problems.push(key.clone(), message);
+            if leaf_origin(&value) == Some(ENV_ORIGIN) {
+                let variable = env_variable(&first_leaf_key(&key, &value));
+                env_keys.push((key, variable));
+            }
+        }
+    }
+}
+
+/// Why a `[[sources]]` or `[[alerts]]` table did not deserialise, with the closest known
+/// name for a misspelt key or kind, and the kinds when the kind is what is wrong.
+fn table_error(error: &config::ConfigError, kinds: &str) -> String {
+    let message = with_suggestion(&error.to_string());
+    if message.contains("`kind`") && !message.contains("did you mean") {
+        format!("{message} (kind must be one of {kinds})")
+    } else {
+        message
+    }
+}
+
+/// `path.name`, or `name` at the root.
+fn join_key(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// The environment variable that sets the dotted `key`: `KASSA__ANALYSIS__BASELINE_PERIODS`.
+fn env_variable(key: &str) -> String {
+    format!("KASSA__{}", key.replace('.', "__").to_uppercase())
+}
+
+/// The origin of a value, or of the first value inside a table or list.
+fn leaf_origin(value: &config::Value) -> Option<&str> {
+    match &value.kind {
+        config::ValueKind::Table(entries) => entries.values().find_map(leaf_origin),
+        config::ValueKind::Array(items) => items.iter().find_map(leaf_origin),
+        _ => value.origin(),
+    }
+}
+
+/// The dotted key of the first value inside `value`, which sits at `key`.
+fn first_leaf_key(key: &str, value: &config::Value) -> String {
+    match &value.kind {
+        config::ValueKind::Table(entries) => entries
+            .iter()
+            .next()
+            .map(|(name, inner)| first_leaf_key(&format!("{key}.{name}"), inner))
+            .unwrap_or_else(|| key.to_string()),
+        _ => key.to_string(),
+    }
+}
+
+/// A scalar as text: strings as they are, numbers and booleans as written (an environment
+/// variable such as `KASSA__STORE__PATH=2025` arrives as a number).
+fn scalar_text(kind: &config::ValueKind) -> Option<String> {
+    match kind {
+        config::ValueKind::String(text) => Some(text.clone()),
+        config::ValueKind::I64(n) => Some(n.to_string()),
+        config::ValueKind::U64(n) => Some(n.to_string()),
+        config::ValueKind::Float(v) => Some(v.to_string()),
+        config::ValueKind::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A value as a user would recognise it in an error: `"four"`, `4.5`, `a table`.
+fn describe(value: &config::Value) -> String {
+    match &value.kind {
+        config::ValueKind::String(text) => format!("{text:?}"),
+        config::ValueKind::Table(_) => "a table".to_string(),
+        config::ValueKind::Array(_) => "a list".to_string(),
+        config::ValueKind::Nil => "nothing".to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -577,7 +900,7 @@ mod tests {
             .add_source(File::from_str(text, FileFormat::Toml))
             .build()
             .unwrap();
-        Settings::from_config(&raw)
+        Settings::from_config(&raw, None)
     }
 
     #[test]
@@ -636,7 +959,55 @@ mod tests {
         let unknown = from_toml(&format!("[log]\nlevel = \"debug\"\n\n{source}"))
             .unwrap_err()
             .to_string();
-        assert!(unknown.contains("log: unknown field `level`"), "{unknown}");
+        assert!(
+            unknown.contains("log.level: unknown key `level` in [log]; known keys: format"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn relative_file_keys_follow_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let absolute = elsewhere.path().join("secret");
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        for file in [
+            dir.path().join("secrets/meta.token"),
+            dir.path().join("secrets/url"),
+            absolute.clone(),
+        ] {
+            std::fs::write(file, "x").unwrap();
+        }
+        let file = dir.path().join("kassa.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[store]\npath = \"state\"\n\n\
+                 [[sources]]\nname = \"meta\"\nkind = \"meta\"\naccount_id = \"act_1\"\n\
+                 token_file = \"secrets/meta.token\"\n\n\
+                 [[alerts]]\nname = \"bi\"\nkind = \"webhook\"\nurl_file = \"secrets/url\"\n\
+                 secret_file = {:?}\n",
+                absolute.display().to_string()
+            ),
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&file)).unwrap();
+        assert_eq!(settings.store_path, dir.path().join("state"));
+        let SourceConfig::Meta(meta) = &settings.sources[0] else {
+            panic!("{:?}", settings.sources);
+        };
+        assert_eq!(
+            meta.token_file.as_deref(),
+            Some(dir.path().join("secrets/meta.token").as_path())
+        );
+        let AlertTargetConfig::Webhook(webhook) = &settings.alerts[0] else {
+            panic!("{:?}", settings.alerts);
+        };
+        assert_eq!(
+            webhook.url_file.as_deref(),
+            Some(dir.path().join("secrets/url").as_path())
+        );
+        assert_eq!(webhook.secret_file.as_deref(), Some(absolute.as_path()));
     }
 
     #[test]

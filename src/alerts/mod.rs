@@ -83,6 +83,12 @@ macro_rules! targets {
                     $(AlertTargetConfig::$variant(_) => $kind,)+
                 }
             }
+
+            fn spec_mut(&mut self) -> &mut dyn TargetConfig {
+                match self {
+                    $(AlertTargetConfig::$variant(config) => config,)+
+                }
+            }
         }
     };
 }
@@ -104,6 +110,11 @@ pub fn kinds_list() -> String {
 impl AlertTargetConfig {
     pub fn name(&self) -> &str {
         self.spec().filters().name
+    }
+
+    /// Makes relative file paths relative to `base`, the configuration file's directory.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        self.spec_mut().resolve_paths(base);
     }
 
     /// Checks the table without I/O beyond looking at environment variables and whether named

@@ -173,6 +173,12 @@ impl TargetConfig for SlackConfig {
         }
     }
 
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let Some(path) = &mut self.url_file {
+            *path = base.join(&*path);
+        }
+    }
+
     fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
         if let Some(url) = self.url_spec().validate(key, env, problems)
             && let Err(problem) = parse_secret_url(url.expose_secret())

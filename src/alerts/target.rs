@@ -25,6 +25,10 @@ pub trait TargetConfig: fmt::Debug + Send + Sync {
     /// which reads it.
     fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems);
 
+    /// Makes the table's relative file paths (`url_file`, `token_file`, `secret_file`)
+    /// relative to `base`, the configuration file's directory.
+    fn resolve_paths(&mut self, _base: &std::path::Path) {}
+
     /// Resolves the secrets and returns the receiver.
     fn build(&self) -> Result<Box<dyn Receiver>, BuildError>;
 

@@ -250,6 +250,12 @@ impl TargetConfig for TelegramConfig {
         }
     }
 
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let Some(path) = &mut self.token_file {
+            *path = base.join(&*path);
+        }
+    }
+
     fn validate(&self, key: &str, env: EnvLookup<'_>, problems: &mut Problems) {
         if let Some(token) = self.token_spec().validate(key, env, problems)
             && !is_bot_token(token.expose_secret())

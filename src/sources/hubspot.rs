@@ -107,6 +107,12 @@ impl ConnectorConfig for HubSpotConfig {
         RowKind::Deals
     }
 
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let Some(path) = &mut self.token_file {
+            *path = base.join(&*path);
+        }
+    }
+
     fn validate(&self, key: &str, problems: &mut Problems) {
         self.secret().validate(key, problems);
         validate_base_url(&self.base_url, &format!("{key}.base_url"), problems);

@@ -97,6 +97,12 @@ impl ConnectorConfig for MetaConfig {
         RowKind::Ads
     }
 
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let Some(path) = &mut self.token_file {
+            *path = base.join(&*path);
+        }
+    }
+
     fn validate(&self, key: &str, problems: &mut Problems) {
         let digits = self.account_digits();
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {

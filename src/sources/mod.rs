@@ -60,6 +60,12 @@ macro_rules! connectors {
                     $(SourceConfig::$variant(_) => $kind,)+
                 }
             }
+
+            fn spec_mut(&mut self) -> &mut dyn ConnectorConfig {
+                match self {
+                    $(SourceConfig::$variant(config) => config,)+
+                }
+            }
         }
     };
 }
@@ -119,6 +125,11 @@ impl SourceConfig {
             );
         }
         self.spec().validate(key, problems);
+    }
+
+    /// Makes relative file paths relative to `base`, the configuration file's directory.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        self.spec_mut().resolve_paths(base);
     }
 
     /// Resolves secrets and returns the running source. Errors carry the source's name.

@@ -14,7 +14,7 @@
 //! classifier for its platform's error bodies.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono_tz::Tz;
@@ -48,6 +48,11 @@ pub trait ConnectorConfig: fmt::Debug + Send + Sync {
     /// beyond looking at environment variables and whether named files exist. `key` is where
     /// the table sits, e.g. `sources[2]`.
     fn validate(&self, key: &str, problems: &mut Problems);
+
+    /// Makes the table's relative file paths (a CSV `path`, a `token_file`) relative to `base`,
+    /// the configuration file's directory, so kassa reads the same files from any working
+    /// directory (cron starts in `$HOME`). Kinds without file keys keep the default.
+    fn resolve_paths(&mut self, _base: &Path) {}
 
     /// Resolves secrets and returns the running source.
     fn build(&self, context: &BuildContext) -> Result<Box<dyn Connector>, SourceError>;

@@ -180,6 +180,11 @@ pub enum StoreError {
         found: u32,
         newest: u32,
     },
+    #[error(
+        "there is no store at {path} (no ledger.sqlite in it): run `kassa backfill --from DATE --to DATE` \
+         first, or point `[store] path` (KASSA__STORE__PATH) at an existing store"
+    )]
+    Missing { path: PathBuf },
     #[error("store snapshot {path}: {problem}")]
     SnapshotSchema {
         path: PathBuf,
@@ -220,6 +225,25 @@ impl Store {
         })
     }
 
+    /// Opens an existing store for reading only (`analyze`): creates nothing, takes no lock and
+    /// migrates nothing, so it works on a read-only directory and a mistyped path never leaves
+    /// an empty store behind. A store of an older schema is read as it is (what the analysis
+    /// reads has not changed since version 1); the next writing command migrates it.
+    pub fn open_read_only(root: &Path) -> Result<Store, StoreError> {
+        let ledger_path = root.join("ledger.sqlite");
+        if !ledger_path.is_file() {
+            return Err(StoreError::Missing {
+                path: root.to_path_buf(),
+            });
+        }
+        let ledger = open_ledger_read_only(&ledger_path, SCHEMA_VERSION)?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            ledger_path,
+            ledger,
+        })
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -229,6 +253,44 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         user_version(&self.ledger).map_err(ledger_error(&self.ledger_path))
     }
+}
+
+/// Checks, without creating anything, that a store could be written at `root`: an existing
+/// store directory must be writable; a missing one must be creatable, i.e. its nearest existing
+/// ancestor is a writable directory. Writability is tried (a file created and removed at once),
+/// not guessed from permission bits, which say nothing about ACLs, read-only mounts or root.
+pub fn check_writable(root: &Path) -> Result<(), StoreError> {
+    let io_error = |path: &Path, source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let not_a_directory = |path: &Path| {
+        io_error(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "exists but is not a directory",
+            ),
+        )
+    };
+    let absolute = std::path::absolute(root).map_err(|e| io_error(root, e))?;
+    let mut existing = absolute.as_path();
+    while !existing.exists() {
+        existing = match existing.parent() {
+            Some(parent) => parent,
+            None => break,
+        };
+    }
+    if !existing.is_dir() {
+        return Err(not_a_directory(existing));
+    }
+    let probe = existing.join(format!(".kassa-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| io_error(existing, e))?;
+    std::fs::remove_file(&probe).map_err(|e| io_error(&probe, e))
 }
 
 /// The ledger holds OAuth2 tokens (see `tokens.rs`): only its owner may read it. SQLite gives
@@ -259,6 +321,65 @@ fn ledger_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 
 fn user_version(ledger: &Connection) -> rusqlite::Result<i64> {
     ledger.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Opens the ledger for reading only, refusing one newer than `newest`, without leaving a trace.
+///
+/// SQLite reads a WAL-mode database through `-wal` and `-shm` files beside it, and only a
+/// connection that may write removes them on close: a plain read-only connection would leave
+/// them behind in the store. So the ledger is opened for writing when its file allows (never
+/// created) and made `query_only`, so that this connection cannot write. Where the directory
+/// cannot be written (a read-only mount, a copy without permissions), those files cannot be
+/// created either; the ledger is then opened as immutable, which reads the file as it is.
+fn open_ledger_read_only(path: &Path, newest: u32) -> Result<Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let ledger_error = ledger_error(path);
+    let open = |flags: OpenFlags, uri: String| -> rusqlite::Result<(Connection, i64)> {
+        let ledger = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?;
+        ledger.busy_timeout(std::time::Duration::from_secs(5))?;
+        ledger.execute_batch("PRAGMA query_only = 1;")?;
+        let found = user_version(&ledger)?;
+        Ok((ledger, found))
+    };
+    let file = sqlite_uri(path);
+    let (ledger, found) = match open(OpenFlags::SQLITE_OPEN_READ_WRITE, file.clone()) {
+        Ok(opened) => opened,
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
+            ) =>
+        {
+            open(
+                OpenFlags::SQLITE_OPEN_READ_ONLY,
+                format!("{file}?immutable=1"),
+            )
+            .map_err(&ledger_error)?
+        }
+        Err(e) => return Err(ledger_error(e)),
+    };
+    if found > i64::from(newest) {
+        return Err(StoreError::NewerStore {
+            path: path.to_path_buf(),
+            found,
+            newest,
+        });
+    }
+    Ok(ledger)
+}
+
+/// `path` as an SQLite `file:` URI, with the characters URIs reserve escaped.
+fn sqlite_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri
 }
 
 /// Opens the ledger, refusing one newer than the last of `migrations` before writing anything,

@@ -141,9 +141,13 @@ fn a_missing_file_is_a_config_problem_reported_with_the_others() {
         "{}",
         run.stderr
     );
+    // Relative to the config file's directory, and shown resolved.
+    let resolved = ws.path().join("nowhere.csv");
     assert!(
-        run.stderr
-            .contains("sources[0].path: nowhere.csv does not exist"),
+        run.stderr.contains(&format!(
+            "sources[0].path: {} does not exist",
+            resolved.display()
+        )),
         "{}",
         run.stderr
     );

@@ -139,23 +139,33 @@ impl Workspace {
     }
 
     pub fn kassa_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kassa"));
-        command
-            .current_dir(self.dir.path())
-            .arg("--config")
-            .arg(self.dir.path().join("kassa.toml"))
-            .args(args)
-            .env_remove("KASSA_CONFIG")
-            .env("RUST_LOG", "warn");
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let output = command.output().expect("the kassa binary runs");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        kassa_in(
+            self.dir.path(),
+            &self.dir.path().join("kassa.toml"),
+            args,
+            env,
+        )
+    }
+}
+
+/// Runs `kassa --config CONFIG ARGS` with `cwd` as the working directory.
+pub fn kassa_in(cwd: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kassa"));
+    command
+        .current_dir(cwd)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("KASSA_CONFIG")
+        .env("RUST_LOG", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("the kassa binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 

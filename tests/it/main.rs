@@ -12,6 +12,7 @@ mod analysis;
 mod auth;
 mod cli;
 mod command_line;
+mod config;
 mod connector;
 mod csv;
 mod docs;

@@ -138,7 +138,7 @@ fn an_unknown_log_format_is_a_configuration_problem_reported_with_the_others() {
     assert_eq!(run.code, 1, "{run:?}");
     for expected in [
         "the configuration has 2 problems",
-        "log.format: \"xml\" is not one of text, json",
+        "log.format (from the environment variable KASSA__LOG__FORMAT): \"xml\" is not one of text, json",
         "analysis.granularity",
     ] {
         assert!(

@@ -80,6 +80,10 @@ impl ConnectorConfig for CsvAdsConfig {
         );
     }
 
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        self.path = base.join(&self.path);
+    }
+
     fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
         Ok(Box::new(CsvAdsSource {
             path: self.path.clone(),

@@ -68,6 +68,10 @@ impl ConnectorConfig for CsvCrmConfig {
         );
     }
 
+    fn resolve_paths(&mut self, base: &std::path::Path) {
+        self.path = base.join(&self.path);
+    }
+
     fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
         Ok(Box::new(CsvCrmSource {
             path: self.path.clone(),
