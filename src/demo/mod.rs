@@ -161,6 +161,7 @@ async fn demo_rows(dir: &Path) -> Result<(Vec<AdDay>, Vec<Deal>)> {
         lookback_days: None,
         path: dir.join("ads.csv"),
         account: "demo".into(),
+        timezone: None,
     })
     .build(&context)?
     .pull(everything)

@@ -30,10 +30,12 @@ fn full_coverage() -> Vec<Coverage> {
         Coverage {
             source: "ads".into(),
             ranges: vec![six_weeks()],
+            pending_from: None,
         },
         Coverage {
             source: "crm".into(),
             ranges: vec![six_weeks()],
+            pending_from: None,
         },
     ]
 }

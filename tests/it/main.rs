@@ -22,4 +22,5 @@ mod meta;
 mod run;
 mod store;
 mod telemetry;
+mod timezone;
 mod worker;

@@ -6,12 +6,13 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::{CsvFile, FieldError, covered_span, validate_path};
 use crate::domain::{AdDay, DateRange, Pulled, RowKind};
 use crate::sources::source::{
-    BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError,
+    BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError, validate_timezone,
 };
 use crate::validation::Problems;
 
@@ -35,6 +36,8 @@ pub struct CsvAdsConfig {
     /// The account recorded with every row (the natural key is source, account, campaign, date).
     #[serde(default = "default_account")]
     pub account: String,
+    /// The time zone the export's days are in (IANA name); UTC when not set.
+    pub timezone: Option<String>,
 }
 
 fn default_account() -> String {
@@ -60,6 +63,16 @@ impl ConnectorConfig for CsvAdsConfig {
 
     fn validate(&self, key: &str, problems: &mut Problems) {
         validate_path(&self.path, key, "fixtures/demo/ads.csv", problems);
+        validate_timezone(self.timezone.as_deref(), key, problems);
+    }
+
+    fn timezone(&self, _business: Tz) -> Option<Tz> {
+        Some(
+            self.timezone
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(Tz::UTC),
+        )
     }
 
     fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
