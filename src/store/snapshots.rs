@@ -670,6 +670,9 @@ fn redated(path: &Path, snapshot: Snapshot, zone: Tz) -> Result<Snapshot, StoreE
             .map(|t| epoch_days(t.with_timezone(&zone).date_naive()))
     };
     let mut frame = snapshot.frame;
+    // A row with a created instant was dated from instants: its closed date follows its
+    // closed instant (none while open). A row without keeps its dates.
+    let created = instants(path, &frame, "created_at_ms")?;
     for (instant, date) in [
         ("created_at_ms", "created_date"),
         ("closed_at_ms", "closed_date"),
@@ -680,9 +683,6 @@ fn redated(path: &Path, snapshot: Snapshot, zone: Tz) -> Result<Snapshot, StoreE
             .and_then(|c| c.cast(&DataType::Int32))
             .and_then(|c| c.i32().cloned())
             .map_err(snapshot_error)?;
-        let created = instants(path, &frame, "created_at_ms")?;
-        // A row with a created instant was dated from instants: its closed date follows its
-        // closed instant (none while open). A row without keeps its dates.
         let new: Int32Chunked = at
             .iter()
             .zip(old.iter())
