@@ -277,7 +277,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     // Logging starts once the configuration says in which format; nothing before this point
     // logs (configuration problems are printed as the command's error).
     telemetry::init(verbosity, settings.log.format);
-    let today = clock::today_in(settings.timezone);
+    let today = clock::Clock::now(settings.timezone).today();
     match cli.command {
         Command::Backfill { from, to, sources } => {
             let Some(range) = DateRange::new(from, to) else {
@@ -343,6 +343,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Run { today: replay } => {
             let today = replay.unwrap_or(today);
+            if let Err(future) = clock::Clock::resolve(today.into(), settings.timezone) {
+                bail!("--today {today}: {future}");
+            }
             let Some(_lock) = lock_store(&settings)? else {
                 return Ok(Outcome::Busy);
             };
@@ -539,6 +542,13 @@ fn print_cycle(outcome: &CycleOutcome, quiet: bool) {
                 source.rows,
                 not_covered(source)
             );
+            if let Some(pending) = source.pending {
+                status!(
+                    quiet,
+                    "{}: {pending} not finished in the source's time zone yet; the next run pulls it",
+                    source.name
+                );
+            }
         } else {
             match needs_a_person(&source.errors) {
                 None => status!(

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::alerts::{AlertEvent, AlertMessage, AlertTarget};
 use crate::analysis::{ALL_CHANNELS, FindingKind};
+use crate::clock::{At, Clock};
 use crate::config::Settings;
 use crate::domain::DateRange;
 use crate::domain::Locale;
@@ -55,7 +56,7 @@ pub struct CycleOutcome {
 
 impl CycleOutcome {
     /// A source failed or left days uncovered, or an alert could not be delivered yet: exit
-    /// code 2.
+    /// code 2. A source's pending days (not finished in its own time zone) are not a failure.
     pub fn partial(&self) -> bool {
         self.sources.iter().any(SourceOutcome::partial)
             || !self.undelivered.is_empty()
@@ -63,8 +64,10 @@ impl CycleOutcome {
     }
 }
 
-/// The range the nightly run pulls for one source: its lookback window ending yesterday,
-/// reaching further back when earlier runs left the days after its coverage uncovered.
+/// The range the nightly run pulls for one source: its lookback window ending yesterday (the
+/// business's), reaching further back when earlier runs left the days after its coverage
+/// uncovered. [`pipeline::pull_source`] then leaves out the days the source has not finished
+/// in its own time zone.
 pub fn nightly_window(
     lookback_days: u32,
     covered: &[DateRange],
@@ -86,14 +89,18 @@ pub fn nightly_window(
     DateRange::new(start, yesterday)
 }
 
-/// Runs one cycle as of `today` (the first day that has not ended in the business's time zone).
+/// Runs one cycle as of `at`: an instant, or a business date to replay (see
+/// [`Clock::resolve`]; a date after the business's real today is refused).
 pub async fn run_cycle(
     settings: &Settings,
     store: &mut Store,
     targets: &[AlertTarget],
-    today: NaiveDate,
+    at: impl Into<At>,
 ) -> Result<CycleOutcome> {
+    let clock = Clock::resolve(at.into(), settings.timezone)?;
+    let today = clock.today();
     let mut outcome = CycleOutcome::default();
+    pipeline::use_business_timezone(settings, store)?;
 
     // 1. Re-pull each source's trailing window; a failing source does not stop the others.
     let names: Vec<&str> = settings.sources.iter().map(|s| s.name()).collect();
@@ -106,12 +113,19 @@ pub async fn run_cycle(
         };
         outcome
             .sources
-            .push(pipeline::pull_source(settings, store, config, window).await?);
+            .push(pipeline::pull_source(settings, store, config, window, &clock).await?);
     }
 
     // 2. Analyse everything covered up to yesterday.
     let yesterday = today.pred_opt().context("today is the first day of time")?;
-    let analysis = match pipeline::analyze(settings, store, None, Some(yesterday), today) {
+    let analysis = match pipeline::analyze_as_of(
+        settings,
+        store,
+        None,
+        Some(yesterday),
+        &clock,
+        &outcome.sources,
+    ) {
         Ok(analysis) => analysis,
         Err(error) if store.coverage(&names)?.iter().all(|c| c.ranges.is_empty()) => {
             tracing::warn!("nothing to analyse yet: {error:#}");

@@ -45,6 +45,18 @@ pub struct Deal {
     pub currency: Option<String>,
     pub channel: String,
     pub customer_id: Option<String>,
+    /// The instants the CRM recorded, when it records instants (HubSpot) rather than dates
+    /// (a CSV export). The dates above are these instants in the business's time zone; the
+    /// store keeps the instants so that a change of `[analysis] timezone` re-dates the deal
+    /// instead of leaving it in the old zone's days.
+    pub instants: Option<DealInstants>,
+}
+
+/// When a deal was created and closed, as instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DealInstants {
+    pub created: DateTime<Utc>,
+    pub closed: Option<DateTime<Utc>>,
 }
 
 impl Deal {
@@ -231,6 +243,9 @@ impl fmt::Display for DateRange {
 pub struct Coverage {
     pub source: String,
     pub ranges: Vec<DateRange>,
+    /// The first day the source has not finished in its own time zone, when the caller knows
+    /// it: uncovered days from it on are *pending* (the next run fills them), not missing.
+    pub pending_from: Option<NaiveDate>,
 }
 
 impl Coverage {
@@ -480,6 +495,7 @@ mod tests {
         let coverage = Coverage {
             source: "crm".into(),
             ranges: vec![r("2024-01-01", "2024-01-03"), r("2024-01-06", "2024-01-20")],
+            pending_from: None,
         };
         assert_eq!(
             coverage.missing_in(r("2024-01-01", "2024-01-07")),
@@ -493,6 +509,7 @@ mod tests {
         let empty = Coverage {
             source: "crm".into(),
             ranges: vec![],
+            pending_from: None,
         };
         assert_eq!(
             empty.missing_in(r("2024-01-01", "2024-01-02")),
@@ -512,6 +529,7 @@ mod tests {
             currency: None,
             channel: "meta".into(),
             customer_id: None,
+            instants: None,
         };
         assert!(deal.touches(&may));
         deal.closed_date = Some(d("2024-06-02"));

@@ -8,14 +8,20 @@
 //! stays uncovered (and so becomes a `data_gap` in the analysis), and the caller turns the
 //! outcome into exit code 2. So does a source that answered but left days of the window
 //! uncovered (a CSV export that ends before the window does, or has no rows at all).
+//!
+//! Days are pulled once they have ended: for the business ([`completed_days`]) and in the
+//! source's own time zone ([`pull_source`]). A source's day that has not ended yet is
+//! *pending*: left out of that source's pull, not a failure, filled by the next run.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
+use chrono_tz::Tz;
 use tracing::Instrument;
 
 use crate::analysis::{self, Analysis};
+use crate::clock::{At, Clock};
 use crate::config::Settings;
 use crate::domain::{Coverage, DateRange, TokenCache};
 use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceConfig, SourceError};
@@ -34,10 +40,30 @@ pub struct SourceOutcome {
     pub warnings: Vec<String>,
     /// Days of the window that pulls succeeded for but did not cover: data gaps.
     pub uncovered: Vec<DateRange>,
+    /// Days of the range the source has not finished in its own time zone: not pulled, not a
+    /// failure; the next run fills them.
+    pub pending: Option<DateRange>,
+    /// The time zone the source's days are in, when known.
+    pub timezone: Option<Tz>,
 }
 
 impl SourceOutcome {
+    fn new(name: &str) -> SourceOutcome {
+        SourceOutcome {
+            name: name.to_string(),
+            chunks_done: 0,
+            chunks_total: 0,
+            rows: 0,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            uncovered: Vec::new(),
+            pending: None,
+            timezone: None,
+        }
+    }
+
     /// The source failed or left days of its window uncovered: a partial failure (exit 2).
+    /// Pending days are not a failure.
     pub fn partial(&self) -> bool {
         !self.errors.is_empty() || !self.uncovered.is_empty()
     }
@@ -72,8 +98,9 @@ fn build_context(settings: &Settings, tokens: Arc<dyn TokenCache>) -> BuildConte
     }
 }
 
-/// Clips `requested` to days that have ended: platforms restate "today" all day, and Meta
-/// rejects days that are still in the future somewhere.
+/// Clips `requested` to days that have ended for the business (`today` is the business's date):
+/// platforms restate "today" all day. Each source then drops the days it has not finished in
+/// its own zone ([`pull_source`]).
 pub fn completed_days(requested: DateRange, today: NaiveDate) -> Result<DateRange> {
     let yesterday = today.pred_opt().context("today is the first day of time")?;
     match DateRange::new(requested.start, requested.end.min(yesterday)) {
@@ -94,9 +121,11 @@ pub async fn backfill(
     store: &mut Store,
     requested: DateRange,
     only: &[String],
-    today: NaiveDate,
+    at: impl Into<At>,
 ) -> Result<BackfillOutcome> {
-    let range = completed_days(requested, today)?;
+    let clock = Clock::resolve(at.into(), settings.timezone)?;
+    use_business_timezone(settings, store)?;
+    let range = completed_days(requested, clock.today())?;
     if range != requested {
         tracing::warn!(%requested, pulled = %range, "the range reaches days that have not ended; pulling completed days only");
     }
@@ -119,10 +148,10 @@ pub async fn backfill(
         .iter()
         .filter(|s| only.is_empty() || only.iter().any(|n| n == s.name()))
     {
-        let mut outcome = pull_source(settings, store, config, range)
+        let mut outcome = pull_source(settings, store, config, range, &clock)
             .instrument(span.clone())
             .await?;
-        if outcome.errors.is_empty() && outcome.rows == 0 {
+        if outcome.errors.is_empty() && outcome.rows == 0 && outcome.pending != Some(range) {
             let warning = format!("the backfill found no rows for {range}");
             span.in_scope(|| tracing::warn!(source = %outcome.name, "{warning}"));
             outcome.warnings.push(warning);
@@ -151,15 +180,18 @@ pub async fn backfill(
     })
 }
 
-/// Builds one source and pulls `range` into the store, chunk by chunk. Source failures are
-/// recorded in the outcome, not logged: the caller says them once (the command line prints
-/// them, the worker logs them); only store failures are errors. Logs run in a `pull`
-/// span per source, a `chunk` span per request range and an `upsert` span per store write.
+/// Builds one source and pulls `range` into the store, chunk by chunk, leaving out the days
+/// the source has not finished in its own time zone as of `clock` (its *pending* days).
+/// Source failures are recorded in the outcome, not logged: the caller says them once (the
+/// command line prints them, the worker logs them); only store failures are errors. Logs run
+/// in a `pull` span per source, a `chunk` span per request range and an `upsert` span per
+/// store write.
 pub async fn pull_source(
     settings: &Settings,
     store: &mut Store,
     config: &SourceConfig,
     range: DateRange,
+    clock: &Clock,
 ) -> Result<SourceOutcome> {
     let span =
         tracing::info_span!("pull", source = config.name(), kind = config.kind(), range = %range);
@@ -168,15 +200,24 @@ pub async fn pull_source(
             .token_ledger()
             .context("cannot open the store's token cache")?;
         match config.build(&build_context(settings, Arc::new(tokens))) {
-            Ok(source) => pull_chunks(store, config.name(), &source, range).await,
+            Ok(source) => {
+                let timezone = source_timezone(settings, config, &source, range, clock).await;
+                let source_today = clock.today_in(timezone.unwrap_or(Tz::UTC));
+                let (ended, pending) = split_pending(range, source_today);
+                if let Some(pending) = pending {
+                    tracing::info!(%pending, timezone = %timezone.unwrap_or(Tz::UTC), "the source has not finished these days yet; the next run pulls them");
+                }
+                let mut outcome = match ended {
+                    Some(ended) => pull_chunks(store, config.name(), &source, ended).await?,
+                    None => SourceOutcome::new(config.name()),
+                };
+                outcome.pending = pending;
+                outcome.timezone = timezone;
+                Ok::<_, anyhow::Error>(outcome)
+            }
             Err(error) => Ok(SourceOutcome {
-                name: config.name().to_string(),
-                chunks_done: 0,
-                chunks_total: 0,
-                rows: 0,
                 errors: vec![error],
-                warnings: Vec::new(),
-                uncovered: Vec::new(),
+                ..SourceOutcome::new(config.name())
             }),
         }
     }
@@ -186,6 +227,54 @@ pub async fn pull_source(
         tracing::warn!(source = %outcome.name, "{warning}");
     }
     Ok(outcome)
+}
+
+/// The zone `source`'s days are in: from its configuration, else asked from the platform, but
+/// only when `range` reaches days that may not have ended somewhere on Earth (a historical
+/// backfill asks nothing). `None` when the platform does not say; callers read it as UTC.
+async fn source_timezone(
+    settings: &Settings,
+    config: &SourceConfig,
+    source: &Source,
+    range: DateRange,
+    clock: &Clock,
+) -> Option<Tz> {
+    if let Some(zone) = config.timezone(settings.timezone) {
+        return Some(zone);
+    }
+    // UTC-12 is the last zone to finish a day: a range ending before its today has ended
+    // everywhere.
+    if range.end < clock.today_in(Tz::Etc__GMTPlus12) {
+        return None;
+    }
+    match source.timezone().await {
+        Ok(Some(zone)) => Some(zone),
+        Ok(None) => {
+            tracing::warn!(
+                "the platform did not say its time zone; its days are taken as UTC days (set `timezone` on the source)"
+            );
+            None
+        }
+        Err(error) => {
+            tracing::warn!(
+                "cannot read the source's time zone, taking its days as UTC days (set `timezone` on the source): {error}"
+            );
+            None
+        }
+    }
+}
+
+/// Splits `range` into the days that have ended where the source is (before `source_today`)
+/// and the pending rest.
+fn split_pending(
+    range: DateRange,
+    source_today: NaiveDate,
+) -> (Option<DateRange>, Option<DateRange>) {
+    let ended = source_today
+        .pred_opt()
+        .and_then(|last| DateRange::new(range.start, range.end.min(last)));
+    let pending = DateRange::new(range.start.max(source_today), range.end);
+    (ended, pending)
 }
 
 async fn pull_chunks(
@@ -199,13 +288,8 @@ async fn pull_chunks(
         None => vec![range],
     };
     let mut outcome = SourceOutcome {
-        name: name.to_string(),
-        chunks_done: 0,
         chunks_total: chunks.len(),
-        rows: 0,
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        uncovered: Vec::new(),
+        ..SourceOutcome::new(name)
     };
     for chunk in chunks {
         let chunk_span = tracing::info_span!("chunk", source = name, range = %chunk);
@@ -225,6 +309,7 @@ async fn pull_chunks(
                 let covered = Coverage {
                     source: name.to_string(),
                     ranges: pull.covered.into_iter().collect(),
+                    pending_from: None,
                 };
                 outcome.uncovered.extend(covered.missing_in(chunk));
                 outcome.warnings.extend(pull.warnings);
@@ -248,18 +333,45 @@ async fn pull_chunks(
 
 /// Analyses what the store holds for `from..=to`, with messages in the configured language.
 /// Without bounds, the range is everything the configured sources have covered. The bounds
-/// limit what is reported only: baselines read the covered history before `from`.
+/// limit what is reported only: baselines read the covered history before `from`. Each
+/// source's pending days are judged in the zone its configuration gives (UTC when only the
+/// platform knows it).
 pub fn analyze(
     settings: &Settings,
     store: &Store,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-    today: NaiveDate,
+    at: impl Into<At>,
 ) -> Result<Analysis> {
+    let clock = Clock::resolve(at.into(), settings.timezone)?;
+    analyze_as_of(settings, store, from, to, &clock, &[])
+}
+
+/// [`analyze`] as of `clock`, with the zones `known` from this run's pulls (a platform's own
+/// zone, read over the network) taking precedence over the configuration's.
+pub fn analyze_as_of(
+    settings: &Settings,
+    store: &Store,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    clock: &Clock,
+    known: &[SourceOutcome],
+) -> Result<Analysis> {
+    note_timezone_change(settings, store)?;
+    let today = clock.today();
     let names = source_names(settings);
-    let coverage = store
+    let mut coverage = store
         .coverage(&names)
         .context("cannot read the coverage ledger")?;
+    for (source, config) in coverage.iter_mut().zip(&settings.sources) {
+        let zone = known
+            .iter()
+            .find(|o| o.name == source.source)
+            .and_then(|o| o.timezone)
+            .or_else(|| config.timezone(settings.timezone))
+            .unwrap_or(Tz::UTC);
+        source.pending_from = Some(clock.today_in(zone)).filter(|day| *day < today);
+    }
     let covered = coverage.iter().flat_map(|c| c.ranges.iter());
     let first = covered.clone().map(|r| r.start).min();
     let last = covered.map(|r| r.end).max();
@@ -279,7 +391,7 @@ pub fn analyze(
         .ads(&names)
         .context("cannot load ad rows from the store")?;
     let deals = store
-        .deals(&names)
+        .deals_in(&names, settings.timezone)
         .context("cannot load deals from the store")?;
     tracing::debug!(ads = ads.height(), deals = deals.height(), "loaded");
     let mut analysis =
@@ -293,6 +405,45 @@ pub fn analyze(
     }
     text::describe_findings(&mut analysis, &settings.rule, settings.alerting.locale);
     Ok(analysis)
+}
+
+/// Says when deals in the store were dated in another time zone than `[analysis] timezone`.
+/// Reading re-dates them from the instants the CRM recorded, so nothing mixes zones; deals
+/// without instants (CSV exports, or written by a kassa before store schema 3) keep their
+/// dates, and the warning says how many.
+fn note_timezone_change(settings: &Settings, store: &Store) -> Result<()> {
+    let changes = store
+        .timezone_changes(&source_names(settings), settings.timezone)
+        .context("cannot read the time zone of stored deals")?;
+    for change in changes {
+        tracing::warn!(
+            source = %change.source,
+            stored = %change.stored,
+            configured = %settings.timezone,
+            redated = change.redated,
+            kept = change.without_instants,
+            "deals were stored with their dates in {} but [analysis] timezone is {}: {} re-dated from their instants{}",
+            change.stored,
+            settings.timezone,
+            change.redated,
+            if change.without_instants == 0 {
+                String::new()
+            } else {
+                format!(
+                    "; {} have no stored instant and keep their dates (re-pull the source's history with `kassa backfill` if they came from an API)",
+                    change.without_instants
+                )
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Dates deals in `[analysis] timezone` from here on: what the store writes is in it.
+pub fn use_business_timezone(settings: &Settings, store: &mut Store) -> Result<()> {
+    note_timezone_change(settings, store)?;
+    store.set_timezone(settings.timezone);
+    Ok(())
 }
 
 /// Runs `work` on a plain thread outside any tokio runtime and waits for it. polars' lazy engine

@@ -249,13 +249,13 @@ impl Worker {
             }
             Err(LockError::Store(e)) => return Err(e.into()),
         };
-        let today = crate::clock::today_at(now, self.settings.timezone);
+        let today = crate::clock::Clock::at(now, self.settings.timezone).today();
         // The worker's cycles are not numbered in the ledger (only backfills are).
         let span = telemetry::cycle_span(&telemetry::new_run_id(), today);
         let result = async {
             let mut store =
                 Store::open(&self.settings.store_path).context("cannot open the store")?;
-            cycle::run_cycle(&self.settings, &mut store, &self.targets, today).await
+            cycle::run_cycle(&self.settings, &mut store, &self.targets, now).await
         };
         let result = tracing::Instrument::instrument(result, span).await;
         self.metrics.record(&result, Utc::now());
@@ -447,6 +447,8 @@ mod tests {
             errors: vec![SourceError::new(ErrorKind::Server, "down")],
             warnings: Vec::new(),
             uncovered: Vec::new(),
+            pending: None,
+            timezone: None,
         }
     }
 

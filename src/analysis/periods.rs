@@ -80,6 +80,12 @@ pub enum GapReason {
         have: usize,
         needed: usize,
     },
+    /// The source has not finished these days in its own time zone yet (in order, disjoint):
+    /// the next run fills them. Not a failure.
+    SourcePending {
+        source: String,
+        ranges: Vec<DateRange>,
+    },
 }
 
 impl GapReason {
@@ -89,7 +95,8 @@ impl GapReason {
             GapReason::SourceMissing { ranges, .. } => ranges.iter().map(DateRange::days).sum(),
             GapReason::NotEnded { .. }
             | GapReason::WonWithoutAmount(_)
-            | GapReason::NoBaseline { .. } => 0,
+            | GapReason::NoBaseline { .. }
+            | GapReason::SourcePending { .. } => 0,
         }
     }
 }
@@ -312,8 +319,9 @@ pub(super) fn currencies(
     Ok(set)
 }
 
-/// Gaps shared by every channel of the period starting at `start`: it has not ended, or a
-/// source missed days of it.
+/// Gaps shared by every channel of the period starting at `start`: it has not ended, a source
+/// missed days of it, or a source has not finished days of it yet (uncovered days from its
+/// `pending_from` up to yesterday).
 pub(super) fn period_gaps(
     g: Granularity,
     start: NaiveDate,
@@ -330,11 +338,40 @@ pub(super) fn period_gaps(
     }
     let period = DateRange { start, end };
     for source in coverage {
-        let missing = source.missing_in(period);
+        let mut missing = Vec::new();
+        let mut pending = Vec::new();
+        let pending_days = source
+            .pending_from
+            .zip(today.pred_opt())
+            .and_then(|(from, to)| DateRange::new(from, to));
+        for range in source.missing_in(period) {
+            let Some(days) = pending_days else {
+                missing.push(range);
+                continue;
+            };
+            missing.extend(DateRange::new(
+                range.start,
+                range.end.min(days.start - Duration::days(1)),
+            ));
+            pending.extend(DateRange::new(
+                range.start.max(days.start),
+                range.end.min(days.end),
+            ));
+            missing.extend(DateRange::new(
+                range.start.max(days.end + Duration::days(1)),
+                range.end,
+            ));
+        }
         if !missing.is_empty() {
             gaps.push(GapReason::SourceMissing {
                 source: source.source.clone(),
                 ranges: missing,
+            });
+        }
+        if !pending.is_empty() {
+            gaps.push(GapReason::SourcePending {
+                source: source.source.clone(),
+                ranges: pending,
             });
         }
     }
@@ -430,6 +467,7 @@ mod tests {
             Coverage {
                 source: "ads".into(),
                 ranges: vec![DateRange::new(d("2025-03-01"), d("2025-03-31")).unwrap()],
+                pending_from: None,
             },
             Coverage {
                 source: "crm".into(),
@@ -437,6 +475,7 @@ mod tests {
                     DateRange::new(d("2025-03-01"), d("2025-03-11")).unwrap(),
                     DateRange::new(d("2025-03-13"), d("2025-03-14")).unwrap(),
                 ],
+                pending_from: None,
             },
         ];
         let gaps = period_gaps(

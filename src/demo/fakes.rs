@@ -55,6 +55,7 @@ struct Platforms {
 /// Answers like Meta's Insights edge and HubSpot's deal search, from the demo rows.
 pub fn platforms(ads: Vec<AdDay>, deals: Vec<Deal>) -> Router {
     Router::new()
+        .route("/{version}/{account}", get(meta_account))
         .route("/{version}/{account}/insights", get(meta_insights))
         .route("/crm/v3/objects/deals/search", post(hubspot_search))
         .fallback(not_found)
@@ -96,6 +97,22 @@ fn meta_error(status: StatusCode, code: i64, message: &str) -> Response {
     json_response(
         status,
         &json!({"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "demo"}}),
+    )
+}
+
+/// The ad account node: its name, currency and time zone (the demo's accounts run on UTC).
+async fn meta_account(headers: HeaderMap, uri: Uri) -> Response {
+    if !bearer_is(&headers, META_TOKEN) {
+        return meta_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
+    }
+    let account = uri
+        .path()
+        .split('/')
+        .find_map(|part| part.strip_prefix("act_"))
+        .unwrap_or_default();
+    json_response(
+        StatusCode::OK,
+        &json!({"id": format!("act_{account}"), "name": format!("demo {account}"), "currency": "USD", "timezone_name": "UTC"}),
     )
 }
 

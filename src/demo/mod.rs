@@ -172,6 +172,7 @@ async fn demo_rows(dir: &Path) -> Result<(Vec<AdDay>, Vec<Deal>)> {
         delimiter: None,
         decimal: None,
         date_format: None,
+        timezone: None,
     })
     .build(&context)?
     .pull(everything)

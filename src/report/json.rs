@@ -190,6 +190,7 @@ fn gap_words(reasons: &[GapReason]) -> Vec<String> {
 fn reason_code(reason: &GapReason) -> &'static str {
     match reason {
         GapReason::NotEnded { .. } => "not_ended",
+        GapReason::SourcePending { .. } => "source_pending",
         GapReason::SourceMissing { .. } => "source_missing",
         GapReason::WonWithoutAmount(_) => "won_without_amount",
         GapReason::NoBaseline { .. } => "no_baseline",

@@ -22,7 +22,7 @@ use super::source::{
     http_client, parse_base_url, validate_base_url,
 };
 use super::wire;
-use crate::domain::{DateRange, Deal, DealStatus, Pulled, RowKind};
+use crate::domain::{DateRange, Deal, DealInstants, DealStatus, Pulled, RowKind};
 use crate::http::auth::SecretHeaders;
 use crate::http::{
     Failure, FailureKind, HttpClient, PageGuard, Request, retry_after, summarize_body,
@@ -318,16 +318,16 @@ impl HubSpotSource {
             .or(wire::optional_instant(result, "createdAt")?)
             .ok_or_else(|| SourceError::invalid("createdate", "is missing"))?;
         let status = deal_status(props);
-        let closed_date = match status {
+        let closed = match status {
             DealStatus::Open => None,
-            DealStatus::Won | DealStatus::Lost => Some(self.local_date(
-                wire::optional_instant(props, "closedate")?.ok_or_else(|| {
+            DealStatus::Won | DealStatus::Lost => {
+                Some(wire::optional_instant(props, "closedate")?.ok_or_else(|| {
                     SourceError::invalid(
                         "closedate",
                         format!("is missing on a {} deal", status.as_str()),
                     )
-                })?,
-            )),
+                })?)
+            }
         };
         let amount = wire::optional_money(props, &self.config.amount_property)?;
         if amount.is_some_and(|a| a.is_negative()) {
@@ -356,12 +356,13 @@ impl HubSpotSource {
         Ok(Deal {
             id,
             created_date: self.local_date(created),
-            closed_date,
+            closed_date: closed.map(|instant| self.local_date(instant)),
             status,
             amount,
             currency,
             channel,
             customer_id: None,
+            instants: Some(DealInstants { created, closed }),
         })
     }
 

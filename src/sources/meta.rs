@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use chrono_tz::Tz;
 use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SourceError,
-    http_client, parse_base_url, validate_base_url,
+    http_client, parse_base_url, validate_base_url, validate_timezone,
 };
 use super::wire;
 use crate::domain::{AdDay, DateRange, Pulled, RowKind};
@@ -51,6 +52,10 @@ pub struct MetaConfig {
     /// Days per request; smaller when Meta answers "reduce the amount of data".
     #[serde(default = "default_chunk_days")]
     pub chunk_days: u32,
+    /// The ad account's time zone (IANA name). When not set, the account's `timezone_name`
+    /// is read from Meta when it matters (a run near the end of a day); UTC if Meta does not
+    /// say.
+    pub timezone: Option<String>,
 }
 
 fn default_base_url() -> String {
@@ -134,6 +139,11 @@ impl ConnectorConfig for MetaConfig {
         if !(1..=90).contains(&self.chunk_days) {
             problems.push(format!("{key}.chunk_days"), "must be between 1 and 90");
         }
+        validate_timezone(self.timezone.as_deref(), key, problems);
+    }
+
+    fn timezone(&self, _business: Tz) -> Option<Tz> {
+        self.timezone.as_deref().and_then(|t| t.parse().ok())
     }
 
     fn build(&self, context: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {
@@ -182,6 +192,18 @@ impl Connector for MetaSource {
 
     fn chunk_days(&self) -> Option<u32> {
         Some(self.chunk_days)
+    }
+
+    fn timezone(&self) -> BoxFuture<'_, Result<Option<Tz>, SourceError>> {
+        Box::pin(async {
+            let request = Request::get(self.account_url.clone()).query("fields", "timezone_name");
+            let body = self
+                .client
+                .send_json(&request)
+                .await
+                .map_err(SourceError::from)?;
+            Ok(wire::text(&body, "timezone_name").and_then(|name| name.parse().ok()))
+        })
     }
 }
 

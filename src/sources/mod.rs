@@ -132,6 +132,12 @@ impl SourceConfig {
         self.spec_mut().resolve_paths(base);
     }
 
+    /// The zone the source's days are in when the configuration settles it (see
+    /// [`ConnectorConfig::timezone`]).
+    pub fn timezone(&self, business: chrono_tz::Tz) -> Option<chrono_tz::Tz> {
+        self.spec().timezone(business)
+    }
+
     /// Resolves secrets and returns the running source. Errors carry the source's name.
     pub fn build(&self, context: &BuildContext) -> Result<Source, SourceError> {
         let connector = self
@@ -175,6 +181,14 @@ impl Source {
     pub async fn probe(&self) -> Result<String, SourceError> {
         self.connector
             .probe()
+            .await
+            .map_err(|e| e.in_source(&self.name, None))
+    }
+
+    /// The zone the platform reports days in, when it tells (asked over the network once).
+    pub async fn timezone(&self) -> Result<Option<chrono_tz::Tz>, SourceError> {
+        self.connector
+            .timezone()
             .await
             .map_err(|e| e.in_source(&self.name, None))
     }

@@ -56,6 +56,27 @@ pub trait ConnectorConfig: fmt::Debug + Send + Sync {
 
     /// Resolves secrets and returns the running source.
     fn build(&self, context: &BuildContext) -> Result<Box<dyn Connector>, SourceError>;
+
+    /// The time zone the source's days are in, when the configuration settles it without
+    /// asking the platform (`None`: ask the running source, [`Connector::timezone`]). A day is
+    /// complete for the source once it has ended there. CRMs date their deals in the
+    /// business's zone, `business`, which is the default.
+    fn timezone(&self, business: Tz) -> Option<Tz> {
+        Some(business)
+    }
+}
+
+/// Reads an optional `timezone` key (an IANA name), reporting a bad one under `key`.
+pub fn validate_timezone(value: Option<&str>, key: &str, problems: &mut Problems) {
+    if let Some(text) = value
+        && text.parse::<Tz>().is_err()
+    {
+        problems.push_with_example(
+            format!("{key}.timezone"),
+            format!("{text:?} is not an IANA time zone name"),
+            "timezone = \"Europe/Moscow\"",
+        );
+    }
 }
 
 /// A running source, ready to pull date ranges. Errors need not name the source or the range:
@@ -71,6 +92,12 @@ pub trait Connector: fmt::Debug + Send + Sync {
     /// The longest range one request should ask for; `None` reads everything at once (files).
     fn chunk_days(&self) -> Option<u32> {
         None
+    }
+
+    /// The time zone the platform reports days in, asked once when the configuration does not
+    /// say ([`ConnectorConfig::timezone`]); `None` when the platform does not tell.
+    fn timezone(&self) -> BoxFuture<'_, Result<Option<Tz>, SourceError>> {
+        Box::pin(async { Ok(None) })
     }
 }
 

@@ -67,6 +67,7 @@ impl Store {
                 Ok(Coverage {
                     source: source.to_string(),
                     ranges: self.coverage_of(source)?,
+                    pending_from: None,
                 })
             })
             .collect()

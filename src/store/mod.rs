@@ -41,6 +41,17 @@
 //! writes it in full. An unknown column, a column of the wrong type, a missing required column
 //! or a newer stamp is refused with an error naming the file and the column.
 //!
+//! # Time zones of deals
+//!
+//! Deal dates depend on the business's time zone (a CRM instant late on Sunday in UTC is
+//! Monday in Moscow). Since schema 3 a deals snapshot keeps the CRM's instants and records the
+//! zone its dates are in (the `kassa.timezone` metadata key). With [`Store::set_timezone`],
+//! or [`Store::deals_in`], a snapshot dated in another zone is re-dated from the instants
+//! when read and before an upsert judges its window, so zones never mix and a re-pulled
+//! window never drops a deal whose day moved out of it. A deal without instants (a CSV
+//! export, or stored before schema 3) keeps its dates; a snapshot without a zone is taken to
+//! be in the configured one.
+//!
 //! ## Recipe: adding a column (e.g. `claimed_leads` on ad rows)
 //! 1. Add it to the schema in `snapshots.rs` (`ADS`) with `nullable: true` and the closure that
 //!    takes its value from the domain row. It must be nullable: every file written before it
@@ -59,13 +70,16 @@ mod tokens;
 
 use std::path::{Path, PathBuf};
 
+use chrono_tz::Tz;
 use polars::prelude::PolarsError;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use ledger::merge_ranges;
 pub use lock::{LockError, StoreLock};
 pub use outbox::{NewOutboxItem, OutboxItem};
-pub use snapshots::{SchemaProblem, UpsertStats, ad_rows_to_frame, deals_to_frame, epoch_days};
+pub use snapshots::{
+    SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, deals_to_frame, epoch_days,
+};
 pub use tokens::TokenLedger;
 
 /// One step of the store's schema: the version it brings the store to and the SQL that does it
@@ -134,6 +148,14 @@ pub const MIGRATIONS: &[Migration] = &[
               updated_at TEXT NOT NULL
           );",
     },
+    Migration {
+        version: 3,
+        what: "deals keep the CRM's instants (`created_at_ms`, `closed_at_ms`) and each deals \
+               snapshot records the time zone its dates are in (`kassa.timezone`), so a change \
+               of `[analysis] timezone` re-dates deals instead of mixing zones",
+        // Snapshots only: older files lack both and read as "no instants, zone unknown".
+        sql: "",
+    },
 ];
 
 /// The newest store schema this kassa reads and writes.
@@ -196,6 +218,9 @@ pub struct Store {
     root: PathBuf,
     ledger_path: PathBuf,
     ledger: Connection,
+    /// The zone deal dates are read and written in (`[analysis] timezone`); `None` leaves
+    /// stored dates as they are.
+    timezone: Option<Tz>,
 }
 
 impl std::fmt::Debug for Store {
@@ -222,6 +247,7 @@ impl Store {
             root: root.to_path_buf(),
             ledger_path,
             ledger,
+            timezone: None,
         })
     }
 
@@ -241,7 +267,14 @@ impl Store {
             root: root.to_path_buf(),
             ledger_path,
             ledger,
+            timezone: None,
         })
+    }
+
+    /// Dates deals in `zone` from now on: stored deals dated in another zone are re-dated from
+    /// their instants when read or rewritten, and snapshots are written stamped with `zone`.
+    pub fn set_timezone(&mut self, zone: Tz) {
+        self.timezone = Some(zone);
     }
 
     pub fn root(&self) -> &Path {
@@ -509,6 +542,54 @@ mod tests {
             }
             other => panic!("expected NewerStore, got {other:?}"),
         }
+    }
+
+    // Guards: a store written by schema 2 (ledger at version 2, a deals snapshot stamped 2
+    // without instants or a zone) migrates to 3 and reads its deals as they were.
+    #[test]
+    fn a_v2_store_migrates_to_3_and_its_deals_keep_their_dates() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        drop(open_ledger(&dir.path().join("ledger.sqlite"), &MIGRATIONS[..2]).unwrap());
+        let deal = crate::domain::Deal {
+            id: "1".into(),
+            created_date: "2025-03-16".parse().unwrap(),
+            closed_date: Some("2025-03-16".parse().unwrap()),
+            status: crate::domain::DealStatus::Won,
+            amount: None,
+            currency: None,
+            channel: "meta".into(),
+            customer_id: None,
+            instants: None,
+        };
+        let mut v2 = deals_to_frame("crm", &[deal])
+            .unwrap()
+            .drop_many(["created_at_ms", "closed_at_ms"]);
+        std::fs::create_dir_all(dir.path().join("deals")).unwrap();
+        let file = std::fs::File::create(dir.path().join("deals/crm.parquet")).unwrap();
+        ParquetWriter::new(&file)
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+                snapshots::STAMP_KEY.to_string(),
+                "2".to_string(),
+            )])))
+            .finish(&mut v2)
+            .unwrap();
+
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 3);
+        let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+        assert!(store.timezone_changes(&["crm"], tokyo).unwrap().is_empty());
+        let deals = store.deals_in(&["crm"], tokyo).unwrap();
+        assert_eq!(deals.height(), 1);
+        assert_eq!(deals.column("created_at_ms").unwrap().null_count(), 1);
+        let closed: Vec<_> = deals
+            .column("closed_date")
+            .unwrap()
+            .date()
+            .unwrap()
+            .as_date_iter()
+            .collect();
+        assert_eq!(closed, vec![Some("2025-03-16".parse().unwrap())]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use chrono_tz::Tz;
 use polars::prelude::*;
 
 use super::{SCHEMA_VERSION, Store, StoreError};
@@ -25,6 +26,11 @@ use crate::domain::{AdDay, DateRange, Deal, Pulled, RowKind};
 /// The Parquet key-value metadata key that records the store schema version a snapshot was
 /// written with. Files written before versions existed lack it and are version 1.
 pub(crate) const STAMP_KEY: &str = "kassa.store_schema";
+
+/// The Parquet key-value metadata key that records the time zone a deals snapshot's dates are
+/// in (an IANA name). Files written before store schema 3 lack it: their zone is unknown and
+/// taken to be the configured one.
+pub(crate) const TIMEZONE_KEY: &str = "kassa.timezone";
 
 /// Days since 1970-01-01, the physical value of a polars `Date`.
 pub fn epoch_days(date: NaiveDate) -> i32 {
@@ -80,6 +86,8 @@ pub(crate) enum ColumnType {
     Count,
     /// Money as exact millionths ([`crate::domain::Money`]): `i64`.
     Micros,
+    /// An instant as milliseconds since 1970-01-01 UTC: `i64`.
+    UnixMillis,
 }
 
 impl ColumnType {
@@ -88,7 +96,7 @@ impl ColumnType {
             ColumnType::Text => DataType::String,
             ColumnType::Date => DataType::Date,
             ColumnType::Count => DataType::UInt64,
-            ColumnType::Micros => DataType::Int64,
+            ColumnType::Micros | ColumnType::UnixMillis => DataType::Int64,
         }
     }
 }
@@ -252,6 +260,30 @@ pub(crate) const DEALS: SnapshotSchema<Deal> = SnapshotSchema {
             nullable: true,
             values: |_, rows| series(rows.iter().map(|r| r.customer_id.as_deref())),
         },
+        // Store schema 3: the CRM's instants, so a change of time zone re-dates the deal.
+        ColumnSpec {
+            name: "created_at_ms",
+            column_type: ColumnType::UnixMillis,
+            nullable: true,
+            values: |_, rows| {
+                series(
+                    rows.iter()
+                        .map(|r| r.instants.map(|i| i.created.timestamp_millis())),
+                )
+            },
+        },
+        ColumnSpec {
+            name: "closed_at_ms",
+            column_type: ColumnType::UnixMillis,
+            nullable: true,
+            values: |_, rows| {
+                series(rows.iter().map(|r| {
+                    r.instants
+                        .and_then(|i| i.closed)
+                        .map(|t| t.timestamp_millis())
+                }))
+            },
+        },
     ],
 };
 
@@ -379,7 +411,7 @@ impl Store {
         let existing = read_snapshot(&ADS, &path)?;
         let (start, end) = (epoch_days(range.start), epoch_days(range.end));
         let (kept, replaced) = match existing {
-            Some(df) => {
+            Some(Snapshot { frame: df, .. }) => {
                 let dates = df
                     .column("date")
                     .and_then(|c| c.cast(&DataType::Int32))
@@ -416,7 +448,7 @@ impl Store {
                 SortMultipleOptions::default(),
             )
             .map_err(snapshot_error)?;
-        write_snapshot(&path, &mut combined)?;
+        write_snapshot(&path, &mut combined, None)?;
         Ok(UpsertStats { replaced, written })
     }
 
@@ -431,7 +463,18 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let existing = read_snapshot(&DEALS, &path)?;
+        // The window is judged in one zone: stored deals dated in another are re-dated from
+        // their instants first, or a deal whose old day is inside the window and whose new
+        // day is outside it would be dropped here and not come back with the pull.
+        let existing = match read_snapshot(&DEALS, &path)? {
+            Some(snapshot) => Some(self.in_store_timezone(&path, snapshot)?),
+            None => None,
+        };
+        let zone = self
+            .timezone
+            .map(|tz| tz.name().to_string())
+            .or_else(|| existing.as_ref().and_then(|s| s.timezone.clone()));
+        let existing = existing.map(|s| s.frame);
         let mut unique: Vec<&Deal> = Vec::with_capacity(rows.len());
         let mut ids = HashSet::new();
         for row in rows.iter().rev() {
@@ -479,7 +522,7 @@ impl Store {
         combined = combined
             .sort(["created_date", "deal_id"], SortMultipleOptions::default())
             .map_err(snapshot_error)?;
-        write_snapshot(&path, &mut combined)?;
+        write_snapshot(&path, &mut combined, zone.as_deref())?;
         Ok(UpsertStats { replaced, written })
     }
 
@@ -488,9 +531,70 @@ impl Store {
         self.load(&ADS, sources)
     }
 
-    /// Every deal of the named sources, in the schema [`crate::analysis`] documents.
+    /// Every deal of the named sources, in the schema [`crate::analysis`] documents, dated in
+    /// the store's time zone when one is set ([`Store::set_timezone`]).
     pub fn deals(&self, sources: &[&str]) -> Result<DataFrame, StoreError> {
-        self.load(&DEALS, sources)
+        match self.timezone {
+            Some(zone) => self.deals_in(sources, zone),
+            None => self.load(&DEALS, sources),
+        }
+    }
+
+    /// Every deal of the named sources, dated in `zone`: a snapshot whose dates are in another
+    /// zone is re-dated from the deals' instants (a deal without instants keeps its dates).
+    pub fn deals_in(&self, sources: &[&str], zone: Tz) -> Result<DataFrame, StoreError> {
+        let mut combined = DEALS
+            .frame("", &[])
+            .map_err(|source| StoreError::Snapshot {
+                path: self.root.clone(),
+                source,
+            })?;
+        for source in sources {
+            let path = self.snapshot_path(RowKind::Deals, source);
+            if let Some(snapshot) = read_snapshot(&DEALS, &path)? {
+                let frame = redated(&path, snapshot, zone)?.frame;
+                combined
+                    .vstack_mut_owned(frame)
+                    .map_err(|source| StoreError::Snapshot { path, source })?;
+            }
+        }
+        Ok(combined)
+    }
+
+    /// The named sources whose stored deals are dated in another zone than `zone`, with how
+    /// many of them reading re-dates and how many keep their dates for want of instants.
+    pub fn timezone_changes(
+        &self,
+        sources: &[&str],
+        zone: Tz,
+    ) -> Result<Vec<TimezoneChange>, StoreError> {
+        let mut changes = Vec::new();
+        for source in sources {
+            let path = self.snapshot_path(RowKind::Deals, source);
+            let Some(snapshot) = read_snapshot(&DEALS, &path)? else {
+                continue;
+            };
+            let Some(stored) = snapshot.timezone.clone().filter(|z| z != zone.name()) else {
+                continue;
+            };
+            let created = instants(&path, &snapshot.frame, "created_at_ms")?;
+            let without_instants = created.null_count();
+            changes.push(TimezoneChange {
+                source: source.to_string(),
+                stored,
+                redated: created.len() - without_instants,
+                without_instants,
+            });
+        }
+        Ok(changes)
+    }
+
+    /// `snapshot` dated in the store's time zone, when one is set.
+    fn in_store_timezone(&self, path: &Path, snapshot: Snapshot) -> Result<Snapshot, StoreError> {
+        match self.timezone {
+            Some(zone) => redated(path, snapshot, zone),
+            None => Ok(snapshot),
+        }
     }
 
     fn load<R>(
@@ -506,7 +610,7 @@ impl Store {
             })?;
         for source in sources {
             let path = self.snapshot_path(schema.kind, source);
-            if let Some(df) = read_snapshot(schema, &path)? {
+            if let Some(Snapshot { frame: df, .. }) = read_snapshot(schema, &path)? {
                 combined
                     .vstack_mut_owned(df)
                     .map_err(|source| StoreError::Snapshot { path, source })?;
@@ -516,11 +620,98 @@ impl Store {
     }
 }
 
+/// A stored source's deals dated in one zone while `[analysis] timezone` names another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimezoneChange {
+    pub source: String,
+    /// The zone the stored dates are in.
+    pub stored: String,
+    /// Deals re-dated from their instants.
+    pub redated: usize,
+    /// Deals without instants (from a CSV export, or stored before schema 3): they keep their
+    /// dates.
+    pub without_instants: usize,
+}
+
+/// A snapshot as read: its rows, and the zone its deal dates are in when the file says.
+pub(crate) struct Snapshot {
+    pub(crate) frame: DataFrame,
+    pub(crate) timezone: Option<String>,
+}
+
+/// One instants column of a deals frame.
+fn instants(path: &Path, frame: &DataFrame, name: &str) -> Result<Int64Chunked, StoreError> {
+    frame
+        .column(name)
+        .and_then(|c| c.i64().cloned())
+        .map_err(|source| StoreError::Snapshot {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// `snapshot` with every deal that has instants dated in `zone`. A snapshot already in `zone`,
+/// or whose zone is unknown (written before schema 3, so taken to be the configured one), is
+/// returned as it is.
+fn redated(path: &Path, snapshot: Snapshot, zone: Tz) -> Result<Snapshot, StoreError> {
+    if snapshot
+        .timezone
+        .as_deref()
+        .is_none_or(|z| z == zone.name())
+    {
+        return Ok(snapshot);
+    }
+    let snapshot_error = |source| StoreError::Snapshot {
+        path: path.to_path_buf(),
+        source,
+    };
+    let day = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| epoch_days(t.with_timezone(&zone).date_naive()))
+    };
+    let mut frame = snapshot.frame;
+    // A row with a created instant was dated from instants: its closed date follows its
+    // closed instant (none while open). A row without keeps its dates.
+    let created = instants(path, &frame, "created_at_ms")?;
+    for (instant, date) in [
+        ("created_at_ms", "created_date"),
+        ("closed_at_ms", "closed_date"),
+    ] {
+        let at = instants(path, &frame, instant)?;
+        let old = frame
+            .column(date)
+            .and_then(|c| c.cast(&DataType::Int32))
+            .and_then(|c| c.i32().cloned())
+            .map_err(snapshot_error)?;
+        let new: Int32Chunked = at
+            .iter()
+            .zip(old.iter())
+            .zip(created.iter())
+            .map(|((at, old), created)| match created {
+                Some(_) => at.and_then(day),
+                None => old,
+            })
+            .collect();
+        let column = new
+            .into_series()
+            .with_name(date.into())
+            .cast(&DataType::Date)
+            .map_err(snapshot_error)?;
+        frame
+            .with_column(column.into_column())
+            .map_err(snapshot_error)?;
+    }
+    Ok(Snapshot {
+        frame,
+        timezone: Some(zone.name().to_string()),
+    })
+}
+
 /// Reads the snapshot at `path` (`None` when there is none yet), checked against `schema`.
 fn read_snapshot<R>(
     schema: &SnapshotSchema<R>,
     path: &Path,
-) -> Result<Option<DataFrame>, StoreError> {
+) -> Result<Option<Snapshot>, StoreError> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -536,13 +727,20 @@ fn read_snapshot<R>(
         source,
     };
     let mut reader = ParquetReader::new(file);
-    let stamp = reader
+    let metadata = reader
         .get_metadata()
         .map_err(snapshot_error)?
         .key_value_metadata()
-        .as_ref()
-        .and_then(|pairs| pairs.iter().find(|pair| pair.key == STAMP_KEY))
-        .map(|pair| pair.value.clone());
+        .clone()
+        .unwrap_or_default();
+    let value_of = |key: &str| {
+        metadata
+            .iter()
+            .find(|pair| pair.key == key)
+            .map(|pair| pair.value.clone())
+    };
+    let stamp = value_of(STAMP_KEY);
+    let timezone = value_of(TIMEZONE_KEY).flatten();
     // No stamp: written before schema versions existed, which is version 1.
     if let Some(value) = stamp {
         let version = value.as_deref().and_then(|v| v.parse::<u32>().ok());
@@ -564,20 +762,31 @@ fn read_snapshot<R>(
         }
     }
     let df = reader.finish().map_err(snapshot_error)?;
-    schema.conform(path, df).map(Some)
+    Ok(Some(Snapshot {
+        frame: schema.conform(path, df)?,
+        timezone,
+    }))
 }
 
 /// Writes next to the target and renames over it: readers see the old file or the new one.
-/// The file is stamped with the store schema version it was written with.
-fn write_snapshot(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
+/// The file is stamped with the store schema version it was written with, and a deals file
+/// with the time zone its dates are in.
+fn write_snapshot(
+    path: &Path,
+    df: &mut DataFrame,
+    timezone: Option<&str>,
+) -> Result<(), StoreError> {
     let tmp = path.with_extension("parquet.tmp");
     let io_error = |source| StoreError::Io {
         path: tmp.clone(),
         source,
     };
     let file = std::fs::File::create(&tmp).map_err(io_error)?;
-    let stamp =
-        KeyValueMetadata::from_static(vec![(STAMP_KEY.to_string(), SCHEMA_VERSION.to_string())]);
+    let mut pairs = vec![(STAMP_KEY.to_string(), SCHEMA_VERSION.to_string())];
+    if let Some(zone) = timezone {
+        pairs.push((TIMEZONE_KEY.to_string(), zone.to_string()));
+    }
+    let stamp = KeyValueMetadata::from_static(pairs);
     ParquetWriter::new(&file)
         .with_key_value_metadata(Some(stamp))
         .finish(df)

@@ -96,6 +96,44 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
                 ranges(missing)
             )
         }
+        (
+            GapReason::SourcePending {
+                source,
+                ranges: days,
+            },
+            Locale::En,
+        ) => {
+            if days.iter().map(DateRange::days).sum::<i64>() == 1 {
+                format!(
+                    "source {source:?} has not finished the day {} in its time zone yet; the next run pulls it",
+                    days[0].start
+                )
+            } else {
+                format!(
+                    "source {source:?} has not finished the days {} in its time zone yet; the next run pulls them",
+                    ranges(days)
+                )
+            }
+        }
+        (
+            GapReason::SourcePending {
+                source,
+                ranges: days,
+            },
+            Locale::Ru,
+        ) => {
+            if days.iter().map(DateRange::days).sum::<i64>() == 1 {
+                format!(
+                    "у источника «{source}» ещё не закончился день {} по его часовому поясу; его заберёт следующий запуск",
+                    days[0].start
+                )
+            } else {
+                format!(
+                    "у источника «{source}» ещё не закончились дни {} по его часовому поясу; их заберёт следующий запуск",
+                    ranges(days)
+                )
+            }
+        }
         (GapReason::WonWithoutAmount(n), Locale::En) => format!(
             "{n} won deal{} without an amount, so revenue is unknown",
             if *n == 1 { "" } else { "s" }

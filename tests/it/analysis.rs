@@ -30,10 +30,12 @@ fn full_coverage() -> Vec<Coverage> {
         Coverage {
             source: "ads".into(),
             ranges: vec![six_weeks()],
+            pending_from: None,
         },
         Coverage {
             source: "crm".into(),
             ranges: vec![six_weeks()],
+            pending_from: None,
         },
     ]
 }
@@ -515,6 +517,7 @@ fn every_period_has_a_verdict_or_a_reason() {
             Coverage {
                 source: "ads".into(),
                 ranges: vec![history],
+                pending_from: None,
             },
             Coverage {
                 source: "crm".into(),
@@ -526,6 +529,7 @@ fn every_period_has_a_verdict_or_a_reason() {
                         DateRange::new(hole.succ_opt().unwrap(), history.end).unwrap(),
                     ]
                 },
+                pending_from: None,
             },
         ];
         coverage.rotate_left(case % 2);

@@ -221,6 +221,7 @@ pub fn won(id: &str, channel: &str, created: &str, closed: &str, amount: &str) -
         currency: Some("USD".to_string()),
         channel: channel.to_string(),
         customer_id: None,
+        instants: None,
     }
 }
 
@@ -235,6 +236,7 @@ pub fn lead(id: &str, channel: &str, created: &str) -> Deal {
         currency: Some("USD".to_string()),
         channel: channel.to_string(),
         customer_id: None,
+        instants: None,
     }
 }
 

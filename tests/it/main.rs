@@ -25,4 +25,5 @@ mod network;
 mod run;
 mod store;
 mod telemetry;
+mod timezone;
 mod worker;

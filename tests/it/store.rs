@@ -617,3 +617,79 @@ fn a_snapshot_missing_a_nullable_column_reads_it_as_nulls_never_zeros() {
     let reach: Vec<Option<u64>> = ads.column("reach").unwrap().u64().unwrap().iter().collect();
     assert_eq!(reach, vec![None, None, Some(50)]);
 }
+
+// Guards: store schema 3 (deals keep their instants, snapshots their time zone) opens a store
+// written before it: its deals read with no instants and an unknown zone, so they keep their
+// dates whatever `[analysis] timezone` says (nothing is dropped or moved), and the first
+// upsert stamps the file with the configured zone; deals pulled since then carry instants and
+// follow the next change of zone, while the old ones stay where they were.
+#[test]
+fn old_store_opens_after_timezone_migration() {
+    let ws = Workspace::new();
+    copy_old_store("store-v1", &ws.store_path());
+    let mut store = Store::open(&ws.store_path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    let moscow: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
+    assert!(store.timezone_changes(&["crm"], moscow).unwrap().is_empty());
+    let before = store.deals(&["crm"]).unwrap();
+    let in_moscow = store.deals_in(&["crm"], moscow).unwrap();
+    assert!(
+        before.equals_missing(&in_moscow),
+        "an unknown zone re-dates nothing"
+    );
+    assert_eq!(before.height(), 904);
+    assert_eq!(before.column("created_at_ms").unwrap().null_count(), 904);
+
+    // A deal pulled now, in UTC, late on a Sunday: Monday in Moscow.
+    store.set_timezone(chrono_tz::Tz::UTC);
+    // Far after the old store's deals, so the window replaces none of them.
+    let week = range("2026-03-23", "2026-03-29");
+    let mut late = won("late-sunday", "meta", "2026-03-29", "2026-03-29", "100");
+    late.instants = Some(kassa::domain::DealInstants {
+        created: "2026-03-29T20:30:00Z".parse().unwrap(),
+        closed: Some("2026-03-29T22:00:00Z".parse().unwrap()),
+    });
+    store
+        .upsert("crm", week, &Pulled::Deals(vec![late]), Some(week))
+        .unwrap();
+    let changes = store.timezone_changes(&["crm"], moscow).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        (
+            changes[0].stored.as_str(),
+            changes[0].redated,
+            changes[0].without_instants
+        ),
+        ("UTC", 1, 904)
+    );
+    let in_moscow = store.deals_in(&["crm"], moscow).unwrap();
+    assert_eq!(in_moscow.height(), 905, "nothing dropped");
+    let ids = in_moscow.column("deal_id").unwrap().str().unwrap().clone();
+    let closed = in_moscow
+        .column("closed_date")
+        .unwrap()
+        .date()
+        .unwrap()
+        .clone();
+    let late_closed: Vec<_> = ids
+        .iter()
+        .zip(closed.as_date_iter())
+        .filter(|(id, _)| *id == Some("late-sunday"))
+        .map(|(_, date)| date)
+        .collect();
+    assert_eq!(late_closed, vec![Some(d("2026-03-30"))]);
+    let dated = |frame: &DataFrame| -> BTreeSet<(String, Option<String>)> {
+        let ids = frame.column("deal_id").unwrap().str().unwrap().clone();
+        let closed = frame.column("closed_date").unwrap().date().unwrap().clone();
+        ids.iter()
+            .zip(closed.as_date_iter())
+            .filter(|(id, _)| *id != Some("late-sunday"))
+            .map(|(id, date)| (id.unwrap().to_string(), date.map(|d| d.to_string())))
+            .collect()
+    };
+    assert_eq!(
+        dated(&in_moscow),
+        dated(&before),
+        "old deals keep their dates"
+    );
+}

@@ -9,6 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
+use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::{
@@ -16,7 +17,7 @@ use super::{
 };
 use crate::domain::{AdDay, DateRange, Pulled, RowKind};
 use crate::sources::source::{
-    BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError,
+    BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError, validate_timezone,
 };
 use crate::validation::Problems;
 
@@ -46,6 +47,8 @@ pub struct CsvAdsConfig {
     pub decimal: Option<String>,
     /// `YYYY-MM-DD` or `DD.MM.YYYY`; detected from the dates when not set.
     pub date_format: Option<String>,
+    /// The time zone the export's days are in (IANA name); UTC when not set.
+    pub timezone: Option<String>,
 }
 
 fn default_account() -> String {
@@ -78,10 +81,20 @@ impl ConnectorConfig for CsvAdsConfig {
             key,
             problems,
         );
+        validate_timezone(self.timezone.as_deref(), key, problems);
     }
 
     fn resolve_paths(&mut self, base: &std::path::Path) {
         self.path = base.join(&self.path);
+    }
+
+    fn timezone(&self, _business: Tz) -> Option<Tz> {
+        Some(
+            self.timezone
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(Tz::UTC),
+        )
     }
 
     fn build(&self, _: &BuildContext) -> Result<Box<dyn Connector>, SourceError> {

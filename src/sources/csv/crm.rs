@@ -175,6 +175,7 @@ impl CsvCrmSource {
                 currency: record.optional_text("currency"),
                 channel: record.required_text("channel")?,
                 customer_id: record.optional_text("customer_id"),
+                instants: None,
             });
             Ok(())
         })?;

@@ -55,6 +55,16 @@ pub fn fixture(name: &str, server: &MockServer) -> Value {
     super::fixture("meta", name, server)
 }
 
+/// The ad account node (`GET /v25.0/act_…?fields=…`) with its `timezone_name`.
+pub fn account(timezone_name: &str) -> Value {
+    json!({
+        "name": "kassa test account",
+        "currency": "USD",
+        "timezone_name": timezone_name,
+        "id": "act_123456789",
+    })
+}
+
 /// One daily insights row at campaign level, every metric a string as Meta sends them.
 pub fn row(date: &str, clicks: &str, spend: &str) -> Value {
     json!({
