@@ -274,7 +274,15 @@ pub fn analyze(
 
         // The rules, over the channel's whole history; every rule module adds its call here.
         let refs: Vec<&PeriodMetrics> = rows.iter().collect();
-        let flags = rules::activity_without_money(&refs, settings, currency.as_deref());
+        let rules::RuleOutcome {
+            findings: flags,
+            unjudged,
+        } = rules::activity_without_money(&refs, settings, currency.as_deref());
+        for (start, metrics) in unjudged {
+            if let Some(row) = rows.iter_mut().find(|r| r.period_start == start) {
+                row.gaps.push(GapReason::ActivityUnknown { metrics });
+            }
+        }
 
         for row in &mut rows {
             row.verdict = if !row.gaps.is_empty() {

@@ -11,7 +11,7 @@ use chrono::{Datelike, Duration, Months, NaiveDate};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{AnalysisError, Finding, FindingDetail, PeriodMetrics, Verdict, at};
+use super::{ActivityMetric, AnalysisError, Finding, FindingDetail, PeriodMetrics, Verdict, at};
 use crate::domain::{Coverage, DateRange, Money};
 
 /// How long a period is. Weeks are ISO weeks, Monday to Sunday.
@@ -80,6 +80,10 @@ pub enum GapReason {
         have: usize,
         needed: usize,
     },
+    /// The period's data is complete and nothing the rule could read grew enough, but these
+    /// watched activity metrics are unknown in it or in its baseline (reach a platform did not
+    /// report, the CTR of a clicks-only export): one of them may have grown, so it is not clear.
+    ActivityUnknown { metrics: Vec<ActivityMetric> },
     /// The source has not finished these days in its own time zone yet (in order, disjoint):
     /// the next run fills them. Not a failure.
     SourcePending {
@@ -96,6 +100,7 @@ impl GapReason {
             GapReason::NotEnded { .. }
             | GapReason::WonWithoutAmount(_)
             | GapReason::NoBaseline { .. }
+            | GapReason::ActivityUnknown { .. }
             | GapReason::SourcePending { .. } => 0,
         }
     }

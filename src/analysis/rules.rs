@@ -8,6 +8,7 @@
 //! The rule reads the period table only, never the raw frames, so it is cheap to replay with
 //! other settings.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::periods::Granularity;
@@ -37,6 +38,13 @@ impl ActivityMetric {
             ActivityMetric::Spend => "spend",
             ActivityMetric::Leads => "leads",
         }
+    }
+
+    /// Whether the metric is unknown in `p` for want of data (reach a platform did not report,
+    /// the CTR of a clicks-only export), as opposed to undefined because nothing happened (the
+    /// CTR of a period without clicks or impressions).
+    fn unknown(self, p: &PeriodMetrics) -> bool {
+        self.value(p).is_none() && !(self == ActivityMetric::Ctr && p.clicks == 0)
     }
 
     fn value(self, p: &PeriodMetrics) -> Option<f64> {
@@ -177,15 +185,26 @@ fn growth_of(
     })
 }
 
+/// What the default rule concluded over one channel's periods.
+#[derive(Debug, Default)]
+pub(super) struct RuleOutcome {
+    /// The flagged periods.
+    pub findings: Vec<Finding>,
+    /// Periods the rule could not clear: money did not grow and nothing it could read grew
+    /// enough, but these watched activity metrics are unknown in the period or its baseline,
+    /// so one of them may have.
+    pub unjudged: Vec<(NaiveDate, Vec<ActivityMetric>)>,
+}
+
 /// Applies the default rule to one channel's periods, in order.
 pub(super) fn activity_without_money(
     rows: &[&PeriodMetrics],
     settings: &RuleSettings,
     currency: Option<&str>,
-) -> Vec<Finding> {
+) -> RuleOutcome {
     let n = settings.baseline_periods;
     let mut history: Vec<&PeriodMetrics> = Vec::new();
-    let mut findings = Vec::new();
+    let mut outcome = RuleOutcome::default();
     for &p in rows {
         if !p.complete {
             continue;
@@ -207,10 +226,30 @@ pub(super) fn activity_without_money(
             let money = money_metric.value(p).and_then(|value| {
                 growth_of(money_metric.name(), value, base, |q| money_metric.value(q))
             });
-            if let (Some(activity), Some(money)) = (activity, money)
-                && activity.growth >= settings.activity_growth_min
-                && money.growth <= settings.money_growth_max
-            {
+            let flagged = match (&activity, &money) {
+                (Some(activity), Some(money)) => {
+                    activity.growth >= settings.activity_growth_min
+                        && money.growth <= settings.money_growth_max
+                }
+                _ => false,
+            };
+            // Money that grew clears the period whatever activity did; money that did not
+            // leaves it to the activity, which must then be known to clear it.
+            let money_allows_a_flag = money
+                .as_ref()
+                .is_some_and(|m| m.growth <= settings.money_growth_max);
+            if !flagged && money_allows_a_flag {
+                let unknown: Vec<ActivityMetric> = settings
+                    .activity_metrics
+                    .iter()
+                    .copied()
+                    .filter(|&m| m.unknown(p) || base.iter().any(|&q| m.unknown(q)))
+                    .collect();
+                if !unknown.is_empty() {
+                    outcome.unjudged.push((p.period_start, unknown));
+                }
+            }
+            if let (true, Some(activity), Some(money)) = (flagged, activity, money) {
                 let leads = growth_of("leads", p.leads as f64, base, |q| Some(q.leads as f64));
                 let deals_won = growth_of("deals_won", p.deals_won as f64, base, |q| {
                     Some(q.deals_won as f64)
@@ -220,7 +259,7 @@ pub(super) fn activity_without_money(
                     (Some(_), Some(w)) if w.growth <= 0.0 => Some(ChainBreak::LeadToSale),
                     _ => None,
                 };
-                findings.push(Finding {
+                outcome.findings.push(Finding {
                     channel: p.channel.clone(),
                     period_start: p.period_start,
                     period_end: p.period_end,
@@ -239,7 +278,7 @@ pub(super) fn activity_without_money(
         }
         history.push(p);
     }
-    findings
+    outcome
 }
 
 #[cfg(test)]

@@ -194,6 +194,7 @@ fn reason_code(reason: &GapReason) -> &'static str {
         GapReason::SourceMissing { .. } => "source_missing",
         GapReason::WonWithoutAmount(_) => "won_without_amount",
         GapReason::NoBaseline { .. } => "no_baseline",
+        GapReason::ActivityUnknown { .. } => "activity_unknown",
     }
 }
 

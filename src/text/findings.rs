@@ -161,6 +161,22 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             "мало истории для базы сравнения (полных {} раньше: {have}, нужно {needed})",
             noun_genitive_plural_ru(*granularity, 5)
         ),
+        (GapReason::ActivityUnknown { metrics }, locale) => {
+            let names = metrics
+                .iter()
+                .map(|m| metric_name(m.name(), locale))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if locale.ru() {
+                format!(
+                    "неизвестно, выросла ли активность: нет полных данных по метрикам {names} за этот период или базу сравнения"
+                )
+            } else {
+                format!(
+                    "activity is unknown: {names} not known for every day of the period or its baseline, so it may have grown"
+                )
+            }
+        }
         (GapReason::WonWithoutAmount(n), Locale::Ru) => format!(
             "{n} {} без суммы, поэтому выручка неизвестна",
             plural_ru(

@@ -3,8 +3,8 @@
 //! "today" as explicit inputs.
 
 use kassa::analysis::{
-    self, ActivityWithoutMoney, Analysis, ChainBreak, Finding, FindingDetail, FindingKind,
-    GapReason, Granularity, RuleSettings, Verdict,
+    self, ActivityMetric, ActivityWithoutMoney, Analysis, ChainBreak, Finding, FindingDetail,
+    FindingKind, GapReason, Granularity, RuleSettings, Verdict,
 };
 use kassa::domain::{AdDay, Coverage, DateRange, Deal};
 use kassa::store::{ad_rows_to_frame, deals_to_frame};
@@ -160,6 +160,52 @@ fn clicks_up_and_revenue_down_is_flagged_but_growth_with_money_is_not() {
         ["all", "meta", "google"].map(week6),
         [Verdict::Clear, Verdict::Clear, Verdict::Clear]
     );
+}
+
+/// A watched activity metric that is unknown (reach a platform did not report for a day) leaves
+/// a period whose money did not grow without a verdict, with the reason, rather than "clear":
+/// the unknown metric may be the one that grew. Money that grew clears a period regardless.
+#[test]
+fn unknown_activity_is_a_reason_not_clear() {
+    let (mut ads, deals) = story();
+    for day in ads.iter_mut().filter(|a| a.date == d(MONDAYS[4])) {
+        day.reach = None;
+        day.clicks = 100;
+    }
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
+    assert!(flagged(&analysis).is_empty(), "{:?}", flagged(&analysis));
+    let week5 = |channel: &str| {
+        analysis
+            .periods
+            .iter()
+            .find(|p| p.channel == channel && p.period_start == d(MONDAYS[4]))
+            .unwrap()
+    };
+    // meta: revenue fell 20%, clicks flat, reach unknown.
+    assert_eq!(week5("meta").verdict, Verdict::NoVerdict);
+    assert!(matches!(
+        week5("meta").gaps.as_slice(),
+        [GapReason::ActivityUnknown { metrics }] if metrics == &[ActivityMetric::Reach]
+    ));
+    // google: revenue grew 10%, so nothing activity did could flag it.
+    assert_eq!(week5("google").verdict, Verdict::Clear);
+    // The total: revenue fell 10%; reach unknown. Its data gap says why, in words and code.
+    assert_eq!(week5("all").verdict, Verdict::NoVerdict);
+    let gap = analysis
+        .findings
+        .iter()
+        .find(|f| f.kind() == FindingKind::DataGap && f.period_start == d(MONDAYS[4]))
+        .unwrap();
+    assert!(gap.message.contains("reach"), "{}", gap.message);
+    let json: serde_json::Value = serde_json::from_str(&kassa::report::to_json(&analysis)).unwrap();
+    let all5 = json["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["channel"] == "all" && p["period_start"] == MONDAYS[4])
+        .unwrap();
+    assert_eq!(all5["verdict"], "none");
+    assert_eq!(all5["reasons"], serde_json::json!(["activity_unknown"]));
 }
 
 fn verdict_of(analysis: &Analysis, channel: &str, monday: &str) -> Verdict {
