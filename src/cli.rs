@@ -513,7 +513,7 @@ fn lock_store(settings: &Settings) -> Result<Option<StoreLock>> {
     match StoreLock::acquire(&settings.store_path) {
         Ok(lock) => Ok(Some(lock)),
         Err(error @ LockError::Held { .. }) => {
-            eprintln!("kassa: {error}");
+            eprintln!("kassa: error: {error}");
             Ok(None)
         }
         Err(LockError::Store(error)) => Err(error).context("cannot lock the store"),
