@@ -465,6 +465,10 @@ mod tests {
                 three_days.clone(),
                 GapReason::WonWithoutAmount(2),
                 no_baseline(granularity, 0, 1),
+                GapReason::SourcePending {
+                    source: "crm".into(),
+                    ranges: vec![DateRange::new(d("2025-03-15"), d("2025-03-16")).unwrap()],
+                },
             ] {
                 let text = ru(&reason).replace("crm", "");
                 assert!(!text.chars().any(|c| c.is_ascii_alphabetic()), "{text}");
