@@ -25,12 +25,13 @@ use crate::domain::DateRange;
 use crate::domain::Locale;
 use crate::http::auth::{MemoryTokenCache, TokenCache};
 use crate::outln;
-use crate::pipeline::{self, SourceOutcome};
+use crate::pipeline;
 use crate::report;
-use crate::sources::{ErrorKind, RetryPolicy, SourceError};
+use crate::sources::{RetryPolicy, SourceError};
 use crate::store::{self, Store};
 use crate::store::{LockError, StoreLock};
 use crate::telemetry::{self, LogFormat, Verbosity};
+use crate::text::console;
 use crate::worker::{self, Worker};
 
 /// A status line on stdout: what went well and what to do. `-q` keeps errors only, so a quiet
@@ -278,6 +279,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     // logs (configuration problems are printed as the command's error).
     telemetry::init(verbosity, settings.log.format);
     let today = clock::Clock::now(settings.timezone).today();
+    let locale = settings.alerting.locale;
     match cli.command {
         Command::Backfill { from, to, sources } => {
             let Some(range) = DateRange::new(from, to) else {
@@ -292,25 +294,27 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 if source.errors.is_empty() {
                     status!(
                         quiet,
-                        "{}: {} rows over {} ({} chunk{}){}",
-                        source.name,
-                        source.rows,
-                        outcome.range,
-                        source.chunks_done,
-                        if source.chunks_done == 1 { "" } else { "s" },
-                        not_covered(source)
+                        "{}{}",
+                        console::backfill_source(
+                            &source.name,
+                            source.rows,
+                            &outcome.range,
+                            source.chunks_done,
+                            locale
+                        ),
+                        console::not_covered(&source.uncovered, locale)
                     );
                 } else {
-                    let next = match needs_a_person(&source.errors) {
-                        None => "run the same backfill again later (it resumes)".to_string(),
-                        Some(fix) => format!("{fix}, then run the same backfill again"),
-                    };
                     status!(
                         quiet,
-                        "{}: FAILED, {} of {} chunks stored; the rest stays uncovered: {next}",
-                        source.name,
-                        source.chunks_done,
-                        source.chunks_total
+                        "{}",
+                        console::backfill_source_failed(
+                            &source.name,
+                            source.chunks_done,
+                            source.chunks_total,
+                            needs_a_person(&source.errors, locale),
+                            locale
+                        )
                     );
                     print_errors(&source.errors);
                 }
@@ -355,7 +359,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let outcome = cycle::run_cycle(&settings, &mut store, &targets, today)
                 .instrument(telemetry::cycle_span(&telemetry::new_run_id(), today))
                 .await?;
-            print_cycle(&outcome, quiet);
+            print_cycle(&outcome, quiet, locale);
             let failed = outcome.sources.iter().filter(|s| !s.errors.is_empty());
             let result = sources_outcome(failed.count(), outcome.sources.len());
             // Alerts still waiting in the outbox make an otherwise good run partial.
@@ -387,31 +391,31 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let built = config.build(&RetryPolicy::default())?;
             let message = cycle::sample_message(settings.alerting.locale);
             built.deliver(&message).await?;
-            status!(quiet, "{target} ({}): sample alert delivered", built.kind());
+            status!(
+                quiet,
+                "{}",
+                console::sample_delivered(&target, built.kind(), locale)
+            );
             Ok(Outcome::Success)
         }
         Command::Demo { .. } => unreachable!("handled before the configuration is read"),
         Command::Check { offline } => {
             status!(
                 quiet,
-                "configuration: valid ({} sources, {} alert targets)",
-                settings.sources.len(),
-                settings.alerts.len()
+                "{}",
+                console::config_valid(settings.sources.len(), settings.alerts.len(), locale)
             );
             let mut store_failed = false;
             let store_path = settings.store_path.display();
             let writable = store::check_writable(&settings.store_path);
             match &writable {
                 Ok(()) if settings.store_path.exists() => {
-                    status!(quiet, "store ({store_path}): ok: writable")
+                    status!(quiet, "{}", console::store_ok(&store_path, true, locale))
                 }
-                Ok(()) => status!(
-                    quiet,
-                    "store ({store_path}): ok: does not exist yet, can be created"
-                ),
+                Ok(()) => status!(quiet, "{}", console::store_ok(&store_path, false, locale)),
                 Err(error) => {
                     store_failed = true;
-                    status!(quiet, "store ({store_path}): FAILED");
+                    status!(quiet, "{}", console::store_failed(&store_path, locale));
                     eprintln!("kassa: error: the store cannot be written: {error}");
                 }
             }
@@ -432,10 +436,18 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let mut failed_sources = 0;
             for outcome in outcomes {
                 match outcome.result {
-                    Ok(found) => status!(quiet, "{} ({}): ok: {found}", outcome.name, outcome.kind),
+                    Ok(found) => status!(
+                        quiet,
+                        "{}",
+                        console::check_ok(&outcome.name, outcome.kind, &found, locale)
+                    ),
                     Err(error) => {
                         failed_sources += 1;
-                        status!(quiet, "{} ({}): FAILED", outcome.name, outcome.kind);
+                        status!(
+                            quiet,
+                            "{}",
+                            console::check_failed(&outcome.name, outcome.kind, locale)
+                        );
                         eprintln!("kassa: error: {error}");
                     }
                 }
@@ -445,14 +457,16 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 match config.build(&RetryPolicy::default()) {
                     Ok(_) => status!(
                         quiet,
-                        "{} ({}): ok: secrets found (not contacted; `kassa alert-test --target {}` sends a sample)",
-                        config.name(),
-                        config.kind(),
-                        config.name()
+                        "{}",
+                        console::check_target_ok(config.name(), config.kind(), locale)
                     ),
                     Err(error) => {
                         failed_targets = true;
-                        status!(quiet, "{} ({}): FAILED", config.name(), config.kind());
+                        status!(
+                            quiet,
+                            "{}",
+                            console::check_failed(config.name(), config.kind(), locale)
+                        );
                         eprintln!("kassa: error: {error}");
                     }
                 }
@@ -489,23 +503,10 @@ fn print_errors(errors: &[SourceError]) {
 /// What a person must do before a failed source can work, or `None` when every one of its
 /// errors may pass by itself (throttling, platform trouble, the network), so that waiting for
 /// the next run is the whole remedy.
-fn needs_a_person(errors: &[SourceError]) -> Option<&'static str> {
-    errors.iter().find_map(|error| match error.kind {
-        ErrorKind::Throttled | ErrorKind::Server | ErrorKind::Network => None,
-        ErrorKind::Auth => Some("renew or fix its credentials (`kassa check` tests them)"),
-        ErrorKind::Tls => {
-            Some("fix the TLS problem named below (`kassa check` tests the connection)")
-        }
-        ErrorKind::Rejected => {
-            Some("correct its settings (the platform refused the request as made)")
-        }
-        ErrorKind::Decode => {
-            Some("look into the unexpected answer below (the URL, the API version)")
-        }
-        ErrorKind::InvalidData => Some("fix the data named below"),
-        ErrorKind::Io => Some("make the file readable"),
-        ErrorKind::Config => Some("fix its configuration (`kassa check` validates it)"),
-    })
+fn needs_a_person(errors: &[SourceError], locale: Locale) -> Option<&'static str> {
+    errors
+        .iter()
+        .find_map(|error| console::fix_for(error.kind, locale))
 }
 
 /// Takes the store's lock; `None` (after saying so) when another process holds it.
@@ -532,15 +533,14 @@ fn build_targets(settings: &Settings) -> Result<Vec<AlertTarget>> {
         .collect()
 }
 
-fn print_cycle(outcome: &CycleOutcome, quiet: bool) {
+fn print_cycle(outcome: &CycleOutcome, quiet: bool, locale: Locale) {
     for source in &outcome.sources {
         if source.errors.is_empty() {
             status!(
                 quiet,
-                "{}: {} rows re-pulled{}",
-                source.name,
-                source.rows,
-                not_covered(source)
+                "{}{}",
+                console::run_source(&source.name, source.rows, locale),
+                console::not_covered(&source.uncovered, locale)
             );
             if let Some(pending) = source.pending {
                 status!(
@@ -550,34 +550,28 @@ fn print_cycle(outcome: &CycleOutcome, quiet: bool) {
                 );
             }
         } else {
-            match needs_a_person(&source.errors) {
-                None => status!(
-                    quiet,
-                    "{}: FAILED; its window stays uncovered and is retried by the next run",
-                    source.name
-                ),
-                Some(fix) => status!(
-                    quiet,
-                    "{}: FAILED; its window stays uncovered until you {fix}",
-                    source.name
-                ),
-            }
+            status!(
+                quiet,
+                "{}",
+                console::run_source_failed(
+                    &source.name,
+                    needs_a_person(&source.errors, locale),
+                    locale
+                )
+            );
             print_errors(&source.errors);
         }
     }
     status!(
         quiet,
-        "analysis: {} flagged period{}, {} without a verdict",
-        outcome.flagged,
-        if outcome.flagged == 1 { "" } else { "s" },
-        outcome.data_gaps
+        "{}",
+        console::run_analysis(outcome.flagged, outcome.data_gaps, locale)
     );
     for delivered in &outcome.delivered {
         status!(
             quiet,
-            "alert delivered to {}: {}",
-            delivered.target,
-            delivered.message.title
+            "{}",
+            console::alert_delivered(&delivered.target, &delivered.message.title, locale)
         );
     }
     for error in &outcome.undelivered {
@@ -585,21 +579,14 @@ fn print_cycle(outcome: &CycleOutcome, quiet: bool) {
     }
     status!(
         quiet,
-        "alerts: {} new, {} delivered this run, {} pending",
-        outcome.recorded,
-        outcome.delivered.len(),
-        outcome.pending
+        "{}",
+        console::alerts_tally(
+            outcome.recorded,
+            outcome.delivered.len(),
+            outcome.pending,
+            locale
+        )
     );
-}
-
-/// `; not covered: …` for a source that answered but left days uncovered (the warnings
-/// logged above say why); empty otherwise.
-fn not_covered(source: &SourceOutcome) -> String {
-    if source.uncovered.is_empty() {
-        return String::new();
-    }
-    let ranges: Vec<String> = source.uncovered.iter().map(ToString::to_string).collect();
-    format!("; not covered: {} (a data gap)", ranges.join(", "))
 }
 
 fn open_store(settings: &Settings) -> Result<Store> {

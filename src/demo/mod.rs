@@ -29,6 +29,7 @@ use crate::sources::csv::crm::CsvCrmConfig;
 use crate::sources::{BuildContext, RetryPolicy, SourceConfig};
 use crate::store::Store;
 use crate::telemetry;
+use crate::text::console;
 
 use fakes::{ACCOUNTS, HUBSPOT_TOKEN, META_TOKEN};
 
@@ -78,22 +79,14 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
         .collect::<Result<_, _>>()?;
     let mut store = Store::open(&settings.store_path)?;
 
-    crate::outln!(
-        "kassa demo: two ad accounts (meta, google) served by a fake Meta Insights API, deals by a fake"
-    );
-    crate::outln!(
-        "HubSpot search API, alerts to fake Slack, Telegram and webhook receivers, all on 127.0.0.1.\n"
-    );
+    crate::outln!("{}", console::demo_intro(locale));
     let history = span("2025-01-06", "2025-03-09");
     let backfill = pipeline::backfill(&settings, &mut store, history, &[], d("2025-03-10")).await?;
     if let Some(error) = backfill.failed_sources().flat_map(|s| &s.errors).next() {
         anyhow::bail!("the demo's own fakes failed: {error}");
     }
     let rows: usize = backfill.sources.iter().map(|s| s.rows).sum();
-    crate::outln!(
-        "backfill {}: {rows} rows of history (a backfill never alerts)\n",
-        backfill.range
-    );
+    crate::outln!("{}", console::demo_backfill(&backfill.range, rows, locale));
 
     let mut night = d("2025-03-10");
     let mut delivered = 0;
@@ -112,7 +105,7 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
             );
         }
         if !outcome.delivered.is_empty() {
-            crate::outln!("── night of {night} ─────────────────────────────────────────────");
+            crate::outln!("{}", console::demo_night(night, locale));
             for message in &outcome.delivered {
                 crate::outln!(
                     "  {} ({}): {}",
@@ -127,7 +120,7 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
                     .unwrap_or_default();
                 if !shown_kinds.contains(&kind) {
                     shown_kinds.push(kind);
-                    crate::outln!("    the {kind} target received this body:");
+                    crate::outln!("    {}", console::demo_body(kind, locale));
                     for line in message.body.lines() {
                         crate::outln!("      {line}");
                     }
@@ -144,13 +137,16 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .len();
     crate::outln!(
-        "{delivered} alerts delivered ({requests} requests reached the receivers) over {nights} nightly runs; \
-         the 2025-04-07 growth brought money and was not flagged."
+        "{}",
+        console::demo_summary(delivered, requests, nights, d("2025-04-07"), locale)
     );
+    // The commands line up under each other after the label, in either language.
+    let label = console::demo_try(locale);
+    let indent = " ".repeat(label.chars().count());
     crate::outln!(
-        "Run it for yourself: cargo run -- --config config/demo.toml backfill --from 2025-01-06 --to 2025-06-29"
+        "{label} cargo run -- --config config/demo.toml backfill --from 2025-01-06 --to 2025-06-29"
     );
-    crate::outln!("                     cargo run -- --config config/demo.toml analyze");
+    crate::outln!("{indent} cargo run -- --config config/demo.toml analyze");
     Ok(DemoSummary {
         nights,
         delivered,

@@ -50,7 +50,11 @@ impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
             from: a.from,
             to: a.to,
             currency: a.currency.as_deref(),
-            warnings: a.warnings.iter().map(text::report::warning).collect(),
+            warnings: a
+                .warnings
+                .iter()
+                .map(|w| text::report::warning(w, Locale::En))
+                .collect(),
             periods: a.periods.iter().map(PeriodJson::from).collect(),
             findings: a.findings.iter().map(FindingJson::from).collect(),
         }

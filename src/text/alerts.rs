@@ -4,7 +4,10 @@
 
 use chrono::NaiveDate;
 
-use super::{channel_name, decision, format_money, metric_name, percent, period_noun};
+use super::{
+    ALERTS, channel_name, decision, format_money, metric_name, noun_ru, period_countable,
+    period_from_ru, period_noun, signed_percent,
+};
 use crate::alerts::Fact;
 use crate::analysis::{ChainBreak, Finding, FindingDetail, FindingKind, Granularity};
 use crate::domain::Locale;
@@ -30,23 +33,25 @@ fn kind_title(kind: FindingKind, updated: bool, locale: Locale) -> &'static str 
         }
         (FindingKind::DataGap, false, Locale::En) => "No verdict",
         (FindingKind::DataGap, true, Locale::En) => "Still no verdict",
-        (FindingKind::DataGap, false, Locale::Ru) => "Нет вывода",
-        (FindingKind::DataGap, true, Locale::Ru) => "Вывода всё ещё нет",
+        (FindingKind::DataGap, false, Locale::Ru) => "Нет оценки",
+        (FindingKind::DataGap, true, Locale::Ru) => "Оценки всё ещё нет",
     }
 }
 
-/// `2 weeks, 2025-03-10 to 2025-03-23`, `week 2025-03-10 to 2025-03-16`, `с … по …`.
+/// `2 weeks, 2025-03-10 to 2025-03-23`, `week 2025-03-10 to 2025-03-16`, `2 недели, с … по …`.
 pub fn episode_span(g: Granularity, e: &Episode, locale: Locale) -> String {
-    let count = e.findings.len();
-    match (locale, count) {
-        (Locale::En, 1) => format!("{} {} to {}", period_noun(g), e.first_start, e.last_end),
+    let (first, last) = (e.first_start, e.last_end);
+    match (locale, e.findings.len()) {
+        (Locale::En, 1) => format!("{} {first} to {last}", period_noun(g)),
+        (Locale::Ru, 1) => format!("{} с {first} по {last}", noun_ru(g)),
         (Locale::En, n) => format!(
-            "{n} {}s, {} to {}",
-            period_noun(g),
-            e.first_start,
-            e.last_end
+            "{}, {first} to {last}",
+            period_countable(g).count(n as u64, locale)
         ),
-        (Locale::Ru, _) => format!("с {} по {}", e.first_start, e.last_end),
+        (Locale::Ru, n) => format!(
+            "{}, с {first} по {last}",
+            period_countable(g).count(n as u64, locale)
+        ),
     }
 }
 
@@ -66,7 +71,10 @@ pub fn episode(e: &Episode, updated: bool, g: Granularity, locale: Locale) -> Al
                 " The episode has already ended: the {} of {ended} was not flagged.",
                 period_noun(g)
             ),
-            Locale::Ru => format!(" Эпизод уже закончился: период с {ended} не отмечен."),
+            Locale::Ru => format!(
+                " Эпизод уже закончился: за {} тревоги нет.",
+                period_from_ru(g, ended)
+            ),
         });
     }
     AlertWords {
@@ -75,7 +83,7 @@ pub fn episode(e: &Episode, updated: bool, g: Granularity, locale: Locale) -> Al
         facts: facts(latest, e, g, locale),
         decision: decision(latest, locale).map(|d| match locale {
             Locale::En => format!("What to decide: {d}"),
-            Locale::Ru => format!("Что решить: {d}"),
+            Locale::Ru => format!("Что сделать: {d}"),
         }),
     }
 }
@@ -102,10 +110,10 @@ fn fact_labels(locale: Locale) -> FactLabels {
         Locale::Ru => FactLabels {
             activity: "Активность",
             money: "Деньги",
-            spend: "Расход за эпизод",
+            spend: "Расход за весь эпизод",
             periods: "Периоды",
-            chain: "Разрыв цепочки",
-            gaps: "Почему нет вывода",
+            chain: "Где рвётся цепочка",
+            gaps: "Почему нет оценки",
         },
     }
 }
@@ -135,22 +143,21 @@ fn facts(f: &Finding, e: &Episode, g: Granularity, locale: Locale) -> Vec<Fact> 
     match &f.detail {
         FindingDetail::ActivityWithoutMoney(flag) => {
             let (a, m) = (&flag.activity, &flag.money);
-            let sign = if m.growth >= 0.0 { "+" } else { "−" };
             let mut facts = vec![
                 fact(
                     labels.activity,
                     format!(
-                        "{} +{}",
+                        "{} {}",
                         metric_name(&a.metric, locale),
-                        percent(a.growth, locale)
+                        signed_percent(a.growth, locale)
                     ),
                 ),
                 fact(
                     labels.money,
                     format!(
-                        "{} {sign}{}",
+                        "{} {}",
                         metric_name(&m.metric, locale),
-                        percent(m.growth.abs(), locale)
+                        signed_percent(m.growth, locale)
                     ),
                 ),
                 spend,
@@ -194,47 +201,51 @@ pub fn resolved(
             channel_name(channel, locale)
         ),
         Locale::Ru => format!(
-            "Разрешено: {}, с {first_start} по {last_end}",
+            "Эпизод закрыт: {}, с {first_start} по {last_end}",
             channel_name(channel, locale)
         ),
     };
     let noun = period_noun(g);
+    let next_ru = |next| period_from_ru(g, next);
     let summary = match (FindingKind::parse(kind), resolution, locale) {
         (Some(FindingKind::ActivityWithoutMoney), Resolution::Ended(next), Locale::En) => format!(
             "The activity-without-money episode from {first_start} to {last_end} is over: the {noun} of {next} is no longer flagged."
         ),
         (Some(FindingKind::ActivityWithoutMoney), Resolution::Ended(next), Locale::Ru) => format!(
-            "Эпизод «активность без денег» с {first_start} по {last_end} закончился: период с {next} уже не отмечен."
+            "Активность без денег с {first_start} по {last_end} закончилась: за {} тревоги уже нет.",
+            next_ru(next)
         ),
         (Some(FindingKind::ActivityWithoutMoney), Resolution::Cleared, Locale::En) => format!(
             "Restated data no longer shows activity without money from {first_start} to {last_end}; the earlier alert no longer applies."
         ),
         (Some(FindingKind::ActivityWithoutMoney), Resolution::Cleared, Locale::Ru) => format!(
-            "После уточнения данных активность без денег с {first_start} по {last_end} больше не видна; прежнее оповещение неактуально."
+            "Данные уточнились, и активности без денег с {first_start} по {last_end} больше не видно; прежнее оповещение можно не учитывать."
         ),
         (Some(FindingKind::DataGap), Resolution::Ended(next), Locale::En) => format!(
             "The data gap from {first_start} to {last_end} is over: the {noun} of {next} has a verdict."
         ),
         (Some(FindingKind::DataGap), Resolution::Ended(next), Locale::Ru) => format!(
-            "Пробел в данных с {first_start} по {last_end} закрыт: по периоду с {next} вывод уже есть."
+            "Пробел в данных с {first_start} по {last_end} закрыт: {} уже можно оценить.",
+            next_ru(next)
         ),
         (Some(FindingKind::DataGap), Resolution::Cleared, Locale::En) => format!(
             "Restated data fills the gap from {first_start} to {last_end}; the earlier alert no longer applies."
         ),
         (Some(FindingKind::DataGap), Resolution::Cleared, Locale::Ru) => format!(
-            "После уточнения данных пробела с {first_start} по {last_end} больше нет; прежнее оповещение неактуально."
+            "Данные уточнились, и пробела с {first_start} по {last_end} больше нет; прежнее оповещение можно не учитывать."
         ),
         (None, Resolution::Ended(next), Locale::En) => format!(
             "The episode from {first_start} to {last_end} is over: the {noun} of {next} is no longer flagged."
         ),
         (None, Resolution::Ended(next), Locale::Ru) => format!(
-            "Эпизод с {first_start} по {last_end} закончился: период с {next} уже не отмечен."
+            "Эпизод с {first_start} по {last_end} закончился: за {} тревоги уже нет.",
+            next_ru(next)
         ),
         (None, Resolution::Cleared, Locale::En) => format!(
             "Restated data no longer shows the episode from {first_start} to {last_end}; the earlier alert no longer applies."
         ),
         (None, Resolution::Cleared, Locale::Ru) => format!(
-            "После уточнения данных эпизод с {first_start} по {last_end} больше не виден; прежнее оповещение неактуально."
+            "Данные уточнились, и эпизода с {first_start} по {last_end} больше не видно; прежнее оповещение можно не учитывать."
         ),
     };
     AlertWords {
@@ -253,11 +264,9 @@ pub fn digest(titles: &[&str], locale: Locale) -> AlertWords {
             format!("{} more alerts", titles.len()),
             format!("Also found in this run:\n{}", lines.join("\n")),
         ),
-        // The count always takes the genitive plural here ("Ещё 2 оповещений"): kept as it
-        // has always been sent, since changing alert text is a behaviour change of its own.
         Locale::Ru => (
-            format!("Ещё {} оповещений", titles.len()),
-            format!("Также найдено за этот запуск:\n{}", lines.join("\n")),
+            format!("Ещё {}", ALERTS.count(titles.len() as u64, locale)),
+            format!("Что ещё нашлось в этот раз:\n{}", lines.join("\n")),
         ),
     };
     AlertWords {
@@ -280,8 +289,8 @@ pub fn sample(locale: Locale) -> AlertWords {
         ),
         Locale::Ru => (
             "Тестовое оповещение kassa",
-            "Это тест от kassa: если вы читаете это сообщение, сюда будут приходить утренние оповещения об активности без денег.",
-            "Решать ничего не нужно: это только тест.",
+            "Это проверка от kassa: раз вы читаете это сообщение, сюда будут приходить утренние оповещения об активности без денег.",
+            "Делать ничего не нужно: это только проверка.",
             "Пример расхода",
             "RUB",
         ),
@@ -357,11 +366,11 @@ mod tests {
         let ru = episode(&gap_episode(), true, Granularity::Week, Locale::Ru);
         assert_eq!(
             ru.title,
-            "Вывода всё ещё нет: Все каналы вместе, с 2025-03-10 по 2025-03-16"
+            "Оценки всё ещё нет: Все каналы вместе, неделя с 2025-03-10 по 2025-03-16"
         );
         assert_eq!(
             ru.facts[2].value,
-            "2 выигранные сделки без суммы, поэтому выручка неизвестна"
+            "у 2 успешных сделок не указана сумма, поэтому выручка неизвестна"
         );
     }
 
@@ -390,11 +399,11 @@ mod tests {
         let unknown = note("from_a_newer_kassa", Locale::Ru);
         assert_eq!(
             unknown.title,
-            "Разрешено: Канал meta, с 2025-03-10 по 2025-03-23"
+            "Эпизод закрыт: Канал meta, с 2025-03-10 по 2025-03-23"
         );
         assert_eq!(
             unknown.summary,
-            "Эпизод с 2025-03-10 по 2025-03-23 закончился: период с 2025-03-24 уже не отмечен."
+            "Эпизод с 2025-03-10 по 2025-03-23 закончился: за неделю с 2025-03-24 тревоги уже нет."
         );
     }
 }

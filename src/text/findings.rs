@@ -4,8 +4,9 @@
 use std::fmt::Write;
 
 use super::{
-    channel_name, format_money, metric_amount, metric_name, noun_accusative_ru,
-    noun_genitive_plural_ru, noun_ru, percent, period_label, period_noun, plural_ru, ru_verb,
+    DAYS, WON_DEALS, by_ru, channel_name, date_range, format_money, metric_amount, metric_name,
+    noun_accusative_ru, noun_genitive_plural_ru, noun_ru, percent, period_countable, period_label,
+    period_noun, ru_verb,
 };
 use crate::analysis::{
     ALL_CHANNELS, ActivityWithoutMoney, Analysis, ChainBreak, Finding, FindingDetail, GapReason,
@@ -33,9 +34,11 @@ pub fn describe(f: &Finding, settings: &RuleSettings, locale: Locale) -> String 
                 .collect::<Vec<_>>()
                 .join("; ");
             match locale {
+                // "Неделю с … по … оценить нельзя": "вывод" would read as a withdrawal of
+                // money next to amounts, so the verdict is an "оценка" in Russian.
                 Locale::Ru => format!(
-                    "Нет вывода за {} {}: {reasons}.",
-                    noun_accusative_ru(g),
+                    "{} {} оценить нельзя: {reasons}.",
+                    capitalize(noun_accusative_ru(g)),
                     period_label(g, f, locale),
                 ),
                 Locale::En => format!(
@@ -54,7 +57,7 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
     let ranges = |ranges: &[DateRange]| {
         ranges
             .iter()
-            .map(ToString::to_string)
+            .map(|r| date_range(r, locale))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -64,9 +67,13 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             period_noun(*granularity)
         ),
         (GapReason::NotEnded { granularity, ends }, Locale::Ru) => match granularity {
-            Granularity::Day => format!("день ещё не закончился (он закончится {ends})"),
-            Granularity::Week => format!("неделя ещё не закончилась (она закончится {ends})"),
-            Granularity::Month => format!("месяц ещё не закончился (он закончится {ends})"),
+            Granularity::Day => format!("день ещё не закончился (последний день — {ends})"),
+            Granularity::Week => {
+                format!("неделя ещё не закончилась (последний день — {ends})")
+            }
+            Granularity::Month => {
+                format!("месяц ещё не закончился (последний день — {ends})")
+            }
         },
         (
             GapReason::SourceMissing {
@@ -75,10 +82,9 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             },
             Locale::En,
         ) => {
-            let days = reason.missing_days();
             format!(
-                "source {source:?} has no data for {days} day{} ({})",
-                if days == 1 { "" } else { "s" },
+                "source {source:?} has no data for {} ({})",
+                DAYS.count(reason.missing_days().unsigned_abs(), locale),
                 ranges(missing)
             )
         }
@@ -89,10 +95,9 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             },
             Locale::Ru,
         ) => {
-            let days = reason.missing_days();
             format!(
-                "у источника «{source}» нет данных за {days} {} ({})",
-                plural_ru(days.unsigned_abs(), "день", "дня", "дней"),
+                "у источника «{source}» нет данных за {} ({})",
+                DAYS.count(reason.missing_days().unsigned_abs(), locale),
                 ranges(missing)
             )
         }
@@ -135,8 +140,8 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             }
         }
         (GapReason::WonWithoutAmount(n), Locale::En) => format!(
-            "{n} won deal{} without an amount, so revenue is unknown",
-            if *n == 1 { "" } else { "s" }
+            "{} without an amount, so revenue is unknown",
+            WON_DEALS.count(*n, locale)
         ),
         (
             GapReason::NoBaseline {
@@ -146,9 +151,8 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             },
             Locale::En,
         ) => format!(
-            "not enough history for a baseline ({have} of the {needed} complete {}{} it needs)",
-            period_noun(*granularity),
-            if *needed == 1 { "" } else { "s" }
+            "not enough history for a baseline ({have} of the {needed} complete {} it needs)",
+            period_countable(*granularity).form(*needed as u64, locale)
         ),
         (
             GapReason::NoBaseline {
@@ -158,8 +162,9 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             },
             Locale::Ru,
         ) => format!(
-            "мало истории для базы сравнения (полных {} раньше: {have}, нужно {needed})",
-            noun_genitive_plural_ru(*granularity, 5)
+            // A label and its count ("полных недель раньше: 1 из 4") agrees for every number.
+            "мало истории для сравнения (полных {} раньше: {have} из {needed} нужных)",
+            period_countable(*granularity).ru[2]
         ),
         (GapReason::ActivityUnknown { metrics }, locale) => {
             let names = metrics
@@ -178,15 +183,21 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             }
         }
         (GapReason::WonWithoutAmount(n), Locale::Ru) => format!(
-            "{n} {} без суммы, поэтому выручка неизвестна",
-            plural_ru(
-                *n,
-                "выигранная сделка",
-                "выигранные сделки",
-                "выигранных сделок"
-            )
+            "у {} {} не указана сумма, поэтому выручка неизвестна",
+            super::integer(*n, locale),
+            // "у 1 успешной сделки", "у 2 успешных сделок": the genitive after "у".
+            super::plural_ru(*n, "успешной сделки", "успешных сделок", "успешных сделок")
         ),
     }
+}
+
+/// The word with its first letter in upper case: "неделю" → "Неделю".
+pub(super) fn capitalize(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn explain_flag(
@@ -212,20 +223,20 @@ fn explain_flag(
             format!("не {}", ru_verb(&money.metric, "изменил"))
         } else {
             format!(
-                "{} лишь на {}",
+                "{} лишь {}",
                 ru_verb(&money.metric, "вырос"),
-                percent(money.growth, locale)
+                by_ru(money.growth)
             )
         };
         let _ = write!(
             text,
-            "{}, {} {}: {} {} на {} к среднему за {n} предыдущих {} ({} против {}), а {} {money_words} ({} против {}). Расход за {}: {}.",
+            "{}, {} {}: {} {} {} к среднему за {n} предыдущих {} ({} против {}), а {} {money_words} ({} против {}). Расход за {}: {}.",
             channel_name(&f.channel, locale),
             noun_ru(g),
             period_label(g, f, locale),
             metric_name(&activity.metric, locale),
             ru_verb(&activity.metric, "вырос"),
-            percent(activity.growth, locale),
+            by_ru(activity.growth),
             noun_genitive_plural_ru(g, n),
             amount(&activity.metric, activity.value),
             amount(&activity.metric, activity.baseline),
@@ -245,14 +256,13 @@ fn explain_flag(
         };
         let _ = write!(
             text,
-            "{}, {} {}: {} grew {} against the average of the previous {n} {}{} ({} vs {}), but {} {money_words} ({} vs {}). Spend in the {}: {}.",
+            "{}, {} {}: {} grew {} against the average of the previous {} ({} vs {}), but {} {money_words} ({} vs {}). Spend in the {}: {}.",
             channel_name(&f.channel, locale),
             period_noun(g),
             period_label(g, f, locale),
             metric_name(&activity.metric, locale),
             percent(activity.growth, locale),
-            period_noun(g),
-            if n == 1 { "" } else { "s" },
+            period_countable(g).count(n as u64, locale),
             amount(&activity.metric, activity.value),
             amount(&activity.metric, activity.baseline),
             metric_name(&money.metric, locale),
@@ -274,13 +284,14 @@ pub fn chain_sentence(flag: &ActivityWithoutMoney, locale: Locale) -> Option<Str
     match (flag.chain_break?, &flag.leads, &flag.deals_won) {
         (ChainBreak::ClickToLead, Some(leads), _) => Some(if locale.ru() {
             format!(
-                "Лиды не последовали ({} {}): цепочка рвётся между кликом и заявкой.",
-                if leads.growth < 0.0 {
-                    "минус"
+                "{}: цепочка рвётся между кликом и заявкой.",
+                if leads.growth < -0.005 {
+                    format!("Заявок стало меньше на {}", percent(-leads.growth, locale))
+                } else if leads.growth <= 0.005 {
+                    "Заявок не прибавилось".to_string()
                 } else {
-                    "плюс"
-                },
-                percent(leads.growth.abs(), locale)
+                    format!("Заявок прибавилось лишь {}", by_ru(leads.growth))
+                }
             )
         } else {
             format!(
@@ -291,14 +302,15 @@ pub fn chain_sentence(flag: &ActivityWithoutMoney, locale: Locale) -> Option<Str
         }),
         (ChainBreak::LeadToSale, Some(leads), Some(won)) => Some(if locale.ru() {
             format!(
-                "Лиды выросли на {}, а выигранные сделки {} {}: цепочка рвётся между заявкой и продажей.",
-                percent(leads.growth, locale),
-                if won.growth < 0.0 {
-                    "упали на"
+                "Заявок стало больше {}, а успешных сделок {}: цепочка рвётся между заявкой и продажей.",
+                by_ru(leads.growth),
+                if won.growth < -0.005 {
+                    format!("— меньше на {}", percent(-won.growth, locale))
+                } else if won.growth <= 0.005 {
+                    "не прибавилось".to_string()
                 } else {
-                    "не выросли:"
-                },
-                percent(won.growth.abs(), locale)
+                    format!("— лишь {}", by_ru(won.growth))
+                }
             )
         } else {
             format!(
@@ -337,7 +349,7 @@ fn flag_decision(channel: &str, flag: &ActivityWithoutMoney, locale: Locale) -> 
             }
         ),
         (Some(ChainBreak::ClickToLead), Locale::Ru) => format!(
-            "Проверьте, куда ведут дополнительные клики {} (страница, форма, оффер), прежде чем платить за новые; рассмотрите паузу выросших кампаний.",
+            "Прежде чем платить за новые клики {}, проверьте, куда они ведут (страница, форма, предложение); возможно, стоит приостановить кампании, которые выросли.",
             if all {
                 "по всем каналам".to_string()
             } else {
@@ -349,7 +361,7 @@ fn flag_decision(channel: &str, flag: &ActivityWithoutMoney, locale: Locale) -> 
             if all { "all channels" } else { c }
         ),
         (Some(ChainBreak::LeadToSale), Locale::Ru) => format!(
-            "Спросите отдел продаж, что стало с новыми лидами {}: они целевые и их обработали? Не наращивайте бюджет, пока лиды не конвертируются.",
+            "Спросите отдел продаж, что стало с новыми заявками {}: целевые ли они и обработали ли их. Не увеличивайте бюджет, пока заявки не начнут превращаться в продажи.",
             if all {
                 "из всех каналов".to_string()
             } else {
@@ -365,7 +377,7 @@ fn flag_decision(channel: &str, flag: &ActivityWithoutMoney, locale: Locale) -> 
             }
         ),
         (None, Locale::Ru) => format!(
-            "Решите, стоит ли дополнительная активность {} своих денег: придержите или сократите бюджет, пока не пойдут продажи.",
+            "Решите, окупается ли рост активности {}; пока не пойдут продажи, лучше придержать или сократить бюджет.",
             if all {
                 "по всем каналам".to_string()
             } else {
@@ -424,34 +436,21 @@ mod tests {
 
         assert_eq!(
             ru(&not_ended),
-            "неделя ещё не закончилась (она закончится 2025-03-16)"
+            "неделя ещё не закончилась (последний день — 2025-03-16)"
         );
         assert_eq!(
             ru(&one_day),
-            "у источника «crm» нет данных за 1 день (2025-03-12..2025-03-12)"
+            "у источника «crm» нет данных за 1 день (2025-03-12)"
         );
-        assert!(
-            ru(&three_days).contains("за 3 дня ("),
-            "{}",
-            ru(&three_days)
+        assert_eq!(
+            ru(&three_days),
+            "у источника «crm» нет данных за 3 дня (2025-03-12, с 2025-03-15 по 2025-03-16)"
         );
         let won = |n| ru(&GapReason::WonWithoutAmount(n));
         assert_eq!(
             won(1),
-            "1 выигранная сделка без суммы, поэтому выручка неизвестна"
+            "у 1 успешной сделки не указана сумма, поэтому выручка неизвестна"
         );
-        assert!(
-            won(3).starts_with("3 выигранные сделки без суммы"),
-            "{}",
-            won(3)
-        );
-        assert!(
-            won(5).starts_with("5 выигранных сделок без суммы"),
-            "{}",
-            won(5)
-        );
-        assert!(won(21).starts_with("21 выигранная сделка"), "{}", won(21));
-
         let no_baseline = |granularity, have, needed| GapReason::NoBaseline {
             granularity,
             have,
@@ -467,7 +466,29 @@ mod tests {
         );
         assert_eq!(
             ru(&no_baseline(Granularity::Week, 1, 4)),
-            "мало истории для базы сравнения (полных недель раньше: 1, нужно 4)"
+            "мало истории для сравнения (полных недель раньше: 1 из 4 нужных)"
         );
+        assert!(won(3).starts_with("у 3 успешных сделок не"), "{}", won(3));
+        assert!(won(21).starts_with("у 21 успешной сделки"), "{}", won(21));
+        // Every reason, of every granularity, is Russian but for the source's own name.
+        for granularity in [Granularity::Day, Granularity::Week, Granularity::Month] {
+            let not_ended = GapReason::NotEnded {
+                granularity,
+                ends: d("2025-03-16"),
+            };
+            for reason in [
+                not_ended,
+                three_days.clone(),
+                GapReason::WonWithoutAmount(2),
+                no_baseline(granularity, 0, 1),
+                GapReason::SourcePending {
+                    source: "crm".into(),
+                    ranges: vec![DateRange::new(d("2025-03-15"), d("2025-03-16")).unwrap()],
+                },
+            ] {
+                let text = ru(&reason).replace("crm", "");
+                assert!(!text.chars().any(|c| c.is_ascii_alphabetic()), "{text}");
+            }
+        }
     }
 }

@@ -1,17 +1,20 @@
 //! Words for people, in English and Russian: the one home of every sentence kassa says.
 //! Analysis decides and returns typed findings; this module only says them.
 //!
-//! - this file: the shared vocabulary (money, percentages, Russian plural forms, metric and
-//!   channel names, period nouns and labels);
+//! - this file: the shared vocabulary (money, percentages and counts in each locale's form,
+//!   the one Russian plural rule and the [`Countable`] nouns it serves, metric and channel
+//!   names, period nouns and labels);
 //! - [`findings`]: a finding as a sentence, data-gap reasons, where the chain broke, the
 //!   decision to consider;
 //! - [`alerts`]: everything alert-shaped: titles per finding kind and event, fact labels,
 //!   episode spans, the digest, resolved notes, the `alert-test` sample;
-//! - [`report`]: the terminal table's headings and labels (English, as today).
+//! - [`report`]: the terminal table's heading, summary, verdicts and column names;
+//! - [`console`]: what `backfill`, `run`, `check`, `alert-test` and the demo print.
 //!
-//! Money follows each language's habits: `$1,234,567` and `€1,234.50` in English,
-//! `1 234 567 ₽` and `1 234,50 €` in Russian (the group separator is a no-break space, so an
-//! amount never wraps across lines in a chat message).
+//! Numbers follow each language's habits: `$1,234,567`, `€1,234.50` and `1.71%` in English,
+//! `1 234 567 ₽`, `1 234,50 €` and `1,71%` in Russian (the group separator is a no-break
+//! space, so an amount never wraps across lines in a chat message). English counts in
+//! sentences stay bare (`1172 rows`), as the JSON contract's `gaps` have always said them.
 //!
 //! # Why match arms and not Fluent
 //! Every sentence is a Rust function whose arguments are typed values (a [`Finding`], a
@@ -40,9 +43,10 @@
 use std::fmt::Write;
 
 use crate::analysis::{ALL_CHANNELS, Finding, Granularity};
-use crate::domain::Locale;
+use crate::domain::{DateRange, Locale};
 
 pub mod alerts;
+pub mod console;
 pub mod findings;
 pub mod report;
 
@@ -62,16 +66,104 @@ pub fn channel_name(channel: &str, locale: Locale) -> String {
 
 /// The period's noun in English: `week`.
 pub fn period_noun(g: Granularity) -> &'static str {
+    period_countable(g).en[0]
+}
+
+/// A noun that can be counted, in both languages: the English singular and plural, and the
+/// Russian forms for the three plural categories (`one`: 1, 21, 101; `few`: 2-4, 22-24;
+/// `many`: 0, 5-20, 25-30, 111-114).
+#[derive(Debug, Clone, Copy)]
+pub struct Countable {
+    pub en: [&'static str; 2],
+    pub ru: [&'static str; 3],
+}
+
+impl Countable {
+    /// The noun's form for `n` things: `weeks`, `недели`.
+    pub fn form(&self, n: u64, locale: Locale) -> &'static str {
+        match locale {
+            Locale::En => self.en[usize::from(n != 1)],
+            Locale::Ru => plural_ru(n, self.ru[0], self.ru[1], self.ru[2]),
+        }
+    }
+
+    /// `2 weeks`, `2 недели`, `5 недель`, `21 неделя`, `1 172 строки` (a no-break space).
+    /// English keeps the bare number, as the JSON contract's `gaps` have always said it.
+    pub fn count(&self, n: u64, locale: Locale) -> String {
+        let number = match locale {
+            Locale::En => n.to_string(),
+            Locale::Ru => integer(n, locale),
+        };
+        format!("{number} {}", self.form(n, locale))
+    }
+}
+
+pub const DAYS: Countable = Countable {
+    en: ["day", "days"],
+    ru: ["день", "дня", "дней"],
+};
+pub const WEEKS: Countable = Countable {
+    en: ["week", "weeks"],
+    ru: ["неделя", "недели", "недель"],
+};
+pub const MONTHS: Countable = Countable {
+    en: ["month", "months"],
+    ru: ["месяц", "месяца", "месяцев"],
+};
+pub const PERIODS: Countable = Countable {
+    en: ["period", "periods"],
+    ru: ["период", "периода", "периодов"],
+};
+pub const ALERTS: Countable = Countable {
+    en: ["alert", "alerts"],
+    ru: ["оповещение", "оповещения", "оповещений"],
+};
+pub const ROWS: Countable = Countable {
+    en: ["row", "rows"],
+    ru: ["строка", "строки", "строк"],
+};
+pub const CHUNKS: Countable = Countable {
+    en: ["chunk", "chunks"],
+    ru: ["часть", "части", "частей"],
+};
+pub const SOURCES: Countable = Countable {
+    en: ["source", "sources"],
+    ru: ["источник", "источника", "источников"],
+};
+pub const TARGETS: Countable = Countable {
+    en: ["alert target", "alert targets"],
+    ru: [
+        "получатель оповещений",
+        "получателя оповещений",
+        "получателей оповещений",
+    ],
+};
+pub const RUNS: Countable = Countable {
+    en: ["nightly run", "nightly runs"],
+    ru: ["ночной запуск", "ночных запуска", "ночных запусков"],
+};
+pub const REQUESTS: Countable = Countable {
+    en: ["request", "requests"],
+    ru: ["запрос", "запроса", "запросов"],
+};
+pub const WON_DEALS: Countable = Countable {
+    en: ["won deal", "won deals"],
+    ru: ["успешная сделка", "успешные сделки", "успешных сделок"],
+};
+
+/// The counted noun of a granularity's periods.
+pub fn period_countable(g: Granularity) -> Countable {
     match g {
-        Granularity::Day => "day",
-        Granularity::Week => "week",
-        Granularity::Month => "month",
+        Granularity::Day => DAYS,
+        Granularity::Week => WEEKS,
+        Granularity::Month => MONTHS,
     }
 }
 
 /// The Russian form for `n` among the three CLDR categories Russian needs: `one` (1, 21,
-/// 101), `few` (2-4, 22-24) and `many` (0, 5-20, 25-30, 111-114).
-fn plural_ru<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
+/// 101), `few` (2-4, 22-24) and `many` (0, 5-20, 25-30, 111-114). The one plural rule of
+/// kassa's Russian: every count goes through it, mostly by way of [`Countable`].
+pub fn plural_ru<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
     match (n % 10, n % 100) {
         (1, m) if m != 11 => one,
         (2..=4, m) if !(12..=14).contains(&m) => few,
@@ -80,11 +172,7 @@ fn plural_ru<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
 }
 
 fn noun_ru(g: Granularity) -> &'static str {
-    match g {
-        Granularity::Day => "день",
-        Granularity::Week => "неделя",
-        Granularity::Month => "месяц",
-    }
+    period_countable(g).ru[0]
 }
 
 fn noun_accusative_ru(g: Granularity) -> &'static str {
@@ -97,13 +185,20 @@ fn noun_accusative_ru(g: Granularity) -> &'static str {
 
 fn noun_genitive_plural_ru(g: Granularity, n: usize) -> &'static str {
     // "за 4 предыдущих недели", "за 5 предыдущих недель": after "предыдущих" the `one`
-    // category takes the same noun as `few`.
-    let (few, many) = match g {
-        Granularity::Day => ("дня", "дней"),
-        Granularity::Week => ("недели", "недель"),
-        Granularity::Month => ("месяца", "месяцев"),
-    };
-    plural_ru(n as u64, few, few, many)
+    // category takes the same noun as `few` ("за 21 предыдущую неделю" would need the
+    // adjective to change too, and 21 is no baseline anyone configures).
+    let forms = period_countable(g).ru;
+    plural_ru(n as u64, forms[1], forms[1], forms[2])
+}
+
+/// The period that starts on `start`, after a Russian preposition taking the accusative:
+/// "за неделю с 2025-03-24", "за 2025-03-24", "за месяц 2025-03".
+fn period_from_ru(g: Granularity, start: chrono::NaiveDate) -> String {
+    match g {
+        Granularity::Day => start.to_string(),
+        Granularity::Week => format!("неделю с {start}"),
+        Granularity::Month => format!("месяц {}", start.format("%Y-%m")),
+    }
 }
 
 /// `week 2025-03-10 to 2025-03-16`, `2025-03`, or a day.
@@ -161,9 +256,9 @@ pub fn metric_name(metric: &str, locale: Locale) -> &str {
         "impressions" => "показы",
         "ctr" => "CTR",
         "spend" => "расход",
-        "leads" => "лиды",
+        "leads" => "заявки",
         "revenue" => "выручка",
-        "deals_won" => "выигранные сделки",
+        "deals_won" => "успешные сделки",
         other => other,
     }
 }
@@ -171,7 +266,7 @@ pub fn metric_name(metric: &str, locale: Locale) -> &str {
 /// `46%`; growth from a zero baseline reads "from zero".
 pub fn percent(fraction: f64, locale: Locale) -> String {
     if fraction.is_finite() {
-        format!("{:.0}%", fraction * 100.0)
+        format!("{}%", decimal(fraction * 100.0, 0, locale))
     } else if locale.ru() {
         "с нуля".to_string()
     } else {
@@ -179,18 +274,59 @@ pub fn percent(fraction: f64, locale: Locale) -> String {
     }
 }
 
+/// Growth after a Russian verb: "вырос на 36%", or "вырос с нуля" when the baseline was zero
+/// ("на с нуля" is no Russian).
+fn by_ru(fraction: f64) -> String {
+    if fraction.is_finite() {
+        format!("на {}", percent(fraction, Locale::Ru))
+    } else {
+        percent(fraction, Locale::Ru)
+    }
+}
+
+/// A signed change for a fact: `+36%`, `−22%`, or `from zero`.
+fn signed_percent(fraction: f64, locale: Locale) -> String {
+    match fraction {
+        f if !f.is_finite() => percent(f, locale),
+        f if f < 0.0 => format!("−{}", percent(-f, locale)),
+        f => format!("+{}", percent(f, locale)),
+    }
+}
+
 fn metric_amount(metric: &str, value: f64, currency: Option<&str>, locale: Locale) -> String {
     match metric {
-        "ctr" => {
-            let text = format!("{:.2}%", value * 100.0);
-            if locale.ru() {
-                text.replace('.', ",")
-            } else {
-                text
-            }
-        }
+        "ctr" => ctr(value, locale),
         "revenue" | "spend" => format_money(value, currency, locale),
         _ => group_thousands(value.round() as i64, locale),
+    }
+}
+
+/// A click-through rate with two decimals: `1.25%`, `1,25%`.
+pub fn ctr(fraction: f64, locale: Locale) -> String {
+    format!("{}%", decimal(fraction * 100.0, 2, locale))
+}
+
+/// A number with `places` decimals and the locale's decimal mark: `12.5`, `12,5`.
+pub fn decimal(value: f64, places: usize, locale: Locale) -> String {
+    let text = format!("{value:.places$}");
+    match locale {
+        Locale::En => text,
+        Locale::Ru => text.replace('.', ","),
+    }
+}
+
+/// A count grouped as the locale groups thousands: `1,172`, `1 172` (a no-break space).
+pub fn integer(n: u64, locale: Locale) -> String {
+    group_thousands(i64::try_from(n).unwrap_or(i64::MAX), locale)
+}
+
+/// Days in a sentence: `2025-03-12..2025-03-16` in English (also the JSON contract's form),
+/// `с 2025-03-12 по 2025-03-16` or the lone day in Russian.
+pub fn date_range(range: &DateRange, locale: Locale) -> String {
+    match locale {
+        Locale::En => range.to_string(),
+        Locale::Ru if range.start == range.end => range.start.to_string(),
+        Locale::Ru => format!("с {} по {}", range.start, range.end),
     }
 }
 
@@ -273,7 +409,109 @@ mod tests {
     }
 
     #[test]
-    fn russian_plurals() {
+    fn ru_plurals_agree() {
+        let ns = [0, 1, 2, 5, 11, 12, 14, 21, 22, 25, 101, 111];
+        let forms = |noun: Countable| ns.map(|n| noun.count(n, Locale::Ru));
+        assert_eq!(
+            forms(WEEKS),
+            [
+                "0 недель",
+                "1 неделя",
+                "2 недели",
+                "5 недель",
+                "11 недель",
+                "12 недель",
+                "14 недель",
+                "21 неделя",
+                "22 недели",
+                "25 недель",
+                "101 неделя",
+                "111 недель"
+            ]
+        );
+        assert_eq!(
+            forms(DAYS),
+            [
+                "0 дней",
+                "1 день",
+                "2 дня",
+                "5 дней",
+                "11 дней",
+                "12 дней",
+                "14 дней",
+                "21 день",
+                "22 дня",
+                "25 дней",
+                "101 день",
+                "111 дней"
+            ]
+        );
+        assert_eq!(
+            forms(MONTHS),
+            [
+                "0 месяцев",
+                "1 месяц",
+                "2 месяца",
+                "5 месяцев",
+                "11 месяцев",
+                "12 месяцев",
+                "14 месяцев",
+                "21 месяц",
+                "22 месяца",
+                "25 месяцев",
+                "101 месяц",
+                "111 месяцев"
+            ]
+        );
+        assert_eq!(
+            forms(ALERTS),
+            [
+                "0 оповещений",
+                "1 оповещение",
+                "2 оповещения",
+                "5 оповещений",
+                "11 оповещений",
+                "12 оповещений",
+                "14 оповещений",
+                "21 оповещение",
+                "22 оповещения",
+                "25 оповещений",
+                "101 оповещение",
+                "111 оповещений"
+            ]
+        );
+        assert_eq!(
+            forms(ROWS),
+            [
+                "0 строк",
+                "1 строка",
+                "2 строки",
+                "5 строк",
+                "11 строк",
+                "12 строк",
+                "14 строк",
+                "21 строка",
+                "22 строки",
+                "25 строк",
+                "101 строка",
+                "111 строк"
+            ]
+        );
+        assert_eq!(ROWS.count(1172, Locale::Ru), "1\u{a0}172 строки");
+        assert_eq!(
+            ns.map(|n| WEEKS.count(n, Locale::En))[..3],
+            ["0 weeks", "1 week", "2 weeks"]
+        );
+        // The digest's title counts its alerts.
+        assert_eq!(
+            alerts::digest(&["a", "b"], Locale::Ru).title,
+            "Ещё 2 оповещения"
+        );
+        assert_eq!(
+            alerts::digest(&["a"; 5], Locale::Ru).title,
+            "Ещё 5 оповещений"
+        );
+        // "за 4 предыдущих недели", "за 5 предыдущих недель", "за 21 предыдущих недели"
         assert_eq!(noun_genitive_plural_ru(Granularity::Week, 4), "недели");
         assert_eq!(noun_genitive_plural_ru(Granularity::Week, 5), "недель");
         assert_eq!(noun_genitive_plural_ru(Granularity::Week, 12), "недель");
@@ -281,14 +519,16 @@ mod tests {
     }
 
     #[test]
-    fn russian_plural_categories() {
-        let forms = |n| plural_ru(n, "день", "дня", "дней");
-        assert_eq!(
-            [0, 1, 2, 4, 5, 11, 12, 14, 21, 22, 25, 101, 111, 112, 122].map(forms),
-            [
-                "дней", "день", "дня", "дня", "дней", "дней", "дней", "дней", "день", "дня",
-                "дней", "день", "дней", "дней", "дня"
-            ]
-        );
+    fn ru_numbers_use_decimal_comma() {
+        let ru = Locale::Ru;
+        assert_eq!(format_money(4730.91, None, ru), "4\u{a0}730,91");
+        assert_eq!(ctr(0.01714, ru), "1,71%");
+        assert_eq!(ctr(0.01714, Locale::En), "1.71%");
+        assert_eq!(decimal(12.5, 1, ru), "12,5");
+        assert_eq!(percent(0.364, ru), "36%");
+        assert_eq!(integer(385_980, ru), "385\u{a0}980");
+        assert_eq!(integer(385_980, Locale::En), "385,980");
+        assert_eq!(metric_amount("ctr", 0.0125, None, ru), "1,25%");
+        assert_eq!(metric_amount("clicks", 3561.0, None, ru), "3\u{a0}561");
     }
 }

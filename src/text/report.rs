@@ -1,12 +1,12 @@
-//! The terminal table's words: its heading, warnings, the summary line, the markers and the
-//! column headers. The table is an operator's view and speaks English in every locale (only
-//! its numbers follow the locale), as it always has; the findings it lists carry their
-//! messages in the configured language.
+//! The terminal table's words: its heading, warnings, the summary line, the markers, the
+//! verdicts, channel titles and column headers, in the configured language. The table's
+//! numbers follow the locale too (see [`crate::report::table`]).
 
 use std::collections::BTreeMap;
 
-use super::period_noun;
+use super::{PERIODS, period_countable, period_noun};
 use crate::analysis::{ALL_CHANNELS, AnalysisWarning, FindingKind, Granularity};
+use crate::domain::Locale;
 
 /// `kassa: weeks from 2025-01-06 to 2025-06-29, amounts in USD`.
 pub fn heading(
@@ -14,89 +14,147 @@ pub fn heading(
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
     currency: Option<&str>,
+    locale: Locale,
 ) -> String {
-    format!(
-        "kassa: {}s from {from} to {to}{}",
-        period_noun(g),
-        currency
-            .map(|c| format!(", amounts in {c}"))
-            .unwrap_or_default()
-    )
+    match locale {
+        Locale::En => format!(
+            "kassa: {}s from {from} to {to}{}",
+            period_noun(g),
+            currency
+                .map(|c| format!(", amounts in {c}"))
+                .unwrap_or_default()
+        ),
+        Locale::Ru => format!(
+            "kassa: {} с {from} по {to}{}",
+            match g {
+                Granularity::Day => "по дням",
+                Granularity::Week => "по неделям",
+                Granularity::Month => "по месяцам",
+            },
+            currency
+                .map(|c| format!(", суммы в {c}"))
+                .unwrap_or_default()
+        ),
+    }
 }
 
-/// A warning about the input as a whole. Also the JSON contract's `warnings` text.
-pub fn warning(w: &AnalysisWarning) -> String {
-    match w {
-        AnalysisWarning::MixedCurrencies(currencies) => format!(
+/// A warning about the input as a whole. The English one is also the JSON contract's
+/// `warnings` text.
+pub fn warning(w: &AnalysisWarning, locale: Locale) -> String {
+    match (w, locale) {
+        (AnalysisWarning::MixedCurrencies(currencies), Locale::En) => format!(
             "amounts come in several currencies ({}); kassa sums them as they are and does not convert",
+            currencies.join(", ")
+        ),
+        (AnalysisWarning::MixedCurrencies(currencies), Locale::Ru) => format!(
+            "суммы указаны в разных валютах ({}); kassa складывает их как есть, без пересчёта",
             currencies.join(", ")
         ),
     }
 }
 
+/// A warning as a line of the table: `warning: …`.
+pub fn warning_line(w: &AnalysisWarning, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("warning: {}", warning(w, locale)),
+        Locale::Ru => format!("внимание: {}", warning(w, locale)),
+    }
+}
+
 /// How many findings of each kind, in one sentence:
 /// `2 periods of activity without money; 1 week without a verdict (data gaps).`
-pub fn summary(counts: &BTreeMap<FindingKind, usize>, g: Granularity) -> String {
-    let s = |n: usize| if n == 1 { "" } else { "s" };
+pub fn summary(counts: &BTreeMap<FindingKind, usize>, g: Granularity, locale: Locale) -> String {
     let parts: Vec<String> = FindingKind::ALL
         .into_iter()
         .map(|kind| {
-            let n = counts.get(&kind).copied().unwrap_or(0);
-            match kind {
-                FindingKind::ActivityWithoutMoney => {
-                    format!("{n} period{} of activity without money", s(n))
+            let n = counts.get(&kind).copied().unwrap_or(0) as u64;
+            let periods = period_countable(g).count(n, locale);
+            match (kind, locale) {
+                (FindingKind::ActivityWithoutMoney, Locale::En) => {
+                    format!("{} of activity without money", PERIODS.count(n, locale))
                 }
-                FindingKind::DataGap => format!(
-                    "{n} {}{} without a verdict (data gaps)",
-                    period_noun(g),
-                    s(n)
-                ),
+                (FindingKind::ActivityWithoutMoney, Locale::Ru) => {
+                    format!("активность без денег: {}", PERIODS.count(n, locale))
+                }
+                (FindingKind::DataGap, Locale::En) => {
+                    format!("{periods} without a verdict (data gaps)")
+                }
+                (FindingKind::DataGap, Locale::Ru) => {
+                    format!("без оценки (пробелы в данных): {periods}")
+                }
             }
         })
         .collect();
-    format!("{}.", parts.join("; "))
+    let sentence = parts.join("; ");
+    match locale {
+        Locale::En => format!("{sentence}."),
+        // "Активность без денег: …" opens the sentence.
+        Locale::Ru => format!("{}.", super::findings::capitalize(&sentence)),
+    }
 }
 
-/// The four-character marker in front of a finding's message.
-pub fn marker(kind: FindingKind) -> &'static str {
-    match kind {
-        FindingKind::ActivityWithoutMoney => "FLAG",
-        FindingKind::DataGap => "gap ",
+/// The marker in front of a finding's message, of one width per locale.
+pub fn marker(kind: FindingKind, locale: Locale) -> &'static str {
+    match (kind, locale) {
+        (FindingKind::ActivityWithoutMoney, Locale::En) => "FLAG",
+        (FindingKind::DataGap, Locale::En) => "gap ",
+        (FindingKind::ActivityWithoutMoney, Locale::Ru) => "(!)",
+        (FindingKind::DataGap, Locale::Ru) => "(?)",
     }
 }
 
 /// The verdict column of a period with a finding of `kind`, or of a period judged and not
 /// flagged (`None`).
-pub fn verdict(kind: Option<FindingKind>) -> &'static str {
-    match kind {
-        Some(FindingKind::ActivityWithoutMoney) => "ACTIVITY WITHOUT MONEY",
-        Some(FindingKind::DataGap) => "no verdict",
-        None => "clear",
+pub fn verdict(kind: Option<FindingKind>, locale: Locale) -> &'static str {
+    match (kind, locale) {
+        (Some(FindingKind::ActivityWithoutMoney), Locale::En) => "ACTIVITY WITHOUT MONEY",
+        (Some(FindingKind::DataGap), Locale::En) => "no verdict",
+        (None, Locale::En) => "clear",
+        (Some(FindingKind::ActivityWithoutMoney), Locale::Ru) => "АКТИВНОСТЬ БЕЗ ДЕНЕГ",
+        (Some(FindingKind::DataGap), Locale::Ru) => "нет оценки",
+        (None, Locale::Ru) => "в норме",
     }
 }
 
 /// The title above one channel's rows.
-pub fn channel_title(channel: &str) -> String {
-    if channel == ALL_CHANNELS {
-        "all channels".to_string()
-    } else {
-        format!("channel {channel}")
+pub fn channel_title(channel: &str, locale: Locale) -> String {
+    match (channel == ALL_CHANNELS, locale) {
+        (true, Locale::En) => "all channels".to_string(),
+        (false, Locale::En) => format!("channel {channel}"),
+        (true, Locale::Ru) => "все каналы".to_string(),
+        (false, Locale::Ru) => format!("канал {channel}"),
     }
 }
 
-/// Column headers, the period column named after the granularity.
-pub fn columns(g: Granularity) -> [&'static str; 11] {
-    [
-        period_noun(g),
-        "impressions",
-        "reach",
-        "clicks",
-        "ctr",
-        "spend",
-        "leads",
-        "won",
-        "revenue",
-        "romi",
-        "verdict",
-    ]
+/// Column headers, the period column named after the granularity. CTR and ROMI keep the
+/// names Russian marketers use for them.
+pub fn columns(g: Granularity, locale: Locale) -> [&'static str; 11] {
+    match locale {
+        Locale::En => [
+            period_noun(g),
+            "impressions",
+            "reach",
+            "clicks",
+            "ctr",
+            "spend",
+            "leads",
+            "won",
+            "revenue",
+            "romi",
+            "verdict",
+        ],
+        Locale::Ru => [
+            period_countable(g).ru[0],
+            "показы",
+            "охват",
+            "клики",
+            "CTR",
+            "расход",
+            "заявки",
+            "продажи",
+            "выручка",
+            "ROMI",
+            "оценка",
+        ],
+    }
 }

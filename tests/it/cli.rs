@@ -388,7 +388,7 @@ async fn backfill_from_fake_platforms_end_to_end() {
         &env,
     );
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stdout.contains("meta: 1 rows"), "{}", run.stdout);
+    assert!(run.stdout.contains("meta: 1 row over"), "{}", run.stdout);
     assert!(run.stdout.contains("hubspot: FAILED"), "{}", run.stdout);
     assert!(
         run.stderr.contains(
@@ -511,7 +511,8 @@ async fn alert_test_sends_a_sample_to_one_target() {
     let run = ws.kassa(&["alert-test", "--target", "team"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stdout.contains("team (slack): sample alert delivered"),
+        run.stdout
+            .contains("team (slack): тестовое оповещение отправлено"),
         "{}",
         run.stdout
     );

@@ -146,7 +146,7 @@ fn quiet_keeps_errors_only() {
         args
     };
     let loud = kassa(ws.path(), &args(false));
-    assert!(loud.stdout.contains("crm: 1 rows"), "{loud:?}");
+    assert!(loud.stdout.contains("crm: 1 row over"), "{loud:?}");
     assert!(loud.stderr.contains("WARN"), "{loud:?}");
 
     let quiet = kassa(ws.path(), &args(true));

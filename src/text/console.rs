@@ -1,0 +1,317 @@
+//! The lines the command line prints about what a command did: `backfill` and `run` per
+//! source, `run`'s analysis and alert tallies, `check` and `alert-test` outcomes, and the
+//! demo's story around the alerts it shows. Names (sources, targets, their kinds, alert
+//! events) come from the configuration or the wire and are printed as they are. Errors keep
+//! kassa's one language for errors, English, with their `kassa: error:` prefix.
+
+use chrono::NaiveDate;
+
+use super::{
+    ALERTS, CHUNKS, PERIODS, REQUESTS, ROWS, RUNS, SOURCES, TARGETS, date_range, plural_ru,
+};
+use crate::domain::{DateRange, Locale};
+use crate::sources::ErrorKind;
+
+/// `meta-ads: 1172 rows over 2025-01-06..2025-03-09 (3 chunks)`.
+pub fn backfill_source(
+    name: &str,
+    rows: usize,
+    range: &DateRange,
+    chunks: usize,
+    locale: Locale,
+) -> String {
+    let (rows, chunks) = (
+        ROWS.count(rows as u64, locale),
+        CHUNKS.count(chunks as u64, locale),
+    );
+    match locale {
+        Locale::En => format!("{name}: {rows} over {range} ({chunks})"),
+        Locale::Ru => format!("{name}: {rows} {} ({chunks})", date_range(range, locale)),
+    }
+}
+
+/// A source whose backfill failed part way; `fix` is what a person must do first, `None`
+/// when waiting helps (see [`fix_for`]).
+pub fn backfill_source_failed(
+    name: &str,
+    done: usize,
+    total: usize,
+    fix: Option<&str>,
+    locale: Locale,
+) -> String {
+    match (fix, locale) {
+        (None, Locale::En) => format!(
+            "{name}: FAILED, {done} of {total} chunks stored; the rest stays uncovered: run the same backfill again later (it resumes)"
+        ),
+        (Some(fix), Locale::En) => format!(
+            "{name}: FAILED, {done} of {total} chunks stored; the rest stays uncovered: {fix}, then run the same backfill again"
+        ),
+        (None, Locale::Ru) => format!(
+            "{name}: ОШИБКА, сохранено частей: {done} из {total}; остальные дни без данных: запустите ту же загрузку позже (она продолжит с места остановки)"
+        ),
+        (Some(fix), Locale::Ru) => format!(
+            "{name}: ОШИБКА, сохранено частей: {done} из {total}; остальные дни без данных: {fix}, затем запустите ту же загрузку снова"
+        ),
+    }
+}
+
+/// What a person must do before a source that failed this way can work, as an imperative
+/// clause; `None` when the next attempt may simply succeed (throttling, a server or network
+/// error).
+pub fn fix_for(kind: ErrorKind, locale: Locale) -> Option<&'static str> {
+    let ru = locale.ru();
+    let pick = |en: &'static str, ru_text: &'static str| Some(if ru { ru_text } else { en });
+    match kind {
+        ErrorKind::Throttled | ErrorKind::Server | ErrorKind::Network => None,
+        ErrorKind::Auth => pick(
+            "renew or fix its credentials (`kassa check` tests them)",
+            "обновите или исправьте учётные данные (`kassa check` их проверит)",
+        ),
+        ErrorKind::Tls => pick(
+            "fix the TLS problem named below (`kassa check` tests the connection)",
+            "устраните проблему с TLS, названную ниже (`kassa check` проверит соединение)",
+        ),
+        ErrorKind::Rejected => pick(
+            "correct its settings (the platform refused the request as made)",
+            "исправьте настройки источника (платформа отклонила запрос в таком виде)",
+        ),
+        ErrorKind::Decode => pick(
+            "look into the unexpected answer below (the URL, the API version)",
+            "разберитесь с неожиданным ответом ниже (адрес, версия API)",
+        ),
+        ErrorKind::InvalidData => pick(
+            "fix the data named below",
+            "исправьте данные, указанные ниже",
+        ),
+        ErrorKind::Io => pick(
+            "make the file readable",
+            "сделайте файл доступным для чтения",
+        ),
+        ErrorKind::Config => pick(
+            "fix its configuration (`kassa check` validates it)",
+            "исправьте настройки источника (`kassa check` их проверит)",
+        ),
+    }
+}
+
+/// `meta-ads: 196 rows re-pulled`.
+pub fn run_source(name: &str, rows: usize, locale: Locale) -> String {
+    let n = rows as u64;
+    match locale {
+        Locale::En => format!("{name}: {} re-pulled", ROWS.count(n, locale)),
+        Locale::Ru => format!(
+            "{name}: заново {} {}",
+            plural_ru(n, "загружена", "загружено", "загружено"),
+            ROWS.count(n, locale)
+        ),
+    }
+}
+
+/// A source that failed in a nightly run; `fix` as for [`backfill_source_failed`].
+pub fn run_source_failed(name: &str, fix: Option<&str>, locale: Locale) -> String {
+    match (fix, locale) {
+        (None, Locale::En) => {
+            format!("{name}: FAILED; its window stays uncovered and is retried by the next run")
+        }
+        (Some(fix), Locale::En) => {
+            format!("{name}: FAILED; its window stays uncovered until you {fix}")
+        }
+        (None, Locale::Ru) => format!(
+            "{name}: ОШИБКА; эти дни остаются без данных, следующий запуск загрузит их снова"
+        ),
+        (Some(fix), Locale::Ru) => format!(
+            "{name}: ОШИБКА; эти дни останутся без данных, пока не исправлена причина: {fix}"
+        ),
+    }
+}
+
+/// `analysis: 2 flagged periods, 3 without a verdict`.
+pub fn run_analysis(flagged: usize, gaps: usize, locale: Locale) -> String {
+    let (n, periods) = (flagged as u64, PERIODS.form(flagged as u64, locale));
+    match locale {
+        Locale::En => format!("analysis: {n} flagged {periods}, {gaps} without a verdict"),
+        Locale::Ru => format!(
+            "анализ: активность без денег — {}, без оценки — {}",
+            PERIODS.count(n, locale),
+            PERIODS.count(gaps as u64, locale)
+        ),
+    }
+}
+
+/// One alert this run delivered.
+pub fn alert_delivered(target: &str, title: &str, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("alert delivered to {target}: {title}"),
+        Locale::Ru => format!("оповещение отправлено ({target}): {title}"),
+    }
+}
+
+/// `alerts: 3 new, 3 delivered this run, 0 pending`.
+pub fn alerts_tally(new: usize, delivered: usize, pending: u64, locale: Locale) -> String {
+    match locale {
+        Locale::En => {
+            format!("alerts: {new} new, {delivered} delivered this run, {pending} pending")
+        }
+        Locale::Ru => format!(
+            "оповещения: новых — {new}, отправлено сейчас — {delivered}, ждут отправки — {pending}"
+        ),
+    }
+}
+
+/// `alert-test` delivered its sample.
+pub fn sample_delivered(target: &str, kind: &str, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("{target} ({kind}): sample alert delivered"),
+        Locale::Ru => format!("{target} ({kind}): тестовое оповещение отправлено"),
+    }
+}
+
+/// `configuration: valid (2 sources, 1 alert target)`.
+pub fn config_valid(sources: usize, targets: usize, locale: Locale) -> String {
+    let (sources, targets) = (
+        SOURCES.count(sources as u64, locale),
+        TARGETS.count(targets as u64, locale),
+    );
+    match locale {
+        Locale::En => format!("configuration: valid ({sources}, {targets})"),
+        Locale::Ru => format!("конфигурация в порядке ({sources}, {targets})"),
+    }
+}
+
+/// The store `check` can write (`exists`) or create.
+pub fn store_ok(path: &dyn std::fmt::Display, exists: bool, locale: Locale) -> String {
+    match (exists, locale) {
+        (true, Locale::En) => format!("store ({path}): ok: writable"),
+        (false, Locale::En) => format!("store ({path}): ok: does not exist yet, can be created"),
+        (true, Locale::Ru) => format!("хранилище ({path}): в порядке: запись возможна"),
+        (false, Locale::Ru) => {
+            format!("хранилище ({path}): в порядке: ещё не создано, но создать его можно")
+        }
+    }
+}
+
+/// The store `check` cannot write (its error follows on stderr).
+pub fn store_failed(path: &dyn std::fmt::Display, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("store ({path}): FAILED"),
+        Locale::Ru => format!("хранилище ({path}): ОШИБКА"),
+    }
+}
+
+/// A source `check` reached; `found` is what the probe says it saw.
+pub fn check_ok(name: &str, kind: &str, found: &str, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("{name} ({kind}): ok: {found}"),
+        Locale::Ru => format!("{name} ({kind}): в порядке: {found}"),
+    }
+}
+
+/// A source or alert target `check` found broken (its error follows on stderr).
+pub fn check_failed(name: &str, kind: &str, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("{name} ({kind}): FAILED"),
+        Locale::Ru => format!("{name} ({kind}): ОШИБКА"),
+    }
+}
+
+/// An alert target whose secrets `check` found; it is never contacted.
+pub fn check_target_ok(name: &str, kind: &str, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!(
+            "{name} ({kind}): ok: secrets found (not contacted; `kassa alert-test --target {name}` sends a sample)"
+        ),
+        Locale::Ru => format!(
+            "{name} ({kind}): секреты на месте (связь не проверялась; `kassa alert-test --target {name}` отправит тестовое оповещение)"
+        ),
+    }
+}
+
+/// The demo's opening paragraph.
+pub fn demo_intro(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => {
+            "kassa demo: two ad accounts (meta, google) served by a fake Meta Insights API, deals by a fake\n\
+             HubSpot search API, alerts to fake Slack, Telegram and webhook receivers, all on 127.0.0.1.\n"
+        }
+        Locale::Ru => {
+            "Демо kassa: имитация Meta Insights API отдаёт данные двух рекламных кабинетов (meta и google),\n\
+             имитация поиска HubSpot — сделки, оповещения принимают имитации Slack, Telegram и webhook;\n\
+             всё работает на 127.0.0.1.\n"
+        }
+    }
+}
+
+/// The history the demo loads before its first night.
+pub fn demo_backfill(range: &DateRange, rows: usize, locale: Locale) -> String {
+    let rows = ROWS.count(rows as u64, locale);
+    match locale {
+        Locale::En => format!("backfill {range}: {rows} of history (a backfill never alerts)\n"),
+        Locale::Ru => format!(
+            "история {}: {rows} (при загрузке истории оповещения не отправляются)\n",
+            date_range(range, locale)
+        ),
+    }
+}
+
+/// The rule above one night's alerts.
+pub fn demo_night(night: NaiveDate, locale: Locale) -> String {
+    let rule = "─".repeat(45);
+    match locale {
+        Locale::En => format!("── night of {night} {rule}"),
+        Locale::Ru => format!("── ночной запуск {night} {rule}"),
+    }
+}
+
+/// Introduces the first body of a target kind the demo shows in full.
+pub fn demo_body(kind: &str, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("the {kind} target received this body:"),
+        Locale::Ru => format!("в {kind} ушёл такой запрос:"),
+    }
+}
+
+/// The demo's last word; `unflagged` is the growth that brought money and stayed quiet.
+pub fn demo_summary(
+    delivered: usize,
+    requests: usize,
+    nights: usize,
+    unflagged: NaiveDate,
+    locale: Locale,
+) -> String {
+    let (alerts, sent, nights) = (
+        ALERTS.count(delivered as u64, locale),
+        REQUESTS.count(requests as u64, locale),
+        RUNS.count(nights as u64, locale),
+    );
+    match locale {
+        Locale::En => format!(
+            "{alerts} delivered ({sent} reached the receivers) over {nights}; \
+             the {unflagged} growth brought money and was not flagged."
+        ),
+        Locale::Ru => format!(
+            "За {nights} отправлено {alerts} (до получателей {} {sent}); \
+             рост с {unflagged} принёс деньги, и тревоги не было.",
+            plural_ru(requests as u64, "дошёл", "дошло", "дошло")
+        ),
+    }
+}
+
+/// The label before the commands that repeat the demo by hand.
+pub fn demo_try(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => "Run it for yourself:",
+        Locale::Ru => "Попробуйте сами:",
+    }
+}
+
+/// What a source left uncovered, appended to its line: `; not covered: … (a data gap)`.
+pub fn not_covered(uncovered: &[DateRange], locale: Locale) -> String {
+    if uncovered.is_empty() {
+        return String::new();
+    }
+    let ranges: Vec<String> = uncovered.iter().map(|r| date_range(r, locale)).collect();
+    match locale {
+        Locale::En => format!("; not covered: {} (a data gap)", ranges.join(", ")),
+        Locale::Ru => format!("; нет данных: {} (пробел в данных)", ranges.join(", ")),
+    }
+}

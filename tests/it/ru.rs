@@ -1,0 +1,262 @@
+//! The Russian locale, end to end through the binary: with `[alerting] locale = "ru"` every
+//! line a person reads (the `analyze` table and its data-gap lines, what `backfill` and `run`
+//! print, the alerts a target receives, the demo's story) is Russian, with numbers in Russian
+//! form. Names that come from the data or the configuration (channels, sources, targets),
+//! metric identifiers Russian marketers use as they are (CTR, ROMI), currency codes and the
+//! product's name are the only Latin words allowed.
+
+use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{Workspace, repo};
+
+/// Latin words that may stay in Russian text: names from the data and the configuration,
+/// metric identifiers, currency codes, the product.
+const ALLOWED: &[&str] = &[
+    "meta", "google", "ads", "crm", "team", "slack", "CTR", "ROMI", "USD", "kassa",
+];
+
+/// The Latin-alphabet words of `text` outside the allow-list.
+fn english_words(text: &str, allowed: &[&str]) -> Vec<String> {
+    let mut words: Vec<String> = text
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty() && !allowed.contains(w))
+        .map(str::to_string)
+        .collect();
+    words.dedup();
+    words
+}
+
+fn assert_russian(what: &str, text: &str) {
+    let english = english_words(text, ALLOWED);
+    assert!(
+        english.is_empty(),
+        "{what} keeps English words {english:?}:\n{text}"
+    );
+}
+
+/// The demo's data in a workspace speaking Russian, with two flaws that leave periods without
+/// a verdict: the ads export stops on 2025-06-18 and one won deal of the first week has no
+/// amount. `max_per_run` caps the alerts of a run; the rest arrive as one digest.
+fn workspace(slack_url: &str) -> Workspace {
+    let ws = Workspace::new();
+    let ads = std::fs::read_to_string(repo().join("fixtures/demo/ads.csv")).unwrap();
+    let ads: Vec<&str> = ads
+        .lines()
+        .filter(|line| line.starts_with("date") || line[..10] <= *"2025-06-18")
+        .collect();
+    ws.write("ads.csv", &format!("{}\n", ads.join("\n")));
+    let crm = std::fs::read_to_string(repo().join("fixtures/demo/crm.csv")).unwrap();
+    ws.write(
+        "crm.csv",
+        &crm.replace(
+            "d-00001,2025-01-06,2025-01-08,won,555.00,",
+            "d-00001,2025-01-06,2025-01-08,won,,",
+        ),
+    );
+    ws.write("slack.url", slack_url);
+    configure(&ws, 10);
+    ws
+}
+
+fn configure(ws: &Workspace, max_per_run: usize) {
+    let absolute = |name: &str| ws.path().join(name).display().to_string();
+    ws.config(&format!(
+        "[alerting]\nlocale = \"ru\"\nmax_per_run = {max_per_run}\n\n\
+         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n\n\
+         [[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {:?}\n",
+        absolute("ads.csv"),
+        absolute("crm.csv"),
+        absolute("slack.url"),
+    ));
+}
+
+/// Every `text` a Slack message carries (its fallback, header, sections and facts), except the
+/// context line, which names the event by its wire identifier.
+fn slack_texts(body: &Value, out: &mut Vec<String>) {
+    match body {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("context") {
+                return;
+            }
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("text", Value::String(text)) => out.push(text.clone()),
+                    _ => slack_texts(value, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| slack_texts(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn ru_table_has_no_english() {
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/T0/B0/secret"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    let ws = workspace(&format!("{}/services/T0/B0/secret", slack.uri()));
+
+    let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-03-09"]);
+    assert_eq!(backfill.code, 0, "{backfill:?}");
+    assert!(
+        backfill.stdout.contains("строк с 2025-01-06 по 2025-03-09"),
+        "{}",
+        backfill.stdout
+    );
+    assert_russian("backfill", &backfill.stdout);
+
+    // The March episode opens on two channels, then ends; its two resolved notes are capped
+    // into one digest.
+    let mut runs = String::new();
+    for (night, cap) in [("2025-03-17", 10), ("2025-03-31", 1)] {
+        configure(&ws, cap);
+        let run = ws.kassa(&["run", "--today", night]);
+        assert_eq!(run.code, 0, "{run:?}");
+        runs.push_str(&run.stdout);
+    }
+    for expected in [
+        "заново загружено",
+        "анализ: активность без денег — 2 периода",
+        "оповещение отправлено (team): Активность без денег",
+        "оповещение отправлено (team): Ещё 2 оповещения",
+    ] {
+        assert!(
+            runs.contains(expected),
+            "{expected:?} missing from:\n{runs}"
+        );
+    }
+    assert_russian("run", &runs);
+
+    let requests = slack.received_requests().await.unwrap();
+    assert!(requests.len() >= 3, "{requests:?}");
+    for request in &requests {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let mut texts = Vec::new();
+        slack_texts(&body, &mut texts);
+        assert_russian("an alert", &texts.join("\n"));
+    }
+
+    // The ads export ends before the range does: a data gap, said in Russian (exit 2).
+    let full = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-06-29"]);
+    assert_eq!(full.code, 2, "{full:?}");
+    assert!(
+        full.stdout
+            .contains("; нет данных: с 2025-06-19 по 2025-06-29 (пробел в данных)"),
+        "{}",
+        full.stdout
+    );
+    assert_russian("backfill", &full.stdout);
+    let table = ws.kassa(&["analyze"]);
+    assert_eq!(table.code, 0, "{table:?}");
+    for expected in [
+        "kassa: по неделям с 2025-01-06 по 2025-06-29, суммы в USD",
+        "неделя       показы",
+        "АКТИВНОСТЬ БЕЗ ДЕНЕГ",
+        "нет оценки",
+        "Неделю с 2025-01-06 по 2025-01-12 оценить нельзя: у 1 успешной сделки не указана сумма",
+        "у источника «ads» нет данных за 7 дней (с 2025-06-23 по 2025-06-29)",
+        "мало истории для сравнения (полных недель раньше: 1 из 4 нужных)",
+        "в норме",
+        "без оценки (пробелы в данных): 7 недель",
+    ] {
+        assert!(
+            table.stdout.contains(expected),
+            "{expected:?} missing from:\n{}",
+            table.stdout
+        );
+    }
+    assert_russian("the analyze table", &table.stdout);
+}
+
+#[test]
+fn ru_numbers_use_decimal_comma() {
+    let ws = Workspace::new();
+    let fixtures = repo().join("fixtures/demo");
+    ws.config(&format!(
+        "[alerting]\nlocale = \"ru\"\n\n\
+         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
+        fixtures.join("ads.csv").display().to_string(),
+        fixtures.join("crm.csv").display().to_string(),
+    ));
+    let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-06-29"]);
+    assert_eq!(backfill.code, 0, "{backfill:?}");
+    assert!(
+        backfill.stdout.contains("2\u{a0}069 строк"),
+        "{}",
+        backfill.stdout
+    );
+    let table = ws.kassa(&["analyze"]).stdout;
+    // The first week of all channels: spend, CTR, revenue, ROMI, and counts grouped by a
+    // no-break space.
+    let first_week = table
+        .lines()
+        .find(|line| line.trim_start().starts_with("2025-01-06"))
+        .unwrap();
+    let cells: Vec<&str> = first_week.split("  ").map(str::trim).collect();
+    for expected in [
+        "385\u{a0}980",
+        "1,71%",
+        "4\u{a0}730,91",
+        "20\u{a0}956,79",
+        "343%",
+    ] {
+        assert!(
+            cells.contains(&expected),
+            "{expected:?} missing from {cells:?}"
+        );
+    }
+    // No number anywhere in the table keeps a decimal point.
+    let has_decimal_point = table
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0].is_ascii_digit() && w[1] == b'.' && w[2].is_ascii_digit());
+    assert!(!has_decimal_point, "{table}");
+    assert!(
+        table.contains("(16\u{a0}288,16\u{a0}$ против 20\u{a0}853,82\u{a0}$)"),
+        "{table}"
+    );
+}
+
+#[test]
+fn demo_ru_has_no_english_framing() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .args(["demo", "--locale", "ru"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The demo's own words: every line but the wire bodies it shows (indented six spaces)
+    // and the commands to repeat it by hand.
+    let framing: Vec<&str> = stdout
+        .lines()
+        .filter(|line| !line.starts_with("      ") && !line.contains("cargo run"))
+        .collect();
+    let allowed = [
+        // The fakes and receivers it names, its targets and their kinds, the event names.
+        "kassa", "meta", "google", "Meta", "Insights", "API", "HubSpot", "Slack", "Telegram",
+        "webhook", "slack", "telegram", "team", "owner", "bi", "episode", "opened", "resolved",
+    ];
+    let english = english_words(&framing.join("\n"), &allowed);
+    assert!(
+        english.is_empty(),
+        "{english:?} in:\n{}",
+        framing.join("\n")
+    );
+    for expected in [
+        "Демо kassa",
+        "── ночной запуск 2025-03-17",
+        "Эпизод закрыт: Канал meta",
+        "За 14 ночных запусков отправлено 18 оповещений (до получателей дошло 18 запросов)",
+        "Попробуйте сами:",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing:\n{stdout}");
+    }
+}
