@@ -306,7 +306,9 @@ async fn a_second_concurrent_run_exits_with_a_clear_message() {
     let second = ws.kassa(&["run"]);
     assert_eq!(second.code, 3, "{second:?}");
     assert!(
-        second.stderr.contains("kassa: error: another kassa process (pid"),
+        second
+            .stderr
+            .contains("kassa: error: another kassa process (pid"),
         "{}",
         second.stderr
     );

@@ -202,7 +202,7 @@ pub async fn an_error_names_source_and_range_and_never_the_token<P: Platform>() 
     );
 }
 
-/// `tracing` output captured in memory.
+/// `tracing` output of one thread, captured in memory.
 #[derive(Clone, Default)]
 struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
@@ -212,12 +212,24 @@ impl LogBuffer {
     }
 }
 
-impl io::Write for LogBuffer {
+thread_local! {
+    static CAPTURING: std::cell::RefCell<Option<LogBuffer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes into the calling thread's [`LogBuffer`], if it is capturing; elsewhere, nowhere.
+struct ThreadCapture;
+
+impl io::Write for ThreadCapture {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .expect("the log buffer")
-            .extend_from_slice(bytes);
+        CAPTURING.with_borrow(|buffer| {
+            if let Some(buffer) = buffer {
+                buffer
+                    .0
+                    .lock()
+                    .expect("the log buffer")
+                    .extend_from_slice(bytes);
+            }
+        });
         Ok(bytes.len())
     }
 
@@ -226,18 +238,39 @@ impl io::Write for LogBuffer {
     }
 }
 
+/// Captures every event, at every level, logged on this thread until the buffer's guard is
+/// dropped. One process-wide subscriber does the capturing, installed once: a subscriber set
+/// per thread (`set_default`) races with other tests' threads, because `tracing` caches each
+/// call site's interest process-wide, and a thread without a subscriber can cache "never" for
+/// a call site at the very moment this one installs its own, silently dropping the lines under
+/// test.
+fn capture_logs() -> (LogBuffer, impl Drop) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| ThreadCapture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other test installs a global subscriber");
+    });
+    struct StopCapturing;
+    impl Drop for StopCapturing {
+        fn drop(&mut self) {
+            CAPTURING.set(None);
+        }
+    }
+    let buffer = LogBuffer::default();
+    CAPTURING.set(Some(buffer.clone()));
+    (buffer, StopCapturing)
+}
+
 /// Every event at every level, while a pull retries a later page and then gives up, is
-/// captured (a subscriber set as this thread's default: the test runtime runs on it); the
-/// token appears nowhere in it, while the retry warnings do.
+/// captured (the paused-clock test runtime runs on this thread); the token appears nowhere in
+/// it, while the retry warnings do.
 pub async fn the_token_never_reaches_the_logs<P: Platform>() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _capture = tracing::subscriber::set_default(subscriber);
+    let (logs, _capturing) = capture_logs();
     let trouble = answer(502).set_body_string("Bad Gateway");
     let (server, _workspace, source) = first_page_then::<P>(trouble).await;
 
