@@ -528,7 +528,7 @@ impl Store {
 
     /// Every ad row of the named sources, in the schema [`crate::analysis`] documents.
     pub fn ads(&self, sources: &[&str]) -> Result<DataFrame, StoreError> {
-        self.load(&ADS, sources)
+        self.load(&ADS, sources, |_, snapshot| Ok(snapshot))
     }
 
     /// Every deal of the named sources, in the schema [`crate::analysis`] documents, dated in
@@ -536,29 +536,14 @@ impl Store {
     pub fn deals(&self, sources: &[&str]) -> Result<DataFrame, StoreError> {
         match self.timezone {
             Some(zone) => self.deals_in(sources, zone),
-            None => self.load(&DEALS, sources),
+            None => self.load(&DEALS, sources, |_, snapshot| Ok(snapshot)),
         }
     }
 
     /// Every deal of the named sources, dated in `zone`: a snapshot whose dates are in another
     /// zone is re-dated from the deals' instants (a deal without instants keeps its dates).
     pub fn deals_in(&self, sources: &[&str], zone: Tz) -> Result<DataFrame, StoreError> {
-        let mut combined = DEALS
-            .frame("", &[])
-            .map_err(|source| StoreError::Snapshot {
-                path: self.root.clone(),
-                source,
-            })?;
-        for source in sources {
-            let path = self.snapshot_path(RowKind::Deals, source);
-            if let Some(snapshot) = read_snapshot(&DEALS, &path)? {
-                let frame = redated(&path, snapshot, zone)?.frame;
-                combined
-                    .vstack_mut_owned(frame)
-                    .map_err(|source| StoreError::Snapshot { path, source })?;
-            }
-        }
-        Ok(combined)
+        self.load(&DEALS, sources, |path, snapshot| redated(path, snapshot, zone))
     }
 
     /// The named sources whose stored deals are dated in another zone than `zone`, with how
@@ -597,10 +582,12 @@ impl Store {
         }
     }
 
+    /// The named sources' snapshots of one kind, each passed through `adjust`, stacked.
     fn load<R>(
         &self,
         schema: &SnapshotSchema<R>,
         sources: &[&str],
+        adjust: impl Fn(&Path, Snapshot) -> Result<Snapshot, StoreError>,
     ) -> Result<DataFrame, StoreError> {
         let mut combined = schema
             .frame("", &[])
@@ -610,9 +597,9 @@ impl Store {
             })?;
         for source in sources {
             let path = self.snapshot_path(schema.kind, source);
-            if let Some(Snapshot { frame: df, .. }) = read_snapshot(schema, &path)? {
+            if let Some(snapshot) = read_snapshot(schema, &path)? {
                 combined
-                    .vstack_mut_owned(df)
+                    .vstack_mut_owned(adjust(&path, snapshot)?.frame)
                     .map_err(|source| StoreError::Snapshot { path, source })?;
             }
         }
