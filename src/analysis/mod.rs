@@ -243,6 +243,8 @@ pub fn analyze(
         .map(|&start| periods::period_gaps(g, start, coverage, today))
         .collect();
 
+    let ad_channels = periods::ad_source_channels(ads)?;
+
     let channels: BTreeSet<&str> = sums.keys().map(|(c, _)| c.as_str()).collect();
     let mut findings = Vec::new();
     let mut table = Vec::new();
@@ -267,7 +269,11 @@ pub fn analyze(
                 g,
                 start,
                 &total,
-                shared_gaps[i].clone(),
+                shared_gaps[i]
+                    .iter()
+                    .filter(|gap| periods::gap_concerns(gap, channel, &ad_channels))
+                    .cloned()
+                    .collect(),
             ));
         }
         mark_missing_baselines(&mut rows, g, settings.baseline_periods);

@@ -291,6 +291,58 @@ fn for_each_group(
     Ok(())
 }
 
+/// The channels each ad source has rows for, over its whole history: a day an ad source missed
+/// (or has not finished) can hide activity of those channels only, so it withholds their
+/// verdicts and the total's, not every channel's.
+pub(super) fn ad_source_channels(
+    ads: &DataFrame,
+) -> Result<HashMap<String, BTreeSet<String>>, AnalysisError> {
+    let pairs = ads
+        .clone()
+        .lazy()
+        .group_by([col("source"), col("channel")])
+        .agg([len()])
+        .collect()
+        .map_err(at("listing the channels of each ad source"))?;
+    let read = |name: &str| {
+        pairs
+            .column(name)
+            .and_then(|c| c.str().cloned())
+            .map_err(at("listing the channels of each ad source"))
+    };
+    let (sources, channels) = (read("source")?, read("channel")?);
+    let mut by_source: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for (source, channel) in sources.iter().zip(channels.iter()) {
+        if let (Some(source), Some(channel)) = (source, channel) {
+            by_source
+                .entry(source.to_string())
+                .or_default()
+                .insert(channel.to_string());
+        }
+    }
+    Ok(by_source)
+}
+
+/// Whether a period's gap withholds `channel`'s verdict. A source's missing or pending days
+/// concern the channels it delivers: an ad source's own channels, every channel for a CRM (any
+/// deal may carry any channel) and for an ad source with no rows at all (nothing says which
+/// channels it would have had). The total and "not ended" concern every channel.
+pub(super) fn gap_concerns(
+    reason: &GapReason,
+    channel: &str,
+    ad_channels: &HashMap<String, BTreeSet<String>>,
+) -> bool {
+    match reason {
+        GapReason::SourceMissing { source, .. } | GapReason::SourcePending { source, .. } => {
+            channel == super::ALL_CHANNELS
+                || ad_channels
+                    .get(source)
+                    .is_none_or(|channels| channels.contains(channel))
+        }
+        _ => true,
+    }
+}
+
 /// The distinct currencies of the rows in the window.
 pub(super) fn currencies(
     ads: &DataFrame,
@@ -324,8 +376,8 @@ pub(super) fn currencies(
     Ok(set)
 }
 
-/// Gaps shared by every channel of the period starting at `start`: it has not ended, a source
-/// missed days of it, or a source has not finished days of it yet (uncovered days from its
+/// Gaps of the period starting at `start` (each channel keeps those that concern it, see
+/// [`gap_concerns`]): it has not ended, a source missed days of it, or a source has not finished days of it yet (uncovered days from its
 /// `pending_from` up to yesterday).
 pub(super) fn period_gaps(
     g: Granularity,

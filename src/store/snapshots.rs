@@ -543,7 +543,9 @@ impl Store {
     /// Every deal of the named sources, dated in `zone`: a snapshot whose dates are in another
     /// zone is re-dated from the deals' instants (a deal without instants keeps its dates).
     pub fn deals_in(&self, sources: &[&str], zone: Tz) -> Result<DataFrame, StoreError> {
-        self.load(&DEALS, sources, |path, snapshot| redated(path, snapshot, zone))
+        self.load(&DEALS, sources, |path, snapshot| {
+            redated(path, snapshot, zone)
+        })
     }
 
     /// The named sources whose stored deals are dated in another zone than `zone`, with how

@@ -208,6 +208,71 @@ fn unknown_activity_is_a_reason_not_clear() {
     assert_eq!(all5["reasons"], serde_json::json!(["activity_unknown"]));
 }
 
+/// A day one ad source missed withholds the verdicts of that source's channels (and the
+/// total's), not of channels other sources deliver: meta's week 5 is still judged when only
+/// the google account's export lacks a day of it. A CRM gap withholds every channel.
+#[test]
+fn an_ad_source_gap_withholds_only_its_channels() {
+    let (ads, deals) = story();
+    let (meta, google): (Vec<AdDay>, Vec<AdDay>) =
+        ads.into_iter().partition(|a| a.channel == "meta");
+    let mut frame = ad_rows_to_frame("meta_ads", &meta).unwrap();
+    frame
+        .vstack_mut(&ad_rows_to_frame("google_ads", &google).unwrap())
+        .unwrap();
+    let deals = deals_to_frame("crm", &deals).unwrap();
+    let hole = d(&wednesday(MONDAYS[4]));
+    let covered = |source: &str, ranges: Vec<DateRange>| Coverage {
+        source: source.into(),
+        ranges,
+        pending_from: None,
+    };
+    let around_the_hole = vec![
+        range("2025-01-06", &hole.pred_opt().unwrap().to_string()),
+        range(&hole.succ_opt().unwrap().to_string(), "2025-02-16"),
+    ];
+    let analyze = |coverage: &[Coverage]| {
+        analysis::analyze(
+            &frame,
+            &deals,
+            coverage,
+            &RuleSettings::default(),
+            six_weeks(),
+            d("2025-03-01"),
+        )
+        .unwrap()
+    };
+
+    let analysis = analyze(&[
+        covered("meta_ads", vec![six_weeks()]),
+        covered("google_ads", around_the_hole.clone()),
+        covered("crm", vec![six_weeks()]),
+    ]);
+    assert_eq!(
+        flagged(&analysis),
+        vec![("meta".to_string(), MONDAYS[4].to_string())]
+    );
+    assert_eq!(
+        verdict_of(&analysis, "google", MONDAYS[4]),
+        Verdict::NoVerdict
+    );
+    assert_eq!(verdict_of(&analysis, "all", MONDAYS[4]), Verdict::NoVerdict);
+
+    // The same hole in the CRM: no channel of the week can be judged.
+    let analysis = analyze(&[
+        covered("meta_ads", vec![six_weeks()]),
+        covered("google_ads", vec![six_weeks()]),
+        covered("crm", around_the_hole),
+    ]);
+    assert!(flagged(&analysis).is_empty());
+    for channel in ["all", "meta", "google"] {
+        assert_eq!(
+            verdict_of(&analysis, channel, MONDAYS[4]),
+            Verdict::NoVerdict
+        );
+    }
+}
+
 fn verdict_of(analysis: &Analysis, channel: &str, monday: &str) -> Verdict {
     analysis
         .periods
