@@ -209,19 +209,16 @@ impl Settings {
         for (i, table) in root.tables("sources").into_iter().enumerate() {
             let key = format!("sources[{i}]");
             let base = root.base_of(&table);
-            match table.try_deserialize::<SourceConfig>() {
-                Ok(mut source) => {
-                    if let Some(base) = base {
-                        source.resolve_paths(&base);
-                    }
-                    source.validate(&key, &mut problems);
-                    sources.push(source);
+            let example =
+                "[[sources]] name = \"ads\", kind = \"csv_ads\", path = \"fixtures/demo/ads.csv\"";
+            if let Some(mut source) =
+                read_table::<SourceConfig>(table, &key, (&kinds_list(), example), &mut problems)
+            {
+                if let Some(base) = base {
+                    source.resolve_paths(&base);
                 }
-                Err(e) => problems.push_with_example(
-                    key,
-                    table_error(&e, &kinds_list()),
-                    "[[sources]] name = \"ads\", kind = \"csv_ads\", path = \"fixtures/demo/ads.csv\"",
-                ),
+                source.validate(&key, &mut problems);
+                sources.push(source);
             }
         }
         if sources.is_empty() && problems.is_empty() {
@@ -247,18 +244,18 @@ impl Settings {
         let mut alerts = Vec::new();
         for (i, table) in root.tables("alerts").into_iter().enumerate() {
             let base = root.base_of(&table);
-            match table.try_deserialize::<AlertTargetConfig>() {
-                Ok(mut alert) => {
-                    if let Some(base) = base {
-                        alert.resolve_paths(&base);
-                    }
-                    alerts.push(alert)
+            let example =
+                "[[alerts]] name = \"team\", kind = \"slack\", url_env = \"KASSA_TEAM_WEBHOOK\"";
+            if let Some(mut alert) = read_table::<AlertTargetConfig>(
+                table,
+                &format!("alerts[{i}]"),
+                (&crate::alerts::kinds_list(), example),
+                &mut problems,
+            ) {
+                if let Some(base) = base {
+                    alert.resolve_paths(&base);
                 }
-                Err(e) => problems.push_with_example(
-                    format!("alerts[{i}]"),
-                    table_error(&e, &crate::alerts::kinds_list()),
-                    "[[alerts]] name = \"team\", kind = \"slack\", url_env = \"KASSA_TEAM_WEBHOOK\"",
-                ),
+                alerts.push(alert)
             }
         }
         validate_all(&alerts, &mut problems);
@@ -505,6 +502,119 @@ impl<'a> Table<'a> {
                 env_keys.push((key, variable));
             }
         }
+    }
+}
+
+/// Deserialises one `[[sources]]` or `[[alerts]]` table (`kinds` lists the kinds it may be,
+/// `example` shows a right one), reporting every problem in it under its full key.
+///
+/// serde stops at the first problem, and through the `kind`-tagged enum a value of the wrong
+/// type names no key. So the key at fault is found by leaving keys out one at a time (serde
+/// meets a bad value while walking the keys, so leaving out any other key changes nothing,
+/// leaving out the bad one changes the error); it is reported and left out, and the rest is
+/// tried again, until the table deserialises or what is wrong belongs to no single key (a
+/// missing key, an unknown kind). What deserialises is returned even after a problem, so its
+/// own validation can report more; the problems keep the configuration from being used.
+fn read_table<T: serde::de::DeserializeOwned>(
+    table: config::Value,
+    key: &str,
+    (kinds, example): (&str, &str),
+    problems: &mut Problems,
+) -> Option<T> {
+    let origin = table.origin().map(str::to_string);
+    let config::ValueKind::Table(mut entries) = table.kind else {
+        problems.push_with_example(
+            key,
+            format!("expected a table, got {}", describe(&table)),
+            example,
+        );
+        return None;
+    };
+    let attempt = |entries: &config::Map<String, config::Value>| {
+        config::Value::new(origin.as_ref(), config::ValueKind::Table(entries.clone()))
+            .try_deserialize::<T>()
+    };
+    // By key, so a file lists its problems in the same order every time (the table's keys
+    // come in no particular order).
+    let mut found = std::collections::BTreeMap::new();
+    let read = loop {
+        let error = match attempt(&entries) {
+            Ok(value) => break Some(value),
+            Err(error) => error,
+        };
+        let message = error.to_string();
+        // A missing key is the table's problem, not one of its keys' (and leaving any key out
+        // would change which key serde says is missing).
+        if let Some(name) = missing_key(&message) {
+            problems.push_with_example(join_key(key, name), "is required", example);
+            break None;
+        }
+        let at_fault = entries
+            .keys()
+            .filter(|name| name.as_str() != "kind")
+            .find(|name| {
+                let mut without = entries.clone();
+                without.remove(name.as_str());
+                attempt(&without).map_or_else(|e| e.to_string() != message, |_| true)
+            })
+            .cloned();
+        let Some(name) = at_fault else {
+            problems.push_with_example(key, table_error(&error, kinds), example);
+            break None;
+        };
+        let problem = match entries.remove(&name) {
+            Some(value) if message.starts_with("invalid type: ") => format!(
+                "expected {}, got {}",
+                expected_type(&message),
+                describe(&value)
+            ),
+            Some(_) if message.starts_with("unknown field") => {
+                let suggested = with_suggestion(&message);
+                match suggested.split_once("; did you mean ") {
+                    Some((_, known)) => format!("unknown key `{name}`; did you mean {known}"),
+                    None => format!(
+                        "unknown key `{name}`; known keys: {}",
+                        message
+                            .split_once("expected ")
+                            .map_or("", |(_, known)| known)
+                            .trim_start_matches("one of ")
+                    ),
+                }
+            }
+            _ => table_error(&error, kinds),
+        };
+        found.insert(join_key(key, &name), problem);
+    };
+    for (key, problem) in found {
+        problems.push(key, problem);
+    }
+    read
+}
+
+/// The key a "missing field" error names.
+fn missing_key(message: &str) -> Option<&str> {
+    let rest = ["missing configuration field ", "missing field "]
+        .iter()
+        .find_map(|start| Some(&message[message.find(start)? + start.len()..]))?;
+    rest.split(['"', '`']).nth(1)
+}
+
+/// serde's "expected u32" in words: "expected an integer".
+fn expected_type(message: &str) -> String {
+    let expected = message
+        .split(", expected ")
+        .nth(1)
+        .unwrap_or("another type")
+        .split(" for key ")
+        .next()
+        .unwrap_or_default();
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+            "an integer".to_string()
+        }
+        "f32" | "f64" => "a number".to_string(),
+        "a boolean" => "true or false".to_string(),
+        other => other.to_string(),
     }
 }
 

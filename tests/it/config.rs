@@ -74,8 +74,7 @@ fn unknown_key_suggests_closest() {
     assert_refused(
         &run,
         &[
-            "sources[0]: unknown field `pth`",
-            "did you mean `path`?",
+            "sources[0].pth: unknown key `pth`; did you mean `path`?",
             "alerts[0]: unknown variant `slak`",
             "did you mean `slack`?",
         ],
@@ -100,6 +99,33 @@ fn type_error_names_full_key() {
         &run,
         &["analysis.baseline_periods: expected an integer, got \"four\""],
     );
+}
+
+/// Inside one `[[sources]]` table too: serde stops at the first problem and, through the
+/// `kind`-tagged enum, names no key for a value of the wrong type; kassa names each.
+#[test]
+fn every_problem_of_a_source_table_names_its_key() {
+    let ws = Workspace::new();
+    ws.config(
+        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npth = \"ads.csv\"\n\
+         lookback_days = \"ten\"\nacount = \"x\"\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = \"crm.csv\"\nlookback_days = true\n",
+    );
+    let run = ws.kassa(&["check", "--offline"]);
+    assert_refused(
+        &run,
+        &[
+            "the configuration has 6 problems",
+            "sources[0].path: is required",
+            "sources[0].pth: unknown key `pth`; did you mean `path`?",
+            "sources[0].acount: unknown key `acount`; did you mean `account`?",
+            "sources[0].lookback_days: expected an integer, got \"ten\"",
+            "sources[1].lookback_days: expected an integer, got true",
+            "sources[1].path:",
+        ],
+    );
+    // The same file, the same order.
+    assert_eq!(ws.kassa(&["check", "--offline"]).stderr, run.stderr);
 }
 
 #[test]
