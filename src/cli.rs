@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use crate::alerts::AlertTarget;
 use crate::clock;
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Secrets, Settings};
 use crate::cycle::{self, CycleOutcome};
 use crate::demo;
 use crate::domain::DateRange;
@@ -95,6 +95,10 @@ pub enum Command {
         /// Only this source (repeatable); all configured sources by default.
         #[arg(long = "source", value_name = "NAME")]
         sources: Vec<String>,
+        /// Pull every chunk again, even those an interrupted backfill of the same range
+        /// already stored (by default it resumes).
+        #[arg(long)]
+        refresh: bool,
     },
     /// Line activity up against money by period and channel and flag activity without money.
     Analyze {
@@ -257,7 +261,12 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         .await?;
         return Ok(Outcome::Success);
     }
-    let settings = match Settings::load(cli.config.as_deref()) {
+    // Commands that contact nothing read no secret, so they run where no token is set.
+    let secrets = match cli.command {
+        Command::Analyze { .. } => Secrets::Unused,
+        _ => Secrets::Needed,
+    };
+    let settings = match Settings::load_for(cli.config.as_deref(), secrets) {
         Ok(settings) => settings,
         Err(ConfigError::Invalid(problems)) => {
             // Problems that came from environment variables name them; the file is named only
@@ -281,7 +290,12 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     let today = clock::Clock::now(settings.timezone).today();
     let locale = settings.alerting.locale;
     match cli.command {
-        Command::Backfill { from, to, sources } => {
+        Command::Backfill {
+            from,
+            to,
+            sources,
+            refresh,
+        } => {
             let Some(range) = DateRange::new(from, to) else {
                 bail!("--from {from} is after --to {to}");
             };
@@ -289,12 +303,15 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 return Ok(Outcome::Busy);
             };
             let mut store = open_store(&settings)?;
-            let outcome = pipeline::backfill(&settings, &mut store, range, &sources, today).await?;
+            let options = pipeline::BackfillOptions { refresh };
+            let outcome =
+                pipeline::backfill_with(&settings, &mut store, range, &sources, options, today)
+                    .await?;
             for source in &outcome.sources {
                 if source.errors.is_empty() {
                     status!(
                         quiet,
-                        "{}{}",
+                        "{}{}{}",
                         console::backfill_source(
                             &source.name,
                             source.rows,
@@ -302,6 +319,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                             source.chunks_done,
                             locale
                         ),
+                        console::chunks_skipped(source.chunks_skipped, locale),
                         console::not_covered(&source.uncovered, locale)
                     );
                 } else {

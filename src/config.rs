@@ -108,11 +108,25 @@ struct RawAnalysis {
     money_growth_max: Option<f64>,
 }
 
+/// Whether a command reads the secrets the configuration names (sources' tokens, targets'
+/// webhook URLs): one that does not is not stopped by a secret that cannot be found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    Needed,
+    Unused,
+}
+
 impl Settings {
     /// Loads defaults, then `file` (when given), then the environment, and validates the result.
     /// Relative paths given in `file` are relative to the file's directory; those in the
     /// defaults and the environment to the working directory.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Settings::load_for(file, Secrets::Needed)
+    }
+
+    /// [`Settings::load`] for a command that does or does not use the configured secrets: one
+    /// that does not (`analyze`) runs where the token variables are unset.
+    pub fn load_for(file: Option<&Path>, secrets: Secrets) -> Result<Settings, ConfigError> {
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
         let mut file_dir = None;
@@ -139,13 +153,17 @@ impl Settings {
                     .with_list_parse_key("analysis.activity_metrics"),
             )
             .build()?;
-        Settings::from_config(&raw, file_dir.as_deref())
+        Settings::from_config(&raw, file_dir.as_deref(), secrets)
     }
 
     /// Reads the merged configuration key by key, so that every unknown key and every value of
     /// the wrong type is reported, not only the first of each section. `file_dir` is the
     /// directory relative paths from the configuration file are relative to.
-    fn from_config(raw: &Config, file_dir: Option<&Path>) -> Result<Settings, ConfigError> {
+    fn from_config(
+        raw: &Config,
+        file_dir: Option<&Path>,
+        secrets: Secrets,
+    ) -> Result<Settings, ConfigError> {
         let mut problems = Problems::default();
         let mut env_keys = Vec::new();
         let mut root = Table::new(String::new(), raw.cache.clone().into_table()?, file_dir);
@@ -267,6 +285,9 @@ impl Settings {
             problems.attribute(&key, &format!("the environment variable {variable}"));
         }
 
+        if secrets == Secrets::Unused {
+            problems.forget_unavailable_secrets();
+        }
         if problems.is_empty() {
             Ok(Settings {
                 store_path,
@@ -1010,7 +1031,7 @@ mod tests {
             .add_source(File::from_str(text, FileFormat::Toml))
             .build()
             .unwrap();
-        Settings::from_config(&raw, None)
+        Settings::from_config(&raw, None, Secrets::Needed)
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The pipeline: the only module that knows sources, store and analysis, and wires them.
 //!
-//! - [`backfill`] pulls every source over a range, in checkpointed chunks, into the store;
+//! - [`backfill`] pulls every source over a range, in checkpointed chunks, into the store; run
+//!   again after an interruption, it skips the chunks already stored ([`BackfillOptions`]);
 //! - [`analyze`] reads the store and applies the rule;
 //! - [`check`] builds every source and reaches each once.
 //!
@@ -13,6 +14,7 @@
 //! source's own time zone ([`pull_source`]). A source's day that has not ended yet is
 //! *pending*: left out of that source's pull, not a failure, filled by the next run.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -34,6 +36,9 @@ pub struct SourceOutcome {
     pub name: String,
     pub chunks_done: usize,
     pub chunks_total: usize,
+    /// Chunks an interrupted backfill of the same range had stored, not pulled again (counted
+    /// in `chunks_done` too).
+    pub chunks_skipped: usize,
     pub rows: usize,
     pub errors: Vec<SourceError>,
     /// What the pulls said about rows they accepted (already logged as warnings).
@@ -53,6 +58,7 @@ impl SourceOutcome {
             name: name.to_string(),
             chunks_done: 0,
             chunks_total: 0,
+            chunks_skipped: 0,
             rows: 0,
             errors: Vec::new(),
             warnings: Vec::new(),
@@ -111,16 +117,47 @@ pub fn completed_days(requested: DateRange, today: NaiveDate) -> Result<DateRang
     }
 }
 
-/// Pulls every selected source over `requested` (clipped to completed days) into the store.
-///
-/// Each source's range is cut into its chunk size; every chunk is upserted and recorded as
-/// covered before the next one starts, so a killed backfill resumes by simply running again:
-/// finished chunks are replaced by identical rows, unfinished ones are filled.
+/// How a backfill treats what earlier backfills stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackfillOptions {
+    /// Pull every chunk, even those an interrupted backfill of the same range stored
+    /// (`backfill --refresh`).
+    pub refresh: bool,
+}
+
+/// [`backfill_with`] with the default options: an interrupted backfill resumes.
 pub async fn backfill(
     settings: &Settings,
     store: &mut Store,
     requested: DateRange,
     only: &[String],
+    at: impl Into<At>,
+) -> Result<BackfillOutcome> {
+    backfill_with(
+        settings,
+        store,
+        requested,
+        only,
+        BackfillOptions::default(),
+        at,
+    )
+    .await
+}
+
+/// Pulls every selected source over `requested` (clipped to completed days) into the store.
+///
+/// Each source's range is cut into its chunk size; every chunk is upserted and recorded as
+/// covered before the next one starts, so a killed backfill resumes by simply running again.
+/// The ledger records which chunks each backfill stored: run again over the same range, a
+/// backfill that was killed or ended partial is resumed, its stored chunks skipped (the rule
+/// is in `store/backfills.rs`); with `options.refresh`, or after a backfill of the range that
+/// finished well, every chunk is pulled again.
+pub async fn backfill_with(
+    settings: &Settings,
+    store: &mut Store,
+    requested: DateRange,
+    only: &[String],
+    options: BackfillOptions,
     at: impl Into<At>,
 ) -> Result<BackfillOutcome> {
     let clock = Clock::resolve(at.into(), settings.timezone)?;
@@ -140,6 +177,16 @@ pub async fn backfill(
     let run = store
         .start_run("backfill")
         .context("cannot record the run in the ledger")?;
+    store
+        .start_backfill(run, range)
+        .context("cannot record the run in the ledger")?;
+    let stored = if options.refresh {
+        BTreeMap::new()
+    } else {
+        store
+            .resumable_chunks(run, range)
+            .context("cannot read earlier backfills from the ledger")?
+    };
     // A backfill is numbered in the ledger, so its lines carry that number.
     let span = tracing::info_span!("backfill", run_id = run, range = %range);
     let mut outcomes = Vec::new();
@@ -148,10 +195,18 @@ pub async fn backfill(
         .iter()
         .filter(|s| only.is_empty() || only.iter().any(|n| n == s.name()))
     {
-        let mut outcome = pull_source(settings, store, config, range, &clock)
+        let resume = Resume {
+            run,
+            stored: stored.get(config.name()).map_or(&[], Vec::as_slice),
+        };
+        let mut outcome = pull_source_in(settings, store, config, range, &clock, Some(resume))
             .instrument(span.clone())
             .await?;
-        if outcome.errors.is_empty() && outcome.rows == 0 && outcome.pending != Some(range) {
+        if outcome.errors.is_empty()
+            && outcome.rows == 0
+            && outcome.chunks_skipped == 0
+            && outcome.pending != Some(range)
+        {
             let warning = format!("the backfill found no rows for {range}");
             span.in_scope(|| tracing::warn!(source = %outcome.name, "{warning}"));
             outcome.warnings.push(warning);
@@ -193,6 +248,26 @@ pub async fn pull_source(
     range: DateRange,
     clock: &Clock,
 ) -> Result<SourceOutcome> {
+    pull_source_in(settings, store, config, range, clock, None).await
+}
+
+/// A backfill's memory, for one source: the run that records the chunks it stores, and the
+/// days interrupted backfills of the same range stored, which it skips.
+#[derive(Debug, Clone, Copy)]
+struct Resume<'a> {
+    run: i64,
+    stored: &'a [DateRange],
+}
+
+/// [`pull_source`], within a backfill when `resume` is given.
+async fn pull_source_in(
+    settings: &Settings,
+    store: &mut Store,
+    config: &SourceConfig,
+    range: DateRange,
+    clock: &Clock,
+    resume: Option<Resume<'_>>,
+) -> Result<SourceOutcome> {
     let span =
         tracing::info_span!("pull", source = config.name(), kind = config.kind(), range = %range);
     let outcome = async {
@@ -208,7 +283,9 @@ pub async fn pull_source(
                     tracing::info!(%pending, timezone = %timezone.unwrap_or(Tz::UTC), "the source has not finished these days yet; the next run pulls them");
                 }
                 let mut outcome = match ended {
-                    Some(ended) => pull_chunks(store, config.name(), &source, ended).await?,
+                    Some(ended) => {
+                        pull_chunks(store, config.name(), &source, ended, resume).await?
+                    }
                     None => SourceOutcome::new(config.name()),
                 };
                 outcome.pending = pending;
@@ -282,6 +359,7 @@ async fn pull_chunks(
     name: &str,
     source: &Source,
     range: DateRange,
+    resume: Option<Resume<'_>>,
 ) -> Result<SourceOutcome> {
     let chunks = match source.chunk_days() {
         Some(days) => range.chunks(days),
@@ -291,27 +369,72 @@ async fn pull_chunks(
         chunks_total: chunks.len(),
         ..SourceOutcome::new(name)
     };
+    // Skipped only while the ledger still counts the days as covered.
+    let covered = match resume {
+        Some(resume) if !resume.stored.is_empty() => store
+            .coverage(&[name])
+            .context("cannot read the coverage ledger")?
+            .pop()
+            .map(|c| c.ranges)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let within = |ranges: &[DateRange], chunk: DateRange| {
+        ranges
+            .iter()
+            .any(|r| r.start <= chunk.start && chunk.end <= r.end)
+    };
     for chunk in chunks {
+        if let Some(resume) = resume
+            && within(resume.stored, chunk)
+            && within(&covered, chunk)
+        {
+            tracing::debug!(source = name, %chunk, "stored by the interrupted backfill; skipped");
+            outcome.chunks_done += 1;
+            outcome.chunks_skipped += 1;
+            continue;
+        }
         let chunk_span = tracing::info_span!("chunk", source = name, range = %chunk);
         match source.pull(chunk).instrument(chunk_span.clone()).await {
             Ok(pull) => {
                 let upsert_span = tracing::info_span!(parent: &chunk_span, "upsert", source = name, range = %chunk);
-                let stats = upsert_span
-                    .in_scope(|| store.upsert(name, chunk, &pull.rows, pull.covered))
-                    .with_context(|| {
-                        format!("cannot store what source {name:?} returned for {chunk}")
-                    })?;
-                upsert_span.in_scope(|| {
-                    tracing::info!(%chunk, rows = stats.written, replaced = stats.replaced, "stored")
-                });
-                outcome.chunks_done += 1;
-                outcome.rows += stats.written;
                 let covered = Coverage {
                     source: name.to_string(),
                     ranges: pull.covered.into_iter().collect(),
                     pending_from: None,
                 };
-                outcome.uncovered.extend(covered.missing_in(chunk));
+                let missing = covered.missing_in(chunk);
+                let stored = upsert_span
+                    .in_scope(|| store.upsert(name, chunk, &pull.rows, pull.covered))
+                    .and_then(|stats| {
+                        // A backfill remembers the chunks it stored whole, to skip them if it
+                        // is interrupted and run again.
+                        match resume {
+                            Some(resume) if missing.is_empty() => {
+                                store.record_stored_chunk(resume.run, name, chunk)?
+                            }
+                            _ => {}
+                        }
+                        Ok(stats)
+                    });
+                let stats = match stored {
+                    Ok(stats) => stats,
+                    Err(error) => {
+                        // A full disk or an unwritable snapshot fails this source only; the
+                        // next chunks would fail the same way, so they are not pulled.
+                        outcome.errors.push(
+                            SourceError::new(ErrorKind::Store, error.to_string())
+                                .in_source(name, Some(chunk)),
+                        );
+                        break;
+                    }
+                };
+                upsert_span.in_scope(|| {
+                    tracing::info!(%chunk, rows = stats.written, replaced = stats.replaced, "stored")
+                });
+                outcome.chunks_done += 1;
+                outcome.rows += stats.written;
+                outcome.uncovered.extend(missing);
                 outcome.warnings.extend(pull.warnings);
             }
             Err(error) => {

@@ -72,22 +72,31 @@ impl SecretSpec<'_> {
                 );
                 None
             }
+            (Some(var), None) if !looks_like_variable(var) => {
+                problems.push_with_example(
+                    format!("{key}.{env_key}"),
+                    format!("{NOT_A_VARIABLE}; if it is the {what} itself, put it in a variable or a file ({file_key}) instead"),
+                    self.example,
+                );
+                None
+            }
             (Some(var), None) => match env(var).filter(|v| !v.trim().is_empty()) {
                 Some(value) => Some(SecretString::from(value.trim().to_string())),
                 None => {
-                    problems.push_with_example(
+                    problems.push_unavailable_secret(
                         format!("{key}.{env_key}"),
                         format!("the environment variable {var} is not set"),
-                        format!("export {var}=<{what}>"),
+                        Some(format!("export {var}=<{what}>")),
                     );
                     None
                 }
             },
             (None, Some(path)) => {
                 if !path.is_file() {
-                    problems.push(
+                    problems.push_unavailable_secret(
                         format!("{key}.{file_key}"),
                         format!("{} is not a readable file", path.display()),
+                        None,
                     );
                 }
                 None
@@ -100,6 +109,9 @@ impl SecretSpec<'_> {
     pub fn resolve(&self) -> Result<SecretString, SecretError> {
         let what = self.what;
         let value = match (self.env, self.file) {
+            (Some(var), _) if !looks_like_variable(var) => {
+                return Err(SecretError(format!("{}: {NOT_A_VARIABLE}", self.env_key)));
+            }
             (Some(var), _) => std::env::var(var)
                 .map_err(|_| SecretError(format!("the environment variable {var} is not set")))?,
             (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
@@ -121,11 +133,29 @@ impl SecretSpec<'_> {
     /// `the file Y`.
     pub fn origin(&self) -> String {
         match (self.env, self.file) {
+            (Some(var), _) if !looks_like_variable(var) => {
+                format!("the environment variable named by {}", self.env_key)
+            }
             (Some(var), _) => format!("the environment variable {var}"),
             (None, Some(path)) => format!("the file {}", path.display()),
             (None, None) => format!("the {what}", what = self.what),
         }
     }
+}
+
+/// What is said of an `*_env` value that is not a variable name: it may be the secret itself,
+/// pasted into the wrong key, so it is never shown.
+const NOT_A_VARIABLE: &str = "must name an environment variable (upper-case letters, digits and _, like KASSA_META_TOKEN); the value given does not look like one (not shown)";
+
+/// Whether `name` looks like an environment variable's name: `[A-Z_][A-Z0-9_]*`. Tokens,
+/// webhook URLs and signing secrets all hold a lower-case letter, a digit first, or `-`, `:`,
+/// `/` or `.`, so a secret pasted into `token_env` is caught here and never echoed.
+pub fn looks_like_variable(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_uppercase() || first == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// A secret that could not be read. The message never contains the secret.

@@ -15,6 +15,9 @@ pub struct Problem {
     /// Where the value came from when that is not the configuration file, e.g. `the
     /// environment variable KASSA__ANALYSIS__BASELINE_PERIODS`.
     pub origin: Option<String>,
+    /// The problem is only that a secret cannot be found (its variable is unset, its file
+    /// missing): commands that use no secret ignore it ([`Problems::forget_unavailable_secrets`]).
+    pub unavailable_secret: bool,
 }
 
 impl fmt::Display for Problem {
@@ -42,6 +45,7 @@ impl Problems {
             message: message.into(),
             example: None,
             origin: None,
+            unavailable_secret: false,
         });
     }
 
@@ -56,7 +60,30 @@ impl Problems {
             message: message.into(),
             example: Some(example.into()),
             origin: None,
+            unavailable_secret: false,
         });
+    }
+
+    /// A secret that cannot be found where the configuration says it is.
+    pub fn push_unavailable_secret(
+        &mut self,
+        key: impl Into<String>,
+        message: impl Into<String>,
+        example: Option<String>,
+    ) {
+        self.0.push(Problem {
+            key: key.into(),
+            message: message.into(),
+            example,
+            origin: None,
+            unavailable_secret: true,
+        });
+    }
+
+    /// Drops the problems that are only about secrets not being found, for commands that read
+    /// no secret (`analyze`): they must run where the tokens are not set.
+    pub fn forget_unavailable_secrets(&mut self) {
+        self.0.retain(|problem| !problem.unavailable_secret);
     }
 
     pub fn is_empty(&self) -> bool {

@@ -443,6 +443,7 @@ mod tests {
             name: name.to_string(),
             chunks_done: 0,
             chunks_total: 1,
+            chunks_skipped: 0,
             rows: 0,
             errors: vec![SourceError::new(ErrorKind::Server, "down")],
             warnings: Vec::new(),

@@ -42,7 +42,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::http::{FailureKind, HttpClient, RetryPolicy};
+use crate::http::{FailureKind, HttpClient, RetryPolicy, TARGET_MAX_BODY};
 use crate::secrets::{EnvLookup, process_env};
 use crate::validation::Problems;
 
@@ -143,7 +143,12 @@ impl AlertTargetConfig {
         let fail = |kind: FailureKind, message: String| AlertError::new(&name, kind, message);
         let receiver = spec.build().map_err(|e| fail(e.kind, e.message))?;
         // No authenticator: each receiver carries its secret in the URL or a signature.
-        let client = HttpClient::new(None, retry.clone(), spec.classifier()).map_err(|e| {
+        // A target answers `ok` or a short JSON: its answers are capped far below a data API's.
+        let policy = RetryPolicy {
+            max_body: retry.max_body.min(TARGET_MAX_BODY),
+            ..retry.clone()
+        };
+        let client = HttpClient::new(None, policy, spec.classifier()).map_err(|e| {
             fail(
                 FailureKind::Network,
                 format!("cannot build the HTTP client: {}", e.without_url()),

@@ -35,7 +35,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Failure, FailureKind, classify_by_status, network_failure, redirect_failure, summarize_body,
+    Failure, FailureKind, TARGET_MAX_BODY, classify_by_status, network_failure, read_body,
+    redirect_failure, summarize_body,
 };
 pub use crate::domain::{CachedToken, TokenCache};
 
@@ -352,7 +353,8 @@ impl OAuth2 {
         if let Some(failure) = redirect_failure(status, &headers) {
             return Err(failure);
         }
-        let body = response.text().await.map_err(network_failure)?;
+        // A token answer is a short JSON; anything near a megabyte is not one.
+        let body = read_body(response, TARGET_MAX_BODY, "the token request").await?;
         if !status.is_success() {
             return Err(token_failure(status, &headers, &body));
         }

@@ -1,5 +1,6 @@
-//! The HTTP behaviour every connector and every alert target shares: timeouts, retries with
-//! exponential backoff and jitter, `Retry-After`, and error classification by status *and* body.
+//! The HTTP behaviour every connector and every alert target shares: timeouts (to connect, and
+//! for the whole request), a cap on the size of an answer, retries with exponential backoff and
+//! jitter, `Retry-After`, and error classification by status *and* body.
 //!
 //! Platforms disagree on how they say "slow down": Meta answers HTTP 400 with an error code in
 //! the body, Bitrix24 answers 503, Salesforce 403, HubSpot 429 without `Retry-After`, Telegram
@@ -32,9 +33,13 @@ pub struct RetryPolicy {
     /// Longest server-requested wait we accept; a platform asking for more fails the request
     /// (it will be retried by the next run) instead of stalling the whole night.
     pub max_server_wait: Duration,
-    /// Per-request timeout. `None` disables it, which tests on tokio's paused clock need: a
-    /// paused clock jumps straight to the next timer while the test waits on a loopback socket.
-    pub timeout: Option<Duration>,
+    /// How long connecting and a whole request may take. `None` disables both, which tests
+    /// on tokio's paused clock need: a paused clock jumps straight to the next timer while the
+    /// test waits on a loopback socket.
+    pub timeout: Option<Timeouts>,
+    /// The largest answer read, in bytes: a bigger one fails the request (not retried) instead
+    /// of filling the memory. Alert targets read at most [`TARGET_MAX_BODY`].
+    pub max_body: u64,
 }
 
 impl Default for RetryPolicy {
@@ -44,7 +49,35 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             max_server_wait: Duration::from_secs(300),
-            timeout: Some(Duration::from_secs(60)),
+            timeout: Some(Timeouts::default()),
+            max_body: DATA_MAX_BODY,
+        }
+    }
+}
+
+/// The most a data API's answer may hold: a page of insights or deals is a few megabytes at
+/// most, so 64 MiB is far beyond any honest answer and still fits in memory.
+pub const DATA_MAX_BODY: u64 = 64 * 1024 * 1024;
+
+/// The most an alert target's answer may hold: targets answer `ok` or a short JSON.
+pub const TARGET_MAX_BODY: u64 = 1024 * 1024;
+
+/// Two separate limits: a host that does not accept the connection fails fast, while an
+/// answer may take its time up to the total, which also covers reading the body, so a body
+/// trickling in byte by byte cannot hold a run forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing the connection (TCP and TLS).
+    pub connect: Duration,
+    /// The whole request: connecting, sending, waiting and reading the body.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            total: Duration::from_secs(60),
         }
     }
 }
@@ -306,10 +339,10 @@ impl HttpClient {
             .user_agent(concat!("kassa/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .referer(false);
-        if let Some(timeout) = policy.timeout {
+        if let Some(timeouts) = policy.timeout {
             builder = builder
-                .timeout(timeout)
-                .connect_timeout(timeout.min(Duration::from_secs(10)));
+                .timeout(timeouts.total)
+                .connect_timeout(timeouts.connect);
         }
         let client = builder.build()?;
         Ok(HttpClient {
@@ -323,11 +356,45 @@ impl HttpClient {
     /// Sends `request` until it succeeds, fails for good, or runs out of attempts, and returns
     /// the successful body as text. Errors carry the platform's message, never the URL's query.
     pub async fn send(&self, request: &Request) -> Result<String, HttpError> {
+        self.send_and_read(request, Ok).await
+    }
+
+    /// Sends and parses a JSON answer. An answer that ends in the middle of its JSON was cut
+    /// short on the way (a proxy, a dropped connection that still closed cleanly): it is
+    /// retried like a network failure, and reported as undecodable only if every attempt is cut.
+    pub async fn send_json(&self, request: &Request) -> Result<serde_json::Value, HttpError> {
+        self.send_and_read(request, |body| {
+            serde_json::from_str(&body).map_err(|e| {
+                let message = format!(
+                    "the answer to {} is not valid JSON: {e}",
+                    request.loggable()
+                );
+                if e.is_eof() {
+                    Failure::retry(FailureKind::Decode, None, format!("{message} (cut short)"))
+                } else {
+                    Failure::fatal(FailureKind::Decode, message)
+                }
+            })
+        })
+        .await
+    }
+
+    /// The retry loop: each attempt's successful body goes through `read`, whose failure is
+    /// retried or not like any other.
+    async fn send_and_read<T>(
+        &self,
+        request: &Request,
+        read: impl Fn(String) -> Result<T, Failure>,
+    ) -> Result<T, HttpError> {
         let mut attempt = 0;
         let mut renewed = false;
         loop {
             attempt += 1;
-            let failure = match self.attempt(request).await {
+            let answer = self
+                .attempt(request)
+                .await
+                .and_then(|body| read(body).map_err(Attempted::from));
+            let failure = match answer {
                 Ok(body) => return Ok(body),
                 Err(Attempted {
                     credentials_refused: true,
@@ -386,20 +453,6 @@ impl HttpClient {
         }
     }
 
-    /// Sends and parses a JSON answer.
-    pub async fn send_json(&self, request: &Request) -> Result<serde_json::Value, HttpError> {
-        let body = self.send(request).await?;
-        serde_json::from_str(&body).map_err(|e| {
-            HttpError::new(
-                FailureKind::Decode,
-                format!(
-                    "the answer to {} is not valid JSON: {e}",
-                    request.loggable()
-                ),
-            )
-        })
-    }
-
     async fn attempt(&self, request: &Request) -> Result<String, Attempted> {
         let mut builder = self
             .client
@@ -429,7 +482,7 @@ impl HttpClient {
         if let Some(failure) = redirect_failure(status, &headers) {
             return Err(failure.into());
         }
-        let body = response.text().await.map_err(network_failure)?;
+        let body = read_body(response, self.policy.max_body, &request.loggable()).await?;
         if status.is_success() {
             return Ok(body);
         }
@@ -452,6 +505,56 @@ impl HttpClient {
             .min(self.policy.max_delay);
         let jitter = rand::rng().random_range(0.5..=1.0);
         ceiling.mul_f64(jitter)
+    }
+}
+
+/// Reads an answer's body chunk by chunk, up to `limit` bytes: a larger one (announced by its
+/// `Content-Length` or found while reading) fails without being read further. A connection
+/// that breaks mid-body, or closes before its announced length, is a network failure and so is
+/// retried. `what` names the request in the message.
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<String, Failure> {
+    let too_large = || {
+        Failure::fatal(
+            FailureKind::Decode,
+            format!(
+                "the answer to {what} is larger than {}, the most kassa reads from one answer; not read further",
+                size_text(limit)
+            ),
+        )
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(network_failure)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// A byte count as people write limits: `64 MiB`, `1 MiB`, `512 KiB`, `100 bytes`.
+fn size_text(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 

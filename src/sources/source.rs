@@ -169,6 +169,9 @@ pub enum ErrorKind {
     Io,
     /// The source's own setup is unusable (missing secret file, bad URL).
     Config,
+    /// What the source returned could not be written to the store (a full disk, a path that
+    /// cannot be written): the source fails, the rest of the run goes on.
+    Store,
 }
 
 impl ErrorKind {
@@ -184,6 +187,7 @@ impl ErrorKind {
             ErrorKind::InvalidData => "invalid data",
             ErrorKind::Io => "cannot read",
             ErrorKind::Config => "configuration",
+            ErrorKind::Store => "cannot write the store",
         }
     }
 }

@@ -3,15 +3,17 @@
 //! - Rows live in Parquet snapshots, one file per source: `ads/<source>.parquet` and
 //!   `deals/<source>.parquet` under the store's directory (`snapshots.rs`).
 //! - The ledger lives in SQLite (`ledger.sqlite`): which date ranges each source has covered,
-//!   runs and episode states (`ledger.rs`), and the alert outbox (`outbox.rs`).
+//!   runs and episode states (`ledger.rs`), the chunks each backfill stored (`backfills.rs`),
+//!   and the alert outbox (`outbox.rs`).
 //! - `kassa.lock` keeps one writing process per store (`lock.rs`).
 //!
 //! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
 //! deals by the days they were created or closed, and by id), so a re-pull never duplicates
 //! and a restated number simply wins. Every snapshot is written to a temporary file and renamed
-//! into place, so a crash leaves the old snapshot or the new one, never half of either. Rows are
-//! written before coverage is recorded: a crash in between leaves a window that looks uncovered
-//! and is pulled again, never one that looks covered and is not.
+//! into place, so a crash leaves the old snapshot or the new one, never half of either; a failed
+//! write removes its temporary file, and opening the store for writing removes any a crash
+//! left. Rows are written before coverage is recorded: a crash in between leaves a window that
+//! looks uncovered and is pulled again, never one that looks covered and is not.
 //!
 //! The store knows the domain types, polars and SQLite; it knows nothing of sources or analysis.
 //!
@@ -62,6 +64,7 @@
 //!    too, it holds the `ALTER TABLE`s.
 //! 3. Keep `tests/data/store-v1/` opening (`tests/it/store.rs`); never regenerate it.
 
+mod backfills;
 mod ledger;
 mod lock;
 mod outbox;
@@ -156,6 +159,23 @@ pub const MIGRATIONS: &[Migration] = &[
         // Snapshots only: older files lack both and read as "no instants, zone unknown".
         sql: "",
     },
+    Migration {
+        version: 4,
+        what: "backfills and backfill_chunks: the range of each backfill and the chunks it \
+               stored, so an interrupted backfill run again skips what it already stored",
+        sql: "CREATE TABLE backfills (
+              run_id INTEGER PRIMARY KEY,
+              start_date TEXT NOT NULL,
+              end_date TEXT NOT NULL
+          );
+          CREATE TABLE backfill_chunks (
+              run_id INTEGER NOT NULL,
+              source TEXT NOT NULL,
+              start_date TEXT NOT NULL,
+              end_date TEXT NOT NULL,
+              PRIMARY KEY (run_id, source, start_date)
+          );",
+    },
 ];
 
 /// The newest store schema this kassa reads and writes.
@@ -241,7 +261,11 @@ impl Store {
         let ledger = open_ledger(&ledger_path, MIGRATIONS)?;
         restrict_to_owner(&ledger_path)?;
         for dir in [root.join("ads"), root.join("deals")] {
-            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir, source })?;
+            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            remove_temporaries(&dir)?;
         }
         Ok(Store {
             root: root.to_path_buf(),
@@ -286,6 +310,27 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         user_version(&self.ledger).map_err(ledger_error(&self.ledger_path))
     }
+}
+
+/// Removes the `*.parquet.tmp` files a write cut short left in `dir` (a full disk, a killed
+/// process). Only a writer opens the store this way, under the store lock, so no other process
+/// is writing one of them; the snapshots they were meant to replace are still whole.
+fn remove_temporaries(dir: &Path) -> Result<(), StoreError> {
+    let io_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    };
+    let suffix = format!(".{}", snapshots::TEMPORARY_EXTENSION);
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let path = entry.path();
+        let temporary = entry.file_name().to_string_lossy().ends_with(&suffix);
+        if temporary && entry.file_type().map_err(io_error(&path))?.is_file() {
+            std::fs::remove_file(&path).map_err(io_error(&path))?;
+            tracing::info!(file = %path.display(), "removed a snapshot write left unfinished");
+        }
+    }
+    Ok(())
 }
 
 /// Checks, without creating anything, that a store could be written at `root`: an existing
@@ -576,7 +621,7 @@ mod tests {
             .unwrap();
 
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
         let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
         assert!(store.timezone_changes(&["crm"], tokyo).unwrap().is_empty());
         let deals = store.deals_in(&["crm"], tokyo).unwrap();

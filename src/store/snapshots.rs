@@ -765,12 +765,35 @@ fn write_snapshot(
     df: &mut DataFrame,
     timezone: Option<&str>,
 ) -> Result<(), StoreError> {
-    let tmp = path.with_extension("parquet.tmp");
+    let tmp = path.with_extension(TEMPORARY_EXTENSION);
+    let written = write_temporary(&tmp, df, timezone).and_then(|()| {
+        std::fs::rename(&tmp, path).map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    });
+    if written.is_err() {
+        // A full disk leaves a partial file: it would hold the space until the next success.
+        // Removing it may fail too (it may not exist); the write's own error is what matters.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// What a snapshot is written as before it is renamed into place: `ads/meta.parquet.tmp`.
+pub(super) const TEMPORARY_EXTENSION: &str = "parquet.tmp";
+
+/// Writes and syncs the temporary file of [`write_snapshot`].
+fn write_temporary(
+    tmp: &Path,
+    df: &mut DataFrame,
+    timezone: Option<&str>,
+) -> Result<(), StoreError> {
     let io_error = |source| StoreError::Io {
-        path: tmp.clone(),
+        path: tmp.to_path_buf(),
         source,
     };
-    let file = std::fs::File::create(&tmp).map_err(io_error)?;
+    let file = std::fs::File::create(tmp).map_err(io_error)?;
     let mut pairs = vec![(STAMP_KEY.to_string(), SCHEMA_VERSION.to_string())];
     if let Some(zone) = timezone {
         pairs.push((TIMEZONE_KEY.to_string(), zone.to_string()));
@@ -780,14 +803,10 @@ fn write_snapshot(
         .with_key_value_metadata(Some(stamp))
         .finish(df)
         .map_err(|source| StoreError::Snapshot {
-            path: tmp.clone(),
+            path: tmp.to_path_buf(),
             source,
         })?;
-    file.sync_all().map_err(io_error)?;
-    std::fs::rename(&tmp, path).map_err(|source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    file.sync_all().map_err(io_error)
 }
 
 #[cfg(test)]

@@ -30,6 +30,24 @@ pub fn backfill_source(
     }
 }
 
+/// `; 3 chunks stored by the interrupted backfill skipped (--refresh pulls them again)`, or
+/// nothing when none was skipped.
+pub fn chunks_skipped(skipped: usize, locale: Locale) -> String {
+    if skipped == 0 {
+        return String::new();
+    }
+    let chunks = CHUNKS.count(skipped as u64, locale);
+    match locale {
+        Locale::En => format!(
+            "; {chunks} stored by the interrupted backfill skipped (--refresh pulls them again)"
+        ),
+        Locale::Ru => format!(
+            "; пропущено частей, уже сохранённых прерванной загрузкой: {} (--refresh загрузит их заново)",
+            crate::text::integer(skipped as u64, locale)
+        ),
+    }
+}
+
 /// A source whose backfill failed part way; `fix` is what a person must do first, `None`
 /// when waiting helps (see [`fix_for`]).
 pub fn backfill_source_failed(
@@ -90,6 +108,10 @@ pub fn fix_for(kind: ErrorKind, locale: Locale) -> Option<&'static str> {
         ErrorKind::Config => pick(
             "fix its configuration (`kassa check` validates it)",
             "исправьте настройки источника (`kassa check` их проверит)",
+        ),
+        ErrorKind::Store => pick(
+            "free disk space or fix the store path named below",
+            "освободите место на диске или исправьте путь хранилища, указанный ниже",
         ),
     }
 }

@@ -379,3 +379,75 @@ fn analyze_does_not_create_store() {
         ws.store_path()
     );
 }
+
+/// A token pasted into `token_env` (or a webhook URL into `url_env`, a signing secret into
+/// `secret_env`) by mistake is never echoed as "the variable name": the message says what the
+/// key must hold and that the value is not shown, and names no value anywhere.
+#[test]
+fn pasted_token_is_not_echoed() {
+    let token = "EAAGpastedTOKEN0123456789abcdef";
+    let url = "https://hooks.slack.com/services/T0/B0/pastedSECRETpath";
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let (_ws, run) = check_with(&format!(
+        "[[sources]]\nname = \"meta\"\nkind = \"meta\"\naccount_id = \"act_1\"\ntoken_env = {token:?}\n\n\
+         [[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_env = {url:?}\n\n\
+         [[alerts]]\nname = \"bi\"\nkind = \"webhook\"\nurl_env = \"KASSA_TEST_BI_URL\"\nsecret_env = {secret:?}\n"
+    ));
+    assert_refused(
+        &run,
+        &[
+            "sources[0].token_env: must name an environment variable (upper-case letters, digits and _, like KASSA_META_TOKEN); the value given does not look like one (not shown)",
+            "alerts[0].url_env: must name an environment variable",
+            "alerts[1].secret_env: must name an environment variable",
+        ],
+    );
+    for value in [token, url, secret, "pastedTOKEN", "pastedSECRET", "whsec_"] {
+        assert!(
+            !run.stderr.contains(value),
+            "{value} echoed: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stdout.contains(value),
+            "{value} echoed: {}",
+            run.stdout
+        );
+    }
+}
+
+/// `analyze` reads the store only: it runs where no token variable is set, while `check`
+/// (which builds every source and target) still says which variable is missing.
+#[test]
+fn analyze_needs_no_secrets() {
+    let ws = Workspace::new();
+    ws.config(&demo_sources());
+    let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-05-25"]);
+    assert_eq!(backfill.code, 0, "{backfill:?}");
+    ws.config(&format!(
+        "{}\n\
+         [[sources]]\nname = \"meta\"\nkind = \"meta\"\naccount_id = \"act_1\"\ntoken_env = \"KASSA_TEST_UNSET_META_TOKEN\"\n\n\
+         [[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_env = \"KASSA_TEST_UNSET_SLACK_URL\"\n\n\
+         [[alerts]]\nname = \"bi\"\nkind = \"webhook\"\nurl_file = \"missing/bi.url\"\n\
+         secret_env = \"KASSA_TEST_UNSET_BI_SECRET\"\n",
+        demo_sources()
+    ));
+
+    let analyze = ws.kassa(&["analyze", "--format", "json"]);
+    assert_eq!(analyze.code, 0, "{analyze:?}");
+    assert!(analyze.json()["findings"].is_array(), "{}", analyze.stdout);
+
+    let check = ws.kassa(&["check", "--offline"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    for missing in [
+        "KASSA_TEST_UNSET_META_TOKEN is not set",
+        "KASSA_TEST_UNSET_SLACK_URL is not set",
+        "bi.url is not a readable file",
+        "KASSA_TEST_UNSET_BI_SECRET is not set",
+    ] {
+        assert!(
+            check.stderr.contains(missing),
+            "{missing}: {}",
+            check.stderr
+        );
+    }
+}

@@ -448,3 +448,110 @@ async fn probe_with_a_refused_token_is_an_auth_error() {
     assert!(shown.contains(&format!("{:?}", meta::SOURCE)), "{shown}");
     assert!(!shown.contains(meta::TOKEN), "{shown}");
 }
+
+/// A workspace whose Meta source pulls one day per request from `server`, with its token in a
+/// file (so the in-process and the binary backfills both read it).
+fn one_day_chunks(server: &MockServer) -> crate::helpers::Workspace {
+    let ws = crate::helpers::Workspace::new();
+    let token = ws.write("secrets/meta.token", meta::TOKEN);
+    ws.config(&meta::table(
+        "meta",
+        &server.uri(),
+        crate::fakes::TokenFrom::File(&token),
+        "chunk_days = 1\ntimezone = \"UTC\"",
+    ));
+    ws
+}
+
+/// Starts a backfill of 2024-05-01..07 (seven one-day chunks) in-process and stops it the way
+/// a kill does, while its fourth request hangs: three chunks stored, the run never finished.
+async fn interrupted_backfill(server: &MockServer, ws: &crate::helpers::Workspace) {
+    Mock::given(method("GET"))
+        .and(path(meta::INSIGHTS_PATH))
+        .respond_with(ok(meta::page(vec![], None)))
+        .up_to_n_times(3)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(meta::INSIGHTS_PATH))
+        .respond_with(ok(meta::page(vec![], None)).set_delay(Duration::from_secs(3600)))
+        .up_to_n_times(1)
+        .with_priority(2)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(meta::INSIGHTS_PATH))
+        .respond_with(ok(meta::page(vec![], None)))
+        .with_priority(3)
+        .mount(server)
+        .await;
+    let settings = kassa::config::Settings::load(Some(&ws.path().join("kassa.toml"))).unwrap();
+    let mut store = kassa::store::Store::open(&settings.store_path).unwrap();
+    let week = range("2024-05-01", "2024-05-07");
+    let backfill = kassa::pipeline::backfill(&settings, &mut store, week, &[], d("2024-06-01"));
+    let fourth_request = async {
+        while requests(server).await.len() < 4 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::select! {
+        outcome = backfill => panic!("the backfill was to hang, but ended: {outcome:?}"),
+        () = fourth_request => {}
+    }
+}
+
+/// Run again over the same range, an interrupted backfill pulls only the chunks it had not
+/// stored, and says how many it skipped. Once it has finished well, running it again is a
+/// deliberate re-pull of everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn rerun_backfill_skips_stored_chunks() {
+    let server = MockServer::start().await;
+    let ws = one_day_chunks(&server);
+    interrupted_backfill(&server, &ws).await;
+    assert_eq!(requests(&server).await.len(), 4);
+
+    let resumed = ws.kassa(&["backfill", "--from", "2024-05-01", "--to", "2024-05-07"]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    assert_eq!(requests(&server).await.len(), 4 + 4, "days 4 to 7 only");
+    assert!(
+        resumed.stdout.contains(
+            "meta: 0 rows over 2024-05-01..2024-05-07 (7 chunks); 3 chunks stored by the interrupted backfill skipped (--refresh pulls them again)"
+        ),
+        "{}",
+        resumed.stdout
+    );
+
+    let again = ws.kassa(&["backfill", "--from", "2024-05-01", "--to", "2024-05-07"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(
+        requests(&server).await.len(),
+        8 + 7,
+        "a finished backfill is re-pulled"
+    );
+    assert!(!again.stdout.contains("skipped"), "{}", again.stdout);
+}
+
+/// `backfill --refresh` pulls every chunk, even those the interrupted run stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_repulls_everything() {
+    let server = MockServer::start().await;
+    let ws = one_day_chunks(&server);
+    interrupted_backfill(&server, &ws).await;
+
+    let refreshed = ws.kassa(&[
+        "backfill",
+        "--from",
+        "2024-05-01",
+        "--to",
+        "2024-05-07",
+        "--refresh",
+    ]);
+    assert_eq!(refreshed.code, 0, "{refreshed:?}");
+    assert_eq!(requests(&server).await.len(), 4 + 7);
+    assert!(
+        !refreshed.stdout.contains("skipped"),
+        "{}",
+        refreshed.stdout
+    );
+}

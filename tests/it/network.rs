@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kassa::http::{FailureKind, HttpClient, HttpError, Request, RetryPolicy};
+use kassa::http::{FailureKind, HttpClient, HttpError, Request, RetryPolicy, Timeouts};
 
 use crate::fakes::{TokenFrom, meta};
 use crate::helpers::{Workspace, kassa_bare, repo};
@@ -109,7 +109,7 @@ async fn timeout_is_named() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let policy = RetryPolicy {
-        timeout: Some(Duration::from_secs(60)),
+        timeout: Some(Timeouts::default()),
         ..quick()
     };
     let error = get(&client(policy), &format!("http://127.0.0.1:{port}/x")).await;
@@ -206,4 +206,173 @@ fn untrusted_certificate_needs_a_person() {
         run.stdout
     );
     assert_eq!(accepted.load(Ordering::SeqCst), 1, "retried: {run:?}");
+}
+
+/// Answers once: reads the request, waits `headers_after`, then sends `body` with its length,
+/// one byte every `byte_every` (all at once when zero). A tokio task on the test's runtime, so
+/// its waits run on the same paused clock as the client's timeouts.
+async fn slow_server(headers_after: Duration, body: &'static [u8], byte_every: Duration) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let _ = stream.read(&mut [0; 4096]).await;
+        tokio::time::sleep(headers_after).await;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        if byte_every.is_zero() {
+            let _ = stream.write_all(body).await;
+            return;
+        }
+        for byte in body {
+            tokio::time::sleep(byte_every).await;
+            if stream.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+        }
+    });
+    port
+}
+
+/// The connect timeout (10 s) does not cut an answer that takes longer to come; the total
+/// (60 s) covers the body too, so a body trickling in a byte every 5 s (each byte well inside
+/// the connect timeout) is a timeout at 60 s, not a night-long wait.
+#[tokio::test(start_paused = true)]
+async fn connect_and_total_timeouts_are_separate() {
+    let policy = RetryPolicy {
+        max_attempts: 1,
+        timeout: Some(Timeouts::default()),
+        ..quick()
+    };
+    assert_eq!(
+        Timeouts::default(),
+        Timeouts {
+            connect: Duration::from_secs(10),
+            total: Duration::from_secs(60)
+        }
+    );
+
+    let port = slow_server(Duration::from_secs(30), b"ok", Duration::ZERO).await;
+    let started = tokio::time::Instant::now();
+    let body = client(policy.clone())
+        .send(&Request::get(
+            format!("http://127.0.0.1:{port}/slow").parse().unwrap(),
+        ))
+        .await
+        .expect("an answer after 30 s is inside the total timeout");
+    assert_eq!(body, "ok");
+    assert!(started.elapsed() >= Duration::from_secs(30));
+
+    let port = slow_server(Duration::ZERO, &[b'x'; 100], Duration::from_secs(5)).await;
+    let started = tokio::time::Instant::now();
+    let error = get(&client(policy), &format!("http://127.0.0.1:{port}/trickle")).await;
+    let waited = started.elapsed();
+    assert_eq!(error.kind, FailureKind::Network, "{error}");
+    assert!(
+        error.message.starts_with("timed out waiting for an answer"),
+        "{error}"
+    );
+    assert!(
+        (Duration::from_secs(60)..Duration::from_secs(61)).contains(&waited),
+        "{waited:?}"
+    );
+}
+
+/// Sends headers announcing `length` bytes (when given) or a chunked body, then writes zeros
+/// until the client goes away: an answer far bigger than anything kassa should read.
+fn endless(mut stream: std::net::TcpStream, length: Option<u64>) {
+    let _ = stream.read(&mut [0; 1024]);
+    let head = match length {
+        Some(length) => format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n"),
+        None => "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_string(),
+    };
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let chunk = [b'0'; 8192];
+    loop {
+        let written = match length {
+            Some(_) => stream.write_all(&chunk),
+            None => stream
+                .write_all(b"2000\r\n")
+                .and_then(|()| stream.write_all(&chunk))
+                .and_then(|()| stream.write_all(b"\r\n")),
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+/// An answer larger than the client's cap fails without being read into memory: refused at
+/// once when its `Content-Length` says so (64 MiB for data APIs), and cut off after the cap
+/// when it does not say (1 MiB for alert targets); neither is retried.
+#[tokio::test]
+async fn oversized_body_is_refused() {
+    let (port, accepted) = server(|stream| endless(stream, Some(100 * 1024 * 1024)));
+    let error = get(
+        &client(quick()),
+        &format!("http://127.0.0.1:{port}/insights"),
+    )
+    .await;
+    assert_eq!(error.kind, FailureKind::Decode, "{error}");
+    assert_eq!(
+        error.message,
+        "the answer to GET /insights is larger than 64 MiB, the most kassa reads from one answer; not read further"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "retried: {error}");
+
+    let (port, accepted) = server(|stream| endless(stream, None));
+    let target = RetryPolicy {
+        max_body: kassa::http::TARGET_MAX_BODY,
+        ..quick()
+    };
+    let error = client(target)
+        .send(
+            &Request::get(format!("http://127.0.0.1:{port}/hook").parse().unwrap())
+                .label("POST webhook of alert target bi"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.message,
+        "the answer to POST webhook of alert target bi is larger than 1 MiB, the most kassa reads from one answer; not read further"
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "retried: {error}");
+}
+
+/// Announces ten bytes and sends five before closing on the first connection (a transfer cut
+/// short); answers in full on the next.
+fn cut_then_whole(mut stream: std::net::TcpStream, first: bool) {
+    let _ = stream.read(&mut [0; 1024]);
+    let answer: &[u8] = if first {
+        b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: close\r\n\r\n12345"
+    } else {
+        b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\nconnection: close\r\n\r\n1234567890"
+    };
+    let _ = stream.write_all(answer);
+}
+
+/// A body shorter than its `Content-Length` (the connection closed mid-body) is a network
+/// failure and retried within the run.
+#[tokio::test]
+async fn a_body_cut_short_is_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().flatten().enumerate() {
+            cut_then_whole(stream, i == 0);
+        }
+    });
+    let body = client(quick())
+        .send(&Request::get(
+            format!("http://127.0.0.1:{port}/x").parse().unwrap(),
+        ))
+        .await
+        .expect("the cut transfer is retried");
+    assert_eq!(body, "1234567890");
 }

@@ -353,3 +353,68 @@ async fn alerts_for_a_removed_target_do_not_keep_runs_partial() {
         "the message is kept, not lost"
     );
 }
+
+/// A snapshot that cannot be written (a full disk; here a directory standing where the
+/// temporary file must go, which even root cannot write over) fails its own source only: the
+/// other source is stored, the analysis runs, the alert waiting in the outbox is delivered, and
+/// the run ends partial (exit 2) naming the source, the range and the path.
+#[tokio::test(start_paused = true)]
+async fn failed_write_fails_its_source_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .up_to_n_times(5)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    accept(&server).await;
+    let ws = workspace(&slack_url(&server));
+    let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
+    let first = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!(first.pending, 1, "the alert waits in the outbox");
+    let blocked = ws.store_path().join("ads/ads.parquet.tmp");
+    std::fs::create_dir(&blocked).unwrap();
+    let crm = ws.store_path().join("deals/crm.parquet");
+    let crm_before = std::fs::metadata(&crm).unwrap().modified().unwrap();
+
+    let second = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .expect("a failed write does not end the run");
+
+    let ads = &second.sources[0];
+    assert_eq!(ads.name, "ads");
+    assert_eq!(ads.errors.len(), 1, "{:?}", ads.errors);
+    let error = ads.errors[0].to_string();
+    assert!(
+        error.starts_with("source \"ads\", 2025-")
+            && error.contains("cannot write the store: store ")
+            && error.contains("ads.parquet.tmp"),
+        "{error}"
+    );
+    assert!(
+        second.sources[1].errors.is_empty(),
+        "{:?}",
+        second.sources[1]
+    );
+    assert_ne!(
+        std::fs::metadata(&crm).unwrap().modified().unwrap(),
+        crm_before,
+        "crm was stored"
+    );
+    assert!(second.findings.values().sum::<usize>() > 0, "analysed");
+    assert_eq!((second.delivered.len(), second.pending), (1, 0));
+    assert!(second.partial());
+    drop(store);
+
+    // Through the binary: exit 2, the source named with what a person must do.
+    let run = ws.kassa(&["run", "--today", NIGHT]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("source \"ads\"") && run.stderr.contains("cannot write the store"),
+        "{}",
+        run.stderr
+    );
+    assert!(blocked.is_dir(), "a directory is not a leftover temporary");
+}

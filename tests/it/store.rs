@@ -628,7 +628,7 @@ fn old_store_opens_after_timezone_migration() {
     let ws = Workspace::new();
     copy_old_store("store-v1", &ws.store_path());
     let mut store = Store::open(&ws.store_path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
     let moscow: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
     assert!(store.timezone_changes(&["crm"], moscow).unwrap().is_empty());
     let before = store.deals(&["crm"]).unwrap();
@@ -692,4 +692,35 @@ fn old_store_opens_after_timezone_migration() {
         dated(&before),
         "old deals keep their dates"
     );
+}
+
+/// A write cut short (a full disk, a kill) leaves `*.parquet.tmp` beside the snapshot it was
+/// to replace; opening the store for writing removes it and keeps the snapshot.
+#[test]
+fn leftover_temporaries_are_removed_on_open() {
+    let ws = Workspace::new();
+    let mut store = Store::open(&ws.store_path()).unwrap();
+    store
+        .upsert(
+            "meta",
+            range("2024-05-01", "2024-05-01"),
+            &Pulled::Ads(vec![ad_day("2024-05-01", "meta", 100, 10, 50, "1.00")]),
+            Some(range("2024-05-01", "2024-05-01")),
+        )
+        .unwrap();
+    drop(store);
+    let leftovers = [
+        ws.store_path().join("ads/meta.parquet.tmp"),
+        ws.store_path().join("deals/crm.parquet.tmp"),
+    ];
+    for leftover in &leftovers {
+        std::fs::write(leftover, b"half a parquet file").unwrap();
+    }
+
+    let store = Store::open(&ws.store_path()).unwrap();
+
+    for leftover in &leftovers {
+        assert!(!leftover.exists(), "{} was left", leftover.display());
+    }
+    assert_eq!(store.ads(&["meta"]).unwrap().height(), 1);
 }

@@ -90,6 +90,7 @@ macro_rules! connector_contract {
             an_off_host_paging_link_is_never_followed,
             an_empty_result_is_covered_with_zero_rows,
             truncated_json_is_a_decode_error_naming_source_and_range,
+            truncated_body_is_retried_once,
             a_redirect_is_never_followed,
         );
     };
@@ -446,8 +447,8 @@ pub async fn an_empty_result_is_covered_with_zero_rows<P: Platform>() {
     assert_eq!(requests(&server).await.len(), 1);
 }
 
-/// A 200 whose JSON is cut mid-object (a dropped connection, a proxy's limit) is a `Decode`
-/// error naming the source and the range, never a short success.
+/// A 200 whose JSON is cut mid-object every time (a proxy's limit) is, once the attempts are
+/// spent, a `Decode` error naming the source and the range, never a short success.
 pub async fn truncated_json_is_a_decode_error_naming_source_and_range<P: Platform>() {
     let whole = P::page(day(), None).to_string();
     let cut = whole[..whole.len() / 2].to_string();
@@ -462,6 +463,35 @@ pub async fn truncated_json_is_a_decode_error_naming_source_and_range<P: Platfor
 
     assert_eq!(error.kind, ErrorKind::Decode, "{error}");
     assert_names_source_and_range::<P>(&error, &week().to_string());
+    // Every attempt was cut: retried within the policy, then reported.
+    let attempts = RetryPolicy::default().max_attempts as usize;
+    assert_eq!(requests(&server).await.len(), attempts, "{error}");
+    assert!(error.message.contains("gave up after"), "{error}");
+}
+
+/// An answer cut short on the way (its JSON ends mid-document) is retried like a network
+/// failure, so one bad transfer does not lose the night; the whole answer that follows is used.
+pub async fn truncated_body_is_retried_once<P: Platform>() {
+    let whole = P::page(day(), None).to_string();
+    let cut = whole[..whole.len() / 2].to_string();
+    let server = MockServer::start().await;
+    script(
+        &server,
+        P::METHOD,
+        P::DATA_PATH,
+        answer(200).set_body_raw(cut, "application/json"),
+        ok(P::page(day(), None)),
+    )
+    .await;
+    let (_workspace, source) = built::<P>(&server);
+
+    let pull = source
+        .pull(week())
+        .await
+        .expect("the cut answer is retried");
+
+    assert_eq!(pull.rows.len(), 1);
+    assert_eq!(requests(&server).await.len(), 2);
 }
 
 /// A data request answered with a redirect to another host (another loopback port) fails at
