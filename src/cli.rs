@@ -95,6 +95,10 @@ pub enum Command {
         /// Only this source (repeatable); all configured sources by default.
         #[arg(long = "source", value_name = "NAME")]
         sources: Vec<String>,
+        /// Store what the platforms answer for this range as it is, even no rows where the
+        /// store holds some (deleted campaigns, merged deals), and clear its suspicious marks.
+        #[arg(long)]
+        accept_empty: bool,
     },
     /// Line activity up against money by period and channel and flag activity without money.
     Analyze {
@@ -281,7 +285,12 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     let today = clock::Clock::now(settings.timezone).today();
     let locale = settings.alerting.locale;
     match cli.command {
-        Command::Backfill { from, to, sources } => {
+        Command::Backfill {
+            from,
+            to,
+            sources,
+            accept_empty,
+        } => {
             let Some(range) = DateRange::new(from, to) else {
                 bail!("--from {from} is after --to {to}");
             };
@@ -289,12 +298,15 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 return Ok(Outcome::Busy);
             };
             let mut store = open_store(&settings)?;
-            let outcome = pipeline::backfill(&settings, &mut store, range, &sources, today).await?;
+            let options = pipeline::BackfillOptions { accept_empty };
+            let outcome =
+                pipeline::backfill_with(&settings, &mut store, range, &sources, today, options)
+                    .await?;
             for source in &outcome.sources {
                 if source.errors.is_empty() {
                     status!(
                         quiet,
-                        "{}{}",
+                        "{}{}{}",
                         console::backfill_source(
                             &source.name,
                             source.rows,
@@ -302,7 +314,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                             source.chunks_done,
                             locale
                         ),
-                        console::not_covered(&source.uncovered, locale)
+                        console::not_covered(&source.uncovered, locale),
+                        console::suspicious(&source.suspicious, locale)
                     );
                 } else {
                     status!(
@@ -538,9 +551,10 @@ fn print_cycle(outcome: &CycleOutcome, quiet: bool, locale: Locale) {
         if source.errors.is_empty() {
             status!(
                 quiet,
-                "{}{}",
+                "{}{}{}",
                 console::run_source(&source.name, source.rows, locale),
-                console::not_covered(&source.uncovered, locale)
+                console::not_covered(&source.uncovered, locale),
+                console::suspicious(&source.suspicious, locale)
             );
             if let Some(pending) = source.pending {
                 status!(

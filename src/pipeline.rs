@@ -20,12 +20,12 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use tracing::Instrument;
 
-use crate::analysis::{self, Analysis};
+use crate::analysis::{self, Analysis, AnalysisWarning};
 use crate::clock::{At, Clock};
 use crate::config::Settings;
-use crate::domain::{Coverage, DateRange, TokenCache};
+use crate::domain::{Coverage, DateRange, Suspicion, SuspiciousWindow, TokenCache};
 use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceConfig, SourceError};
-use crate::store::Store;
+use crate::store::{Guard, Store};
 use crate::text;
 
 /// What happened to one source during a backfill.
@@ -45,6 +45,10 @@ pub struct SourceOutcome {
     pub pending: Option<DateRange>,
     /// The time zone the source's days are in, when known.
     pub timezone: Option<Tz>,
+    /// Windows whose answer looked like silence rather than data (already logged as
+    /// warnings): stored rows kept, or a spend or revenue that shrank beyond `[store]
+    /// max_shrink`. Marked in the ledger until accepted.
+    pub suspicious: Vec<SuspiciousWindow>,
 }
 
 impl SourceOutcome {
@@ -59,13 +63,20 @@ impl SourceOutcome {
             uncovered: Vec::new(),
             pending: None,
             timezone: None,
+            suspicious: Vec::new(),
         }
     }
 
-    /// The source failed or left days of its window uncovered: a partial failure (exit 2).
-    /// Pending days are not a failure.
+    /// The source failed, left days of its window uncovered, or answered a window with no
+    /// rows where the store kept some: a partial failure (exit 2). Pending days are not a
+    /// failure, nor is a shrunken window (it was stored; its mark is the warning).
     pub fn partial(&self) -> bool {
-        !self.errors.is_empty() || !self.uncovered.is_empty()
+        !self.errors.is_empty()
+            || !self.uncovered.is_empty()
+            || self
+                .suspicious
+                .iter()
+                .any(|w| matches!(w.suspicion, Suspicion::Kept { .. }))
     }
 }
 
@@ -111,6 +122,15 @@ pub fn completed_days(requested: DateRange, today: NaiveDate) -> Result<DateRang
     }
 }
 
+/// How `kassa backfill` was asked to treat what it pulls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackfillOptions {
+    /// `--accept-empty`: store each chunk's answer as it is, even one with no rows where the
+    /// store holds some (deleted campaigns, merged deals), and clear the suspicious marks of
+    /// the chunks pulled.
+    pub accept_empty: bool,
+}
+
 /// Pulls every selected source over `requested` (clipped to completed days) into the store.
 ///
 /// Each source's range is cut into its chunk size; every chunk is upserted and recorded as
@@ -122,6 +142,26 @@ pub async fn backfill(
     requested: DateRange,
     only: &[String],
     at: impl Into<At>,
+) -> Result<BackfillOutcome> {
+    backfill_with(
+        settings,
+        store,
+        requested,
+        only,
+        at,
+        BackfillOptions::default(),
+    )
+    .await
+}
+
+/// [`backfill`] with the command line's options.
+pub async fn backfill_with(
+    settings: &Settings,
+    store: &mut Store,
+    requested: DateRange,
+    only: &[String],
+    at: impl Into<At>,
+    options: BackfillOptions,
 ) -> Result<BackfillOutcome> {
     let clock = Clock::resolve(at.into(), settings.timezone)?;
     use_business_timezone(settings, store)?;
@@ -148,7 +188,7 @@ pub async fn backfill(
         .iter()
         .filter(|s| only.is_empty() || only.iter().any(|n| n == s.name()))
     {
-        let mut outcome = pull_source(settings, store, config, range, &clock)
+        let mut outcome = pull_source(settings, store, config, range, &clock, options.accept_empty)
             .instrument(span.clone())
             .await?;
         if outcome.errors.is_empty() && outcome.rows == 0 && outcome.pending != Some(range) {
@@ -185,13 +225,15 @@ pub async fn backfill(
 /// Source failures are recorded in the outcome, not logged: the caller says them once (the
 /// command line prints them, the worker logs them); only store failures are errors. Logs run
 /// in a `pull` span per source, a `chunk` span per request range and an `upsert` span per
-/// store write.
+/// store write. `accept_empty` stores every answer as it is (see [`BackfillOptions`]); without
+/// it, silence never erases stored rows (see [`Store::upsert_checked`]).
 pub async fn pull_source(
     settings: &Settings,
     store: &mut Store,
     config: &SourceConfig,
     range: DateRange,
     clock: &Clock,
+    accept_empty: bool,
 ) -> Result<SourceOutcome> {
     let span =
         tracing::info_span!("pull", source = config.name(), kind = config.kind(), range = %range);
@@ -208,7 +250,14 @@ pub async fn pull_source(
                     tracing::info!(%pending, timezone = %timezone.unwrap_or(Tz::UTC), "the source has not finished these days yet; the next run pulls them");
                 }
                 let mut outcome = match ended {
-                    Some(ended) => pull_chunks(store, config.name(), &source, ended).await?,
+                    Some(ended) => {
+                        let guard = if accept_empty {
+                            Guard::ACCEPT
+                        } else {
+                            Guard::new(settings.max_shrink)
+                        };
+                        pull_chunks(store, config.name(), &source, ended, guard).await?
+                    }
                     None => SourceOutcome::new(config.name()),
                 };
                 outcome.pending = pending;
@@ -282,6 +331,7 @@ async fn pull_chunks(
     name: &str,
     source: &Source,
     range: DateRange,
+    guard: Guard,
 ) -> Result<SourceOutcome> {
     let chunks = match source.chunk_days() {
         Some(days) => range.chunks(days),
@@ -296,11 +346,12 @@ async fn pull_chunks(
         match source.pull(chunk).instrument(chunk_span.clone()).await {
             Ok(pull) => {
                 let upsert_span = tracing::info_span!(parent: &chunk_span, "upsert", source = name, range = %chunk);
-                let stats = upsert_span
-                    .in_scope(|| store.upsert(name, chunk, &pull.rows, pull.covered))
+                let checked = upsert_span
+                    .in_scope(|| store.upsert_checked(name, chunk, &pull.rows, pull.covered, guard))
                     .with_context(|| {
                         format!("cannot store what source {name:?} returned for {chunk}")
                     })?;
+                let stats = checked.stats;
                 upsert_span.in_scope(|| {
                     tracing::info!(%chunk, rows = stats.written, replaced = stats.replaced, "stored")
                 });
@@ -313,6 +364,16 @@ async fn pull_chunks(
                 };
                 outcome.uncovered.extend(covered.missing_in(chunk));
                 outcome.warnings.extend(pull.warnings);
+                for suspicion in checked.suspicions {
+                    outcome
+                        .warnings
+                        .push(suspicious_warning(name, chunk, &suspicion));
+                    outcome.suspicious.push(SuspiciousWindow {
+                        source: name.to_string(),
+                        range: chunk,
+                        suspicion,
+                    });
+                }
             }
             Err(error) => {
                 // Credentials and setup will not fix themselves by the next chunk; data and
@@ -329,6 +390,36 @@ async fn pull_chunks(
         }
     }
     Ok(outcome)
+}
+
+/// The log's warning about a suspicious window: the source, the range, what was kept or how
+/// much shrank, and how a person accepts it.
+fn suspicious_warning(name: &str, chunk: DateRange, suspicion: &Suspicion) -> String {
+    let accept = format!(
+        "if the rows were really deleted, accept it with `kassa backfill --from {} --to {} --source {name} --accept-empty`",
+        chunk.start, chunk.end
+    );
+    match suspicion {
+        Suspicion::Kept {
+            channel: None,
+            rows,
+        } => format!(
+            "the source answered no rows at all for {chunk}, where the store holds {rows}: kept the {rows} stored rows, not erased them, and marked the window suspicious; {accept}"
+        ),
+        Suspicion::Kept {
+            channel: Some(channel),
+            rows,
+        } => format!(
+            "the source answered no rows of channel {channel:?} for {chunk}, where the store holds {rows}: kept the {rows} stored rows of that channel and marked the window suspicious; {accept}"
+        ),
+        Suspicion::Shrunk {
+            metric,
+            before,
+            after,
+        } => format!(
+            "the re-pull of {chunk} shrank its {metric} from {before} to {after}, by more than [store] max_shrink allows: stored, but marked suspicious, and no episode it overlaps is resolved until the window is accepted; {accept}"
+        ),
+    }
 }
 
 /// Analyses what the store holds for `from..=to`, with messages in the configured language.
@@ -403,6 +494,17 @@ pub fn analyze_as_of(
             finding.currency = analysis.currency.clone();
         }
     }
+    // Windows whose re-pull looked like silence, so that whoever reads the analysis knows
+    // which numbers the store kept or doubts.
+    let shown = DateRange::new(analysis.from, analysis.to);
+    analysis.warnings.extend(
+        store
+            .suspicious_windows(&names)
+            .context("cannot read the suspicious windows from the ledger")?
+            .into_iter()
+            .filter(|w| shown.is_some_and(|shown| shown.intersect(&w.range).is_some()))
+            .map(AnalysisWarning::Suspicious),
+    );
     text::describe_findings(&mut analysis, &settings.rule, settings.alerting.locale);
     Ok(analysis)
 }

@@ -3,12 +3,16 @@
 //! - Rows live in Parquet snapshots, one file per source: `ads/<source>.parquet` and
 //!   `deals/<source>.parquet` under the store's directory (`snapshots.rs`).
 //! - The ledger lives in SQLite (`ledger.sqlite`): which date ranges each source has covered,
-//!   runs and episode states (`ledger.rs`), and the alert outbox (`outbox.rs`).
+//!   runs and episode states (`ledger.rs`), the alert outbox (`outbox.rs`), and the windows
+//!   whose re-pull looked wrong (`suspicious.rs`).
 //! - `kassa.lock` keeps one writing process per store (`lock.rs`).
 //!
 //! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
 //! deals by the days they were created or closed, and by id), so a re-pull never duplicates
-//! and a restated number simply wins. Every snapshot is written to a temporary file and renamed
+//! and a restated number simply wins, except that silence never erases a number: a re-pull
+//! with no rows of a channel the store holds rows of in that window keeps those rows, and
+//! one that shrinks the window's spend or revenue beyond [`Guard::max_shrink`] is stored but
+//! marked suspicious (see [`Store::upsert_checked`]). Every snapshot is written to a temporary file and renamed
 //! into place, so a crash leaves the old snapshot or the new one, never half of either. Rows are
 //! written before coverage is recorded: a crash in between leaves a window that looks uncovered
 //! and is pulled again, never one that looks covered and is not.
@@ -66,6 +70,7 @@ mod ledger;
 mod lock;
 mod outbox;
 mod snapshots;
+mod suspicious;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -78,7 +83,8 @@ pub use ledger::merge_ranges;
 pub use lock::{LockError, StoreLock};
 pub use outbox::{NewOutboxItem, OutboxItem};
 pub use snapshots::{
-    SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, deals_to_frame, epoch_days,
+    Checked, Guard, SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, deals_to_frame,
+    epoch_days,
 };
 pub use tokens::TokenLedger;
 
@@ -155,6 +161,25 @@ pub const MIGRATIONS: &[Migration] = &[
                of `[analysis] timezone` re-dates deals instead of mixing zones",
         // Snapshots only: older files lack both and read as "no instants, zone unknown".
         sql: "",
+    },
+    Migration {
+        version: 4,
+        what: "suspicious: windows whose re-pull answered with less than the store held (rows \
+               kept for an empty answer or a vanished channel, or a spend or revenue that shrank \
+               beyond `[store] max_shrink`), until a person accepts them",
+        sql: "CREATE TABLE suspicious (
+              source TEXT NOT NULL,
+              start_date TEXT NOT NULL,
+              end_date TEXT NOT NULL,
+              reason TEXT NOT NULL,
+              channel TEXT NOT NULL DEFAULT '',
+              rows INTEGER NOT NULL DEFAULT 0,
+              metric TEXT NOT NULL DEFAULT '',
+              before_micros INTEGER,
+              after_micros INTEGER,
+              marked_at TEXT NOT NULL,
+              PRIMARY KEY (source, start_date, end_date, reason, channel)
+          );",
     },
 ];
 
@@ -576,7 +601,7 @@ mod tests {
             .unwrap();
 
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
         let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
         assert!(store.timezone_changes(&["crm"], tokyo).unwrap().is_empty());
         let deals = store.deals_in(&["crm"], tokyo).unwrap();

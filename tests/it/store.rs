@@ -628,7 +628,7 @@ fn old_store_opens_after_timezone_migration() {
     let ws = Workspace::new();
     copy_old_store("store-v1", &ws.store_path());
     let mut store = Store::open(&ws.store_path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
     let moscow: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
     assert!(store.timezone_changes(&["crm"], moscow).unwrap().is_empty());
     let before = store.deals(&["crm"]).unwrap();
