@@ -99,6 +99,10 @@ pub enum Command {
         /// already stored (by default it resumes).
         #[arg(long)]
         refresh: bool,
+        /// Store what the platforms answer for this range as it is, even no rows where the
+        /// store holds some (deleted campaigns, merged deals), and clear its suspicious marks.
+        #[arg(long)]
+        accept_empty: bool,
     },
     /// Line activity up against money by period and channel and flag activity without money.
     Analyze {
@@ -295,6 +299,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             to,
             sources,
             refresh,
+            accept_empty,
         } => {
             let Some(range) = DateRange::new(from, to) else {
                 bail!("--from {from} is after --to {to}");
@@ -303,7 +308,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 return Ok(Outcome::Busy);
             };
             let mut store = open_store(&settings)?;
-            let options = pipeline::BackfillOptions { refresh };
+            let options = pipeline::BackfillOptions {
+                refresh,
+                accept_empty,
+            };
             let outcome =
                 pipeline::backfill_with(&settings, &mut store, range, &sources, options, today)
                     .await?;
@@ -311,7 +319,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 if source.errors.is_empty() {
                     status!(
                         quiet,
-                        "{}{}{}",
+                        "{}{}{}{}",
                         console::backfill_source(
                             &source.name,
                             source.rows,
@@ -320,7 +328,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                             locale
                         ),
                         console::chunks_skipped(source.chunks_skipped, locale),
-                        console::not_covered(&source.uncovered, locale)
+                        console::not_covered(&source.uncovered, locale),
+                        console::suspicious(&source.suspicious, locale)
                     );
                 } else {
                     status!(
@@ -556,9 +565,10 @@ fn print_cycle(outcome: &CycleOutcome, quiet: bool, locale: Locale) {
         if source.errors.is_empty() {
             status!(
                 quiet,
-                "{}{}",
+                "{}{}{}",
                 console::run_source(&source.name, source.rows, locale),
-                console::not_covered(&source.uncovered, locale)
+                console::not_covered(&source.uncovered, locale),
+                console::suspicious(&source.suspicious, locale)
             );
             if let Some(pending) = source.pending {
                 status!(

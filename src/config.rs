@@ -30,6 +30,9 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub store_path: PathBuf,
+    /// `[store] max_shrink`: a re-pull that shrinks a window's spend or won revenue by more
+    /// than this fraction of what the store held is stored but marked suspicious.
+    pub max_shrink: f64,
     pub timezone: Tz,
     pub rule: RuleSettings,
     pub sources: Vec<SourceConfig>,
@@ -180,6 +183,7 @@ impl Settings {
                 PathBuf::new()
             }
         };
+        let max_shrink = validate_max_shrink(store.float("max_shrink"), &mut problems);
         store.finish(&mut problems, &mut env_keys);
 
         let mut analysis = root.section("analysis");
@@ -291,6 +295,7 @@ impl Settings {
         if problems.is_empty() {
             Ok(Settings {
                 store_path,
+                max_shrink,
                 timezone,
                 rule,
                 sources,
@@ -813,6 +818,28 @@ const GROWTH_BOUND: f64 = 10.0;
 
 /// A growth threshold is a fraction (`0.20` is 20%): `20` would mean 2000% and silently flag
 /// nothing, so values beyond ±[`GROWTH_BOUND`] are refused with the fraction they likely meant.
+/// `[store] max_shrink`: a fraction of the stored amount, more than 0 and at most 1 (which
+/// marks no shrinking at all); 0.5 when not set.
+fn validate_max_shrink(value: Option<f64>, problems: &mut Problems) -> f64 {
+    const DEFAULT: f64 = 0.5;
+    match value {
+        None => DEFAULT,
+        Some(v) if v > 0.0 && v <= 1.0 => v,
+        Some(v) => {
+            let why = if v > 1.0 && v <= 100.0 {
+                format!(
+                    "{v} is not a fraction between 0 and 1 (0.5 is 50%): for {v}% write {}",
+                    v / 100.0
+                )
+            } else {
+                format!("{v} is not a fraction more than 0 and at most 1 (0.5 is 50%)")
+            };
+            problems.push_with_example("store.max_shrink", why, "max_shrink = 0.5");
+            DEFAULT
+        }
+    }
+}
+
 fn growth_threshold(
     problems: &mut Problems,
     key: &str,

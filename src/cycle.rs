@@ -113,7 +113,7 @@ pub async fn run_cycle(
         };
         outcome
             .sources
-            .push(pipeline::pull_source(settings, store, config, window, &clock).await?);
+            .push(pipeline::pull_source(settings, store, config, window, &clock, false).await?);
     }
 
     // 2. Analyse everything covered up to yesterday.
@@ -147,12 +147,26 @@ pub async fn run_cycle(
         today,
         settings.alerting.window_periods,
     );
-    let plan = episodes::plan(
+    let mut plan = episodes::plan(
         &found,
         &states,
         recent_from,
         settings.alerting.update_min_growth,
     );
+    // A window whose re-pull answered with less than the store held resolves nothing: the
+    // "resolved" note waits until the window is accepted or re-pulled whole.
+    let suspicious: Vec<DateRange> = store
+        .suspicious_windows(&names)
+        .context("cannot read the suspicious windows from the ledger")?
+        .into_iter()
+        .map(|w| w.range)
+        .collect();
+    for state in episodes::hold_resolutions(&mut plan, &suspicious, settings.rule.granularity) {
+        tracing::warn!(
+            episode = %state.key,
+            "the episode is not resolved: its periods overlap a suspicious re-pull; it stays open until that window is re-pulled whole or accepted with `kassa backfill --accept-empty`"
+        );
+    }
     let messages: Vec<AlertMessage> = plan
         .changes
         .iter()

@@ -366,6 +366,37 @@ pub struct EpisodeState {
     pub status: Status,
 }
 
+/// A window of one source whose re-pull answered with less than the store held: marked in
+/// the store's ledger, shown by `analyze`, and holding back "resolved" notes of the episodes
+/// it overlaps, until a person accepts it (`kassa backfill --accept-empty`) or, for kept rows,
+/// a later re-pull brings them back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuspiciousWindow {
+    pub source: String,
+    /// The chunk of the re-pull that answered so.
+    pub range: DateRange,
+    pub suspicion: Suspicion,
+}
+
+/// What was wrong with a re-pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Suspicion {
+    /// It had no rows of `channel` (`None`: no rows at all) where the store held `rows` of
+    /// them, so those stored rows were kept instead of erased.
+    Kept {
+        channel: Option<String>,
+        rows: usize,
+    },
+    /// It shrank the window's `metric` (`spend` of ad rows, `revenue` of won deals) from
+    /// `before` to `after` by more than `[store] max_shrink`: stored, but not trusted to
+    /// resolve an episode.
+    Shrunk {
+        metric: String,
+        before: Money,
+        after: Money,
+    },
+}
+
 /// An access token kept between runs, with the refresh token the platform last issued.
 #[derive(Clone)]
 pub struct CachedToken {

@@ -4,12 +4,13 @@
 //!
 //! Why episodes: a channel flagged three weeks running is one problem, not three. One alert
 //! when an episode opens, at most one update when it grows materially, one note when it is
-//! resolved (a new complete period is no longer flagged, or restated data no longer shows it).
+//! resolved (a new complete period is no longer flagged, or restated data no longer shows it),
+//! but never on the strength of a suspicious window ([`hold_resolutions`]).
 
 use chrono::NaiveDate;
 
 use crate::analysis::{Analysis, Finding, FindingDetail, FindingKind, Granularity};
-use crate::domain::{EpisodeState, Status};
+use crate::domain::{DateRange, EpisodeState, Status};
 
 /// A run of consecutive flagged periods of one channel, as the current analysis sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,6 +224,43 @@ pub fn plan(
     plan
 }
 
+/// Takes back the "resolved" notes of `plan` whose episode overlaps one of the `suspicious`
+/// windows (a re-pull that answered with less than the store held), and the state changes
+/// that went with them: such an episode stays open, as stored, until its windows are accepted
+/// or re-pulled whole. What an episode covers is its periods and the period that ended it.
+/// Returns the states held open.
+pub fn hold_resolutions(
+    plan: &mut Plan,
+    suspicious: &[DateRange],
+    g: Granularity,
+) -> Vec<EpisodeState> {
+    let mut held = Vec::new();
+    plan.changes.retain(|change| {
+        let Change::Resolved(state, episode, resolution) = change else {
+            return true;
+        };
+        let mut last = state.last_start;
+        if let Some(episode) = episode {
+            last = last.max(episode.last_start);
+        }
+        if let Resolution::Ended(ended) = resolution {
+            last = last.max(*ended);
+        }
+        let span = DateRange {
+            start: state.first_start,
+            end: g.period_end(last),
+        };
+        let hold = suspicious.iter().any(|w| w.intersect(&span).is_some());
+        if hold {
+            held.push(state.clone());
+        }
+        !hold
+    });
+    plan.states
+        .retain(|state| !held.iter().any(|h| h.key == state.key));
+    held
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +406,45 @@ mod tests {
             [Change::Resolved(_, None, Resolution::Cleared)]
         ));
         assert_eq!(cleared.states[0].status, Status::Resolved);
+    }
+
+    #[test]
+    fn a_suspicious_window_holds_back_the_resolution_it_overlaps() {
+        let recent = d("2025-03-10");
+        let opened = plan(
+            &[episode("meta", &[("2025-03-10", 0.30)], None)],
+            &[],
+            recent,
+            0.10,
+        );
+        let ended = episode("meta", &[("2025-03-10", 0.30)], Some("2025-03-17"));
+        let window = |a, b| DateRange::new(d(a), d(b)).unwrap();
+        // The week that ended the episode was re-pulled suspiciously: the note waits.
+        let mut resolved = plan(std::slice::from_ref(&ended), &opened.states, recent, 0.10);
+        let held = hold_resolutions(
+            &mut resolved,
+            &[window("2025-03-20", "2025-03-21")],
+            Granularity::Week,
+        );
+        assert_eq!(held.len(), 1);
+        assert!(resolved.changes.is_empty() && resolved.states.is_empty());
+        // A suspicious window elsewhere holds nothing back.
+        let mut resolved = plan(&[ended], &opened.states, recent, 0.10);
+        let held = hold_resolutions(
+            &mut resolved,
+            &[window("2025-02-01", "2025-03-09")],
+            Granularity::Week,
+        );
+        assert!(held.is_empty());
+        assert_eq!(resolved.changes.len(), 1);
+        // Cleared by restated data inside a suspicious window: held too.
+        let mut cleared = plan(&[], &opened.states, recent, 0.10);
+        let held = hold_resolutions(
+            &mut cleared,
+            &[window("2025-03-12", "2025-03-12")],
+            Granularity::Week,
+        );
+        assert_eq!((held.len(), cleared.changes.len()), (1, 0));
     }
 
     #[test]

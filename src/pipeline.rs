@@ -22,12 +22,12 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use tracing::Instrument;
 
-use crate::analysis::{self, Analysis};
+use crate::analysis::{self, Analysis, AnalysisWarning};
 use crate::clock::{At, Clock};
 use crate::config::Settings;
-use crate::domain::{Coverage, DateRange, TokenCache};
+use crate::domain::{Coverage, DateRange, Suspicion, SuspiciousWindow, TokenCache};
 use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceConfig, SourceError};
-use crate::store::Store;
+use crate::store::{Guard, Store};
 use crate::text;
 
 /// What happened to one source during a backfill.
@@ -50,6 +50,10 @@ pub struct SourceOutcome {
     pub pending: Option<DateRange>,
     /// The time zone the source's days are in, when known.
     pub timezone: Option<Tz>,
+    /// Windows whose answer looked like silence rather than data (already logged as
+    /// warnings): stored rows kept, or a spend or revenue that shrank beyond `[store]
+    /// max_shrink`. Marked in the ledger until accepted.
+    pub suspicious: Vec<SuspiciousWindow>,
 }
 
 impl SourceOutcome {
@@ -65,13 +69,20 @@ impl SourceOutcome {
             uncovered: Vec::new(),
             pending: None,
             timezone: None,
+            suspicious: Vec::new(),
         }
     }
 
-    /// The source failed or left days of its window uncovered: a partial failure (exit 2).
-    /// Pending days are not a failure.
+    /// The source failed, left days of its window uncovered, or answered a window with no
+    /// rows where the store kept some: a partial failure (exit 2). Pending days are not a
+    /// failure, nor is a shrunken window (it was stored; its mark is the warning).
     pub fn partial(&self) -> bool {
-        !self.errors.is_empty() || !self.uncovered.is_empty()
+        !self.errors.is_empty()
+            || !self.uncovered.is_empty()
+            || self
+                .suspicious
+                .iter()
+                .any(|w| matches!(w.suspicion, Suspicion::Kept { .. }))
     }
 }
 
@@ -117,15 +128,20 @@ pub fn completed_days(requested: DateRange, today: NaiveDate) -> Result<DateRang
     }
 }
 
-/// How a backfill treats what earlier backfills stored.
+/// How a backfill treats what earlier backfills stored and what the platforms answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BackfillOptions {
     /// Pull every chunk, even those an interrupted backfill of the same range stored
     /// (`backfill --refresh`).
     pub refresh: bool,
+    /// `--accept-empty`: store each chunk's answer as it is, even one with no rows where the
+    /// store holds some (deleted campaigns, merged deals), and clear the suspicious marks of
+    /// the chunks pulled.
+    pub accept_empty: bool,
 }
 
-/// [`backfill_with`] with the default options: an interrupted backfill resumes.
+/// [`backfill_with`] with the default options: an interrupted backfill resumes, and an
+/// answer with less than the store holds is kept back and marked.
 pub async fn backfill(
     settings: &Settings,
     store: &mut Store,
@@ -152,6 +168,7 @@ pub async fn backfill(
 /// backfill that was killed or ended partial is resumed, its stored chunks skipped (the rule
 /// is in `store/backfills.rs`); with `options.refresh`, or after a backfill of the range that
 /// finished well, every chunk is pulled again.
+/// `options.accept_empty` stores what the platforms answer as it is.
 pub async fn backfill_with(
     settings: &Settings,
     store: &mut Store,
@@ -199,9 +216,11 @@ pub async fn backfill_with(
             run,
             stored: stored.get(config.name()).map_or(&[], Vec::as_slice),
         };
-        let mut outcome = pull_source_in(settings, store, config, range, &clock, Some(resume))
-            .instrument(span.clone())
-            .await?;
+        let guard = guard(settings, options.accept_empty);
+        let mut outcome =
+            pull_source_in(settings, store, config, range, &clock, guard, Some(resume))
+                .instrument(span.clone())
+                .await?;
         if outcome.errors.is_empty()
             && outcome.rows == 0
             && outcome.chunks_skipped == 0
@@ -240,15 +259,28 @@ pub async fn backfill_with(
 /// Source failures are recorded in the outcome, not logged: the caller says them once (the
 /// command line prints them, the worker logs them); only store failures are errors. Logs run
 /// in a `pull` span per source, a `chunk` span per request range and an `upsert` span per
-/// store write.
+/// store write. `accept_empty` stores every answer as it is (see [`BackfillOptions`]); without
+/// it, silence never erases stored rows (see [`Store::upsert_checked`]).
 pub async fn pull_source(
     settings: &Settings,
     store: &mut Store,
     config: &SourceConfig,
     range: DateRange,
     clock: &Clock,
+    accept_empty: bool,
 ) -> Result<SourceOutcome> {
-    pull_source_in(settings, store, config, range, clock, None).await
+    let guard = guard(settings, accept_empty);
+    pull_source_in(settings, store, config, range, clock, guard, None).await
+}
+
+/// What an upsert may replace: everything when the user accepts the answers as they are;
+/// otherwise silence keeps stored rows, and shrinking beyond `[store] max_shrink` is marked.
+fn guard(settings: &Settings, accept_empty: bool) -> Guard {
+    if accept_empty {
+        Guard::ACCEPT
+    } else {
+        Guard::new(settings.max_shrink)
+    }
 }
 
 /// A backfill's memory, for one source: the run that records the chunks it stores, and the
@@ -266,6 +298,7 @@ async fn pull_source_in(
     config: &SourceConfig,
     range: DateRange,
     clock: &Clock,
+    guard: Guard,
     resume: Option<Resume<'_>>,
 ) -> Result<SourceOutcome> {
     let span =
@@ -284,7 +317,7 @@ async fn pull_source_in(
                 }
                 let mut outcome = match ended {
                     Some(ended) => {
-                        pull_chunks(store, config.name(), &source, ended, resume).await?
+                        pull_chunks(store, config.name(), &source, ended, guard, resume).await?
                     }
                     None => SourceOutcome::new(config.name()),
                 };
@@ -359,6 +392,7 @@ async fn pull_chunks(
     name: &str,
     source: &Source,
     range: DateRange,
+    guard: Guard,
     resume: Option<Resume<'_>>,
 ) -> Result<SourceOutcome> {
     let chunks = match source.chunk_days() {
@@ -405,20 +439,21 @@ async fn pull_chunks(
                 };
                 let missing = covered.missing_in(chunk);
                 let stored = upsert_span
-                    .in_scope(|| store.upsert(name, chunk, &pull.rows, pull.covered))
-                    .and_then(|stats| {
+                    .in_scope(|| store.upsert_checked(name, chunk, &pull.rows, pull.covered, guard))
+                    .and_then(|checked| {
                         // A backfill remembers the chunks it stored whole, to skip them if it
-                        // is interrupted and run again.
+                        // is interrupted and run again; a chunk whose answer was held back or
+                        // marked is pulled again.
                         match resume {
-                            Some(resume) if missing.is_empty() => {
+                            Some(resume) if missing.is_empty() && checked.suspicions.is_empty() => {
                                 store.record_stored_chunk(resume.run, name, chunk)?
                             }
                             _ => {}
                         }
-                        Ok(stats)
+                        Ok(checked)
                     });
-                let stats = match stored {
-                    Ok(stats) => stats,
+                let checked = match stored {
+                    Ok(checked) => checked,
                     Err(error) => {
                         // A full disk or an unwritable snapshot fails this source only; the
                         // next chunks would fail the same way, so they are not pulled.
@@ -429,6 +464,7 @@ async fn pull_chunks(
                         break;
                     }
                 };
+                let stats = checked.stats;
                 upsert_span.in_scope(|| {
                     tracing::info!(%chunk, rows = stats.written, replaced = stats.replaced, "stored")
                 });
@@ -436,6 +472,16 @@ async fn pull_chunks(
                 outcome.rows += stats.written;
                 outcome.uncovered.extend(missing);
                 outcome.warnings.extend(pull.warnings);
+                for suspicion in checked.suspicions {
+                    outcome
+                        .warnings
+                        .push(suspicious_warning(name, chunk, &suspicion));
+                    outcome.suspicious.push(SuspiciousWindow {
+                        source: name.to_string(),
+                        range: chunk,
+                        suspicion,
+                    });
+                }
             }
             Err(error) => {
                 // Credentials and setup will not fix themselves by the next chunk; data and
@@ -452,6 +498,36 @@ async fn pull_chunks(
         }
     }
     Ok(outcome)
+}
+
+/// The log's warning about a suspicious window: the source, the range, what was kept or how
+/// much shrank, and how a person accepts it.
+fn suspicious_warning(name: &str, chunk: DateRange, suspicion: &Suspicion) -> String {
+    let accept = format!(
+        "if the rows were really deleted, accept it with `kassa backfill --from {} --to {} --source {name} --accept-empty`",
+        chunk.start, chunk.end
+    );
+    match suspicion {
+        Suspicion::Kept {
+            channel: None,
+            rows,
+        } => format!(
+            "the source answered no rows at all for {chunk}, where the store holds {rows}: kept the {rows} stored rows, not erased them, and marked the window suspicious; {accept}"
+        ),
+        Suspicion::Kept {
+            channel: Some(channel),
+            rows,
+        } => format!(
+            "the source answered no rows of channel {channel:?} for {chunk}, where the store holds {rows}: kept the {rows} stored rows of that channel and marked the window suspicious; {accept}"
+        ),
+        Suspicion::Shrunk {
+            metric,
+            before,
+            after,
+        } => format!(
+            "the re-pull of {chunk} shrank its {metric} from {before} to {after}, by more than [store] max_shrink allows: stored, but marked suspicious, and no episode it overlaps is resolved until the window is accepted; {accept}"
+        ),
+    }
 }
 
 /// Analyses what the store holds for `from..=to`, with messages in the configured language.
@@ -526,6 +602,17 @@ pub fn analyze_as_of(
             finding.currency = analysis.currency.clone();
         }
     }
+    // Windows whose re-pull looked like silence, so that whoever reads the analysis knows
+    // which numbers the store kept or doubts.
+    let shown = DateRange::new(analysis.from, analysis.to);
+    analysis.warnings.extend(
+        store
+            .suspicious_windows(&names)
+            .context("cannot read the suspicious windows from the ledger")?
+            .into_iter()
+            .filter(|w| shown.is_some_and(|shown| shown.intersect(&w.range).is_some()))
+            .map(AnalysisWarning::Suspicious),
+    );
     text::describe_findings(&mut analysis, &settings.rule, settings.alerting.locale);
     Ok(analysis)
 }

@@ -450,6 +450,7 @@ mod tests {
             uncovered: Vec::new(),
             pending: None,
             timezone: None,
+            suspicious: Vec::new(),
         }
     }
 

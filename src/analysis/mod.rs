@@ -29,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::domain::{Coverage, DateRange, Money};
+use crate::domain::{Coverage, DateRange, Money, SuspiciousWindow};
 
 pub mod periods;
 pub mod rules;
@@ -156,6 +156,9 @@ impl Finding {
 pub enum AnalysisWarning {
     /// Amounts come in these currencies; they are summed as they are, never converted.
     MixedCurrencies(Vec<String>),
+    /// A re-pull of this window answered with less than the store held (the store's ledger
+    /// marks it; the analysis does not look for these, the pipeline adds them).
+    Suspicious(SuspiciousWindow),
 }
 
 /// The whole answer for one range.

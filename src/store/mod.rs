@@ -4,16 +4,21 @@
 //!   `deals/<source>.parquet` under the store's directory (`snapshots.rs`).
 //! - The ledger lives in SQLite (`ledger.sqlite`): which date ranges each source has covered,
 //!   runs and episode states (`ledger.rs`), the chunks each backfill stored (`backfills.rs`),
-//!   and the alert outbox (`outbox.rs`).
+//!   the alert outbox (`outbox.rs`), and the windows whose re-pull looked wrong
+//!   (`suspicious.rs`).
 //! - `kassa.lock` keeps one writing process per store (`lock.rs`).
 //!
 //! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
 //! deals by the days they were created or closed, and by id), so a re-pull never duplicates
-//! and a restated number simply wins. Every snapshot is written to a temporary file and renamed
-//! into place, so a crash leaves the old snapshot or the new one, never half of either; a failed
-//! write removes its temporary file, and opening the store for writing removes any a crash
-//! left. Rows are written before coverage is recorded: a crash in between leaves a window that
-//! looks uncovered and is pulled again, never one that looks covered and is not.
+//! and a restated number simply wins, except that silence never erases a number: a re-pull
+//! with no rows of a channel the store holds rows of in that window keeps those rows, and
+//! one that shrinks the window's spend or revenue beyond [`Guard::max_shrink`] is stored but
+//! marked suspicious (see [`Store::upsert_checked`]). Every snapshot is written to a temporary
+//! file and renamed into place, so a crash leaves the old snapshot or the new one, never half
+//! of either; a failed write removes its temporary file, and opening the store for writing
+//! removes any a crash left. Rows are written before coverage is recorded: a crash in between
+//! leaves a window that looks uncovered and is pulled again, never one that looks covered and
+//! is not.
 //!
 //! The store knows the domain types, polars and SQLite; it knows nothing of sources or analysis.
 //!
@@ -69,6 +74,7 @@ mod ledger;
 mod lock;
 mod outbox;
 mod snapshots;
+mod suspicious;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -81,7 +87,8 @@ pub use ledger::merge_ranges;
 pub use lock::{LockError, StoreLock};
 pub use outbox::{NewOutboxItem, OutboxItem};
 pub use snapshots::{
-    SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, deals_to_frame, epoch_days,
+    Checked, Guard, SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, deals_to_frame,
+    epoch_days,
 };
 pub use tokens::TokenLedger;
 
@@ -174,6 +181,25 @@ pub const MIGRATIONS: &[Migration] = &[
               start_date TEXT NOT NULL,
               end_date TEXT NOT NULL,
               PRIMARY KEY (run_id, source, start_date)
+          );",
+    },
+    Migration {
+        version: 5,
+        what: "suspicious: windows whose re-pull answered with less than the store held (rows \
+               kept for an empty answer or a vanished channel, or a spend or revenue that shrank \
+               beyond `[store] max_shrink`), until a person accepts them",
+        sql: "CREATE TABLE suspicious (
+              source TEXT NOT NULL,
+              start_date TEXT NOT NULL,
+              end_date TEXT NOT NULL,
+              reason TEXT NOT NULL,
+              channel TEXT NOT NULL DEFAULT '',
+              rows INTEGER NOT NULL DEFAULT 0,
+              metric TEXT NOT NULL DEFAULT '',
+              before_micros INTEGER,
+              after_micros INTEGER,
+              marked_at TEXT NOT NULL,
+              PRIMARY KEY (source, start_date, end_date, reason, channel)
           );",
     },
 ];

@@ -13,7 +13,7 @@
 //! Frames come back with the columns in the definition's order, so snapshots of several
 //! sources and of several ages stack into one frame.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -21,7 +21,7 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 
 use super::{SCHEMA_VERSION, Store, StoreError};
-use crate::domain::{AdDay, DateRange, Deal, Pulled, RowKind};
+use crate::domain::{AdDay, DateRange, Deal, DealStatus, Money, Pulled, RowKind, Suspicion};
 
 /// The Parquet key-value metadata key that records the store schema version a snapshot was
 /// written with. Files written before versions existed lack it and are version 1.
@@ -44,6 +44,141 @@ pub struct UpsertStats {
     pub replaced: usize,
     /// Rows written for the window.
     pub written: usize,
+}
+
+/// How a checked upsert ([`Store::upsert_checked`]) treats a re-pull that answers with less
+/// than the store holds for its window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Guard {
+    /// Store the answer as it is, even an empty one, and clear the window's suspicious marks
+    /// (`kassa backfill --accept-empty`: the rows were really deleted).
+    pub accept_empty: bool,
+    /// A re-pull that shrinks the window's spend (ad rows) or won revenue (deals) by more than
+    /// this fraction of what the store held is stored but marked suspicious
+    /// (`[store] max_shrink`; 1.0 marks none).
+    pub max_shrink: f64,
+}
+
+impl Guard {
+    /// Takes every answer as it is.
+    pub const ACCEPT: Guard = Guard {
+        accept_empty: true,
+        max_shrink: 1.0,
+    };
+
+    /// Keeps what silence would erase, and marks shrinking beyond `max_shrink`.
+    pub fn new(max_shrink: f64) -> Guard {
+        Guard {
+            accept_empty: false,
+            max_shrink,
+        }
+    }
+}
+
+/// What a checked upsert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub stats: UpsertStats,
+    /// Why the window is now marked suspicious; empty when the answer looked whole.
+    pub suspicions: Vec<Suspicion>,
+}
+
+/// A snapshot ready to be written, and what the window's answer looked like.
+struct Prepared {
+    path: PathBuf,
+    frame: DataFrame,
+    timezone: Option<String>,
+    stats: UpsertStats,
+    suspicions: Vec<Suspicion>,
+}
+
+/// What a re-pull answered for its window.
+struct Answer<'a> {
+    channels: HashSet<&'a str>,
+    /// Deal ids (a deal returned under another channel was re-attributed, not lost).
+    ids: HashSet<&'a str>,
+    /// Spend, or won revenue, in micros.
+    measure: i64,
+    empty: bool,
+}
+
+/// One stored row, as the window's answer sees it.
+struct Stored {
+    /// The window answers for it: the answer replaces it, unless it holds it back.
+    in_window: bool,
+    /// The answer returned the same deal.
+    returned: bool,
+    /// Its share of the window's spend or won revenue, in micros.
+    measure: i64,
+}
+
+/// The stored rows the window's answer replaces, and those it holds back.
+#[derive(Default)]
+struct Judged {
+    /// The stored rows to keep: outside the window, or held back.
+    keep: BooleanChunked,
+    replaced: usize,
+    /// Rows held back because the answer had none of their channel, by channel.
+    held: BTreeMap<String, usize>,
+    /// The window's spend or won revenue as stored, and the part of it held back.
+    before: i64,
+    held_measure: i64,
+}
+
+/// Sorts the stored rows of `df` against the window's answer: a row the window answers for
+/// is replaced, unless the answer has no row of its channel (and did not return it under
+/// another), in which case it is held back, unless the guard accepts the answer as it is.
+fn judge(df: &DataFrame, stored: &[Stored], answer: &Answer, guard: Guard) -> PolarsResult<Judged> {
+    let channels = df.column("channel")?.str()?.clone();
+    let mut judged = Judged::default();
+    let mut keep = Vec::with_capacity(stored.len());
+    for (row, channel) in stored.iter().zip(channels.iter()) {
+        if !row.in_window {
+            keep.push(true);
+            continue;
+        }
+        judged.before += row.measure;
+        let channel = channel.unwrap_or_default();
+        let held = !guard.accept_empty && !row.returned && !answer.channels.contains(channel);
+        if held {
+            *judged.held.entry(channel.to_string()).or_default() += 1;
+            judged.held_measure += row.measure;
+        } else {
+            judged.replaced += 1;
+        }
+        keep.push(held);
+    }
+    judged.keep = keep.into_iter().collect();
+    Ok(judged)
+}
+
+impl Judged {
+    /// Why the window is suspicious: rows held back (all of them when the answer was empty,
+    /// else per channel), and a `metric` that shrank beyond the guard's fraction.
+    fn suspicions(&self, answer: &Answer, metric: &str, guard: Guard) -> Vec<Suspicion> {
+        let mut suspicions = Vec::new();
+        if answer.empty && !self.held.is_empty() {
+            suspicions.push(Suspicion::Kept {
+                channel: None,
+                rows: self.held.values().sum(),
+            });
+        } else {
+            suspicions.extend(self.held.iter().map(|(channel, rows)| Suspicion::Kept {
+                channel: Some(channel.clone()),
+                rows: *rows,
+            }));
+        }
+        let after = answer.measure + self.held_measure;
+        let lost = self.before.saturating_sub(after) as f64;
+        if !guard.accept_empty && self.before > 0 && lost > guard.max_shrink * self.before as f64 {
+            suspicions.push(Suspicion::Shrunk {
+                metric: metric.to_string(),
+                before: Money::from_micros(self.before),
+                after: Money::from_micros(after),
+            });
+        }
+        suspicions
+    }
 }
 
 /// Why a snapshot does not fit the schema this kassa knows.
@@ -373,7 +508,10 @@ pub fn deals_to_frame(source: &str, rows: &[Deal]) -> PolarsResult<DataFrame> {
 }
 
 impl Store {
-    /// Replaces `source`'s rows for `range` with `rows`, then records `covered` in the ledger.
+    /// Replaces `source`'s rows for `range` with `rows`, then records `covered` in the ledger,
+    /// whatever the answer: an empty one erases the window. This is accepting the answer as
+    /// it is (it clears the window's suspicious marks); pulls go through
+    /// [`Store::upsert_checked`].
     pub fn upsert(
         &mut self,
         source: &str,
@@ -381,14 +519,56 @@ impl Store {
         rows: &Pulled,
         covered: Option<DateRange>,
     ) -> Result<UpsertStats, StoreError> {
-        let stats = match rows {
-            Pulled::Ads(rows) => self.upsert_ads(source, range, rows)?,
-            Pulled::Deals(rows) => self.upsert_deals(source, range, rows)?,
+        self.upsert_checked(source, range, rows, covered, Guard::ACCEPT)
+            .map(|checked| checked.stats)
+    }
+
+    /// Replaces `source`'s rows for `range` with `rows` and records `covered`, unless the
+    /// answer looks like silence rather than data (see [`Guard`]):
+    /// - a channel the store holds rows of in the window, of which the answer has none (and,
+    ///   for deals, none of whose deals the answer returns under another channel), keeps its
+    ///   stored rows; when the whole answer is empty, the whole window is kept and no
+    ///   coverage is recorded, since the answer vouches for nothing;
+    /// - a window whose spend (ad rows) or won revenue (deals closed in it) shrinks by more
+    ///   than [`Guard::max_shrink`] is stored.
+    ///
+    /// Either way the window is marked suspicious in the ledger, before the rows are written.
+    /// A window that comes back whole clears its kept-rows marks; an accepting guard stores
+    /// the answer as it is and clears every mark the window overlaps.
+    pub fn upsert_checked(
+        &mut self,
+        source: &str,
+        range: DateRange,
+        rows: &Pulled,
+        covered: Option<DateRange>,
+        guard: Guard,
+    ) -> Result<Checked, StoreError> {
+        let mut prepared = match rows {
+            Pulled::Ads(rows) => self.prepare_ads(source, range, rows, guard)?,
+            Pulled::Deals(rows) => self.prepare_deals(source, range, rows, guard)?,
         };
-        if let Some(covered) = covered {
+        if !prepared.suspicions.is_empty() {
+            self.mark_suspicious(source, range, &prepared.suspicions)?;
+        }
+        write_snapshot(
+            &prepared.path,
+            &mut prepared.frame,
+            prepared.timezone.as_deref(),
+        )?;
+        let kept_all = prepared
+            .suspicions
+            .iter()
+            .any(|s| matches!(s, Suspicion::Kept { channel: None, .. }));
+        if let Some(covered) = covered.filter(|_| !kept_all) {
             self.add_coverage(source, covered)?;
         }
-        Ok(stats)
+        if guard.accept_empty || prepared.suspicions.is_empty() {
+            self.clear_suspicious(source, range, guard.accept_empty)?;
+        }
+        Ok(Checked {
+            stats: prepared.stats,
+            suspicions: prepared.suspicions,
+        })
     }
 
     fn snapshot_path(&self, kind: RowKind, source: &str) -> PathBuf {
@@ -397,35 +577,17 @@ impl Store {
             .join(format!("{source}.parquet"))
     }
 
-    fn upsert_ads(
+    fn prepare_ads(
         &self,
         source: &str,
         range: DateRange,
         rows: &[AdDay],
-    ) -> Result<UpsertStats, StoreError> {
+        guard: Guard,
+    ) -> Result<Prepared, StoreError> {
         let path = self.snapshot_path(RowKind::Ads, source);
         let snapshot_error = |source| StoreError::Snapshot {
             path: path.clone(),
             source,
-        };
-        let existing = read_snapshot(&ADS, &path)?;
-        let (start, end) = (epoch_days(range.start), epoch_days(range.end));
-        let (kept, replaced) = match existing {
-            Some(Snapshot { frame: df, .. }) => {
-                let dates = df
-                    .column("date")
-                    .and_then(|c| c.cast(&DataType::Int32))
-                    .map_err(snapshot_error)?;
-                let dates = dates.i32().map_err(snapshot_error)?;
-                let keep: BooleanChunked = dates
-                    .iter()
-                    .map(|d| d.is_none_or(|d| d < start || d > end))
-                    .collect();
-                let kept = df.filter(&keep).map_err(snapshot_error)?;
-                let replaced = df.height() - kept.height();
-                (Some(kept), replaced)
-            }
-            None => (None, 0),
         };
         // The natural key is (source, account, campaign, date); a platform repeating a row in
         // one answer keeps its last version.
@@ -436,8 +598,47 @@ impl Store {
                 unique.push(row);
             }
         }
+        let answered = Answer {
+            channels: unique.iter().map(|r| r.channel.as_str()).collect(),
+            ids: HashSet::new(),
+            measure: unique.iter().map(|r| r.spend.micros()).sum(),
+            empty: unique.is_empty(),
+        };
+        let (start, end) = (epoch_days(range.start), epoch_days(range.end));
+        let (kept, judged) = match read_snapshot(&ADS, &path)? {
+            Some(Snapshot { frame: df, .. }) => {
+                let dates = df
+                    .column("date")
+                    .and_then(|c| c.cast(&DataType::Int32))
+                    .map_err(snapshot_error)?;
+                let dates = dates.i32().map_err(snapshot_error)?;
+                let spend = df
+                    .column("spend_micros")
+                    .and_then(|c| c.i64().cloned())
+                    .map_err(snapshot_error)?;
+                let stored: Vec<Stored> = dates
+                    .iter()
+                    .zip(spend.iter())
+                    .map(|(date, spend)| {
+                        let in_window = date.is_some_and(|d| start <= d && d <= end);
+                        Stored {
+                            in_window,
+                            returned: false,
+                            measure: if in_window { spend.unwrap_or(0) } else { 0 },
+                        }
+                    })
+                    .collect();
+                let judged = judge(&df, &stored, &answered, guard).map_err(snapshot_error)?;
+                let kept = df.filter(&judged.keep).map_err(snapshot_error)?;
+                (Some(kept), judged)
+            }
+            None => (None, Judged::default()),
+        };
         let fresh = ADS.frame(source, &unique).map_err(snapshot_error)?;
-        let written = fresh.height();
+        let stats = UpsertStats {
+            replaced: judged.replaced,
+            written: fresh.height(),
+        };
         let mut combined = match kept {
             Some(kept) => kept.vstack(&fresh).map_err(snapshot_error)?,
             None => fresh,
@@ -448,16 +649,22 @@ impl Store {
                 SortMultipleOptions::default(),
             )
             .map_err(snapshot_error)?;
-        write_snapshot(&path, &mut combined, None)?;
-        Ok(UpsertStats { replaced, written })
+        Ok(Prepared {
+            suspicions: judged.suspicions(&answered, "spend", guard),
+            path,
+            frame: combined,
+            timezone: None,
+            stats,
+        })
     }
 
-    fn upsert_deals(
+    fn prepare_deals(
         &self,
         source: &str,
         range: DateRange,
         rows: &[Deal],
-    ) -> Result<UpsertStats, StoreError> {
+        guard: Guard,
+    ) -> Result<Prepared, StoreError> {
         let path = self.snapshot_path(RowKind::Deals, source);
         let snapshot_error = |source| StoreError::Snapshot {
             path: path.clone(),
@@ -484,37 +691,66 @@ impl Store {
         }
         let (start, end) = (epoch_days(range.start), epoch_days(range.end));
         let in_range = |d: Option<i32>| d.is_some_and(|d| start <= d && d <= end);
-        let (kept, replaced) = match existing {
+        // Revenue in the window: won deals closed in it.
+        let answered = Answer {
+            channels: unique.iter().map(|r| r.channel.as_str()).collect(),
+            measure: unique
+                .iter()
+                .filter(|r| r.status == DealStatus::Won && in_range(r.closed_date.map(epoch_days)))
+                .filter_map(|r| r.amount.map(|a| a.micros()))
+                .sum(),
+            empty: unique.is_empty(),
+            ids,
+        };
+        let (kept, judged) = match existing {
             Some(df) => {
                 let column = |name: &str| -> Result<Int32Chunked, PolarsError> {
                     Ok(df.column(name)?.cast(&DataType::Int32)?.i32()?.clone())
                 };
+                let text = |name: &str| -> Result<StringChunked, PolarsError> {
+                    Ok(df.column(name)?.str()?.clone())
+                };
                 let created = column("created_date").map_err(snapshot_error)?;
                 let closed = column("closed_date").map_err(snapshot_error)?;
-                let existing_ids = df
-                    .column("deal_id")
-                    .and_then(|c| c.str().cloned())
+                let existing_ids = text("deal_id").map_err(snapshot_error)?;
+                let status = text("status").map_err(snapshot_error)?;
+                let amount = df
+                    .column("amount_micros")
+                    .and_then(|c| c.i64().cloned())
                     .map_err(snapshot_error)?;
-                // Drop what this window answers for: deals created or closed in it, and any
-                // deal the pull returned (its dates may have moved).
-                let keep: BooleanChunked = created
+                // What this window answers for: deals created or closed in it, and any deal
+                // the pull returned (its dates may have moved).
+                let stored: Vec<Stored> = created
                     .iter()
                     .zip(closed.iter())
                     .zip(existing_ids.iter())
-                    .map(|((created, closed), id)| {
-                        !(in_range(created)
-                            || in_range(closed)
-                            || id.is_some_and(|id| ids.contains(id)))
+                    .zip(status.iter().zip(amount.iter()))
+                    .map(|(((created, closed), id), (status, amount))| {
+                        let returned = id.is_some_and(|id| answered.ids.contains(id));
+                        let won_in_window =
+                            status == Some(DealStatus::Won.as_str()) && in_range(closed);
+                        Stored {
+                            in_window: in_range(created) || in_range(closed) || returned,
+                            returned,
+                            measure: if won_in_window {
+                                amount.unwrap_or(0)
+                            } else {
+                                0
+                            },
+                        }
                     })
                     .collect();
-                let kept = df.filter(&keep).map_err(snapshot_error)?;
-                let replaced = df.height() - kept.height();
-                (Some(kept), replaced)
+                let judged = judge(&df, &stored, &answered, guard).map_err(snapshot_error)?;
+                let kept = df.filter(&judged.keep).map_err(snapshot_error)?;
+                (Some(kept), judged)
             }
-            None => (None, 0),
+            None => (None, Judged::default()),
         };
         let fresh = DEALS.frame(source, &unique).map_err(snapshot_error)?;
-        let written = fresh.height();
+        let stats = UpsertStats {
+            replaced: judged.replaced,
+            written: fresh.height(),
+        };
         let mut combined = match kept {
             Some(kept) => kept.vstack(&fresh).map_err(snapshot_error)?,
             None => fresh,
@@ -522,8 +758,13 @@ impl Store {
         combined = combined
             .sort(["created_date", "deal_id"], SortMultipleOptions::default())
             .map_err(snapshot_error)?;
-        write_snapshot(&path, &mut combined, zone.as_deref())?;
-        Ok(UpsertStats { replaced, written })
+        Ok(Prepared {
+            suspicions: judged.suspicions(&answered, "revenue", guard),
+            path,
+            frame: combined,
+            timezone: zone,
+            stats,
+        })
     }
 
     /// Every ad row of the named sources, in the schema [`crate::analysis`] documents.

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use super::{
     ALERTS, CHUNKS, PERIODS, REQUESTS, ROWS, RUNS, SOURCES, TARGETS, date_range, plural_ru,
 };
-use crate::domain::{DateRange, Locale};
+use crate::domain::{DateRange, Locale, SuspiciousWindow};
 use crate::sources::ErrorKind;
 
 /// `meta-ads: 1172 rows over 2025-01-06..2025-03-09 (3 chunks)`.
@@ -327,6 +327,22 @@ pub fn demo_try(locale: Locale) -> &'static str {
 }
 
 /// What a source left uncovered, appended to its line: `; not covered: … (a data gap)`.
+/// The windows a pull answered with less than the store held, for its status line:
+/// `; suspicious: 2025-06-02..2025-06-29 answered no rows: the 28 stored were kept`.
+pub fn suspicious(windows: &[SuspiciousWindow], locale: Locale) -> String {
+    if windows.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = windows
+        .iter()
+        .map(|w| super::report::suspicion(w, locale))
+        .collect();
+    match locale {
+        Locale::En => format!("; suspicious: {}", each.join("; ")),
+        Locale::Ru => format!("; подозрительно: {}", each.join("; ")),
+    }
+}
+
 pub fn not_covered(uncovered: &[DateRange], locale: Locale) -> String {
     if uncovered.is_empty() {
         return String::new();

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{PERIODS, period_countable, period_noun};
+use super::{PERIODS, ROWS, date_range, format_money, period_countable, period_noun};
 use crate::analysis::{ALL_CHANNELS, AnalysisWarning, FindingKind, Granularity};
-use crate::domain::Locale;
+use crate::domain::{Locale, Suspicion, SuspiciousWindow};
 
 /// `kassa: weeks from 2025-01-06 to 2025-06-29, amounts in USD`.
 pub fn heading(
@@ -50,6 +50,69 @@ pub fn warning(w: &AnalysisWarning, locale: Locale) -> String {
             "суммы указаны в разных валютах ({}); kassa складывает их как есть, без пересчёта",
             currencies.join(", ")
         ),
+        (AnalysisWarning::Suspicious(window), Locale::En) => format!(
+            "source {:?}: {} (a suspicious re-pull: no episode it overlaps is resolved until \
+             `kassa backfill --from {} --to {} --source {} --accept-empty` accepts it)",
+            window.source,
+            suspicion(window, locale),
+            window.range.start,
+            window.range.end,
+            window.source
+        ),
+        (AnalysisWarning::Suspicious(window), Locale::Ru) => format!(
+            "источник {:?}: {} (подозрительная повторная загрузка: затронутые эпизоды не \
+             закрываются, пока её не подтвердит `kassa backfill --from {} --to {} --source {} \
+             --accept-empty`)",
+            window.source,
+            suspicion(window, locale),
+            window.range.start,
+            window.range.end,
+            window.source
+        ),
+    }
+}
+
+/// What was wrong with a re-pull of a window: `2025-06-02..2025-06-29 answered no rows: the 28
+/// stored rows were kept`.
+pub fn suspicion(window: &SuspiciousWindow, locale: Locale) -> String {
+    let range = date_range(&window.range, locale);
+    match (&window.suspicion, locale) {
+        (Suspicion::Kept { channel, rows }, Locale::En) => format!(
+            "{range} answered no rows{}: the {} stored were kept",
+            channel
+                .as_ref()
+                .map(|c| format!(" of channel {c:?}"))
+                .unwrap_or_default(),
+            ROWS.count(*rows as u64, locale)
+        ),
+        (Suspicion::Kept { channel, rows }, Locale::Ru) => format!(
+            "{range}: источник не вернул ни одной строки{}, прежние данные сохранены ({})",
+            channel
+                .as_ref()
+                .map(|c| format!(" канала {c:?}"))
+                .unwrap_or_default(),
+            ROWS.count(*rows as u64, locale)
+        ),
+        (
+            Suspicion::Shrunk {
+                metric,
+                before,
+                after,
+            },
+            _,
+        ) => {
+            let (before, after) = (
+                format_money(before.as_f64(), None, locale),
+                format_money(after.as_f64(), None, locale),
+            );
+            match locale {
+                Locale::En => format!("{range}: {metric} shrank from {before} to {after}"),
+                Locale::Ru if metric == "spend" => {
+                    format!("{range}: расходы уменьшились с {before} до {after}")
+                }
+                Locale::Ru => format!("{range}: выручка уменьшилась с {before} до {after}"),
+            }
+        }
     }
 }
 

@@ -22,6 +22,7 @@ mod hubspot;
 mod layers;
 mod meta;
 mod network;
+mod restatement;
 mod ru;
 mod run;
 mod store;
