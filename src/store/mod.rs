@@ -3,7 +3,8 @@
 //! - Rows live in Parquet snapshots, one file per source: `ads/<source>.parquet` and
 //!   `deals/<source>.parquet` under the store's directory (`snapshots.rs`).
 //! - The ledger lives in SQLite (`ledger.sqlite`): which date ranges each source has covered,
-//!   runs and episode states (`ledger.rs`), and the alert outbox (`outbox.rs`).
+//!   runs, episode states and source health (`ledger.rs`), and the alert outbox with its dead
+//!   letters (`outbox.rs`).
 //! - `kassa.lock` keeps one writing process per store (`lock.rs`).
 //!
 //! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
@@ -76,7 +77,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use ledger::merge_ranges;
 pub use lock::{LockError, StoreLock};
-pub use outbox::{NewOutboxItem, OutboxItem};
+pub use outbox::{NewOutboxItem, OutboxItem, OutboxSelection};
 pub use snapshots::{
     SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, deals_to_frame, epoch_days,
 };
@@ -155,6 +156,23 @@ pub const MIGRATIONS: &[Migration] = &[
                of `[analysis] timezone` re-dates deals instead of mixing zones",
         // Snapshots only: older files lack both and read as "no instants, zone unknown".
         sql: "",
+    },
+    Migration {
+        version: 4,
+        what: "dead letters: an outbox message a target refused for good (or for \
+               `dead_after_runs` runs) is set aside (`dead_at`), counting the runs it failed \
+               (`failed_runs`); source_health: consecutive failed runs per source, for \
+               `source_down` alerts",
+        sql: "ALTER TABLE outbox ADD COLUMN failed_runs INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE outbox ADD COLUMN dead_at TEXT;
+          CREATE TABLE source_health (
+              source TEXT PRIMARY KEY,
+              failed_runs INTEGER NOT NULL,
+              since TEXT,
+              last_error TEXT,
+              alerted INTEGER NOT NULL,
+              updated_at TEXT NOT NULL
+          );",
     },
 ];
 
@@ -576,7 +594,7 @@ mod tests {
             .unwrap();
 
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
         let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
         assert!(store.timezone_changes(&["crm"], tokyo).unwrap().is_empty());
         let deals = store.deals_in(&["crm"], tokyo).unwrap();

@@ -379,3 +379,16 @@ fn analyze_does_not_create_store() {
         ws.store_path()
     );
 }
+
+#[test]
+fn dead_letter_and_source_down_counts_are_validated() {
+    let (_ws, run) =
+        check_with("[alerting]\ndead_after_runs = 0\nsource_down_after_runs = \"two\"\n");
+    assert_refused(
+        &run,
+        &[
+            "alerting.dead_after_runs: 0 is out of range; use 1 to 1000",
+            "alerting.source_down_after_runs: expected an integer, got \"two\"",
+        ],
+    );
+}
