@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use tracing::Instrument;
 
-use crate::alerts::AlertTarget;
+use crate::alerts::{AlertMessage, AlertTarget};
 use crate::clock;
 use crate::config::{ConfigError, Secrets, Settings};
 use crate::cycle::{self, CycleOutcome};
@@ -28,7 +28,7 @@ use crate::outln;
 use crate::pipeline;
 use crate::report;
 use crate::sources::{RetryPolicy, SourceError};
-use crate::store::{self, Store};
+use crate::store::{self, OutboxSelection, Store};
 use crate::store::{LockError, StoreLock};
 use crate::telemetry::{self, LogFormat, Verbosity};
 use crate::text::console;
@@ -142,6 +142,53 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Show the alerts waiting in the outbox and the dead letters; send dead ones again or
+    /// delete them.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Pending alerts and dead letters, oldest first, with target, kind, attempts and last error.
+    List,
+    /// Make dead letters pending again: the next run sends them.
+    Retry(OutboxPick),
+    /// Delete dead letters for good (pending alerts are never deleted).
+    Drop(OutboxPick),
+}
+
+/// Which dead letters: ids from `kassa outbox list`, one target's, or all of them.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct OutboxPick {
+    /// Outbox ids, as `kassa outbox list` shows them (`#3` or `3`).
+    #[arg(value_name = "ID", value_parser = parse_outbox_id)]
+    ids: Vec<i64>,
+    /// Every dead letter of this `[[alerts]]` target.
+    #[arg(long, value_name = "NAME")]
+    target: Option<String>,
+    /// Every dead letter.
+    #[arg(long)]
+    all: bool,
+}
+
+fn parse_outbox_id(text: &str) -> Result<i64, String> {
+    text.trim_start_matches('#')
+        .parse()
+        .map_err(|_| format!("{text:?} is not an outbox id (a number from `kassa outbox list`)"))
+}
+
+impl OutboxPick {
+    fn selection(&self) -> OutboxSelection {
+        match (&self.target, self.all) {
+            (Some(name), _) => OutboxSelection::Target(name.clone()),
+            (None, true) => OutboxSelection::All,
+            (None, false) => OutboxSelection::Ids(self.ids.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -426,6 +473,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Demo { .. } => unreachable!("handled before the configuration is read"),
+        Command::Outbox { action } => outbox(&settings, action, quiet, locale),
         Command::Check { offline } => {
             status!(
                 quiet,
@@ -509,6 +557,105 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             })
         }
     }
+}
+
+/// `kassa outbox list|retry|drop`. Listing only reads (it works while a run holds the store);
+/// retry and drop take the store's lock and touch dead letters only.
+fn outbox(
+    settings: &Settings,
+    action: OutboxAction,
+    quiet: bool,
+    locale: Locale,
+) -> Result<Outcome> {
+    let retry = matches!(action, OutboxAction::Retry(_));
+    let pick = match action {
+        OutboxAction::List => {
+            let store = Store::open_read_only(&settings.store_path).with_context(|| {
+                format!("cannot open the store at {}", settings.store_path.display())
+            })?;
+            let items = store
+                .undelivered_alerts()
+                .context("cannot read the outbox")?;
+            for item in &items {
+                // The message as recorded; an unreadable one still shows its id and target.
+                let message: Option<AlertMessage> = serde_json::from_str(&item.message).ok();
+                outln!(
+                    "{}",
+                    console::outbox_line(
+                        &console::OutboxLine {
+                            id: item.id,
+                            dead: item.dead_at.is_some(),
+                            target: &item.target,
+                            kind: message.as_ref().map_or("?", |m| m.finding_kind.as_str()),
+                            attempts: item.attempts,
+                            failed_runs: item.failed_runs,
+                            alert: &item.message_id,
+                            title: message.as_ref().map_or("", |m| m.title.as_str()),
+                            last_error: item.last_error.as_deref(),
+                        },
+                        locale
+                    )
+                );
+            }
+            let dead = items.iter().filter(|i| i.dead_at.is_some()).count();
+            status!(
+                quiet,
+                "{}",
+                console::outbox_tally(items.len() - dead, dead, locale)
+            );
+            return Ok(Outcome::Success);
+        }
+        OutboxAction::Retry(pick) | OutboxAction::Drop(pick) => pick,
+    };
+    let selection = pick.selection();
+    let Some(_lock) = lock_store(settings)? else {
+        return Ok(Outcome::Busy);
+    };
+    let mut store = open_store(settings)?;
+    let changed = if retry {
+        store.retry_dead(&selection)
+    } else {
+        store.drop_dead(&selection)
+    }
+    .context("cannot change the outbox")?;
+    let missing: Vec<String> = match &selection {
+        OutboxSelection::Ids(ids) => ids
+            .iter()
+            .filter(|id| !changed.contains(id))
+            .map(|id| format!("#{id}"))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if changed.is_empty() {
+        bail!(
+            "no dead letter matches{}; `kassa outbox list` shows them",
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " {} (pending, delivered or unknown ids are left alone)",
+                    missing.join(", ")
+                )
+            }
+        );
+    }
+    status!(
+        quiet,
+        "{}",
+        if retry {
+            console::outbox_retried(&changed, locale)
+        } else {
+            console::outbox_dropped(&changed, locale)
+        }
+    );
+    if !missing.is_empty() {
+        eprintln!(
+            "kassa: error: not dead letters, left alone: {}",
+            missing.join(", ")
+        );
+        return Ok(Outcome::Partial);
+    }
+    Ok(Outcome::Success)
 }
 
 /// Every source failed: the command failed (1); some did: partial failure (2).
@@ -604,6 +751,12 @@ fn print_cycle(outcome: &CycleOutcome, quiet: bool, locale: Locale) {
     }
     for error in &outcome.undelivered {
         eprintln!("kassa: error: {error}");
+    }
+    for broken in &outcome.broken_targets {
+        eprintln!(
+            "kassa: error: {}",
+            console::target_broken(&broken.target, broken.dead, &broken.error)
+        );
     }
     status!(
         quiet,

@@ -55,6 +55,11 @@ pub struct AlertingSettings {
     pub window_periods: usize,
     pub max_per_run: usize,
     pub update_min_growth: f64,
+    /// A message still undeliverable after this many runs becomes a dead letter (a permanent
+    /// refusal makes it one at once).
+    pub dead_after_runs: u32,
+    /// A source that failed this many runs in a row raises a `source_down` alert.
+    pub source_down_after_runs: u32,
     /// The currency amounts are shown in when the data does not say (a CSV without a
     /// `currency` column); when the data names one currency, the data wins.
     pub currency: Option<String>,
@@ -76,6 +81,8 @@ struct RawAlerting {
     window_periods: Option<i64>,
     max_per_run: Option<i64>,
     update_min_growth: Option<f64>,
+    dead_after_runs: Option<i64>,
+    source_down_after_runs: Option<i64>,
     currency: Option<String>,
 }
 
@@ -205,6 +212,8 @@ impl Settings {
             window_periods: alerting.int("window_periods"),
             max_per_run: alerting.int("max_per_run"),
             update_min_growth: alerting.float("update_min_growth"),
+            dead_after_runs: alerting.int("dead_after_runs"),
+            source_down_after_runs: alerting.int("source_down_after_runs"),
             currency: alerting.string("currency"),
         };
         alerting.finish(&mut problems, &mut env_keys);
@@ -877,6 +886,8 @@ impl Default for AlertingSettings {
             window_periods: 2,
             max_per_run: 10,
             update_min_growth: 0.10,
+            dead_after_runs: 5,
+            source_down_after_runs: 2,
             currency: None,
         }
     }
@@ -938,6 +949,18 @@ fn validate_alerting(raw: RawAlerting, problems: &mut Problems) -> AlertingSetti
         defaults.max_per_run,
         1..=1000,
     );
+    let dead_after_runs = count(
+        "alerting.dead_after_runs",
+        raw.dead_after_runs,
+        defaults.dead_after_runs as usize,
+        1..=1000,
+    ) as u32;
+    let source_down_after_runs = count(
+        "alerting.source_down_after_runs",
+        raw.source_down_after_runs,
+        defaults.source_down_after_runs as usize,
+        1..=1000,
+    ) as u32;
     let update_min_growth = match raw.update_min_growth {
         Some(v) if v < 0.0 => {
             problems.push_with_example(
@@ -973,6 +996,8 @@ fn validate_alerting(raw: RawAlerting, problems: &mut Problems) -> AlertingSetti
         window_periods,
         max_per_run,
         update_min_growth,
+        dead_after_runs,
+        source_down_after_runs,
         currency,
     }
 }

@@ -6,18 +6,24 @@
 //! caused them, in one transaction) before any is sent; delivery marks each message only after
 //! the target accepted it. A crash between the two re-sends at most that one message on the
 //! next run; a repeated run finds nothing new to record and nothing pending to send.
+//!
+//! A target that refuses a message for good (see [`AlertError::is_permanent`]) does not make
+//! every later run fail: the message becomes a dead letter at once, and one a target keeps
+//! failing to take becomes one after `[alerting] dead_after_runs` runs. The run that set it
+//! aside reports the target as broken (and exits 2); later runs do not. A source that fails
+//! `[alerting] source_down_after_runs` runs in a row raises a `source_down` alert, and a
+//! resolved note when it is pulled again; the count lives in the ledger between runs.
 
 use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate};
 use serde_json::json;
 
-use crate::alerts::{AlertEvent, AlertMessage, AlertTarget};
+use crate::alerts::{AlertError, AlertEvent, AlertMessage, AlertTarget};
 use crate::analysis::{ALL_CHANNELS, FindingKind};
 use crate::clock::{At, Clock};
 use crate::config::Settings;
-use crate::domain::DateRange;
-use crate::domain::Locale;
-use crate::episodes::{self, Change, Episode};
+use crate::domain::{AlertKind, DateRange, Locale};
+use crate::episodes::{self, Change, Episode, SourceChange};
 use crate::pipeline::{self, SourceOutcome};
 use crate::report;
 use crate::store::{NewOutboxItem, Store};
@@ -47,19 +53,40 @@ pub struct CycleOutcome {
     /// Messages newly recorded in the outbox by this cycle.
     pub recorded: usize,
     pub delivered: Vec<Delivered>,
-    /// Delivery failures (target named, no URL or token).
+    /// Delivery failures that the next run retries (target named, no URL or token).
     pub undelivered: Vec<String>,
+    /// Targets whose messages became dead letters in this cycle, one entry per target.
+    pub broken_targets: Vec<BrokenTarget>,
     /// Messages still waiting after this cycle.
     pub pending: u64,
+    /// Dead letters in the outbox after this cycle (this cycle's and older ones).
+    pub dead: u64,
     pub delivered_total: u64,
+    /// Sources reported down (a `source_down` alert recorded, not yet back).
+    pub sources_down: usize,
+}
+
+/// A target that refused messages for good in this cycle, or failed them for
+/// `dead_after_runs` runs: they are dead letters now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenTarget {
+    pub target: String,
+    /// Messages of this target that became dead letters in this cycle.
+    pub dead: usize,
+    /// The last failure, as the receiver put it (`HTTP 410: channel_is_archived`), never a
+    /// URL or token.
+    pub error: String,
 }
 
 impl CycleOutcome {
-    /// A source failed or left days uncovered, or an alert could not be delivered yet: exit
-    /// code 2. A source's pending days (not finished in its own time zone) are not a failure.
+    /// A source failed or left days uncovered, or an alert failed in this cycle (it is still
+    /// pending, or became a dead letter now): exit code 2. A source's pending days (not
+    /// finished in its own time zone) are not a failure, and neither are dead letters of
+    /// earlier runs.
     pub fn partial(&self) -> bool {
         self.sources.iter().any(SourceOutcome::partial)
             || !self.undelivered.is_empty()
+            || !self.broken_targets.is_empty()
             || self.pending > 0
     }
 }
@@ -126,52 +153,83 @@ pub async fn run_cycle(
         &clock,
         &outcome.sources,
     ) {
-        Ok(analysis) => analysis,
+        Ok(analysis) => Some(analysis),
         Err(error) if store.coverage(&names)?.iter().all(|c| c.ranges.is_empty()) => {
             tracing::warn!("nothing to analyse yet: {error:#}");
-            return finish_delivery(store, targets, outcome).await;
+            None
         }
         Err(error) => return Err(error),
     };
-    outcome.findings = analysis.counts();
-    outcome.flagged = analysis.flagged().count();
-    outcome.data_gaps = outcome.findings[&FindingKind::DataGap];
 
     // 3. Compare episodes with what was already said, and record what to say now.
-    let states = store
-        .episode_states()
-        .context("cannot read episode states")?;
-    let found = episodes::find_episodes(&analysis);
-    let recent_from = episodes::window_start(
-        settings.rule.granularity,
-        today,
-        settings.alerting.window_periods,
-    );
-    let mut plan = episodes::plan(
-        &found,
-        &states,
-        recent_from,
-        settings.alerting.update_min_growth,
-    );
-    // A window whose re-pull answered with less than the store held resolves nothing: the
-    // "resolved" note waits until the window is accepted or re-pulled whole.
-    let suspicious: Vec<DateRange> = store
-        .suspicious_windows(&names)
-        .context("cannot read the suspicious windows from the ledger")?
-        .into_iter()
-        .map(|w| w.range)
-        .collect();
-    for state in episodes::hold_resolutions(&mut plan, &suspicious, settings.rule.granularity) {
-        tracing::warn!(
-            episode = %state.key,
-            "the episode is not resolved: its periods overlap a suspicious re-pull; it stays open until that window is re-pulled whole or accepted with `kassa backfill --accept-empty`"
+    let mut messages: Vec<AlertMessage> = Vec::new();
+    let mut plan = episodes::Plan::default();
+    if let Some(analysis) = &analysis {
+        outcome.findings = analysis.counts();
+        outcome.flagged = analysis.flagged().count();
+        outcome.data_gaps = outcome.findings[&FindingKind::DataGap];
+        let states = store
+            .episode_states()
+            .context("cannot read episode states")?;
+        let found = episodes::find_episodes(analysis);
+        let recent_from = episodes::window_start(
+            settings.rule.granularity,
+            today,
+            settings.alerting.window_periods,
         );
+        plan = episodes::plan(
+            &found,
+            &states,
+            recent_from,
+            settings.alerting.update_min_growth,
+        );
+        // A window whose re-pull answered with less than the store held resolves nothing:
+        // the "resolved" note waits until the window is accepted or re-pulled whole.
+        let suspicious: Vec<DateRange> = store
+            .suspicious_windows(&names)
+            .context("cannot read the suspicious windows from the ledger")?
+            .into_iter()
+            .map(|w| w.range)
+            .collect();
+        for state in episodes::hold_resolutions(&mut plan, &suspicious, settings.rule.granularity) {
+            tracing::warn!(
+                episode = %state.key,
+                "the episode is not resolved: its periods overlap a suspicious re-pull; it stays open until that window is re-pulled whole or accepted with `kassa backfill --accept-empty`"
+            );
+        }
+        messages.extend(plan.changes.iter().map(|c| message_for(c, settings)));
     }
-    let messages: Vec<AlertMessage> = plan
-        .changes
+    // A source that failed run after run, or is back after that.
+    let ran: Vec<(&str, Option<String>)> = outcome
+        .sources
         .iter()
-        .map(|c| message_for(c, settings))
+        .map(|s| (s.name.as_str(), s.errors.first().map(ToString::to_string)))
         .collect();
+    let previous = store
+        .source_health()
+        .context("cannot read the sources' health")?;
+    let (health, source_changes) = episodes::source_health(
+        &previous,
+        &ran,
+        today,
+        settings.alerting.source_down_after_runs,
+    );
+    messages.extend(
+        source_changes
+            .iter()
+            .map(|c| source_message(c, settings.alerting.locale)),
+    );
+    // This run's state of a source where it changed, the ledger's otherwise.
+    outcome.sources_down = names
+        .iter()
+        .filter(|name| {
+            health
+                .iter()
+                .chain(&previous)
+                .find(|h| h.source == **name)
+                .is_some_and(|h| h.alerted)
+        })
+        .count();
     let mut items = Vec::new();
     for target in targets {
         let wanted: Vec<&AlertMessage> = messages
@@ -192,7 +250,7 @@ pub async fn run_cycle(
         }
     }
     outcome.recorded = store
-        .record_alerts(&plan.states, &items)
+        .record_alerts(&plan.states, &health, &items)
         .context("cannot record alerts in the outbox")?;
     tracing::info!(
         changes = plan.changes.len(),
@@ -202,24 +260,32 @@ pub async fn run_cycle(
     );
 
     // 4. Deliver what is pending, including what earlier runs could not deliver.
-    finish_delivery(store, targets, outcome).await
+    finish_delivery(store, targets, settings.alerting.dead_after_runs, outcome).await
 }
 
 async fn finish_delivery(
     store: &mut Store,
     targets: &[AlertTarget],
+    dead_after_runs: u32,
     mut outcome: CycleOutcome,
 ) -> Result<CycleOutcome> {
     let pending = store.pending_alerts().context("cannot read the outbox")?;
-    let mut failed_targets: Vec<&str> = Vec::new();
+    // Targets that failed in this run without refusing for good (errors name their target).
+    let mut failed_targets: Vec<AlertError> = Vec::new();
     for item in pending {
         let Some(target) = targets.iter().find(|t| t.name() == item.target) else {
             tracing::warn!(target = %item.target, "an alert waits for a target that is no longer configured");
             continue;
         };
-        // One failure per target per run: a target that is down gets the rest next run,
-        // and does not hold up the others.
-        if failed_targets.contains(&target.name()) {
+        // One transient failure per target per run: a target that is down gets the rest next
+        // run, and does not hold up the others. Its other messages failed this run too.
+        if let Some(error) = failed_targets.iter().find(|e| e.target == target.name()) {
+            let dead = store
+                .mark_failed(item.id, &error.to_string(), false, false, dead_after_runs)
+                .context("cannot record a failed delivery")?;
+            if dead {
+                note_dead(&mut outcome, error);
+            }
             continue;
         }
         let message: AlertMessage = serde_json::from_str(&item.message)
@@ -237,19 +303,36 @@ async fn finish_delivery(
                 });
             }
             Err(error) => {
-                let text = error.to_string();
-                // Said once by the caller, from `undelivered` (printed or logged).
+                // Said once by the caller, from `undelivered` or `broken_targets`.
                 tracing::debug!(target = target.name(), alert = %message.id, "alert not delivered");
-                store
-                    .mark_failed(item.id, &text)
+                let permanent = error.is_permanent();
+                let dead = store
+                    .mark_failed(
+                        item.id,
+                        &error.to_string(),
+                        true,
+                        permanent,
+                        dead_after_runs,
+                    )
                     .context("cannot record a failed delivery")?;
-                outcome.undelivered.push(text);
-                failed_targets.push(target.name());
+                if dead {
+                    note_dead(&mut outcome, &error);
+                }
+                // A permanent refusal is about this message (or says the target is broken,
+                // which the next message shows at the cost of one request): go on with the
+                // target's other messages. Anything else waits for the next run.
+                if !permanent {
+                    if !dead {
+                        outcome.undelivered.push(error.to_string());
+                    }
+                    failed_targets.push(error);
+                }
             }
         }
     }
     let (delivered, _) = store.outbox_counts().context("cannot count the outbox")?;
     outcome.delivered_total = delivered;
+    outcome.dead = store.dead_alerts().context("cannot count the outbox")?;
     // Messages for a target removed from the configuration stay in the outbox (nothing is
     // lost) but no longer count as pending: no run could deliver them.
     outcome.pending = store
@@ -259,6 +342,61 @@ async fn finish_delivery(
         .filter(|item| targets.iter().any(|t| t.name() == item.target))
         .count() as u64;
     Ok(outcome)
+}
+
+/// Counts a message that became a dead letter in this cycle under its target, with the
+/// failure as the receiver put it.
+fn note_dead(outcome: &mut CycleOutcome, error: &AlertError) {
+    match outcome
+        .broken_targets
+        .iter_mut()
+        .find(|b| b.target == error.target)
+    {
+        Some(broken) => {
+            broken.dead += 1;
+            broken.error.clone_from(&error.message);
+        }
+        None => outcome.broken_targets.push(BrokenTarget {
+            target: error.target.clone(),
+            dead: 1,
+            error: error.message.clone(),
+        }),
+    }
+}
+
+/// Turns a change of a source's health into an alert: `source_down` when it went down, a
+/// resolved note when it is back. The id names the source and the first failed day, so each
+/// run of failures is announced once.
+fn source_message(change: &SourceChange, locale: Locale) -> AlertMessage {
+    let (health, event, words) = match change {
+        SourceChange::Down(h) => (h, AlertEvent::Opened, text::alerts::source_down(h, locale)),
+        SourceChange::Recovered(h) => (
+            h,
+            AlertEvent::Resolved,
+            text::alerts::source_recovered(h, locale),
+        ),
+    };
+    let since = health.since.map(|d| d.to_string()).unwrap_or_default();
+    let suffix = match event {
+        AlertEvent::Resolved => "resolved",
+        _ => "opened",
+    };
+    AlertMessage {
+        id: format!("source_down:{}:{since}:{suffix}", health.source),
+        event,
+        finding_kind: AlertKind::SourceDown.as_str().to_string(),
+        channel: ALL_CHANNELS.to_string(),
+        title: words.title,
+        summary: words.summary,
+        facts: words.facts,
+        decision: words.decision,
+        data: json!({"source_down": {
+            "source": health.source,
+            "failed_runs": health.failed_runs,
+            "since": health.since,
+            "last_error": health.last_error,
+        }}),
+    }
 }
 
 /// At most `max` messages for one target; the rest folded into one digest.

@@ -397,6 +397,22 @@ pub enum Suspicion {
     },
 }
 
+/// What the store remembers of a source's health between runs: how many runs in a row have
+/// failed to pull it, since when, and whether a `source_down` alert has been recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceHealth {
+    pub source: String,
+    /// Consecutive runs whose pull of this source failed; 0 once one succeeds.
+    pub failed_runs: u32,
+    /// The business date of the first of those failed runs.
+    pub since: Option<NaiveDate>,
+    /// The last failure, as its error reads (it names the source and range, never a secret).
+    pub last_error: Option<String>,
+    /// A `source_down` alert was recorded for this run of failures (a resolved note follows
+    /// when the source recovers).
+    pub alerted: bool,
+}
+
 /// An access token kept between runs, with the refresh token the platform last issued.
 #[derive(Clone)]
 pub struct CachedToken {
@@ -461,6 +477,44 @@ impl FindingKind {
     /// Whether this kind is a verdict about money (as opposed to the absence of one).
     pub fn is_flag(self) -> bool {
         !matches!(self, FindingKind::DataGap)
+    }
+}
+
+/// What an alert is about, as the `findings` key of an `[[alerts]]` table names it: a kind of
+/// finding of the analysis, or `source_down`, which the nightly cycle raises from the ledger's
+/// run history (a source that failed several runs in a row), not from the analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    Finding(FindingKind),
+    SourceDown,
+}
+
+impl AlertKind {
+    /// Every alert kind: the finding kinds of [`FindingKind::ALL`], then `source_down`.
+    pub fn all() -> impl Iterator<Item = AlertKind> {
+        FindingKind::ALL
+            .into_iter()
+            .map(AlertKind::Finding)
+            .chain([AlertKind::SourceDown])
+    }
+
+    /// The kind's name on the wire (alert filters, the message's `finding_kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Finding(kind) => kind.as_str(),
+            AlertKind::SourceDown => "source_down",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AlertKind> {
+        AlertKind::all().find(|k| k.as_str() == name)
+    }
+
+    /// Whether a target without a `findings` key gets this kind: every kind but `data_gap`,
+    /// which a target receives only when it lists it (gaps are reported by `run` itself, and
+    /// a data gap every night would drown the alerts that matter).
+    pub fn sent_by_default(self) -> bool {
+        !matches!(self, AlertKind::Finding(FindingKind::DataGap))
     }
 }
 

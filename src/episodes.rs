@@ -6,11 +6,19 @@
 //! when an episode opens, at most one update when it grows materially, one note when it is
 //! resolved (a new complete period is no longer flagged, or restated data no longer shows it),
 //! but never on the strength of a suspicious window ([`hold_resolutions`]).
+//!
+//! Data gaps form episodes the same way (consecutive periods without a verdict, on channel
+//! `"all"`), for the targets that ask for them; a gap that only waits for time (the period has
+//! not ended, a source has not finished its day) is no episode. A source that fails run after
+//! run is the other thing that changes between runs: [`source_health`] counts its failed runs
+//! and says when it went down and when it came back.
 
 use chrono::NaiveDate;
 
-use crate::analysis::{Analysis, Finding, FindingDetail, FindingKind, Granularity};
-use crate::domain::{DateRange, EpisodeState, Status};
+use crate::analysis::{
+    Analysis, Finding, FindingDetail, FindingKind, GapReason, Granularity, Verdict,
+};
+use crate::domain::{DateRange, EpisodeState, SourceHealth, Status};
 
 /// A run of consecutive flagged periods of one channel, as the current analysis sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,15 +35,18 @@ pub struct Episode {
 }
 
 impl Episode {
-    /// The largest activity growth of the episode (what makes an update worth sending).
+    /// The largest activity growth of the episode (what makes an update worth sending); 0
+    /// for an episode of data gaps, which has none.
     pub fn peak_growth(&self) -> f64 {
-        self.findings
+        let peak = self
+            .findings
             .iter()
             .filter_map(|f| match &f.detail {
                 FindingDetail::ActivityWithoutMoney(flag) => Some(flag.activity.growth),
                 FindingDetail::DataGap(_) => None,
             })
-            .fold(f64::NEG_INFINITY, f64::max)
+            .fold(f64::NEG_INFINITY, f64::max);
+        if peak == f64::NEG_INFINITY { 0.0 } else { peak }
     }
 
     /// The spend over all flagged periods.
@@ -61,16 +72,38 @@ impl Episode {
     }
 }
 
-/// Groups the flagged periods of `analysis` into episodes.
+/// Whether a finding belongs in an episode: every flag, and a data gap that more time alone
+/// will not fill (not one whose period has not ended, nor one that only waits for a source to
+/// finish its day).
+fn alertable(finding: &Finding) -> bool {
+    match &finding.detail {
+        FindingDetail::ActivityWithoutMoney(_) => true,
+        FindingDetail::DataGap(gap) => {
+            !gap.reasons
+                .iter()
+                .any(|r| matches!(r, GapReason::NotEnded { .. }))
+                && gap
+                    .reasons
+                    .iter()
+                    .any(|r| !matches!(r, GapReason::SourcePending { .. }))
+        }
+    }
+}
+
+/// Groups the flagged periods of `analysis`, and its data gaps that more time alone will not
+/// fill, into episodes.
 pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
     let g = analysis.granularity;
-    let mut flagged: Vec<&Finding> = analysis.flagged().collect();
-    flagged.sort_by(|a, b| (&a.channel, a.period_start).cmp(&(&b.channel, b.period_start)));
+    let mut flagged: Vec<&Finding> = analysis.findings.iter().filter(|f| alertable(f)).collect();
+    flagged.sort_by(|a, b| {
+        (a.kind(), &a.channel, a.period_start).cmp(&(b.kind(), &b.channel, b.period_start))
+    });
     let mut episodes: Vec<Episode> = Vec::new();
     for finding in flagged {
         match episodes.last_mut() {
             Some(e)
                 if e.channel == finding.channel
+                    && e.kind == finding.kind()
                     && g.next_start(e.last_start) == finding.period_start =>
             {
                 e.last_start = finding.period_start;
@@ -90,11 +123,17 @@ pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
     }
     for episode in &mut episodes {
         let next = g.next_start(episode.last_start);
+        // Flags: the next period is complete and, since episodes are maximal runs, not
+        // flagged. Data gaps: the next period has a verdict.
+        let over = |p: &&crate::analysis::PeriodMetrics| match episode.kind {
+            FindingKind::DataGap => p.verdict != Verdict::NoVerdict,
+            FindingKind::ActivityWithoutMoney => p.complete,
+        };
         let next_complete = analysis
             .periods
             .iter()
-            .any(|p| p.channel == episode.channel && p.period_start == next && p.complete);
-        // The next period is complete and, since episodes are maximal runs, not flagged.
+            .filter(|p| p.channel == episode.channel && p.period_start == next)
+            .any(|p| over(&p));
         if next_complete {
             episode.ended_by = Some(next);
         }
@@ -259,6 +298,77 @@ pub fn hold_resolutions(
     plan.states
         .retain(|state| !held.iter().any(|h| h.key == state.key));
     held
+}
+
+/// A change in a source's health worth telling people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceChange {
+    /// The source has failed `source_down_after_runs` runs in a row (its state as stored).
+    Down(SourceHealth),
+    /// A source that was reported down was pulled again (its state before this run).
+    Recovered(SourceHealth),
+}
+
+/// Counts consecutive failed runs per source. `ran` lists each source this run pulled, with
+/// its error when the pull failed; `previous` is what the ledger remembers. Returns the states
+/// to store (only those that changed) and what to tell people: a source goes down when it
+/// reaches `after_runs` failed runs (once per run of failures), and is back when a run pulls
+/// it after that.
+pub fn source_health(
+    previous: &[SourceHealth],
+    ran: &[(&str, Option<String>)],
+    today: NaiveDate,
+    after_runs: u32,
+) -> (Vec<SourceHealth>, Vec<SourceChange>) {
+    let mut states = Vec::new();
+    let mut changes = Vec::new();
+    for (source, error) in ran {
+        let before = previous
+            .iter()
+            .find(|h| h.source == *source)
+            .cloned()
+            .unwrap_or_else(|| SourceHealth {
+                source: source.to_string(),
+                failed_runs: 0,
+                since: None,
+                last_error: None,
+                alerted: false,
+            });
+        let next = match error {
+            Some(error) => {
+                let mut next = SourceHealth {
+                    failed_runs: before.failed_runs.saturating_add(1),
+                    since: before
+                        .since
+                        .filter(|_| before.failed_runs > 0)
+                        .or(Some(today)),
+                    last_error: Some(error.clone()),
+                    ..before.clone()
+                };
+                if !before.alerted && next.failed_runs >= after_runs {
+                    next.alerted = true;
+                    changes.push(SourceChange::Down(next.clone()));
+                }
+                next
+            }
+            None => {
+                if before.alerted {
+                    changes.push(SourceChange::Recovered(before.clone()));
+                }
+                SourceHealth {
+                    source: source.to_string(),
+                    failed_runs: 0,
+                    since: None,
+                    last_error: None,
+                    alerted: false,
+                }
+            }
+        };
+        if next != before {
+            states.push(next);
+        }
+    }
+    (states, changes)
 }
 
 #[cfg(test)]
@@ -445,6 +555,34 @@ mod tests {
             Granularity::Week,
         );
         assert_eq!((held.len(), cleared.changes.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_source_is_down_once_per_run_of_failures_and_back_once() {
+        let failed = |name: &'static str| (name, Some("HTTP 503".to_string()));
+        let (one, changes) =
+            source_health(&[], &[failed("meta"), ("crm", None)], d("2025-05-26"), 2);
+        assert!(changes.is_empty(), "one failed run is not down yet");
+        assert_eq!(
+            one.len(),
+            1,
+            "a healthy source with no history stores nothing"
+        );
+        assert_eq!(
+            (one[0].failed_runs, one[0].since),
+            (1, Some(d("2025-05-26")))
+        );
+
+        let (two, changes) = source_health(&one, &[failed("meta")], d("2025-05-27"), 2);
+        assert!(
+            matches!(&changes[..], [SourceChange::Down(h)] if h.failed_runs == 2 && h.since == Some(d("2025-05-26")))
+        );
+        let (three, changes) = source_health(&two, &[failed("meta")], d("2025-05-28"), 2);
+        assert!(changes.is_empty(), "said once");
+
+        let (back, changes) = source_health(&three, &[("meta", None)], d("2025-05-29"), 2);
+        assert!(matches!(&changes[..], [SourceChange::Recovered(h)] if h.failed_runs == 3));
+        assert_eq!((back[0].failed_runs, back[0].alerted), (0, false));
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub struct Metrics {
     findings: Family<KindLabels, Gauge>,
     alerts_delivered: Counter,
     alerts_pending: Gauge,
+    alerts_dead: Gauge,
     source_failures: Family<SourceLabels, Counter>,
 }
 
@@ -98,6 +99,7 @@ impl Metrics {
         let next_run = Gauge::default();
         let alerts_delivered = Counter::default();
         let alerts_pending = Gauge::default();
+        let alerts_dead = Gauge::default();
         let source_failures = Family::<SourceLabels, Counter>::default();
         // prometheus-client leaves out a family without samples, HELP and TYPE included, so
         // each configured source starts at 0 (which also lets `increase()` see the first
@@ -135,6 +137,11 @@ impl Metrics {
             alerts_pending.clone(),
         );
         registry.register(
+            "kassa_alerts_dead",
+            "Dead letters in the outbox: alerts a target refused for good or failed for dead_after_runs runs (kassa outbox list)",
+            alerts_dead.clone(),
+        );
+        registry.register(
             "kassa_source_failures",
             "Cycles in which a source failed, by source",
             source_failures.clone(),
@@ -147,6 +154,7 @@ impl Metrics {
             findings,
             alerts_delivered,
             alerts_pending,
+            alerts_dead,
             source_failures,
         }
     }
@@ -184,6 +192,8 @@ impl Metrics {
                     .store(o.delivered_total, Ordering::Relaxed);
                 self.alerts_pending
                     .set(i64::try_from(o.pending).unwrap_or(i64::MAX));
+                self.alerts_dead
+                    .set(i64::try_from(o.dead).unwrap_or(i64::MAX));
                 for source in o.sources.iter().filter(|s| !s.errors.is_empty()) {
                     self.source_failures
                         .get_or_create(&SourceLabels {
@@ -351,6 +361,12 @@ fn log_cycle(result: Result<Option<CycleOutcome>>) {
             for error in &outcome.undelivered {
                 tracing::error!("{error}");
             }
+            for broken in &outcome.broken_targets {
+                tracing::error!(
+                    "{}",
+                    crate::text::console::target_broken(&broken.target, broken.dead, &broken.error)
+                );
+            }
             tracing::info!(
                 flagged = outcome.flagged,
                 delivered = outcome.delivered.len(),
@@ -425,6 +441,9 @@ mod tests {
             "# HELP kassa_alerts_pending Alerts waiting in the outbox for delivery.".into(),
             "# TYPE kassa_alerts_pending gauge".into(),
             "kassa_alerts_pending 0".into(),
+            "# HELP kassa_alerts_dead Dead letters in the outbox: alerts a target refused for good or failed for dead_after_runs runs (kassa outbox list).".into(),
+            "# TYPE kassa_alerts_dead gauge".into(),
+            "kassa_alerts_dead 0".into(),
             "# HELP kassa_source_failures Cycles in which a source failed, by source.".into(),
             "# TYPE kassa_source_failures counter".into(),
             "kassa_source_failures_total{source=\"ads\"} 0".into(),

@@ -24,10 +24,12 @@
 //! Common config keys of every `[[alerts]]` table:
 //! - `name` (required): letters, digits, `-` and `_`; errors and logs name the target by it;
 //! - `kind` (required): `slack`, `telegram` or `webhook`;
-//! - `findings` (optional list): the finding kinds this target wants, out of
-//!   `activity_without_money` and `data_gap`; absent means all of them;
+//! - `findings` (optional list): the kinds this target wants, out of
+//!   `activity_without_money`, `data_gap` and `source_down`; absent means every kind but
+//!   `data_gap`, which a target gets only when it lists it;
 //! - `channels` (optional list): the channels this target wants (e.g. `["meta", "all"]`);
-//!   absent means all of them.
+//!   absent means all of them. A `source_down` alert is about a source, not a channel, and
+//!   passes this filter.
 //!
 //! The keys of each kind are documented on [`SlackConfig`], [`TelegramConfig`] and
 //! [`WebhookConfig`].
@@ -42,6 +44,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::domain::AlertKind;
 use crate::http::{FailureKind, HttpClient, RetryPolicy, TARGET_MAX_BODY};
 use crate::secrets::{EnvLookup, process_env};
 use crate::validation::Problems;
@@ -215,21 +218,25 @@ impl AlertTarget {
         self.kind
     }
     /// Whether this target wants alerts of this finding kind and channel (config keys
-    /// `findings` and `channels`; absent keys mean everything). Digest and test messages pass
-    /// every filter: callers that only have the two strings may pass `"digest"` or `"test"`
-    /// as `finding_kind`, or use [`AlertTarget::wants_message`].
+    /// `findings` and `channels`). Without `findings` a target gets every kind but `data_gap`
+    /// ([`AlertKind::sent_by_default`]); without `channels`, every channel; `source_down`
+    /// passes the channel filter. Digest and test messages pass every filter: callers that
+    /// only have the two strings may pass `"digest"` or `"test"` as `finding_kind`, or use
+    /// [`AlertTarget::wants_message`].
     pub fn wants(&self, finding_kind: &str, channel: &str) -> bool {
         if matches!(finding_kind, "digest" | "test") {
             return true;
         }
-        let finding_ok = self
-            .findings
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|f| f == finding_kind));
-        let channel_ok = self
-            .channels
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|c| c == channel));
+        let kind = AlertKind::parse(finding_kind);
+        let finding_ok = match &self.findings {
+            Some(list) => list.iter().any(|f| f == finding_kind),
+            None => kind.is_none_or(AlertKind::sent_by_default),
+        };
+        let channel_ok = kind == Some(AlertKind::SourceDown)
+            || self
+                .channels
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|c| c == channel));
         finding_ok && channel_ok
     }
 

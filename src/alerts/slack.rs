@@ -32,14 +32,15 @@ use crate::validation::Problems;
 /// kind = "slack"
 /// url_env = "KASSA_TEAM_WEBHOOK"   # or url_file = "/run/secrets/team-webhook"
 /// compat = "slack"                 # or "mattermost" for Mattermost, Rocket.Chat, Discord
-/// findings = ["activity_without_money"]   # optional; default: every finding kind
+/// findings = ["activity_without_money"]   # optional; default: all but data_gap
 /// channels = ["meta", "all"]              # optional; default: every channel
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
     pub name: String,
-    /// Finding kinds to send (`activity_without_money`, `data_gap`); absent: all.
+    /// Kinds to send (`activity_without_money`, `data_gap`, `source_down`); absent: all but
+    /// `data_gap`.
     pub findings: Option<Vec<String>>,
     /// Channels to send; absent: all.
     pub channels: Option<Vec<String>>,

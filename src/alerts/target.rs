@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::FindingKind;
+use crate::domain::AlertKind;
 use crate::http::{BoxFuture, Classifier, FailureKind, HttpClient, HttpError};
 use crate::secrets::{EnvLookup, SecretError};
 use crate::validation::{Problems, validate_name};
@@ -142,17 +142,20 @@ impl Filters<'_> {
             if findings.is_empty() {
                 problems.push_with_example(
                     format!("{key}.findings"),
-                    "an empty list would send nothing; remove the key to get every finding",
+                    "an empty list would send nothing; remove the key to get every kind but data_gap",
                     "findings = [\"activity_without_money\"]",
                 );
             }
             for finding in findings {
-                if FindingKind::parse(finding).is_none() {
+                if AlertKind::parse(finding).is_none() {
                     problems.push_with_example(
                         format!("{key}.findings"),
                         format!(
                             "{finding:?} is not a finding kind; use {}",
-                            FindingKind::ALL.map(FindingKind::as_str).join(" or ")
+                            AlertKind::all()
+                                .map(AlertKind::as_str)
+                                .collect::<Vec<_>>()
+                                .join(" or ")
                         ),
                         "findings = [\"activity_without_money\", \"data_gap\"]",
                     );
@@ -209,6 +212,16 @@ impl AlertError {
             self.kind,
             FailureKind::Throttled | FailureKind::Server | FailureKind::Network
         )
+    }
+
+    /// Whether the receiver refused the message for good: it answered, and the answer is one
+    /// no later run changes without a person (Slack's `410 channel_is_archived` or `400
+    /// invalid_payload`, a revoked webhook, Telegram's `403 bot was kicked`, a refused token,
+    /// a redirect). The outbox sets such a message aside as a dead letter at once. Everything
+    /// else (throttling, 5xx, the network, TLS, an unreadable answer) may pass by itself, and
+    /// becomes a dead letter only after `dead_after_runs` runs.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self.kind, FailureKind::Auth | FailureKind::Rejected)
     }
 }
 

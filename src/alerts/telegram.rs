@@ -38,14 +38,15 @@ use crate::validation::Problems;
 /// token_env = "KASSA_TELEGRAM_TOKEN"   # or token_file = "/run/secrets/telegram-token"
 /// chat_id = -1001234567890             # or "@channelname" for a public channel
 /// api_base = "https://api.telegram.org" # optional; a local Bot API server, a test fake
-/// findings = ["activity_without_money"] # optional; default: every finding kind
+/// findings = ["activity_without_money"] # optional; default: all but data_gap
 /// channels = ["all"]                    # optional; default: every channel
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelegramConfig {
     pub name: String,
-    /// Finding kinds to send (`activity_without_money`, `data_gap`); absent: all.
+    /// Kinds to send (`activity_without_money`, `data_gap`, `source_down`); absent: all but
+    /// `data_gap`.
     pub findings: Option<Vec<String>>,
     /// Channels to send; absent: all.
     pub channels: Option<Vec<String>>,

@@ -42,14 +42,15 @@ type HmacSha256 = Hmac<Sha256>;
 /// kind = "webhook"
 /// url_env = "KASSA_BI_WEBHOOK"        # or url_file = "/run/secrets/bi-webhook-url"
 /// secret_env = "KASSA_BI_SECRET"      # or secret_file; "whsec_" + base64 of random bytes
-/// findings = ["activity_without_money", "data_gap"]   # optional; default: all
+/// findings = ["activity_without_money", "data_gap"]   # optional; default: all but data_gap
 /// channels = ["all"]                                  # optional; default: all
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub name: String,
-    /// Finding kinds to send (`activity_without_money`, `data_gap`); absent: all.
+    /// Kinds to send (`activity_without_money`, `data_gap`, `source_down`); absent: all but
+    /// `data_gap`.
     pub findings: Option<Vec<String>>,
     /// Channels to send; absent: all.
     pub channels: Option<Vec<String>>,

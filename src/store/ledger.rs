@@ -1,11 +1,11 @@
 //! The ledger's record of work done: which date ranges each source has covered, the runs of
-//! kassa, and the state of each alerted episode between runs.
+//! kassa, the state of each alerted episode between runs, and each source's run of failures.
 
 use chrono::{NaiveDate, Utc};
 use rusqlite::params;
 
 use super::{Store, StoreError, ledger_error};
-use crate::domain::{Coverage, DateRange, EpisodeState, Status};
+use crate::domain::{Coverage, DateRange, EpisodeState, SourceHealth, Status};
 
 impl Store {
     pub(super) fn add_coverage(
@@ -130,6 +130,32 @@ impl Store {
                     } else {
                         Status::Resolved
                     },
+                })
+            })
+            .map_err(&ledger_error)?;
+        rows.collect::<Result<_, _>>().map_err(&ledger_error)
+    }
+}
+
+impl Store {
+    /// What the ledger remembers of each source's consecutive failed runs.
+    pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
+        let ledger_error = ledger_error(&self.ledger_path);
+        let mut statement = self
+            .ledger
+            .prepare(
+                "SELECT source, failed_runs, since, last_error, alerted FROM source_health ORDER BY source",
+            )
+            .map_err(&ledger_error)?;
+        let rows = statement
+            .query_map([], |row| {
+                let since: Option<String> = row.get(2)?;
+                Ok(SourceHealth {
+                    source: row.get(0)?,
+                    failed_runs: row.get(1)?,
+                    since: since.and_then(|s| s.parse().ok()),
+                    last_error: row.get(3)?,
+                    alerted: row.get(4)?,
                 })
             })
             .map_err(&ledger_error)?;

@@ -3,9 +3,9 @@
 //! - Rows live in Parquet snapshots, one file per source: `ads/<source>.parquet` and
 //!   `deals/<source>.parquet` under the store's directory (`snapshots.rs`).
 //! - The ledger lives in SQLite (`ledger.sqlite`): which date ranges each source has covered,
-//!   runs and episode states (`ledger.rs`), the chunks each backfill stored (`backfills.rs`),
-//!   the alert outbox (`outbox.rs`), and the windows whose re-pull looked wrong
-//!   (`suspicious.rs`).
+//!   runs, episode states and source health (`ledger.rs`), the chunks each backfill stored
+//!   (`backfills.rs`), the alert outbox with its dead letters (`outbox.rs`), and the windows
+//!   whose re-pull looked wrong (`suspicious.rs`).
 //! - `kassa.lock` keeps one writing process per store (`lock.rs`).
 //!
 //! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
@@ -85,7 +85,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use ledger::merge_ranges;
 pub use lock::{LockError, StoreLock};
-pub use outbox::{NewOutboxItem, OutboxItem};
+pub use outbox::{NewOutboxItem, OutboxItem, OutboxSelection};
 pub use snapshots::{
     Checked, Guard, SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, deals_to_frame,
     epoch_days,
@@ -200,6 +200,23 @@ pub const MIGRATIONS: &[Migration] = &[
               after_micros INTEGER,
               marked_at TEXT NOT NULL,
               PRIMARY KEY (source, start_date, end_date, reason, channel)
+          );",
+    },
+    Migration {
+        version: 6,
+        what: "dead letters: an outbox message a target refused for good (or for \
+               `dead_after_runs` runs) is set aside (`dead_at`), counting the runs it failed \
+               (`failed_runs`); source_health: consecutive failed runs per source, for \
+               `source_down` alerts",
+        sql: "ALTER TABLE outbox ADD COLUMN failed_runs INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE outbox ADD COLUMN dead_at TEXT;
+          CREATE TABLE source_health (
+              source TEXT PRIMARY KEY,
+              failed_runs INTEGER NOT NULL,
+              since TEXT,
+              last_error TEXT,
+              alerted INTEGER NOT NULL,
+              updated_at TEXT NOT NULL
           );",
     },
 ];

@@ -1,16 +1,16 @@
 //! Alert wording: titles per finding kind and event, fact labels, episode spans, the digest,
-//! resolved notes and the `alert-test` sample. The cycle decides which alerts to send and adds
+//! resolved notes, a source that is down and back, and the `alert-test` sample. The cycle decides which alerts to send and adds
 //! their identity and data; the words come from here.
 
 use chrono::NaiveDate;
 
 use super::{
-    ALERTS, channel_name, decision, format_money, metric_name, noun_ru, period_countable,
+    ALERTS, RUNS, channel_name, decision, format_money, metric_name, noun_ru, period_countable,
     period_from_ru, period_noun, signed_percent,
 };
 use crate::alerts::Fact;
 use crate::analysis::{ChainBreak, Finding, FindingDetail, FindingKind, Granularity};
-use crate::domain::Locale;
+use crate::domain::{Locale, SourceHealth};
 use crate::episodes::{Episode, Resolution};
 
 /// The words of one alert; the cycle adds its id, event, filters and data.
@@ -246,6 +246,85 @@ pub fn resolved(
         ),
         (None, Resolution::Cleared, Locale::Ru) => format!(
             "Данные уточнились, и эпизода с {first_start} по {last_end} больше не видно; прежнее оповещение можно не учитывать."
+        ),
+    };
+    AlertWords {
+        title,
+        summary,
+        facts: Vec::new(),
+        decision: None,
+    }
+}
+
+/// A source that failed `health.failed_runs` runs in a row (`source_down`): silence from a
+/// monitor must never look like "nothing happened".
+pub fn source_down(health: &SourceHealth, locale: Locale) -> AlertWords {
+    let source = &health.source;
+    let runs = RUNS.count(u64::from(health.failed_runs), locale);
+    let since = health.since.map(|d| d.to_string()).unwrap_or_default();
+    let error = health.last_error.clone().unwrap_or_default();
+    let (title, summary, decision, labels) = match locale {
+        Locale::En => (
+            format!("Source down: {source}"),
+            format!(
+                "The last {runs} could not pull {source}. Its days stay uncovered, so the periods that need them get no verdict until it works again."
+            ),
+            "What to decide: check the error below (a token, an export, the platform's status); kassa retries every run and says when it is back.",
+            [
+                "Source",
+                "Failed runs in a row",
+                "Failing since",
+                "Last error",
+            ],
+        ),
+        Locale::Ru => (
+            format!("Источник не работает: {source}"),
+            format!(
+                "Не удалось получить данные {source}: {runs} подряд. Его дни остаются без данных, и периоды, которым они нужны, не получат оценки, пока источник не заработает."
+            ),
+            "Что сделать: посмотрите ошибку ниже (токен, выгрузка, состояние площадки); kassa пробует в каждый запуск и сообщит, когда источник вернётся.",
+            [
+                "Источник",
+                "Неудачных запусков подряд",
+                "Ошибки с",
+                "Последняя ошибка",
+            ],
+        ),
+    };
+    let values = [source.clone(), health.failed_runs.to_string(), since, error];
+    AlertWords {
+        title,
+        summary,
+        facts: labels
+            .into_iter()
+            .zip(values)
+            .map(|(label, value)| Fact {
+                label: label.to_string(),
+                value,
+            })
+            .collect(),
+        decision: Some(decision.to_string()),
+    }
+}
+
+/// The resolved note of a `source_down` alert: `before` is the source's state before the run
+/// that pulled it again.
+pub fn source_recovered(before: &SourceHealth, locale: Locale) -> AlertWords {
+    let source = &before.source;
+    let runs = RUNS.count(u64::from(before.failed_runs), locale);
+    let since = before.since.map(|d| d.to_string()).unwrap_or_default();
+    let (title, summary) = match locale {
+        Locale::En => (
+            format!("Resolved: source {source} is back"),
+            format!(
+                "{source} was pulled again after {runs} that failed (since {since}); the days it missed are pulled by this and the next runs."
+            ),
+        ),
+        Locale::Ru => (
+            format!("Источник снова работает: {source}"),
+            format!(
+                "Данные {source} снова получены после неудачных запусков ({runs}, с {since}); пропущенные дни догружаются в этот и следующие запуски."
+            ),
         ),
     };
     AlertWords {

@@ -353,3 +353,112 @@ pub fn not_covered(uncovered: &[DateRange], locale: Locale) -> String {
         Locale::Ru => format!("; нет данных: {} (пробел в данных)", ranges.join(", ")),
     }
 }
+
+/// A target whose messages became dead letters in this run: an error line (English, like
+/// every error), printed after `kassa: error: `.
+pub fn target_broken(target: &str, dead: usize, error: &str) -> String {
+    format!(
+        "target {target}: {} undeliverable ({error}); see `kassa outbox list`",
+        ALERTS.count(dead as u64, Locale::En)
+    )
+}
+
+/// One message of `kassa outbox list`: its id, state, target, kind and counts, then the
+/// alert's id (its episode or source and period) and title, then the last error.
+pub struct OutboxLine<'a> {
+    pub id: i64,
+    pub dead: bool,
+    pub target: &'a str,
+    pub kind: &'a str,
+    pub attempts: i64,
+    pub failed_runs: i64,
+    pub alert: &'a str,
+    pub title: &'a str,
+    pub last_error: Option<&'a str>,
+}
+
+/// `#3 dead team activity_without_money: 1 attempt, failed in 1 run` and its details.
+pub fn outbox_line(line: &OutboxLine<'_>, locale: Locale) -> String {
+    let OutboxLine {
+        id,
+        dead,
+        target,
+        kind,
+        attempts,
+        failed_runs,
+        alert,
+        title,
+        last_error,
+    } = line;
+    let (attempts, runs) = (
+        ATTEMPTS.count(*attempts as u64, locale),
+        FAILED_RUNS.count(*failed_runs as u64, locale),
+    );
+    let mut text = match (dead, locale) {
+        (true, Locale::En) => format!("#{id} dead     {target} {kind}: {attempts}, {runs}"),
+        (false, Locale::En) => format!("#{id} pending  {target} {kind}: {attempts}, {runs}"),
+        (true, Locale::Ru) => format!("#{id} не доставить {target} {kind}: {attempts}, {runs}"),
+        (false, Locale::Ru) => format!("#{id} ждёт     {target} {kind}: {attempts}, {runs}"),
+    };
+    text.push_str(&format!("\n    {alert}: {title}"));
+    if let Some(error) = last_error {
+        text.push_str(&match locale {
+            Locale::En => format!("\n    last error: {error}"),
+            Locale::Ru => format!("\n    последняя ошибка: {error}"),
+        });
+    }
+    text
+}
+
+/// The last line of `kassa outbox list`.
+pub fn outbox_tally(pending: usize, dead: usize, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!(
+            "outbox: {pending} pending, {dead} dead{}",
+            if dead > 0 {
+                " (`kassa outbox retry ID|--target NAME|--all` sends dead ones again, `kassa outbox drop ...` deletes them)"
+            } else {
+                ""
+            }
+        ),
+        Locale::Ru => format!(
+            "очередь оповещений: ждут отправки — {pending}, не доставить — {dead}{}",
+            if dead > 0 {
+                " (`kassa outbox retry ID|--target NAME|--all` отправит их снова, `kassa outbox drop ...` удалит)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// What `kassa outbox retry` did.
+pub fn outbox_retried(ids: &[i64], locale: Locale) -> String {
+    let alerts = ALERTS.count(ids.len() as u64, locale);
+    match locale {
+        Locale::En => format!("{alerts} pending again; the next run sends them"),
+        Locale::Ru => format!("снова в очереди: {alerts}; их отправит следующий запуск"),
+    }
+}
+
+/// What `kassa outbox drop` did.
+pub fn outbox_dropped(ids: &[i64], locale: Locale) -> String {
+    let alerts = ALERTS.count(ids.len() as u64, locale);
+    match locale {
+        Locale::En => format!("{alerts} deleted from the outbox"),
+        Locale::Ru => format!("удалено из очереди: {alerts}"),
+    }
+}
+
+const ATTEMPTS: super::Countable = super::Countable {
+    en: ["attempt", "attempts"],
+    ru: ["попытка", "попытки", "попыток"],
+};
+const FAILED_RUNS: super::Countable = super::Countable {
+    en: ["failed run", "failed runs"],
+    ru: [
+        "неудачный запуск",
+        "неудачных запуска",
+        "неудачных запусков",
+    ],
+};

@@ -771,6 +771,16 @@ fn targets_filter_by_finding_kind_and_channel() {
         url_file.display().to_string()
     ));
     assert!(everything.wants("activity_without_money", "all"));
-    assert!(everything.wants("data_gap", "vk"));
+    // Without `findings`: every kind but data gaps, which a target gets only by asking.
+    assert!(!everything.wants("data_gap", "vk"));
+    assert!(everything.wants("source_down", "all"));
+    // A source being down is not about a channel: the channel filter lets it through.
+    assert!(!picky.wants("source_down", "all"));
+    let sources = target(&format!(
+        "[[alerts]]\nname = \"ops\"\nkind = \"slack\"\nurl_file = {:?}\n\
+         findings = [\"source_down\"]\nchannels = [\"meta\"]\n",
+        url_file.display().to_string()
+    ));
+    assert!(sources.wants("source_down", "all"));
     assert_eq!((everything.name(), everything.kind()), ("all", "slack"));
 }

@@ -451,3 +451,16 @@ fn analyze_needs_no_secrets() {
         );
     }
 }
+
+#[test]
+fn dead_letter_and_source_down_counts_are_validated() {
+    let (_ws, run) =
+        check_with("[alerting]\ndead_after_runs = 0\nsource_down_after_runs = \"two\"\n");
+    assert_refused(
+        &run,
+        &[
+            "alerting.dead_after_runs: 0 is out of range; use 1 to 1000",
+            "alerting.source_down_after_runs: expected an integer, got \"two\"",
+        ],
+    );
+}

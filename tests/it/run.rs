@@ -21,11 +21,17 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::fakes::{TokenFrom, meta, ok};
 use crate::helpers::{Workspace, d, paused_clock_context, repo};
 
-const NIGHT: &str = "2025-05-26";
+pub(crate) const NIGHT: &str = "2025-05-26";
 
 /// A workspace whose CSV sources are copies of the demo files (so tests can restate them) and
 /// whose Slack target posts to `slack_url`.
 fn workspace(slack_url: &str) -> Workspace {
+    workspace_with(slack_url, "")
+}
+
+/// [`workspace`] with `extra` TOML after the Slack target (more `[[alerts]]` tables, an
+/// `[alerting]` section).
+pub(crate) fn workspace_with(slack_url: &str, extra: &str) -> Workspace {
     let ws = Workspace::new();
     for file in ["ads.csv", "crm.csv"] {
         let text = std::fs::read_to_string(repo().join("fixtures/demo").join(file)).unwrap();
@@ -36,7 +42,7 @@ fn workspace(slack_url: &str) -> Workspace {
     ws.config(&format!(
         "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
          [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n\n\
-         [[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {:?}\n",
+         [[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {:?}\n\n{extra}",
         absolute("ads.csv"),
         absolute("crm.csv"),
         url_file.display().to_string()
@@ -44,11 +50,11 @@ fn workspace(slack_url: &str) -> Workspace {
     ws
 }
 
-fn slack_url(server: &MockServer) -> String {
+pub(crate) fn slack_url(server: &MockServer) -> String {
     format!("{}/services/T0/B0/secret", server.uri())
 }
 
-async fn accept(server: &MockServer) {
+pub(crate) async fn accept(server: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/services/T0/B0/secret"))
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
@@ -57,7 +63,7 @@ async fn accept(server: &MockServer) {
 }
 
 /// The Slack `text` of every message the receiver accepted (status 200) or saw.
-async fn texts(server: &MockServer) -> Vec<String> {
+pub(crate) async fn texts(server: &MockServer) -> Vec<String> {
     server
         .received_requests()
         .await
@@ -72,7 +78,9 @@ async fn texts(server: &MockServer) -> Vec<String> {
 
 /// Loads the workspace's settings in-process, with targets on the paused-clock policy, and
 /// backfills the history up to the night before `NIGHT` (a backfill never alerts).
-async fn in_process_after_backfill(ws: &Workspace) -> (Settings, Vec<AlertTarget>, Store) {
+pub(crate) async fn in_process_after_backfill(
+    ws: &Workspace,
+) -> (Settings, Vec<AlertTarget>, Store) {
     let settings = Settings::load(Some(&ws.path().join("kassa.toml"))).unwrap();
     let retry = paused_clock_context().retry;
     let targets = settings

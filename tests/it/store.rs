@@ -313,7 +313,7 @@ fn a_store_written_before_schema_versions_opens_and_reads_back_as_before() {
         message_id: pending[0].message_id.clone(),
         message: pending[0].message.clone(),
     };
-    assert_eq!(store.record_alerts(&[], &[again]).unwrap(), 0);
+    assert_eq!(store.record_alerts(&[], &[], &[again]).unwrap(), 0);
     assert_eq!(store.start_run("test").unwrap(), 2);
     let week = range("2025-03-24", "2025-03-30");
     store
