@@ -314,7 +314,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     }
     // Commands that contact nothing read no secret, so they run where no token is set.
     let secrets = match cli.command {
-        Command::Analyze { .. } => Secrets::Unused,
+        Command::Analyze { .. } | Command::Outbox { .. } => Secrets::Unused,
         _ => Secrets::Needed,
     };
     let settings = match Settings::load_for(cli.config.as_deref(), secrets) {

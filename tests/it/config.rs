@@ -435,6 +435,9 @@ fn analyze_needs_no_secrets() {
     let analyze = ws.kassa(&["analyze", "--format", "json"]);
     assert_eq!(analyze.code, 0, "{analyze:?}");
     assert!(analyze.json()["findings"].is_array(), "{}", analyze.stdout);
+    // Managing the outbox contacts nothing either.
+    let outbox = ws.kassa(&["outbox", "list"]);
+    assert_eq!(outbox.code, 0, "{outbox:?}");
 
     let check = ws.kassa(&["check", "--offline"]);
     assert_eq!(check.code, 1, "{check:?}");
