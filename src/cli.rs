@@ -573,6 +573,16 @@ fn outbox(
             let store = Store::open_read_only(&settings.store_path).with_context(|| {
                 format!("cannot open the store at {}", settings.store_path.display())
             })?;
+            // Reading takes no lock, so it migrates nothing; dead letters came with schema 6.
+            let version = store
+                .schema_version()
+                .context("cannot read the store's schema version")?;
+            if version < 6 {
+                bail!(
+                    "the store at {} was written by an older kassa (schema {version}) and has no dead letters yet; the next `kassa run` or `kassa backfill` upgrades it",
+                    settings.store_path.display()
+                );
+            }
             let items = store
                 .undelivered_alerts()
                 .context("cannot read the outbox")?;
