@@ -8,7 +8,6 @@
 //! case is printed, minimised, with the seed to reproduce it.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use chrono::{Duration as Days, NaiveDate};
 use kassa::domain::{DateRange, DealStatus, Money, Pulled};
@@ -30,14 +29,13 @@ fn cases(cases: u32) -> Config {
     }
 }
 
-/// Runs `future` on a fresh runtime with tokio's paused clock, like the connector tests.
-fn block_on<F: Future>(future: F) -> F::Output {
+/// A runtime on tokio's paused clock, like the connector tests'.
+fn paused_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .unwrap()
-        .block_on(future)
 }
 
 /// Any JSON value, nested a few levels, with the numbers and strings platforms get wrong:
@@ -156,11 +154,6 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Platform JSON, field by field (`sources::wire`), and whole pages through the real sources
 
-/// The names a [`kassa::sources::SourceError::invalid`] message leads with.
-fn names_field(error: &SourceError, field: &str) -> bool {
-    error.message.contains(field)
-}
-
 proptest! {
     #![proptest_config(cases(256))]
 
@@ -184,7 +177,7 @@ proptest! {
         .flatten()
         .collect();
         for error in errors {
-            prop_assert!(names_field(&error, field), "{}", error);
+            prop_assert!(error.message.contains(field), "{}", error);
         }
         // The same readers on a value that is not an object at all.
         let _ = wire::text(&value, field);
@@ -204,11 +197,7 @@ struct Fake<P: Platform> {
 
 impl<P: Platform> Fake<P> {
     fn new() -> Fake<P> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .unwrap();
+        let runtime = paused_runtime();
         let server = runtime.block_on(MockServer::start());
         let (workspace, source) = P::source(&server);
         Fake {
@@ -455,7 +444,7 @@ fn pull_csv(kind: &str, file: &str, contents: &[u8]) -> Result<Pull, SourceError
     let source = source_config(&table)
         .build(&paused_clock_context())
         .unwrap();
-    block_on(source.pull(whole_range()))
+    paused_runtime().block_on(source.pull(whole_range()))
 }
 
 /// One ad row: (day offset, campaign) → (impressions beyond the clicks, reach, clicks, spend
