@@ -169,11 +169,12 @@ impl Money {
             let value = format!("{fraction:0<6}").parse().expect("six ascii digits");
             value
         };
-        let micros = whole_value
-            .checked_mul(Self::SCALE)
-            .and_then(|w| w.checked_add(fraction_value))
-            .ok_or_else(|| format!("{text:?} is too large"))?;
-        Ok(Money(if negative { -micros } else { micros }))
+        // In i128 and signed before the range check, so the most negative amount an i64 of
+        // micros holds reads back too.
+        let micros = i128::from(whole_value) * i128::from(Self::SCALE) + i128::from(fraction_value);
+        i64::try_from(if negative { -micros } else { micros })
+            .map(Money)
+            .map_err(|_| format!("{text:?} is too large"))
     }
 }
 

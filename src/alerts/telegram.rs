@@ -13,7 +13,6 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
@@ -25,6 +24,7 @@ use super::markup::{escape_html_text, escape_prefix};
 use super::target::{AlertMessage, BuildError, Filters, Receiver, TargetConfig};
 use crate::http::{
     BoxFuture, Classifier, Failure, FailureKind, HttpClient, HttpError, Request, summarize_body,
+    wait_of_seconds,
 };
 use crate::secrets::{EnvLookup, SecretSpec, is_safe_transport};
 use crate::validation::Problems;
@@ -380,14 +380,10 @@ impl Receiver for TelegramTarget {
 fn classify(status: StatusCode, _headers: &HeaderMap, body: &str) -> Option<Failure> {
     let answer: Answer = serde_json::from_str(body).ok()?;
     let description = answer.describe(body);
-    if let Some(wait) = answer
-        .parameters
-        .retry_after
-        .filter(|s| s.is_finite() && *s >= 0.0)
-    {
+    if let Some(wait) = answer.parameters.retry_after.and_then(wait_of_seconds) {
         return Some(Failure::retry(
             FailureKind::Throttled,
-            Some(Duration::from_secs_f64(wait)),
+            Some(wait),
             description,
         ));
     }
@@ -532,6 +528,8 @@ fn render_within(pieces: &[Piece<'_>], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use crate::alerts::{AlertEvent, Fact};
 
     fn message() -> AlertMessage {
@@ -631,5 +629,29 @@ mod tests {
         .unwrap();
         assert!(!failure.retryable);
         assert!(failure.message.contains("chat_id = -1009876543210"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 256,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Any `retry_after` Telegram sends (huge, negative, fractional) is a wait or a plain
+        /// failure, never a panic.
+        #[test]
+        fn any_retry_after_is_a_wait_or_a_failure(seconds in proptest::prelude::any::<f64>()) {
+            let body = serde_json::json!({
+                "ok": false,
+                "error_code": 429,
+                "description": "Too Many Requests",
+                "parameters": {"retry_after": seconds},
+            });
+            let failure = classify(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), &body.to_string());
+            if seconds.is_finite() && seconds >= 0.0 {
+                proptest::prop_assert!(failure.unwrap().wait.is_some());
+            }
+        }
     }
 }

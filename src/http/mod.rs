@@ -196,11 +196,15 @@ pub fn classify_by_status(status: StatusCode, headers: &HeaderMap, body: &str) -
 /// `Retry-After` in its delay-seconds form (the form Slack, HubSpot and most APIs use).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    value
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    value.parse::<f64>().ok().and_then(wait_of_seconds)
+}
+
+/// A wait a server asked for in (fractional) seconds; `None` when it is negative or not a
+/// number. A wait too long for a `Duration` (`1e300`) saturates rather than panicking, so the
+/// retry loop refuses it as longer than `max_server_wait`.
+pub fn wait_of_seconds(seconds: f64) -> Option<Duration> {
+    (!seconds.is_nan() && seconds >= 0.0)
+        .then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
 }
 
 /// The first few hundred characters of a body, on one line, for error messages.

@@ -23,7 +23,7 @@ use crate::domain::{AdDay, DateRange, Pulled, RowKind};
 use crate::http::auth::SecretHeaders;
 use crate::http::{
     Failure, FailureKind, HttpClient, PageGuard, Request, retry_after, same_origin_link,
-    summarize_body,
+    summarize_body, wait_of_seconds,
 };
 use crate::validation::Problems;
 
@@ -401,7 +401,9 @@ fn regain_access_wait(headers: &HeaderMap) -> Option<Duration> {
                 .and_then(Value::as_f64)
         })
         .fold(0.0_f64, f64::max);
-    (minutes > 0.0).then(|| Duration::from_secs_f64(minutes * 60.0))
+    (minutes > 0.0)
+        .then(|| wait_of_seconds(minutes * 60.0))
+        .flatten()
 }
 
 #[cfg(test)]
@@ -434,5 +436,54 @@ mod tests {
         let failure = classify(StatusCode::BAD_REQUEST, &HeaderMap::new(), body).unwrap();
         assert_eq!(failure.kind, FailureKind::Auth);
         assert!(!failure.retryable);
+    }
+
+    fn usage_header(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = value.parse() {
+            headers.insert("x-business-use-case-usage", value);
+        }
+        headers
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 256,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Whole minutes to regain access become exactly that wait, the longest use case's.
+        #[test]
+        fn usage_minutes_become_the_longest_wait(minutes in proptest::collection::vec(0u32..100_000, 1..4)) {
+            let entries: Vec<Value> = minutes
+                .iter()
+                .map(|m| json!({"type": "ads_insights", "estimated_time_to_regain_access": m}))
+                .collect();
+            let headers = usage_header(&json!({"123": entries}).to_string());
+            let longest = u64::from(*minutes.iter().max().unwrap_or(&0));
+            let expected = (longest > 0).then(|| Duration::from_secs(longest * 60));
+            proptest::prop_assert_eq!(regain_access_wait(&headers), expected);
+        }
+
+        /// Any usage header (any number, however large or negative, any shape, any text) is a
+        /// wait or none, never a panic; nor is classifying a throttling error that carries it.
+        #[test]
+        fn any_usage_header_is_a_wait_or_none(
+            minutes in proptest::prelude::any::<f64>(),
+            text in "[ -~]{0,60}",
+            raw in proptest::prelude::any::<bool>(),
+        ) {
+            let value = if raw {
+                text
+            } else {
+                json!({"1": [{"estimated_time_to_regain_access": minutes}]}).to_string()
+            };
+            let headers = usage_header(&value);
+            let _ = regain_access_wait(&headers);
+            let body = r#"{"error":{"message":"too many calls","code":80000}}"#;
+            let failure = classify(StatusCode::BAD_REQUEST, &headers, body).unwrap();
+            proptest::prop_assert_eq!(failure.kind, FailureKind::Throttled);
+        }
     }
 }
