@@ -266,19 +266,55 @@ fn analyze_before_any_backfill_says_what_to_do() {
     assert!(run.stderr.contains("run `kassa backfill"), "{}", run.stderr);
 }
 
-#[test]
-fn check_offline_validates_without_contacting_anything() {
+/// The demo's CSV sources plus a Meta and a HubSpot source whose APIs are one loopback fake
+/// that answers anything: `--offline` must not send it a single request (the online check,
+/// afterwards, shows the fake would have seen them).
+#[tokio::test]
+async fn check_offline_validates_without_contacting_anything() {
+    let fake = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .mount(&fake)
+        .await;
     let ws = demo_workspace();
+    let meta_token = ws.write("meta.token", meta::TOKEN);
+    let hubspot_token = ws.write("hubspot.token", hubspot::TOKEN);
+    let config = std::fs::read_to_string(ws.path().join("kassa.toml")).unwrap();
+    ws.write(
+        "kassa.toml",
+        &format!(
+            "{config}\n{}\n{}",
+            meta::table("meta", &fake.uri(), TokenFrom::File(&meta_token), ""),
+            hubspot::table("hubspot", &fake.uri(), TokenFrom::File(&hubspot_token), ""),
+        ),
+    );
     let run = ws.kassa(&["check", "--offline"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
-            .contains("configuration: valid (2 sources, 0 alert targets)"),
+            .contains("configuration: valid (4 sources, 0 alert targets)"),
         "{}",
         run.stdout
     );
     assert!(!ws.store_path().exists(), "--offline touches nothing");
+    assert_eq!(
+        fake.received_requests().await.unwrap().len(),
+        0,
+        "--offline contacted a platform"
+    );
     let run = ws.kassa(&["check"]);
+    let probed: std::collections::BTreeSet<String> = fake
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert!(
+        probed.iter().any(|p| p.starts_with("/v25.0/"))
+            && probed.iter().any(|p| p.starts_with("/crm/") || p.starts_with("/account-info/")),
+        "the online check probes both platforms: {probed:?}"
+    );
     assert_eq!(run.code, 0, "{run:?}");
     // Online, a probe may obtain an OAuth2 token (and a rotated refresh token): the store is
     // opened so that it can keep it.
