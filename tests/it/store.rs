@@ -48,8 +48,9 @@ fn sql_text(value: rusqlite::types::ValueRef<'_>) -> String {
 
 /// The ledger's content as text (see [`snapshot`]).
 fn ledger_dump(ledger: &Path) -> String {
-    let db = rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .unwrap();
+    let db =
+        rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     let mut dump = format!("user_version {}\n", user_version(ledger));
     let tables: Vec<String> = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'runs' ORDER BY name")
