@@ -22,6 +22,7 @@ mod hubspot;
 mod layers;
 mod meta;
 mod network;
+mod promises;
 mod ru;
 mod run;
 mod store;

@@ -572,4 +572,39 @@ async fn failed_write_fails_its_source_only() {
         run.stderr
     );
     assert!(blocked.is_dir(), "a directory is not a leftover temporary");
+
+/// The outbox is written in the same transaction as the episode states that caused its
+/// messages: when the outbox write fails (a trigger here makes SQLite refuse it), no episode
+/// state is left behind either, so the next run still sees the episode as new and alerts.
+#[tokio::test(start_paused = true)]
+async fn a_failing_outbox_write_leaves_no_episode_state_behind() {
+    let server = MockServer::start().await;
+    accept(&server).await;
+    let ws = workspace(&slack_url(&server));
+    let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
+    let ledger = rusqlite::Connection::open(ws.store_path().join("ledger.sqlite")).unwrap();
+    ledger
+        .execute_batch(
+            "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox
+             BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;",
+        )
+        .unwrap();
+
+    let failed = run_cycle(&settings, &mut store, &targets, d(NIGHT)).await;
+    let error = format!("{:#}", failed.expect_err("the outbox write failed"));
+    assert!(error.contains("outbox"), "{error}");
+    assert!(
+        store.episode_states().unwrap().is_empty(),
+        "an episode state was stored without its alert"
+    );
+    assert!(texts(&server).await.is_empty());
+
+    ledger.execute_batch("DROP TRIGGER refuse_outbox;").unwrap();
+    let next = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!((next.recorded, next.delivered.len()), (1, 1));
+    let states = store.episode_states().unwrap();
+    assert_eq!(states.len(), 1, "{states:?}");
+    assert_eq!(states[0].channel, "google");
 }
