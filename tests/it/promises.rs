@@ -54,6 +54,20 @@ fn prose_number(prose: &str, what: &str) -> f64 {
     prose[start..end].parse().unwrap()
 }
 
+/// The whole number the README's prose writes just before `suffix` (`60` in "60 s for").
+fn number_before(prose: &str, suffix: &str) -> u64 {
+    let end = prose
+        .find(suffix)
+        .unwrap_or_else(|| panic!("the README no longer says {suffix:?}"));
+    let digits = prose[..end]
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number before {suffix:?}"))
+}
+
 /// The default the README's table of sources gives `key` for `kind` (`lookback_days` [28]).
 fn source_default(kind: &str, key: &str) -> String {
     let text = readme();
@@ -187,14 +201,22 @@ fn the_defaults_are_the_numbers_the_readme_documents() {
 
     // The HTTP client every source shares.
     let policy = RetryPolicy::default();
-    let client = "Every HTTP source shares one client behaviour: a 60 s timeout, up to 5 attempts";
-    assert!(prose.contains(client), "the README changed: {client:?}");
-    assert_eq!(policy.timeout, Some(std::time::Duration::from_secs(60)));
-    assert_eq!(policy.max_attempts, 5);
-    assert!(prose.contains("`Retry-After` honoured (up to 5 minutes;"));
+    let timeouts = policy.timeout.expect("requests time out by default");
     assert_eq!(
-        policy.max_server_wait,
-        std::time::Duration::from_secs(5 * 60)
+        number_before(&prose, " s to connect and"),
+        timeouts.connect.as_secs()
+    );
+    assert_eq!(
+        number_before(&prose, " s for the whole request"),
+        timeouts.total.as_secs()
+    );
+    assert_eq!(
+        number_before(&prose, " attempts with exponential backoff"),
+        u64::from(policy.max_attempts)
+    );
+    assert_eq!(
+        number_before(&prose, " minutes; a longer wait fails"),
+        policy.max_server_wait.as_secs() / 60
     );
 }
 

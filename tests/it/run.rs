@@ -508,7 +508,6 @@ async fn a_failing_target_does_not_hold_up_the_others() {
     assert_eq!(waiting, ["down", "down", "down"]);
 }
 
-
 /// A snapshot that cannot be written (a full disk; here a directory standing where the
 /// temporary file must go, which even root cannot write over) fails its own source only: the
 /// other source is stored, the analysis runs, the alert waiting in the outbox is delivered, and
@@ -572,6 +571,7 @@ async fn failed_write_fails_its_source_only() {
         run.stderr
     );
     assert!(blocked.is_dir(), "a directory is not a leftover temporary");
+}
 
 /// The outbox is written in the same transaction as the episode states that caused its
 /// messages: when the outbox write fails (a trigger here makes SQLite refuse it), no episode
