@@ -1,5 +1,7 @@
 //! The nightly cycle: one alert per episode, recorded before it is sent, never lost, never sent
-//! twice; a resolved note when restated data clears an episode; one cycle per store at a time.
+//! twice; a resolved note when restated data clears an episode; one cycle per store at a time;
+//! a digest past `max_per_run`, one update for a growing episode, and a failing target that
+//! holds up no other, all through the outbox to receiving fakes.
 //!
 //! The data is the demo's (fixtures/demo): google's week of 2025-05-19 is an episode of
 //! activity without money. "Today" is 2025-05-26, so the last two complete weeks are

@@ -1,5 +1,6 @@
-//! The worker: its schedule across DST changes, its health and metrics endpoints, a single
-//! step driven from a test, and a clean shutdown.
+//! The worker: its schedule across DST changes, a single step driven from a test with the
+//! numbers its `/metrics` then reports, and `kassa worker` as a process: SIGTERM and Ctrl-C
+//! stop it cleanly, and a cycle in flight finishes within the grace period or is abandoned.
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
