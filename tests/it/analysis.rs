@@ -4,7 +4,7 @@
 
 use kassa::analysis::{
     self, ActivityMetric, ActivityWithoutMoney, Analysis, ChainBreak, Finding, FindingDetail,
-    FindingKind, GapReason, Granularity, RuleSettings, Verdict,
+    FindingKind, GapReason, Granularity, MoneyMetric, RuleSettings, Verdict,
 };
 use kassa::domain::{AdDay, Coverage, DateRange, Deal};
 use kassa::store::{ad_rows_to_frame, deals_to_frame};
@@ -763,4 +763,207 @@ fn unknown_revenue_hides_romi() {
         "{json}"
     );
     assert!(json["warnings"][0].as_str().unwrap().contains("EUR, USD"));
+}
+
+/// Four steady weeks of meta (1000 impressions, 100 clicks, reach 500, one won deal of 1000),
+/// then week 5 with `clicks` out of `impressions` and one won deal of `revenue`.
+fn four_steady_weeks_then(clicks: u64, impressions: u64, revenue: &str) -> (Vec<AdDay>, Vec<Deal>) {
+    let mut ads = Vec::new();
+    let mut deals = Vec::new();
+    for (week, monday) in MONDAYS.iter().take(5).enumerate() {
+        let (clicks, impressions, revenue) = if week == 4 {
+            (clicks, impressions, revenue)
+        } else {
+            (100, 1000, "1000")
+        };
+        ads.push(ad_day(monday, "meta", impressions, clicks, 500, "50"));
+        deals.push(won(
+            &format!("m{week}"),
+            "meta",
+            monday,
+            &wednesday(monday),
+            revenue,
+        ));
+    }
+    (ads, deals)
+}
+
+/// The rule's thresholds are inclusive: activity growth of exactly 0.20 (120 clicks against
+/// 100) with money growth of exactly 0.0 is flagged; a click less, or a cent more, is not.
+#[test]
+fn activity_growth_of_exactly_the_threshold_with_flat_money_is_flagged() {
+    let week5 = MONDAYS[4];
+    // 120 of 1200: clicks +20%, CTR and reach unchanged.
+    let (ads, deals) = four_steady_weeks_then(120, 1200, "1000");
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
+    let meta = analysis
+        .flagged()
+        .find(|f| f.channel == "meta")
+        .expect("exactly 0.20 is flagged");
+    assert_eq!(meta.period_start, d(week5));
+    assert_eq!(flag(meta).activity.growth, 0.20);
+    assert_eq!(flag(meta).money.growth, 0.0);
+
+    let (ads, deals) = four_steady_weeks_then(119, 1190, "1000");
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
+    assert_eq!(verdict_of(&analysis, "meta", week5), Verdict::Clear);
+
+    let (ads, deals) = four_steady_weeks_then(120, 1200, "1000.01");
+    let analysis = run(&ads, &deals, &full_coverage(), "2025-03-01");
+    assert_eq!(verdict_of(&analysis, "meta", week5), Verdict::Clear);
+}
+
+/// A channel without any activity or money for four weeks starts spending in week 5: growth
+/// from a zero baseline is unbounded (`null` in JSON) for activity, 0 for money that stayed at
+/// zero, so the week is flagged.
+#[test]
+fn a_zero_baseline_gives_zero_for_zero_and_unbounded_growth_otherwise() {
+    let mut ads: Vec<AdDay> = MONDAYS[..4]
+        .iter()
+        .map(|monday| ad_day(monday, "tiktok", 0, 0, 0, "0"))
+        .collect();
+    ads.push(ad_day(MONDAYS[4], "tiktok", 1000, 50, 400, "20"));
+    let analysis = run(&ads, &[], &full_coverage(), "2025-03-01");
+    let tiktok = analysis
+        .flagged()
+        .find(|f| f.channel == "tiktok")
+        .expect("growth from nothing is flagged when money did not come");
+    assert_eq!(tiktok.period_start, d(MONDAYS[4]));
+    assert!(flag(tiktok).activity.growth.is_infinite());
+    assert_eq!(flag(tiktok).activity.baseline, 0.0);
+    assert_eq!(
+        (flag(tiktok).money.baseline, flag(tiktok).money.growth),
+        (0.0, 0.0)
+    );
+    let json: serde_json::Value = serde_json::from_str(&kassa::report::to_json(&analysis)).unwrap();
+    let finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["channel"] == "tiktok" && f["kind"] == "activity_without_money")
+        .unwrap();
+    assert_eq!(
+        finding["activity"]["growth"],
+        serde_json::Value::Null,
+        "{finding}"
+    );
+    assert_eq!(finding["money"]["growth"], 0.0, "{finding}");
+}
+
+/// `money_metric = "deals_won"`: weeks 1-4 bring two won deals of 500 each; week 5, with 30%
+/// more clicks, one deal of 1200. Judged by revenue (+20%) the week is clear; judged by won
+/// deals (-50%) it is flagged.
+#[test]
+fn deals_won_as_the_money_metric_counts_deals_not_amounts() {
+    let mut ads = Vec::new();
+    let mut deals = Vec::new();
+    for (week, monday) in MONDAYS.iter().take(5).enumerate() {
+        let wed = wednesday(monday);
+        if week == 4 {
+            ads.push(ad_day(monday, "meta", 1000, 130, 500, "50"));
+            deals.push(won("big", "meta", monday, &wed, "1200"));
+        } else {
+            ads.push(ad_day(monday, "meta", 1000, 100, 500, "50"));
+            deals.push(won(&format!("a{week}"), "meta", monday, &wed, "500"));
+            deals.push(won(&format!("b{week}"), "meta", monday, &wed, "500"));
+        }
+    }
+    let monday = MONDAYS[4];
+    let by_revenue = run(&ads, &deals, &full_coverage(), "2025-03-01");
+    assert_eq!(verdict_of(&by_revenue, "meta", monday), Verdict::Clear);
+
+    let settings = RuleSettings {
+        money_metric: MoneyMetric::DealsWon,
+        ..RuleSettings::default()
+    };
+    let by_deals = run_with(&ads, &deals, &full_coverage(), "2025-03-01", &settings);
+    let meta = by_deals
+        .flagged()
+        .find(|f| f.channel == "meta")
+        .expect("fewer won deals: flagged");
+    assert_eq!(meta.period_start, d(monday));
+    assert_eq!(flag(meta).money.metric, "deals_won");
+    assert_eq!(
+        (flag(meta).money.value, flag(meta).money.baseline),
+        (1.0, 2.0)
+    );
+    assert_eq!(flag(meta).money.growth, -0.5);
+}
+
+/// Runs the rule over `range` with `granularity`, both sources covering all of it.
+fn run_over(ads: &[AdDay], deals: &[Deal], range: DateRange, granularity: Granularity) -> Analysis {
+    let coverage = ["ads", "crm"].map(|source| Coverage {
+        source: source.into(),
+        ranges: vec![range],
+        pending_from: None,
+    });
+    let settings = RuleSettings {
+        granularity,
+        ..RuleSettings::default()
+    };
+    let ads = ad_rows_to_frame("ads", ads).unwrap();
+    let deals = deals_to_frame("crm", deals).unwrap();
+    analysis::analyze(&ads, &deals, &coverage, &settings, range, d("2025-12-31")).unwrap()
+}
+
+/// Days and calendar months are periods the rule judges like weeks: four steady periods, then
+/// one with 30% more clicks and 20% less revenue, flagged with that period's bounds.
+#[test]
+fn daily_and_monthly_periods_are_judged_like_weeks() {
+    let steady_then_spike = |starts: &[&str]| {
+        let mut ads = Vec::new();
+        let mut deals = Vec::new();
+        for (i, start) in starts.iter().enumerate() {
+            let spike = i == 4;
+            let (clicks, revenue) = if spike { (130, "800") } else { (100, "1000") };
+            ads.push(ad_day(start, "meta", 1000, clicks, 500, "50"));
+            deals.push(won(&format!("m{i}"), "meta", start, start, revenue));
+        }
+        (ads, deals)
+    };
+
+    let days = [
+        "2025-01-06",
+        "2025-01-07",
+        "2025-01-08",
+        "2025-01-09",
+        "2025-01-10",
+    ];
+    let (ads, deals) = steady_then_spike(&days);
+    let daily = run_over(
+        &ads,
+        &deals,
+        range("2025-01-06", "2025-01-12"),
+        Granularity::Day,
+    );
+    let flagged: Vec<_> = daily
+        .flagged()
+        .filter(|f| f.channel == "meta")
+        .map(|f| (f.period_start, f.period_end))
+        .collect();
+    assert_eq!(flagged, [(d("2025-01-10"), d("2025-01-10"))]);
+    assert!((flag(daily.flagged().next().unwrap()).activity.growth - 0.30).abs() < 1e-12);
+
+    let months = [
+        "2025-01-15",
+        "2025-02-15",
+        "2025-03-15",
+        "2025-04-15",
+        "2025-05-15",
+    ];
+    let (ads, deals) = steady_then_spike(&months);
+    let monthly = run_over(
+        &ads,
+        &deals,
+        range("2025-01-01", "2025-06-30"),
+        Granularity::Month,
+    );
+    let flagged: Vec<_> = monthly
+        .flagged()
+        .filter(|f| f.channel == "meta")
+        .map(|f| (f.period_start, f.period_end))
+        .collect();
+    assert_eq!(flagged, [(d("2025-05-01"), d("2025-05-31"))]);
+    // June has no rows: nothing grew, so it is judged and clear, not flagged.
+    assert_eq!(verdict_of(&monthly, "meta", "2025-06-01"), Verdict::Clear);
 }

@@ -117,6 +117,119 @@ fn the_demo_flags_exactly_the_planted_episodes() {
     assert_eq!(first["channel"], "all");
 }
 
+/// What `fixtures/demo/check_rule.py` (an independent implementation of the rule, with exact
+/// fractions) decides for every judged week of the demo, as JSON: channel, week start,
+/// flagged, and for each judged week the activity growth, its metric, the revenue growth and
+/// the spend in cents.
+const ORACLE: &str = r#"
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import check_rule
+here = sys.argv[1]
+weeks, first, last, _, _ = check_rule.load(os.path.join(here, "ads.csv"), os.path.join(here, "crm.csv"))
+_, rows = check_rule.analyse(weeks, first, last)
+if check_rule.problems:
+    sys.exit("check_rule.py found problems: %s" % check_rule.problems)
+print(json.dumps([
+    {"channel": r["channel"], "start": r["start"].isoformat(), "flagged": r["flagged"],
+     "activity": float(r["activity"]), "metric": r["activity_metric"], "money": float(r["money"]),
+     "spend_cents": int(r["metrics"]["spend"])}
+    for r in rows if r["verdict"]
+]))
+"#;
+
+/// Every judged week of the demo gets the same verdict from kassa as from the Python oracle,
+/// and every flagged week the same growth figures and spend.
+#[test]
+fn the_demo_agrees_with_the_independent_python_oracle_on_every_week() {
+    let python = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(ORACLE)
+        .arg(repo().join("fixtures/demo"))
+        // Importing the script must not leave a __pycache__ in the repository.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("python3 is needed to run fixtures/demo/check_rule.py (the rule's oracle): {e}")
+        });
+    assert!(
+        python.status.success(),
+        "check_rule.py failed:\n{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let oracle: Vec<Value> = serde_json::from_slice(&python.stdout).unwrap();
+
+    let ws = demo_workspace();
+    let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-06-29"]);
+    assert_eq!(backfill.code, 0, "{backfill:?}");
+    let report = ws.kassa(&["analyze", "--format", "json"]).json();
+
+    let judged: Vec<(String, String, bool)> = report["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["verdict"] != "none")
+        .map(|p| {
+            (
+                p["channel"].as_str().unwrap().to_string(),
+                p["period_start"].as_str().unwrap().to_string(),
+                p["verdict"] == "flagged",
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, String, bool)> = oracle
+        .iter()
+        .map(|r| {
+            (
+                r["channel"].as_str().unwrap().to_string(),
+                r["start"].as_str().unwrap().to_string(),
+                r["flagged"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let mut got = judged.clone();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected, "verdicts differ from check_rule.py");
+
+    let findings: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "activity_without_money")
+        .collect();
+    let flagged: Vec<&Value> = oracle.iter().filter(|r| r["flagged"] == true).collect();
+    assert_eq!(findings.len(), flagged.len());
+    assert_eq!(flagged.len(), 5, "the planted story");
+    for row in flagged {
+        let finding = findings
+            .iter()
+            .find(|f| f["channel"] == row["channel"] && f["period_start"] == row["start"])
+            .unwrap_or_else(|| panic!("kassa did not flag {row}"));
+        let close =
+            |a: &Value, b: &Value| (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 0.0006;
+        assert_eq!(
+            finding["activity"]["metric"], row["metric"],
+            "{row}\n{finding}"
+        );
+        assert!(
+            close(&finding["activity"]["growth"], &row["activity"]),
+            "{row}\n{finding}"
+        );
+        assert_eq!(finding["money"]["metric"], "revenue");
+        assert!(
+            close(&finding["money"]["growth"], &row["money"]),
+            "{row}\n{finding}"
+        );
+        let spend_cents = (finding["spend"].as_f64().unwrap() * 100.0).round() as i64;
+        assert_eq!(
+            Some(spend_cents),
+            row["spend_cents"].as_i64(),
+            "{row}\n{finding}"
+        );
+    }
+}
+
 #[test]
 fn the_table_explains_findings_in_plain_words() {
     let ws = demo_workspace();
@@ -266,19 +379,57 @@ fn analyze_before_any_backfill_says_what_to_do() {
     assert!(run.stderr.contains("run `kassa backfill"), "{}", run.stderr);
 }
 
-#[test]
-fn check_offline_validates_without_contacting_anything() {
+/// The demo's CSV sources plus a Meta and a HubSpot source whose APIs are one loopback fake
+/// that answers anything: `--offline` must not send it a single request (the online check,
+/// afterwards, shows the fake would have seen them).
+#[tokio::test]
+async fn check_offline_validates_without_contacting_anything() {
+    let fake = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .mount(&fake)
+        .await;
     let ws = demo_workspace();
+    let meta_token = ws.write("meta.token", meta::TOKEN);
+    let hubspot_token = ws.write("hubspot.token", hubspot::TOKEN);
+    let config = std::fs::read_to_string(ws.path().join("kassa.toml")).unwrap();
+    ws.write(
+        "kassa.toml",
+        &format!(
+            "{config}\n{}\n{}",
+            meta::table("meta", &fake.uri(), TokenFrom::File(&meta_token), ""),
+            hubspot::table("hubspot", &fake.uri(), TokenFrom::File(&hubspot_token), ""),
+        ),
+    );
     let run = ws.kassa(&["check", "--offline"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
-            .contains("configuration: valid (2 sources, 0 alert targets)"),
+            .contains("configuration: valid (4 sources, 0 alert targets)"),
         "{}",
         run.stdout
     );
     assert!(!ws.store_path().exists(), "--offline touches nothing");
+    assert_eq!(
+        fake.received_requests().await.unwrap().len(),
+        0,
+        "--offline contacted a platform"
+    );
     let run = ws.kassa(&["check"]);
+    let probed: std::collections::BTreeSet<String> = fake
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_string())
+        .collect();
+    assert!(
+        probed.iter().any(|p| p.starts_with("/v25.0/"))
+            && probed
+                .iter()
+                .any(|p| p.starts_with("/crm/") || p.starts_with("/account-info/")),
+        "the online check probes both platforms: {probed:?}"
+    );
     assert_eq!(run.code, 0, "{run:?}");
     // Online, a probe may obtain an OAuth2 token (and a rotated refresh token): the store is
     // opened so that it can keep it.

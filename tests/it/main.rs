@@ -24,6 +24,7 @@ mod layers;
 mod meta;
 mod network;
 mod outbox;
+mod promises;
 mod properties;
 mod restatement;
 mod resume;

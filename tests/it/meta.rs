@@ -167,14 +167,21 @@ async fn business_use_case_throttling_waits_for_the_longest_use_case() {
     assert_waited(started, secs(180)..secs(181));
 }
 
-// Proves: the other throttling codes (17 user limit, 613 ad-account limit, 4 app limit) are
-// recognised in a 400 body and retried with backoff, not reported as a rejected request.
+// Proves: the other throttling codes the README lists (17 user limit, 613 ad-account limit,
+// 4 app limit, 32 page limit, 341 application limit, 80001-80014 business use case limits
+// without a usage header) are recognised in a 400 body and retried with backoff, not
+// reported as a rejected request.
 #[tokio::test(start_paused = true)]
 async fn user_account_and_app_call_limits_are_retried() {
     for (code, subcode) in [
         (17, Some(2446079)),
         (613, Some(1487742)),
         (4, Some(1504022)),
+        (32, None),
+        (341, None),
+        (80001, None),
+        (80007, None),
+        (80014, None),
     ] {
         let server = MockServer::start().await;
         let throttled =
@@ -284,6 +291,42 @@ async fn a_wait_longer_than_max_server_wait_fails_without_sleeping() {
     assert_eq!(error.kind, ErrorKind::Throttled);
     assert_names_source_and_range::<Meta>(&error, "2024-05-01..2024-05-07");
     assert!(error.to_string().contains("600s"), "{error}");
+    assert_eq!(requests(&server).await.len(), 1);
+    assert_waited(started, secs(0)..secs(1));
+}
+
+// Proves: the README's cap on a server-requested wait, exactly: a `Retry-After` of five minutes
+// is waited, one second more fails the chunk at once (the next run retries it).
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured_up_to_five_minutes_and_no_longer() {
+    let server = MockServer::start().await;
+    script(
+        &server,
+        "GET",
+        meta::INSIGHTS_PATH,
+        answer(429).insert_header("Retry-After", "300"),
+        ok(meta::page(vec![meta::row("2024-05-01", "1", "1")], None)),
+    )
+    .await;
+    let (_workspace, source) = meta::source(&server, "");
+    let started = Instant::now();
+    let pull = source.pull(range("2024-05-01", "2024-05-01")).await;
+    assert!(pull.is_ok(), "a five-minute wait is honoured: {pull:?}");
+    assert_waited(started, secs(300)..secs(301));
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(meta::INSIGHTS_PATH))
+        .respond_with(answer(429).insert_header("Retry-After", "301"))
+        .mount(&server)
+        .await;
+    let (_workspace, source) = meta::source(&server, "");
+    let started = Instant::now();
+    let error = source
+        .pull(range("2024-05-01", "2024-05-01"))
+        .await
+        .expect_err("a wait past five minutes is refused");
+    assert_eq!(error.kind, ErrorKind::Throttled);
     assert_eq!(requests(&server).await.len(), 1);
     assert_waited(started, secs(0)..secs(1));
 }

@@ -123,6 +123,23 @@ async fn timeout_is_named() {
     drop(listener);
 }
 
+/// The default policy's timeout is the README's 60 s: a server that accepts and never
+/// answers is given up on after exactly one minute of (paused, virtual) time per attempt.
+#[tokio::test(start_paused = true)]
+async fn the_default_timeout_is_sixty_seconds() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let policy = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let started = tokio::time::Instant::now();
+    let error = get(&client(policy), &format!("http://127.0.0.1:{port}/x")).await;
+    assert!(error.message.starts_with("timed out"), "{error}");
+    crate::helpers::assert_waited(started, Duration::from_secs(60)..Duration::from_secs(61));
+    drop(listener);
+}
+
 #[tokio::test]
 async fn tls_error_is_named_and_not_retried() {
     let (port, accepted) = server(untrusted_tls);

@@ -1,12 +1,12 @@
 //! The nightly cycle: one alert per episode, recorded before it is sent, never lost, never sent
-//! twice; a resolved note when restated data clears an episode; one cycle per store at a time.
+//! twice; a resolved note when restated data clears an episode; one cycle per store at a time;
+//! a digest past `max_per_run`, one update for a growing episode, and a failing target that
+//! holds up no other, all through the outbox to receiving fakes.
 //!
 //! The data is the demo's (fixtures/demo): google's week of 2025-05-19 is an episode of
 //! activity without money. "Today" is 2025-05-26, so the last two complete weeks are
 //! 2025-05-12 and 2025-05-19 and only that episode is recent enough to push; the March episodes
 //! are history.
-
-use std::time::Duration;
 
 use kassa::alerts::AlertTarget;
 use kassa::config::Settings;
@@ -18,7 +18,6 @@ use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::fakes::{TokenFrom, meta, ok};
 use crate::helpers::{Workspace, d, paused_clock_context, repo};
 
 pub(crate) const NIGHT: &str = "2025-05-26";
@@ -32,26 +31,47 @@ fn workspace(slack_url: &str) -> Workspace {
 /// [`workspace`] with `extra` TOML after the Slack target (more `[[alerts]]` tables, an
 /// `[alerting]` section).
 pub(crate) fn workspace_with(slack_url: &str, extra: &str) -> Workspace {
+    workspace_with_targets(&[("team", slack_url)], extra)
+}
+
+/// The demo's sources (copies), a Slack target per `(name, url)`, then `rest` (more
+/// `[[alerts]]` tables, an `[alerting]` table).
+fn workspace_with_targets(targets: &[(&str, &str)], rest: &str) -> Workspace {
     let ws = Workspace::new();
     for file in ["ads.csv", "crm.csv"] {
         let text = std::fs::read_to_string(repo().join("fixtures/demo").join(file)).unwrap();
         ws.write(file, &text);
     }
-    let url_file = ws.write("slack.url", slack_url);
     let absolute = |name: &str| ws.path().join(name).display().to_string();
-    ws.config(&format!(
+    let mut config = format!(
         "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
-         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n\n\
-         [[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {:?}\n\n{extra}",
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
         absolute("ads.csv"),
         absolute("crm.csv"),
-        url_file.display().to_string()
-    ));
+    );
+    for (name, url) in targets {
+        let url_file = ws.write(&format!("{name}.url"), url);
+        config.push_str(&format!(
+            "\n[[alerts]]\nname = {name:?}\nkind = \"slack\"\nurl_file = {:?}\n",
+            url_file.display().to_string()
+        ));
+    }
+    config.push_str(&format!("\n{rest}\n"));
+    ws.config(&config);
     ws
 }
 
 pub(crate) fn slack_url(server: &MockServer) -> String {
     format!("{}/services/T0/B0/secret", server.uri())
+}
+
+/// Every episode of the demo up to `NIGHT` is recent: meta's and the total's in March,
+/// google's in May.
+const EVERY_EPISODE_RECENT: &str = "[alerting]\nwindow_periods = 20";
+
+/// The channel of an episode message, read from its id (`kind:channel:first_start:event`).
+fn channel_of(id: &str) -> &str {
+    id.split(':').nth(1).unwrap()
 }
 
 pub(crate) async fn accept(server: &MockServer) {
@@ -277,41 +297,13 @@ fn restate_google_week(path: &std::path::Path) {
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
 }
 
-/// Two `kassa run` at once on one store: one works, the other says so and exits with 3.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_second_concurrent_run_exits_with_a_clear_message() {
-    // A slow Meta fake keeps the first run busy (and holding the lock) for a while.
-    let meta_fake = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ok(meta::page(vec![], None)).set_delay(Duration::from_secs(3)))
-        .mount(&meta_fake)
-        .await;
-    let ws = Workspace::new();
-    let token = ws.write("meta.token", meta::TOKEN);
-    ws.config(&meta::table(
-        "meta",
-        &meta_fake.uri(),
-        TokenFrom::File(&token),
-        "lookback_days = 3",
-    ));
-    let kassa = env!("CARGO_BIN_EXE_kassa");
-    let config = ws.path().join("kassa.toml");
-    let first = std::process::Command::new(kassa)
-        .current_dir(ws.path())
-        .args(["--config", config.to_str().unwrap(), "-q", "run"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the first run has taken the lock (it writes its pid into the lock file).
-    let lock = ws.store_path().join("kassa.lock");
-    for _ in 0..100 {
-        if std::fs::read_to_string(&lock).is_ok_and(|t| t.starts_with("pid")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let second = ws.kassa(&["run"]);
+/// A `kassa run` while another process holds the store's lock (held here, explicitly) does
+/// nothing, says so and exits with 3; once the lock is released, the same run works.
+#[test]
+fn a_second_concurrent_run_exits_with_a_clear_message() {
+    let ws = workspace("http://127.0.0.1:9/services/T0/B0/secret");
+    let held = kassa::store::StoreLock::acquire(&ws.store_path()).unwrap();
+    let second = ws.kassa(&["run", "--today", NIGHT]);
     assert_eq!(second.code, 3, "{second:?}");
     assert!(
         second
@@ -325,13 +317,13 @@ async fn a_second_concurrent_run_exits_with_a_clear_message() {
         "{}",
         second.stderr
     );
-    let first = first.wait_with_output().unwrap();
-    assert_eq!(
-        first.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
+    assert!(
+        !ws.store_path().join("ads").exists(),
+        "a locked-out run wrote nothing"
     );
+    drop(held);
+    let after = ws.kassa(&["backfill", "--from", "2025-05-01", "--to", "2025-05-25"]);
+    assert_eq!(after.code, 0, "{after:?}");
 }
 
 /// A target removed from the configuration leaves its undelivered alert in the outbox, but it
@@ -360,6 +352,171 @@ async fn alerts_for_a_removed_target_do_not_keep_runs_partial() {
         1,
         "the message is kept, not lost"
     );
+}
+
+/// Three episodes for a target capped at two per run: the first alert, then one digest of the
+/// other two, through the outbox to the receiver; the next run sends nothing more.
+#[tokio::test(start_paused = true)]
+async fn a_storm_past_max_per_run_arrives_as_one_digest() {
+    let server = MockServer::start().await;
+    accept(&server).await;
+    let ws = workspace_with_targets(
+        &[("team", &slack_url(&server))],
+        &format!("{EVERY_EPISODE_RECENT}\nmax_per_run = 2"),
+    );
+    let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
+    let first = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!((first.recorded, first.delivered.len()), (2, 2));
+    let [alert, digest] = [&first.delivered[0].message, &first.delivered[1].message];
+    assert_eq!(alert.event.as_str(), "episode.opened");
+    assert_eq!(digest.event.as_str(), "digest");
+    let folded: Vec<&str> = digest.data["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap())
+        .collect();
+    let mut channels: Vec<&str> = folded.iter().map(|id| channel_of(id)).collect();
+    channels.push(channel_of(&alert.id));
+    channels.sort_unstable();
+    assert_eq!(channels, ["all", "google", "meta"], "{folded:?}");
+    let sent = texts(&server).await;
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent[1].contains("2 more alerts"), "{}", sent[1]);
+
+    let again = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!((again.recorded, again.delivered.len()), (0, 0));
+    assert_eq!(texts(&server).await.len(), 2);
+}
+
+/// google's episode (opened for the week of 2025-05-19) goes on into the next week with far
+/// more clicks and no money: its peak growth rises past `update_min_growth`, so it gets one
+/// update; a third such week sends nothing more (at most one update per episode).
+#[tokio::test(start_paused = true)]
+async fn an_episode_that_grows_gets_exactly_one_update() {
+    let server = MockServer::start().await;
+    accept(&server).await;
+    let ws = workspace(&slack_url(&server));
+    let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
+    let opened = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!(opened.delivered.len(), 1);
+    let opening = opened.delivered[0].message.id.clone();
+
+    let updates = |outcome: &kassa::cycle::CycleOutcome| -> Vec<String> {
+        outcome
+            .delivered
+            .iter()
+            .filter(|d| d.message.event.as_str() == "episode.updated")
+            .map(|d| d.message.id.clone())
+            .collect()
+    };
+    google_grows_without_money(&ws, "2025-05-26");
+    let grown = run_cycle(&settings, &mut store, &targets, d("2025-06-02"))
+        .await
+        .unwrap();
+    // The update belongs to the episode the opening alert announced.
+    assert_eq!(
+        updates(&grown),
+        [opening.replace(":opened", ":updated")],
+        "{:#?}",
+        grown.delivered
+    );
+
+    google_grows_without_money(&ws, "2025-06-02");
+    let later = run_cycle(&settings, &mut store, &targets, d("2025-06-09"))
+        .await
+        .unwrap();
+    assert!(updates(&later).is_empty(), "{:#?}", later.delivered);
+}
+
+/// In the week starting `monday`: google's clicks grow by 70% and its won deals are lost.
+fn google_grows_without_money(ws: &Workspace, monday: &str) {
+    let start: chrono::NaiveDate = monday.parse().unwrap();
+    let end = (start + chrono::Duration::days(6)).to_string();
+    let in_week = |date: &str| (monday..=end.as_str()).contains(&date);
+    // date,channel,campaign_id,campaign_name,impressions,reach,clicks,spend,currency
+    edit_csv(&ws.path().join("ads.csv"), |cells| {
+        if cells[1] == "google" && in_week(&cells[0]) {
+            let clicks: u64 = cells[6].parse().unwrap();
+            cells[6] = (clicks * 17 / 10).to_string();
+        }
+    });
+    // deal_id,created_date,closed_date,status,amount,channel,currency,customer_id
+    edit_csv(&ws.path().join("crm.csv"), |cells| {
+        if cells[5] == "google" && cells[3] == "won" && in_week(&cells[2]) {
+            cells[3] = "lost".to_string();
+        }
+    });
+}
+
+/// Rewrites every line of a CSV file (the demo files quote nothing) through `edit`.
+fn edit_csv(path: &std::path::Path, edit: impl Fn(&mut Vec<String>)) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+            edit(&mut cells);
+            cells.join(",")
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+/// Two targets, one of them down for the whole run: the other still receives every alert of
+/// the night, and the failing one keeps its alerts in the outbox for the next run.
+#[tokio::test(start_paused = true)]
+async fn a_failing_target_does_not_hold_up_the_others() {
+    let down = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .mount(&down)
+        .await;
+    let up = MockServer::start().await;
+    accept(&up).await;
+    // "down" comes first in the configuration, so its alerts are first in the outbox.
+    let ws = workspace_with_targets(
+        &[("down", &slack_url(&down)), ("team", &slack_url(&up))],
+        EVERY_EPISODE_RECENT,
+    );
+    let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
+    let outcome = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!(outcome.recorded, 6, "three episodes for each target");
+    assert_eq!(outcome.delivered.len(), 3, "{:#?}", outcome.delivered);
+    assert!(outcome.delivered.iter().all(|d| d.target == "team"));
+    assert_eq!(texts(&up).await.len(), 3);
+    // One message was tried against the target that is down (with its retries); the rest
+    // wait for the next run instead of each spending a run's retries.
+    let tried: std::collections::BTreeSet<Vec<u8>> = down
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(tried.len(), 1);
+    assert!(outcome.partial());
+    assert_eq!(outcome.undelivered.len(), 1, "{:?}", outcome.undelivered);
+    assert!(
+        outcome.undelivered[0].contains("\"down\""),
+        "{:?}",
+        outcome.undelivered
+    );
+    let waiting: Vec<String> = store
+        .pending_alerts()
+        .unwrap()
+        .into_iter()
+        .map(|item| item.target)
+        .collect();
+    assert_eq!(waiting, ["down", "down", "down"]);
 }
 
 /// A snapshot that cannot be written (a full disk; here a directory standing where the
@@ -425,4 +582,40 @@ async fn failed_write_fails_its_source_only() {
         run.stderr
     );
     assert!(blocked.is_dir(), "a directory is not a leftover temporary");
+}
+
+/// The outbox is written in the same transaction as the episode states that caused its
+/// messages: when the outbox write fails (a trigger here makes SQLite refuse it), no episode
+/// state is left behind either, so the next run still sees the episode as new and alerts.
+#[tokio::test(start_paused = true)]
+async fn a_failing_outbox_write_leaves_no_episode_state_behind() {
+    let server = MockServer::start().await;
+    accept(&server).await;
+    let ws = workspace(&slack_url(&server));
+    let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
+    let ledger = rusqlite::Connection::open(ws.store_path().join("ledger.sqlite")).unwrap();
+    ledger
+        .execute_batch(
+            "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox
+             BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;",
+        )
+        .unwrap();
+
+    let failed = run_cycle(&settings, &mut store, &targets, d(NIGHT)).await;
+    let error = format!("{:#}", failed.expect_err("the outbox write failed"));
+    assert!(error.contains("outbox"), "{error}");
+    assert!(
+        store.episode_states().unwrap().is_empty(),
+        "an episode state was stored without its alert"
+    );
+    assert!(texts(&server).await.is_empty());
+
+    ledger.execute_batch("DROP TRIGGER refuse_outbox;").unwrap();
+    let next = run_cycle(&settings, &mut store, &targets, d(NIGHT))
+        .await
+        .unwrap();
+    assert_eq!((next.recorded, next.delivered.len()), (1, 1));
+    let states = store.episode_states().unwrap();
+    assert_eq!(states.len(), 1, "{states:?}");
+    assert_eq!(states[0].channel, "google");
 }

@@ -14,7 +14,12 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::helpers::{Workspace, ad_day, d, range, repo, won};
 
-/// Every file of the store with its bytes, except SQLite's own journal files.
+/// Every snapshot file of the store with its bytes, and a dump of the ledger (`ledger.sqlite`):
+/// its schema version and every row of every table, in key order. SQLite files may differ
+/// byte-wise without any difference in content (free pages, counters), so the ledger is
+/// compared by content. Left out: the logs of what each command did, which grow by design
+/// (`runs`, and every table keyed by a `run_id`), and the columns that say *when* something
+/// happened (`*_at`).
 fn snapshot(store: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     for dir in ["ads", "deals"] {
@@ -23,7 +28,66 @@ fn snapshot(store: &Path) -> BTreeMap<String, Vec<u8>> {
             files.insert(path.display().to_string(), std::fs::read(&path).unwrap());
         }
     }
+    files.insert(
+        "ledger.sqlite".to_string(),
+        ledger_dump(&store.join("ledger.sqlite")).into_bytes(),
+    );
     files
+}
+
+/// One SQLite value, readable.
+fn sql_text(value: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => "NULL".to_string(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(x) => x.to_string(),
+        ValueRef::Text(t) => format!("{:?}", String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => format!("blob{b:?}"),
+    }
+}
+
+/// The ledger's content as text (see [`snapshot`]).
+fn ledger_dump(ledger: &Path) -> String {
+    let db =
+        rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut dump = format!("user_version {}\n", user_version(ledger));
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'runs' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(tables.iter().any(|t| t == "coverage"), "{tables:?}");
+    for table in tables {
+        let mut statement = db.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        if statement.column_names().contains(&"run_id") {
+            continue;
+        }
+        let columns: Vec<(usize, String)> = statement
+            .column_names()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, name)| !name.ends_with("_at"))
+            .map(|(i, name)| (i, name.to_string()))
+            .collect();
+        let mut rows: Vec<String> = statement
+            .query_map([], |row| {
+                Ok(columns
+                    .iter()
+                    .map(|(i, name)| format!("{name}={}", sql_text(row.get_ref(*i).unwrap())))
+                    .collect::<Vec<_>>()
+                    .join(" "))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        dump.push_str(&format!("table {table}\n{}\n", rows.join("\n")));
+    }
+    dump
 }
 
 #[test]
@@ -39,6 +103,13 @@ fn re_running_a_backfill_leaves_the_store_identical() {
     let first = ws.kassa(&args);
     assert_eq!(first.code, 0, "{first:?}");
     let before = snapshot(&ws.store_path());
+    let ledger = String::from_utf8_lossy(&before["ledger.sqlite"]).into_owned();
+    for covered in [
+        "source=\"ads\" start_date=\"2025-01-06\" end_date=\"2025-06-29\"",
+        "source=\"crm\" start_date=\"2025-01-06\" end_date=\"2025-06-29\"",
+    ] {
+        assert!(ledger.contains(covered), "{ledger}");
+    }
     let analysis_before = ws.kassa(&["analyze", "--format", "json"]).stdout;
 
     let second = ws.kassa(&args);
@@ -47,7 +118,7 @@ fn re_running_a_backfill_leaves_the_store_identical() {
     assert_eq!(
         snapshot(&ws.store_path()),
         before,
-        "the Parquet snapshots changed"
+        "the snapshots or the ledger changed"
     );
     assert_eq!(
         ws.kassa(&["analyze", "--format", "json"]).stdout,

@@ -1,13 +1,19 @@
-//! The worker: its schedule across DST changes, its health and metrics endpoints, a single
-//! step driven from a test, and a clean shutdown.
+//! The worker: its schedule across DST changes, a single step driven from a test with the
+//! numbers its `/metrics` then reports, and `kassa worker` as a process: SIGTERM and Ctrl-C
+//! stop it cleanly, and a cycle in flight finishes within the grace period or is abandoned.
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use kassa::config::Settings;
+use kassa::domain::DateRange;
+use kassa::pipeline;
+use kassa::store::Store;
 use kassa::worker::{Worker, next_run};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Workspace, repo};
+use crate::helpers::{Workspace, d, repo};
 
 fn utc(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
@@ -76,25 +82,89 @@ fn demo_settings(ws: &Workspace) -> Settings {
     Settings::load(Some(&ws.path().join("kassa.toml"))).unwrap()
 }
 
+/// A workspace with copies of the demo files (so a test can break one) and a Slack target
+/// posting to `slack`, backfilled up to 2025-05-25 (a backfill never alerts).
+async fn backfilled_demo_with_slack(ws: &Workspace, slack: &MockServer) -> Settings {
+    for file in ["ads.csv", "crm.csv"] {
+        let text = std::fs::read_to_string(repo().join("fixtures/demo").join(file)).unwrap();
+        ws.write(file, &text);
+    }
+    let url = ws.write(
+        "slack.url",
+        &format!("{}/services/T0/B0/secret", slack.uri()),
+    );
+    let absolute = |name: &str| ws.path().join(name).display().to_string();
+    ws.config(&format!(
+        "[worker]\nschedule = \"0 6 * * *\"\ntimezone = \"Europe/Moscow\"\n\n\
+         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n\n\
+         [[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {:?}\n",
+        absolute("ads.csv"),
+        absolute("crm.csv"),
+        url.display().to_string(),
+    ));
+    let settings = Settings::load(Some(&ws.path().join("kassa.toml"))).unwrap();
+    let mut store = Store::open(&settings.store_path).unwrap();
+    let history = DateRange::new(d("2025-01-06"), d("2025-05-25")).unwrap();
+    let backfill = pipeline::backfill(&settings, &mut store, history, &[], d("2025-05-26"))
+        .await
+        .unwrap();
+    assert!(!backfill.partial(), "the backfill is clean");
+    settings
+}
+
+/// The one line of `metrics` that starts with `name ` (its sample), exactly.
+fn sample<'a>(metrics: &'a str, name: &str) -> &'a str {
+    metrics
+        .lines()
+        .find(|line| line.strip_prefix(name).is_some_and(|v| v.starts_with(' ')))
+        .unwrap_or_else(|| panic!("no sample {name} in:\n{metrics}"))
+}
+
+/// One real cycle, driven directly, with a source that fails, findings, and an alert that
+/// reaches a receiving fake: `/metrics` reports those numbers, not merely its names.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_step_runs_the_cycle_and_the_endpoints_report_it() {
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/T0/B0/secret"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
     let ws = Workspace::new();
-    let settings = demo_settings(&ws);
-    let worker = Worker::new(settings, Vec::new());
+    let settings = backfilled_demo_with_slack(&ws, &slack).await;
+    // The ads export gets a bad row: this night's ads pull fails (its stored weeks stay).
+    let ads = ws.path().join("ads.csv");
+    let mut text = std::fs::read_to_string(&ads).unwrap();
+    text.push_str("2025-05-25,meta,m-x,,lots,1,1,1.00,USD\n");
+    std::fs::write(&ads, text).unwrap();
+    let targets = settings
+        .alerts
+        .iter()
+        .map(|a| a.build(&kassa::sources::RetryPolicy::default()).unwrap())
+        .collect();
+    let worker = Worker::new(settings, targets);
 
-    // One step, driven directly: 2025-06-30 06:00 Moscow.
+    // One step, driven directly: 2025-05-26 06:00 Moscow.
     let now = "Europe/Moscow"
         .parse::<Tz>()
         .unwrap()
-        .with_ymd_and_hms(2025, 6, 30, 6, 0, 0)
+        .with_ymd_and_hms(2025, 5, 26, 6, 0, 0)
         .unwrap();
     let outcome = worker
         .tick(now.with_timezone(&Utc))
         .await
         .unwrap()
         .expect("the store was free");
-    assert_eq!(outcome.sources.len(), 2);
-    assert!(outcome.sources.iter().all(|s| s.errors.is_empty()));
+    let failed: Vec<&str> = outcome
+        .sources
+        .iter()
+        .filter(|s| !s.errors.is_empty())
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(failed, ["ads"]);
+    // google's week of 2025-05-19 is the one recent episode: one message, delivered.
+    assert_eq!(slack.received_requests().await.unwrap().len(), 1);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -124,18 +194,33 @@ async fn a_step_runs_the_cycle_and_the_endpoints_report_it() {
     );
     let metrics = metrics.text().await.unwrap();
     assert!(metrics.ends_with("# EOF\n"), "{metrics}");
-    for expected in [
-        "kassa_runs_total{outcome=\"ok\"} 1",
-        "# TYPE kassa_last_success_timestamp_seconds gauge",
-        "kassa_findings{kind=\"activity_without_money\"}",
-        "kassa_alerts_pending 0",
-        "kassa_next_run_timestamp_seconds",
+    // The demo up to 2025-05-25 flags five periods (meta and all in two March weeks, google in
+    // May: fixtures/demo/check_rule.py) and has four weeks without a baseline.
+    for (name, value) in [
+        ("kassa_runs_total{outcome=\"ok\"}", "0"),
+        ("kassa_runs_total{outcome=\"partial\"}", "1"),
+        ("kassa_last_success_timestamp_seconds", "0"),
+        ("kassa_findings{kind=\"activity_without_money\"}", "5"),
+        ("kassa_findings{kind=\"data_gap\"}", "4"),
+        ("kassa_alerts_delivered_total", "1"),
+        ("kassa_alerts_pending", "0"),
+        ("kassa_source_failures_total{source=\"ads\"}", "1"),
+        ("kassa_source_failures_total{source=\"crm\"}", "0"),
     ] {
-        assert!(
-            metrics.contains(expected),
-            "{expected:?} missing from:\n{metrics}"
+        assert_eq!(
+            sample(&metrics, name),
+            format!("{name} {value}"),
+            "{metrics}"
         );
     }
+    // The next run is scheduled in the future (a real timestamp, not the initial 0).
+    let next: i64 = sample(&metrics, "kassa_next_run_timestamp_seconds")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(next > Utc::now().timestamp(), "{metrics}");
     assert_eq!(
         client
             .get(format!("http://{address}/nope"))
@@ -175,5 +260,235 @@ async fn a_step_skips_a_store_that_another_process_holds() {
     assert!(
         metrics.contains("kassa_runs_total{outcome=\"skipped_locked\"} 1"),
         "{metrics}"
+    );
+}
+
+/// `kassa worker` as a process: killed when the test ends, whatever happens; its stderr goes
+/// to a file in the workspace (a pipe nobody reads could fill and block it).
+struct WorkerProcess {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    address: std::net::SocketAddr,
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How long a worker may take for what should be immediate (start, stop): generous, so that
+/// a busy machine does not fail the test; a hang still does.
+const PROMPTLY: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl WorkerProcess {
+    /// Starts `kassa worker` on the workspace's `kassa.toml` with `/healthz` on a free loopback
+    /// port, and waits until it answers.
+    async fn start(ws: &Workspace) -> WorkerProcess {
+        let address = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let log = ws.path().join("worker.log");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+            .current_dir(ws.path())
+            .arg("--config")
+            .arg(ws.path().join("kassa.toml"))
+            .arg("worker")
+            .env_remove("KASSA_CONFIG")
+            .env("RUST_LOG", "info")
+            .env("KASSA__WORKER__LISTEN", address.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut worker = WorkerProcess {
+            child,
+            log,
+            address,
+        };
+        let started = std::time::Instant::now();
+        loop {
+            let health = reqwest::get(format!("http://{address}/healthz")).await;
+            if health.is_ok_and(|r| r.status() == 200) {
+                break worker;
+            }
+            if let Some(status) = worker.child.try_wait().unwrap() {
+                panic!(
+                    "the worker exited ({status}) before serving:\n{}",
+                    worker.log()
+                );
+            }
+            assert!(
+                started.elapsed() < PROMPTLY,
+                "/healthz never answered:\n{}",
+                worker.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the process to exit within `bound` and returns its exit code and its log.
+    async fn exit_within(&mut self, bound: std::time::Duration) -> (Option<i32>, String) {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), self.log());
+            }
+            assert!(
+                started.elapsed() < bound,
+                "the worker did not exit within {bound:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A worker whose schedule does not fire during the test (06:00 on the 1st of January).
+fn idle_worker_config(ws: &Workspace) {
+    let fixtures = repo().join("fixtures/demo");
+    ws.config(&format!(
+        "[worker]\nschedule = \"0 6 1 1 *\"\n\n\
+         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n",
+        fixtures.join("ads.csv").display().to_string(),
+    ));
+}
+
+async fn an_idle_worker_stops_on(signal: &str) {
+    let ws = Workspace::new();
+    idle_worker_config(&ws);
+    let mut worker = WorkerProcess::start(&ws).await;
+    worker.signal(signal);
+    let (code, log) = worker.exit_within(PROMPTLY).await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("worker stopped"), "{log}");
+    assert!(!log.contains("ERROR"), "{log}");
+    // The HTTP server went with it.
+    assert!(
+        reqwest::get(format!("http://{}/healthz", worker.address))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_an_idle_worker_cleanly() {
+    an_idle_worker_stops_on("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_an_idle_worker_cleanly() {
+    an_idle_worker_stops_on("INT").await;
+}
+
+/// A worker that starts a cycle every second against a Meta fake that answers after `delay`,
+/// with `grace` seconds to finish a cycle in flight. Returns the fake and the workspace.
+async fn worker_with_a_slow_source(
+    delay: std::time::Duration,
+    grace: u64,
+) -> (MockServer, Workspace) {
+    use crate::fakes::{TokenFrom, meta, ok};
+    let fake = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(meta::INSIGHTS_PATH))
+        .respond_with(ok(meta::page(vec![], None)).set_delay(delay))
+        .mount(&fake)
+        .await;
+    let ws = Workspace::new();
+    let token = ws.write("meta.token", meta::TOKEN);
+    ws.config(&format!(
+        "[worker]\nschedule = \"* * * * * *\"\nshutdown_grace_seconds = {grace}\n\n{}",
+        meta::table(
+            "meta",
+            &fake.uri(),
+            TokenFrom::File(&token),
+            "lookback_days = 3\ntimezone = \"UTC\""
+        )
+    ));
+    (fake, ws)
+}
+
+/// Waits until the fake has received a request: a cycle is in flight.
+async fn until_a_request_arrives(fake: &MockServer, worker: &WorkerProcess) {
+    let started = std::time::Instant::now();
+    while fake.received_requests().await.unwrap().is_empty() {
+        assert!(
+            started.elapsed() < PROMPTLY,
+            "no cycle started:\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+fn meta_coverage(ws: &Workspace) -> Vec<DateRange> {
+    Store::open(&ws.store_path())
+        .unwrap()
+        .coverage(&["meta"])
+        .unwrap()
+        .remove(0)
+        .ranges
+}
+
+/// SIGTERM while a cycle waits on a slow platform: the cycle finishes within the grace
+/// period (its window is stored), then the worker exits 0 without starting another.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cycle_in_flight_finishes_within_the_grace_period() {
+    let (fake, ws) = worker_with_a_slow_source(std::time::Duration::from_secs(3), 120).await;
+    let mut worker = WorkerProcess::start(&ws).await;
+    until_a_request_arrives(&fake, &worker).await;
+    worker.signal("TERM");
+    let (code, log) = worker.exit_within(std::time::Duration::from_secs(90)).await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("letting the cycle in flight finish"), "{log}");
+    assert!(!log.contains("abandoned"), "{log}");
+    assert!(log.contains("worker stopped"), "{log}");
+    assert_eq!(
+        fake.received_requests().await.unwrap().len(),
+        1,
+        "one cycle, one request, nothing after the signal"
+    );
+    assert_eq!(
+        meta_coverage(&ws).len(),
+        1,
+        "the finished cycle stored its window"
+    );
+}
+
+/// SIGTERM while a cycle waits on a platform slower than the grace period: the cycle is
+/// abandoned, nothing of it is stored, and the worker exits 0 long before the answer would
+/// have come.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cycle_slower_than_the_grace_period_is_abandoned() {
+    let (fake, ws) = worker_with_a_slow_source(std::time::Duration::from_secs(600), 1).await;
+    let mut worker = WorkerProcess::start(&ws).await;
+    until_a_request_arrives(&fake, &worker).await;
+    worker.signal("TERM");
+    // Well under the fake's 600 s: the worker did not wait for the answer.
+    let (code, log) = worker
+        .exit_within(std::time::Duration::from_secs(120))
+        .await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("abandoned"), "{log}");
+    assert!(log.contains("worker stopped"), "{log}");
+    assert_eq!(fake.received_requests().await.unwrap().len(), 1);
+    assert!(
+        meta_coverage(&ws).is_empty(),
+        "an abandoned cycle stores nothing"
     );
 }
