@@ -1194,7 +1194,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_documented_rule() {
+    fn the_built_in_defaults_file_agrees_with_the_code_defaults() {
         let settings = from_toml(
             r#"
             [[sources]]
