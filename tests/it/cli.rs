@@ -5,17 +5,13 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::fakes::{TokenFrom, answer, hubspot, meta, ok};
-use crate::helpers::{Workspace, repo};
+use crate::helpers::{Workspace, demo_sources, repo};
 
 fn demo_workspace() -> Workspace {
     let ws = Workspace::new();
-    let fixtures = repo().join("fixtures/demo");
     ws.config(&format!(
-        "[analysis]\ntimezone = \"Europe/Moscow\"\n\n\
-         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
-         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
-        fixtures.join("ads.csv").display().to_string(),
-        fixtures.join("crm.csv").display().to_string(),
+        "[analysis]\ntimezone = \"Europe/Moscow\"\n\n{}",
+        demo_sources()
     ));
     ws
 }

@@ -5,18 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::helpers::{Run, Workspace, kassa_in, repo};
-
-/// A valid CSV source pair pointing at the demo data, by absolute path.
-fn demo_sources() -> String {
-    let fixtures = repo().join("fixtures/demo");
-    format!(
-        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
-         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
-        fixtures.join("ads.csv").display().to_string(),
-        fixtures.join("crm.csv").display().to_string(),
-    )
-}
+use crate::helpers::{Run, Workspace, demo_sources, kassa_in, repo};
 
 /// `check --offline` on a workspace whose config is `rest` plus the demo sources.
 fn check_with(rest: &str) -> (Workspace, Run) {

@@ -23,6 +23,18 @@ pub fn money(text: &str) -> Money {
     Money::parse_decimal(text).expect("a decimal")
 }
 
+/// The demo data's two CSV sources (`ads` and `crm`), by absolute path, as `[[sources]]`
+/// tables: put other tables before them.
+pub fn demo_sources() -> String {
+    let fixtures = repo().join("fixtures/demo");
+    format!(
+        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
+         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
+        fixtures.join("ads.csv").display().to_string(),
+        fixtures.join("crm.csv").display().to_string(),
+    )
+}
+
 /// The repository root, where `fixtures/` and `config/` live.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

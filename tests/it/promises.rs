@@ -12,7 +12,7 @@ use wiremock::matchers::{method, path, query_param_contains};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::fakes::{TokenFrom, answer, hubspot, meta, ok, query};
-use crate::helpers::{Workspace, kassa_bare, range, repo, source_config};
+use crate::helpers::{Workspace, demo_sources, kassa_bare, range, repo, source_config};
 
 fn readme() -> String {
     std::fs::read_to_string(repo().join("README.md")).unwrap()
@@ -223,13 +223,7 @@ fn the_defaults_are_the_numbers_the_readme_documents() {
 /// A workspace whose `kassa.toml` reads the demo files.
 fn demo() -> Workspace {
     let ws = Workspace::new();
-    let fixtures = repo().join("fixtures/demo");
-    ws.config(&format!(
-        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
-         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
-        fixtures.join("ads.csv").display().to_string(),
-        fixtures.join("crm.csv").display().to_string(),
-    ));
+    ws.config(&demo_sources());
     ws
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Workspace, repo};
+use crate::helpers::{Workspace, demo_sources, repo};
 
 /// Latin words that may stay in Russian text: names from the data and the configuration,
 /// metric identifiers, currency codes, the product.
@@ -178,13 +178,9 @@ async fn ru_table_has_no_english() {
 #[test]
 fn ru_numbers_use_decimal_comma() {
     let ws = Workspace::new();
-    let fixtures = repo().join("fixtures/demo");
     ws.config(&format!(
-        "[alerting]\nlocale = \"ru\"\n\n\
-         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
-         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
-        fixtures.join("ads.csv").display().to_string(),
-        fixtures.join("crm.csv").display().to_string(),
+        "[alerting]\nlocale = \"ru\"\n\n{}",
+        demo_sources()
     ));
     let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-06-29"]);
     assert_eq!(backfill.code, 0, "{backfill:?}");

@@ -82,6 +82,18 @@ pub(crate) async fn accept(server: &MockServer) {
         .await;
 }
 
+/// A receiver that answers 503 to the five attempts of one run's delivery (the retry policy's
+/// whole budget), then accepts.
+async fn down_for_one_run_then_up(server: &MockServer) {
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .up_to_n_times(5)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    accept(server).await;
+}
+
 /// The Slack `text` of every message the receiver accepted (status 200) or saw.
 pub(crate) async fn texts(server: &MockServer) -> Vec<String> {
     server
@@ -193,13 +205,7 @@ async fn a_webhook_failing_twice_gets_exactly_one_message() {
 #[tokio::test(start_paused = true)]
 async fn an_alert_that_cannot_be_delivered_is_delivered_by_the_next_run() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
-        .up_to_n_times(5)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    accept(&server).await;
+    down_for_one_run_then_up(&server).await;
     let ws = workspace(&slack_url(&server));
     let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
 
@@ -526,13 +532,7 @@ async fn a_failing_target_does_not_hold_up_the_others() {
 #[tokio::test(start_paused = true)]
 async fn failed_write_fails_its_source_only() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
-        .up_to_n_times(5)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    accept(&server).await;
+    down_for_one_run_then_up(&server).await;
     let ws = workspace(&slack_url(&server));
     let (settings, targets, mut store) = in_process_after_backfill(&ws).await;
     let first = run_cycle(&settings, &mut store, &targets, d(NIGHT))

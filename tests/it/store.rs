@@ -12,7 +12,7 @@ use kassa::store::{NewOutboxItem, SCHEMA_VERSION, SchemaProblem, Store, StoreErr
 use polars::prelude::*;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::helpers::{Workspace, ad_day, d, range, repo, won};
+use crate::helpers::{Workspace, ad_day, d, demo_sources, range, repo, won};
 
 /// Every snapshot file of the store with its bytes, and a dump of the ledger (`ledger.sqlite`):
 /// its schema version and every row of every table, in key order. SQLite files may differ
@@ -93,12 +93,7 @@ fn ledger_dump(ledger: &Path) -> String {
 #[test]
 fn re_running_a_backfill_leaves_the_store_identical() {
     let ws = Workspace::new();
-    let fixtures = repo().join("fixtures/demo");
-    ws.config(&format!(
-        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n[[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
-        fixtures.join("ads.csv").display().to_string(),
-        fixtures.join("crm.csv").display().to_string(),
-    ));
+    ws.config(&demo_sources());
     let args = ["backfill", "--from", "2025-01-06", "--to", "2025-06-29"];
     let first = ws.kassa(&args);
     assert_eq!(first.code, 0, "{first:?}");
@@ -252,12 +247,7 @@ fn demo_rows(file: &str, date_column: &str, last: &str) -> Vec<csv::StringRecord
 }
 
 fn demo_config(ws: &Workspace) {
-    let fixtures = repo().join("fixtures/demo");
-    ws.config(&format!(
-        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n[[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
-        fixtures.join("ads.csv").display().to_string(),
-        fixtures.join("crm.csv").display().to_string(),
-    ));
+    ws.config(&demo_sources());
 }
 
 #[test]

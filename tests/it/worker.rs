@@ -13,7 +13,7 @@ use kassa::worker::{Worker, next_run};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Workspace, d, repo};
+use crate::helpers::{Workspace, d, demo_sources, repo};
 
 fn utc(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
@@ -71,13 +71,9 @@ fn a_time_skipped_or_repeated_by_dst_runs_once() {
 }
 
 fn demo_settings(ws: &Workspace) -> Settings {
-    let fixtures = repo().join("fixtures/demo");
     ws.config(&format!(
-        "[worker]\nschedule = \"0 6 * * *\"\ntimezone = \"Europe/Moscow\"\n\n\
-         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n\n\
-         [[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = {:?}\n",
-        fixtures.join("ads.csv").display().to_string(),
-        fixtures.join("crm.csv").display().to_string(),
+        "[worker]\nschedule = \"0 6 * * *\"\ntimezone = \"Europe/Moscow\"\n\n{}",
+        demo_sources()
     ));
     Settings::load(Some(&ws.path().join("kassa.toml"))).unwrap()
 }
