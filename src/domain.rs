@@ -30,6 +30,93 @@ pub struct AdDay {
     pub clicks: u64,
     pub spend: Money,
     pub currency: Option<String>,
+    /// What the platform claims the row's ads brought, to be held against the CRM.
+    pub claims: Claims,
+}
+
+/// What an ad platform claims a row's ads brought: conversions as the platform counts them
+/// (its attribution window, its own de-duplication), which the reconciliation holds against
+/// what the CRM recorded. Each is `None` when the platform did not report it: not reported,
+/// never zero.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims {
+    pub leads: Option<u64>,
+    pub purchases: Option<u64>,
+    /// In the row's currency.
+    pub revenue: Option<Money>,
+}
+
+/// A metric a report can claim (`csv_report`'s `metric` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ClaimMetric {
+    Impressions,
+    Reach,
+    Clicks,
+    Spend,
+    Leads,
+    Purchases,
+    Revenue,
+    /// Cost per lead: spend over leads.
+    Cpl,
+    /// Return on ad spend: revenue over spend (kassa's ROMI is ROAS - 1).
+    Roas,
+}
+
+impl ClaimMetric {
+    /// Every metric, in the order reports list them.
+    pub const ALL: [ClaimMetric; 9] = [
+        ClaimMetric::Impressions,
+        ClaimMetric::Reach,
+        ClaimMetric::Clicks,
+        ClaimMetric::Spend,
+        ClaimMetric::Leads,
+        ClaimMetric::Purchases,
+        ClaimMetric::Revenue,
+        ClaimMetric::Cpl,
+        ClaimMetric::Roas,
+    ];
+
+    /// The metric's name in files, configuration and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimMetric::Impressions => "impressions",
+            ClaimMetric::Reach => "reach",
+            ClaimMetric::Clicks => "clicks",
+            ClaimMetric::Spend => "spend",
+            ClaimMetric::Leads => "leads",
+            ClaimMetric::Purchases => "purchases",
+            ClaimMetric::Revenue => "revenue",
+            ClaimMetric::Cpl => "cpl",
+            ClaimMetric::Roas => "roas",
+        }
+    }
+
+    /// The metric named `name`.
+    pub fn parse(name: &str) -> Option<ClaimMetric> {
+        ClaimMetric::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether its values are amounts of money (in the claim's currency).
+    pub fn is_money(self) -> bool {
+        matches!(
+            self,
+            ClaimMetric::Spend | ClaimMetric::Revenue | ClaimMetric::Cpl
+        )
+    }
+}
+
+/// One figure an agency's or marketer's report claims for a channel over its own dates
+/// (`csv_report`): the dates need not match kassa's periods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportClaim {
+    pub period: DateRange,
+    pub channel: String,
+    pub metric: ClaimMetric,
+    /// The figure as an exact decimal: a count, an amount in `currency`, or a ratio (ROAS).
+    pub value: Money,
+    pub currency: Option<String>,
+    /// Where the figure comes from, as the report says (`source_note`).
+    pub note: Option<String>,
 }
 
 /// One deal (lead, opportunity) as the CRM records it.
@@ -287,6 +374,7 @@ impl Coverage {
 pub enum Pulled {
     Ads(Vec<AdDay>),
     Deals(Vec<Deal>),
+    Claims(Vec<ReportClaim>),
 }
 
 impl Pulled {
@@ -294,6 +382,7 @@ impl Pulled {
         match self {
             Pulled::Ads(rows) => rows.len(),
             Pulled::Deals(rows) => rows.len(),
+            Pulled::Claims(rows) => rows.len(),
         }
     }
 
@@ -302,11 +391,13 @@ impl Pulled {
     }
 }
 
-/// Which of the two row types a source produces.
+/// Which row type a source produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RowKind {
     Ads,
     Deals,
+    /// A report's claimed figures (`csv_report`).
+    Claims,
 }
 
 impl RowKind {
@@ -314,6 +405,7 @@ impl RowKind {
         match self {
             RowKind::Ads => "ads",
             RowKind::Deals => "deals",
+            RowKind::Claims => "claims",
         }
     }
 }

@@ -19,7 +19,7 @@ use super::source::{
     http_client, parse_base_url, validate_base_url, validate_timezone,
 };
 use super::wire;
-use crate::domain::{AdDay, DateRange, Pulled, RowKind};
+use crate::domain::{AdDay, Claims, DateRange, Pulled, RowKind};
 use crate::http::auth::SecretHeaders;
 use crate::http::{
     Failure, FailureKind, HttpClient, PageGuard, Request, retry_after, same_origin_link,
@@ -298,6 +298,7 @@ impl MetaSource {
             clicks: wire::count(row, "clicks")?,
             spend,
             currency: wire::text(row, "account_currency"),
+            claims: Claims::default(),
         })
     }
 

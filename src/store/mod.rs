@@ -87,8 +87,8 @@ pub use ledger::merge_ranges;
 pub use lock::{LockError, StoreLock};
 pub use outbox::{NewOutboxItem, OutboxItem, OutboxSelection};
 pub use snapshots::{
-    Checked, Guard, SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, deals_to_frame,
-    epoch_days,
+    Checked, Guard, SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, claims_to_frame,
+    deals_to_frame, epoch_days,
 };
 pub use tokens::TokenLedger;
 
@@ -218,6 +218,14 @@ pub const MIGRATIONS: &[Migration] = &[
               alerted INTEGER NOT NULL,
               updated_at TEXT NOT NULL
           );",
+    },
+    Migration {
+        version: 7,
+        what: "claims: ad snapshots gain what the platform claims (`claimed_leads`, \
+               `claimed_purchases`, `claimed_revenue_micros`; null in older files: not \
+               reported), and `claims/<source>.parquet` holds the figures a report claims \
+               (`csv_report`); snapshots only",
+        sql: "",
     },
 ];
 

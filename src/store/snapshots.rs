@@ -21,7 +21,9 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 
 use super::{SCHEMA_VERSION, Store, StoreError};
-use crate::domain::{AdDay, DateRange, Deal, DealStatus, Money, Pulled, RowKind, Suspicion};
+use crate::domain::{
+    AdDay, DateRange, Deal, DealStatus, Money, Pulled, ReportClaim, RowKind, Suspicion,
+};
 
 /// The Parquet key-value metadata key that records the store schema version a snapshot was
 /// written with. Files written before versions existed lack it and are version 1.
@@ -334,6 +336,81 @@ pub(crate) const ADS: SnapshotSchema<AdDay> = SnapshotSchema {
             nullable: true,
             values: |_, rows| series(rows.iter().map(|r| r.currency.as_deref())),
         },
+        // Store schema 7: what the platform claims the row brought (null: not reported).
+        ColumnSpec {
+            name: "claimed_leads",
+            column_type: ColumnType::Count,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.claims.leads)),
+        },
+        ColumnSpec {
+            name: "claimed_purchases",
+            column_type: ColumnType::Count,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.claims.purchases)),
+        },
+        ColumnSpec {
+            name: "claimed_revenue_micros",
+            column_type: ColumnType::Micros,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.claims.revenue.map(|m| m.micros()))),
+        },
+    ],
+};
+
+/// A report's claims (`csv_report`): one row per source, channel, metric and the report's own
+/// dates. Store schema 7.
+pub(crate) const CLAIMS: SnapshotSchema<ReportClaim> = SnapshotSchema {
+    kind: RowKind::Claims,
+    columns: &[
+        ColumnSpec {
+            name: "source",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |source, rows| source_column(source, rows.len()),
+        },
+        ColumnSpec {
+            name: "period_start",
+            column_type: ColumnType::Date,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| epoch_days(r.period.start))),
+        },
+        ColumnSpec {
+            name: "period_end",
+            column_type: ColumnType::Date,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| epoch_days(r.period.end))),
+        },
+        ColumnSpec {
+            name: "channel",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.channel.as_str())),
+        },
+        ColumnSpec {
+            name: "metric",
+            column_type: ColumnType::Text,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.metric.as_str())),
+        },
+        ColumnSpec {
+            name: "value_micros",
+            column_type: ColumnType::Micros,
+            nullable: false,
+            values: |_, rows| series(rows.iter().map(|r| r.value.micros())),
+        },
+        ColumnSpec {
+            name: "currency",
+            column_type: ColumnType::Text,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.currency.as_deref())),
+        },
+        ColumnSpec {
+            name: "note",
+            column_type: ColumnType::Text,
+            nullable: true,
+            values: |_, rows| series(rows.iter().map(|r| r.note.as_deref())),
+        },
     ],
 };
 
@@ -497,6 +574,11 @@ impl<R> SnapshotSchema<R> {
     }
 }
 
+/// Report claims as a frame in the snapshot schema (what [`Store::claims`] returns).
+pub fn claims_to_frame(source: &str, rows: &[ReportClaim]) -> PolarsResult<DataFrame> {
+    CLAIMS.frame(source, &rows.iter().collect::<Vec<_>>())
+}
+
 /// Ad rows as a frame in the snapshot schema (what [`Store::ads`] returns).
 pub fn ad_rows_to_frame(source: &str, rows: &[AdDay]) -> PolarsResult<DataFrame> {
     ADS.frame(source, &rows.iter().collect::<Vec<_>>())
@@ -546,6 +628,7 @@ impl Store {
         let mut prepared = match rows {
             Pulled::Ads(rows) => self.prepare_ads(source, range, rows, guard)?,
             Pulled::Deals(rows) => self.prepare_deals(source, range, rows, guard)?,
+            Pulled::Claims(rows) => self.prepare_claims(source, range, rows)?,
         };
         if !prepared.suspicions.is_empty() {
             self.mark_suspicious(source, range, &prepared.suspicions)?;
@@ -651,6 +734,69 @@ impl Store {
             .map_err(snapshot_error)?;
         Ok(Prepared {
             suspicions: judged.suspicions(&answered, "spend", guard),
+            path,
+            frame: combined,
+            timezone: None,
+            stats,
+        })
+    }
+
+    /// A report's claims replace the stored claims whose dates start in `range`. A report is
+    /// what its sender says it is: there is no silence to guard against (a report that drops
+    /// a row has withdrawn that claim).
+    fn prepare_claims(
+        &self,
+        source: &str,
+        range: DateRange,
+        rows: &[ReportClaim],
+    ) -> Result<Prepared, StoreError> {
+        let path = self.snapshot_path(RowKind::Claims, source);
+        let snapshot_error = |source| StoreError::Snapshot {
+            path: path.clone(),
+            source,
+        };
+        // The natural key is (channel, metric, dates); a report repeating one keeps its last.
+        let mut unique: Vec<&ReportClaim> = Vec::with_capacity(rows.len());
+        let mut seen = HashSet::new();
+        for row in rows.iter().rev() {
+            if seen.insert((&row.channel, row.metric, row.period)) {
+                unique.push(row);
+            }
+        }
+        let (start, end) = (epoch_days(range.start), epoch_days(range.end));
+        let (kept, replaced) = match read_snapshot(&CLAIMS, &path)? {
+            Some(Snapshot { frame: df, .. }) => {
+                let starts = df
+                    .column("period_start")
+                    .and_then(|c| c.cast(&DataType::Int32))
+                    .map_err(snapshot_error)?;
+                let keep: BooleanChunked = starts
+                    .i32()
+                    .map_err(snapshot_error)?
+                    .iter()
+                    .map(|d| !d.is_some_and(|d| start <= d && d <= end))
+                    .collect();
+                let replaced = keep.iter().filter(|k| *k == Some(false)).count();
+                (Some(df.filter(&keep).map_err(snapshot_error)?), replaced)
+            }
+            None => (None, 0),
+        };
+        let fresh = CLAIMS.frame(source, &unique).map_err(snapshot_error)?;
+        let stats = UpsertStats {
+            replaced,
+            written: fresh.height(),
+        };
+        let combined = match kept {
+            Some(kept) => kept.vstack(&fresh).map_err(snapshot_error)?,
+            None => fresh,
+        }
+        .sort(
+            ["period_start", "channel", "metric"],
+            SortMultipleOptions::default(),
+        )
+        .map_err(snapshot_error)?;
+        Ok(Prepared {
+            suspicions: Vec::new(),
             path,
             frame: combined,
             timezone: None,
@@ -770,6 +916,11 @@ impl Store {
     /// Every ad row of the named sources, in the schema [`crate::analysis`] documents.
     pub fn ads(&self, sources: &[&str]) -> Result<DataFrame, StoreError> {
         self.load(&ADS, sources, |_, snapshot| Ok(snapshot))
+    }
+
+    /// Every report claim of the named sources, in the schema [`crate::analysis`] documents.
+    pub fn claims(&self, sources: &[&str]) -> Result<DataFrame, StoreError> {
+        self.load(&CLAIMS, sources, |_, snapshot| Ok(snapshot))
     }
 
     /// Every deal of the named sources, in the schema [`crate::analysis`] documents, dated in

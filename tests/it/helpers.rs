@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::NaiveDate;
-use kassa::domain::{AdDay, DateRange, Deal, DealStatus, Money};
+use kassa::domain::{AdDay, Claims, DateRange, Deal, DealStatus, Money};
 use kassa::sources::{BuildContext, RetryPolicy, SourceConfig};
 use kassa::validation::Problems;
 
@@ -219,6 +219,7 @@ pub fn ad_day(
         clicks,
         spend: money(spend),
         currency: Some("USD".to_string()),
+        claims: Claims::default(),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use kassa::domain::{AdDay, Pulled};
+use kassa::domain::{AdDay, Claims, Pulled};
 use kassa::sources::ErrorKind;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -43,6 +43,7 @@ fn brand_search(date: &str, impressions: u64, reach: u64, clicks: u64, spend: &s
         clicks,
         spend: money(spend),
         currency: Some("USD".to_string()),
+        claims: Claims::default(),
     }
 }
 

@@ -540,7 +540,7 @@ fn a_snapshot_with_an_unknown_column_is_refused_naming_the_file_and_the_column()
     let ws = Workspace::new();
     let mut store = Store::open(&ws.store_path()).unwrap();
     let mut df = two_ad_days();
-    df.with_column(Column::new("claimed_leads".into(), [Some(3u64), None]))
+    df.with_column(Column::new("claimed_refunds".into(), [Some(3u64), None]))
         .unwrap();
     let path = write_ads_snapshot(&ws.store_path(), "meta", &mut df, None);
     let before = std::fs::read(&path).unwrap();
@@ -552,13 +552,13 @@ fn a_snapshot_with_an_unknown_column_is_refused_naming_the_file_and_the_column()
             problem: SchemaProblem::UnknownColumn { column, .. },
         } => {
             assert_eq!(p, &path);
-            assert_eq!(column, "claimed_leads");
+            assert_eq!(column, "claimed_refunds");
         }
         other => panic!("expected an unknown column, got {other:?}"),
     }
     let message = error.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
-    assert!(message.contains("`claimed_leads`"), "{message}");
+    assert!(message.contains("`claimed_refunds`"), "{message}");
     assert!(message.contains("newer kassa"), "{message}");
 
     // An upsert refuses it too, and leaves the file as it was.

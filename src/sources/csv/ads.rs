@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{
     CsvFile, FieldError, Format, coverage, day_count, list_ranges, missing_days, validate_path,
 };
-use crate::domain::{AdDay, DateRange, Pulled, RowKind};
+use crate::domain::{AdDay, Claims, DateRange, Pulled, RowKind};
 use crate::sources::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError, validate_timezone,
 };
@@ -203,6 +203,7 @@ impl CsvAdsSource {
                 clicks: record.count("clicks")?,
                 spend: record.money("spend")?,
                 currency: record.optional_text("currency"),
+                claims: Claims::default(),
             };
             if row.impressions > 0 && row.clicks > row.impressions {
                 return Err(FieldError::new(
