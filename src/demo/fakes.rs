@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::domain::{AdDay, Deal, DealStatus};
+use crate::domain::{AdDay, Deal, DealStatus, Money};
 use crate::server;
 
 /// The bearer token the Meta fake accepts.
@@ -170,7 +170,7 @@ async fn meta_insights(
         .skip(offset)
         .take(limit)
         .map(|r| {
-            json!({
+            let mut row = json!({
                 "campaign_id": r.campaign_id,
                 "campaign_name": r.campaign_name,
                 "impressions": r.impressions.to_string(),
@@ -181,7 +181,15 @@ async fn meta_insights(
                 "account_currency": r.currency,
                 "date_start": r.date.to_string(),
                 "date_stop": r.date.to_string(),
-            })
+            });
+            let (actions, values) = meta_actions(&platforms, r);
+            if !actions.is_empty() {
+                row["actions"] = Value::Array(actions);
+            }
+            if !values.is_empty() {
+                row["action_values"] = Value::Array(values);
+            }
+            row
         })
         .collect();
     let mut body = json!({"data": page, "paging": {"cursors": {"before": offset.to_string(), "after": (offset + limit).to_string()}}});
@@ -202,6 +210,63 @@ async fn meta_insights(
         body["paging"]["next"] = json!(next.to_string());
     }
     json_response(StatusCode::OK, &body)
+}
+
+/// Meta's `actions` and `action_values` for one campaign-day, as Meta writes them: every
+/// conversion under each of its overlapping type names (`lead` and the pixel's lead; `purchase`,
+/// `omni_purchase` and the pixel's purchase), zero actions left out. The figures are honest:
+/// the channel's deals of the day (created: leads; won and closed that day: purchases and their
+/// revenue) are dealt out over its campaigns of the day in turn, so a channel-day claims what
+/// the CRM recorded.
+fn meta_actions(platforms: &Platforms, row: &AdDay) -> (Vec<Value>, Vec<Value>) {
+    let mut campaigns: Vec<&str> = platforms
+        .ads
+        .iter()
+        .filter(|r| r.channel == row.channel && r.date == row.date)
+        .map(|r| r.campaign_id.as_str())
+        .collect();
+    campaigns.sort_unstable();
+    let turn = campaigns
+        .iter()
+        .position(|c| *c == row.campaign_id)
+        .unwrap_or(0);
+    let mine = |i: usize| i % campaigns.len().max(1) == turn;
+    let deals = platforms.deals.iter().filter(|d| d.channel == row.channel);
+    let leads = deals
+        .clone()
+        .filter(|d| d.created_date == row.date)
+        .enumerate()
+        .filter(|(i, _)| mine(*i))
+        .count();
+    let won: Vec<&Deal> = deals
+        .filter(|d| d.status == DealStatus::Won && d.closed_date == Some(row.date))
+        .enumerate()
+        .filter(|(i, _)| mine(*i))
+        .map(|(_, d)| d)
+        .collect();
+    let revenue = Money::from_micros(won.iter().filter_map(|d| d.amount).map(Money::micros).sum());
+    let entry = |kind: &str, value: String| json!({"action_type": kind, "value": value});
+    let mut actions = Vec::new();
+    if row.clicks > 0 {
+        actions.push(entry("link_click", row.clicks.to_string()));
+    }
+    if leads > 0 {
+        for kind in ["lead", "offsite_conversion.fb_pixel_lead"] {
+            actions.push(entry(kind, leads.to_string()));
+        }
+    }
+    let mut values = Vec::new();
+    if !won.is_empty() {
+        for kind in [
+            "purchase",
+            "omni_purchase",
+            "offsite_conversion.fb_pixel_purchase",
+        ] {
+            actions.push(entry(kind, won.len().to_string()));
+            values.push(entry(kind, revenue.to_string()));
+        }
+    }
+    (actions, values)
 }
 
 async fn hubspot_search(

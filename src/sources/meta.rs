@@ -5,6 +5,13 @@
 //! followed through `paging.next` until it is absent (a short page does not mean the end).
 //! Meta signals throttling with HTTP 400 and an error code in the body (4, 17, 613, 80000…),
 //! so the classifier reads the body, not only the status. Dates are the ad account's days.
+//!
+//! Claimed conversions come from `actions` (counts) and `action_values` (money in the account
+//! currency), read with the account's own attribution setting
+//! (`use_unified_attribution_setting=true`, what Ads Manager shows). Meta lists one conversion
+//! under several action types (`purchase`, `omni_purchase` and the pixel's
+//! `offsite_conversion.fb_pixel_purchase` are the same sale), so each claim is an ordered list
+//! of alternatives of which the first present in a row counts: never their sum.
 
 use std::time::Duration;
 
@@ -19,7 +26,7 @@ use super::source::{
     http_client, parse_base_url, validate_base_url, validate_timezone,
 };
 use super::wire;
-use crate::domain::{AdDay, Claims, DateRange, Pulled, RowKind};
+use crate::domain::{AdDay, Claims, DateRange, Money, Pulled, RowKind};
 use crate::http::auth::SecretHeaders;
 use crate::http::{
     Failure, FailureKind, HttpClient, PageGuard, Request, retry_after, same_origin_link,
@@ -27,7 +34,7 @@ use crate::http::{
 };
 use crate::validation::Problems;
 
-const FIELDS: &str = "campaign_id,campaign_name,impressions,reach,clicks,ctr,spend,account_currency,date_start,date_stop";
+const FIELDS: &str = "campaign_id,campaign_name,impressions,reach,clicks,ctr,spend,account_currency,actions,action_values,date_start,date_stop";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +63,83 @@ pub struct MetaConfig {
     /// is read from Meta when it matters (a run near the end of a day); UTC if Meta does not
     /// say.
     pub timezone: Option<String>,
+    /// Which action types are which claim.
+    #[serde(default)]
+    pub claims: MetaClaims,
+}
+
+/// The action types read as each claimed figure: for each, alternatives in order of preference,
+/// of which the first present in a row counts (Meta reports one conversion under several
+/// types; summing them would count it two or three times).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaClaims {
+    #[serde(default = "default_lead_types")]
+    pub leads: Vec<String>,
+    #[serde(default = "default_purchase_types")]
+    pub purchases: Vec<String>,
+    /// Read from `action_values`; the purchases list when not set.
+    pub revenue: Option<Vec<String>>,
+}
+
+impl Default for MetaClaims {
+    fn default() -> Self {
+        MetaClaims {
+            leads: default_lead_types(),
+            purchases: default_purchase_types(),
+            revenue: None,
+        }
+    }
+}
+
+impl MetaClaims {
+    fn revenue_types(&self) -> &[String] {
+        self.revenue.as_deref().unwrap_or(&self.purchases)
+    }
+
+    fn validate(&self, key: &str, problems: &mut Problems) {
+        let lists = [
+            ("leads", Some(&self.leads)),
+            ("purchases", Some(&self.purchases)),
+            ("revenue", self.revenue.as_ref()),
+        ];
+        for (claim, types) in lists {
+            let Some(types) = types else { continue };
+            let example = format!("claims = {{ {claim} = [\"purchase\", \"omni_purchase\"] }}");
+            if types.is_empty() {
+                problems.push_with_example(
+                    format!("{key}.claims.{claim}"),
+                    "is an empty list; name at least one action type, or leave the key out for the defaults",
+                    example,
+                );
+            } else if types.iter().any(|t| t.trim().is_empty()) {
+                problems.push_with_example(
+                    format!("{key}.claims.{claim}"),
+                    "holds an empty action type",
+                    example,
+                );
+            }
+        }
+    }
+}
+
+fn default_lead_types() -> Vec<String> {
+    [
+        "lead",
+        "onsite_conversion.lead_grouped",
+        "offsite_conversion.fb_pixel_lead",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+fn default_purchase_types() -> Vec<String> {
+    [
+        "purchase",
+        "omni_purchase",
+        "offsite_conversion.fb_pixel_purchase",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn default_base_url() -> String {
@@ -140,6 +224,7 @@ impl ConnectorConfig for MetaConfig {
             problems.push(format!("{key}.chunk_days"), "must be between 1 and 90");
         }
         validate_timezone(self.timezone.as_deref(), key, problems);
+        self.claims.validate(key, problems);
     }
 
     fn timezone(&self, _business: Tz) -> Option<Tz> {
@@ -166,6 +251,7 @@ impl ConnectorConfig for MetaConfig {
             channel: self.channel.clone(),
             page_size: self.page_size,
             chunk_days: self.chunk_days,
+            claims: self.claims.clone(),
         }))
     }
 }
@@ -179,6 +265,7 @@ pub struct MetaSource {
     channel: String,
     page_size: u32,
     chunk_days: u32,
+    claims: MetaClaims,
 }
 
 impl Connector for MetaSource {
@@ -217,6 +304,7 @@ impl MetaSource {
             .query("fields", FIELDS)
             .query("time_range", time_range.to_string())
             .query("time_increment", "1")
+            .query("use_unified_attribution_setting", "true")
             .query("limit", self.page_size.to_string());
         let mut rows = Vec::new();
         let mut page = 0;
@@ -298,7 +386,25 @@ impl MetaSource {
             clicks: wire::count(row, "clicks")?,
             spend,
             currency: wire::text(row, "account_currency"),
-            claims: Claims::default(),
+            claims: self.claims_of(row)?,
+        })
+    }
+
+    /// The row's claims. Revenue is read from `action_values`; when the row has none, its
+    /// revenue is zero if `actions` lists none of the revenue types (no purchase, no purchase
+    /// value) and not reported otherwise (purchases counted, their value not tracked).
+    fn claims_of(&self, row: &Value) -> Result<Claims, SourceError> {
+        let revenue_types = self.claims.revenue_types();
+        let revenue = match claimed(row, "action_values", revenue_types, parse_amount)? {
+            Some(value) => Some(value),
+            None => claimed(row, "actions", revenue_types, parse_count)?
+                .filter(|&n| n == 0)
+                .map(|_| Money::ZERO),
+        };
+        Ok(Claims {
+            leads: claimed(row, "actions", &self.claims.leads, parse_count)?,
+            purchases: claimed(row, "actions", &self.claims.purchases, parse_count)?,
+            revenue,
         })
     }
 
@@ -319,6 +425,57 @@ impl MetaSource {
             wire::text(&body, "currency").unwrap_or_else(|| "?".into()),
             wire::text(&body, "timezone_name").unwrap_or_else(|| "?".into()),
         ))
+    }
+}
+
+/// The value of the first of `types` present in the row's `list` (`actions` or
+/// `action_values`: `[{"action_type": "lead", "value": "12"}, ...]`).
+///
+/// A row without the list reports no actions at all: the claim is not reported (`None`). A row
+/// with the list but none of `types` in it has none of that conversion, since Meta leaves out
+/// the action types a row has zero of: `Some(zero)`.
+fn claimed<T: Default>(
+    row: &Value,
+    list: &str,
+    types: &[String],
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, SourceError> {
+    let entries = match row.get(list) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(entries)) => entries,
+        Some(other) => {
+            return Err(SourceError::invalid(
+                list,
+                format!(
+                    "is not a list of actions: {}",
+                    summarize_body(&other.to_string())
+                ),
+            ));
+        }
+    };
+    let Some((kind, entry)) = types.iter().find_map(|kind| {
+        entries
+            .iter()
+            .find(|e| e.get("action_type").and_then(Value::as_str) == Some(kind.as_str()))
+            .map(|e| (kind, e))
+    }) else {
+        return Ok(Some(T::default()));
+    };
+    let raw = wire::text(entry, "value").unwrap_or_default();
+    parse(raw.trim())
+        .map(Some)
+        .map_err(|m| SourceError::invalid(list, format!("action type {kind:?}: {m}")))
+}
+
+fn parse_count(raw: &str) -> Result<u64, String> {
+    raw.parse()
+        .map_err(|_| format!("{raw:?} is not a whole number ≥ 0"))
+}
+
+fn parse_amount(raw: &str) -> Result<Money, String> {
+    match Money::parse_decimal(raw)? {
+        amount if amount.is_negative() => Err(format!("{raw:?} is negative")),
+        amount => Ok(amount),
     }
 }
 
@@ -410,6 +567,46 @@ fn regain_access_wait(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every problem `claims` has, as `kassa check` shows them.
+    fn claim_problems(claims: MetaClaims) -> Vec<String> {
+        let mut problems = Problems::default();
+        claims.validate("sources[0]", &mut problems);
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn claim_lists_must_name_action_types() {
+        assert!(claim_problems(MetaClaims::default()).is_empty());
+        let problems = claim_problems(MetaClaims {
+            leads: Vec::new(),
+            purchases: vec!["purchase".into(), " ".into()],
+            revenue: Some(Vec::new()),
+        });
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(
+            problems[0].contains("sources[0].claims.leads"),
+            "{}",
+            problems[0]
+        );
+        assert!(problems[0].contains("empty list"), "{}", problems[0]);
+        assert!(
+            problems[0].contains("claims = {"),
+            "no example: {}",
+            problems[0]
+        );
+        assert!(
+            problems[1].contains("sources[0].claims.purchases"),
+            "{}",
+            problems[1]
+        );
+        assert!(problems[1].contains("empty action type"), "{}", problems[1]);
+        assert!(
+            problems[2].contains("sources[0].claims.revenue"),
+            "{}",
+            problems[2]
+        );
+    }
 
     #[test]
     fn throttling_is_read_from_the_body_of_a_400() {

@@ -442,3 +442,82 @@ fn header_only_csv_warns() {
     );
     assert!(run.stdout.contains("crm: 2 rows"), "{}", run.stdout);
 }
+
+/// Pulls every row of the `csv_ads` file `ads` holds, written by `ws`, through the source.
+async fn pull_ads(ws: &Workspace, ads: &str) -> Result<Vec<kassa::domain::AdDay>, String> {
+    let path = ws.write("claims.csv", ads);
+    let config = crate::helpers::source_config(&format!(
+        "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = {:?}\n",
+        path.display().to_string()
+    ));
+    let source = config
+        .build(&crate::helpers::paused_clock_context())
+        .expect("the source builds");
+    match source
+        .pull(crate::helpers::range("2025-01-01", "2025-01-31"))
+        .await
+    {
+        Ok(pull) => match pull.rows {
+            kassa::domain::Pulled::Ads(rows) => Ok(rows),
+            other => panic!("expected ad rows, got {other:?}"),
+        },
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// The optional claim columns are read as the platform's claims (a semicolon file with a
+/// decimal comma and a thousands space, as Russian Excel writes it); an empty one is not
+/// reported, never zero; a file without them claims nothing. A bad claim names the file, the
+/// line and the column.
+#[tokio::test]
+async fn csv_ads_claim_columns_are_read() {
+    use kassa::domain::Claims;
+
+    use crate::helpers::money;
+
+    let ws = Workspace::new();
+    let ads = "date;channel;campaign_id;impressions;reach;clicks;spend;claimed_leads;claimed_purchases;claimed_revenue\n\
+               2025-01-06;meta;c1;1000;800;20;10,50;12;3;1 234,50\n\
+               2025-01-07;meta;c1;1000;800;21;11;0;;\n";
+    let claims: Vec<Claims> = pull_ads(&ws, ads)
+        .await
+        .expect("the file is read")
+        .into_iter()
+        .map(|r| r.claims)
+        .collect();
+    assert_eq!(
+        claims,
+        vec![
+            Claims {
+                leads: Some(12),
+                purchases: Some(3),
+                revenue: Some(money("1234.5")),
+            },
+            Claims {
+                leads: Some(0),
+                purchases: None,
+                revenue: None,
+            },
+        ]
+    );
+
+    let rows = pull_ads(&ws, &good_ads()).await.expect("the file is read");
+    assert!(rows.iter().all(|r| r.claims == Claims::default()));
+
+    for (bad, column, value) in [
+        ("-2,,", "claimed_leads", "\"-2\""),
+        ("2,1.5,", "claimed_purchases", "\"1.5\""),
+        (",,lots", "claimed_revenue", "\"lots\""),
+    ] {
+        let ads = format!(
+            "{ADS_HEADER},claimed_leads,claimed_purchases,claimed_revenue\n\
+             2025-01-06,meta,c1,1000,800,20,10.5,1,1,100\n\
+             2025-01-07,meta,c1,1000,800,21,11,{bad}\n"
+        );
+        let error = pull_ads(&ws, &ads).await.expect_err("the row is refused");
+        assert!(error.contains("claims.csv"), "{error}");
+        assert!(error.contains("line 3"), "{error}");
+        assert!(error.contains(&format!("column `{column}`")), "{error}");
+        assert!(error.contains(value), "{error}");
+    }
+}

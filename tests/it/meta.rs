@@ -599,3 +599,220 @@ async fn refresh_repulls_everything() {
         refreshed.stdout
     );
 }
+
+/// The claims of the rows one page of `rows` reads as, through a source with `extra` keys.
+async fn claims_of(rows: Vec<Value>, extra: &str) -> Vec<Claims> {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(meta::INSIGHTS_PATH))
+        .respond_with(ok(meta::page(rows, None)))
+        .mount(&server)
+        .await;
+    let (_workspace, source) = meta::source(&server, extra);
+    let pull = source
+        .pull(range("2024-05-01", "2024-05-07"))
+        .await
+        .expect("the pull succeeds");
+    ad_rows(pull.rows).into_iter().map(|r| r.claims).collect()
+}
+
+// Proves: Meta lists one sale under `purchase`, `omni_purchase` and the pixel's type at once;
+// kassa counts it once, from the first type of the list present in the row (here 3, not
+// 3 + 3 + 2), and when `purchase` is absent from the next listed (`omni_purchase`). Revenue
+// comes from `action_values` the same way; and the request asks for both lists with the
+// account's attribution setting.
+#[tokio::test]
+async fn meta_overlapping_action_types_count_once() {
+    let server = MockServer::start().await;
+    let rows = vec![
+        meta::with_actions(
+            meta::row("2024-05-01", "31", "12.5"),
+            &[
+                ("link_click", "31"),
+                ("offsite_conversion.fb_pixel_purchase", "2"),
+                ("omni_purchase", "3"),
+                ("purchase", "3"),
+                ("offsite_conversion.fb_pixel_lead", "5"),
+                ("lead", "5"),
+            ],
+            &[
+                ("offsite_conversion.fb_pixel_purchase", "99"),
+                ("omni_purchase", "150.50"),
+                ("purchase", "150.50"),
+            ],
+        ),
+        meta::with_actions(
+            meta::row("2024-05-02", "20", "10"),
+            &[
+                ("omni_purchase", "4"),
+                ("offsite_conversion.fb_pixel_purchase", "4"),
+                ("onsite_conversion.lead_grouped", "7"),
+            ],
+            &[
+                ("omni_purchase", "200"),
+                ("offsite_conversion.fb_pixel_purchase", "200"),
+            ],
+        ),
+    ];
+    Mock::given(method("GET"))
+        .and(path(meta::INSIGHTS_PATH))
+        .respond_with(ok(meta::page(rows, None)))
+        .mount(&server)
+        .await;
+    let (_workspace, source) = meta::source(&server, "");
+
+    let pull = source
+        .pull(range("2024-05-01", "2024-05-07"))
+        .await
+        .expect("the pull succeeds");
+
+    let claims: Vec<Claims> = ad_rows(pull.rows).into_iter().map(|r| r.claims).collect();
+    assert_eq!(
+        claims,
+        vec![
+            Claims {
+                leads: Some(5),
+                purchases: Some(3),
+                revenue: Some(money("150.5")),
+            },
+            Claims {
+                leads: Some(7),
+                purchases: Some(4),
+                revenue: Some(money("200")),
+            },
+        ]
+    );
+    let sent = requests(&server).await;
+    let fields = query(&sent[0], "fields").expect("a fields list");
+    for field in ["actions", "action_values"] {
+        assert!(
+            fields.split(',').any(|f| f == field),
+            "{field} not asked for in {fields}"
+        );
+    }
+    assert_eq!(
+        query(&sent[0], "use_unified_attribution_setting").as_deref(),
+        Some("true")
+    );
+}
+
+// Proves: the `claims` table decides which action types are which claim, in its order;
+// revenue follows the purchases list unless it has its own; a row that reports actions but
+// none of the listed types claims zero of them (Meta leaves zero actions out), not unknown.
+#[tokio::test]
+async fn meta_claims_follow_configured_action_types() {
+    let rows = vec![
+        meta::with_actions(
+            meta::row("2024-05-01", "31", "12.5"),
+            &[
+                ("lead", "9"),
+                ("offsite_conversion.fb_pixel_custom", "2"),
+                ("purchase", "3"),
+                ("offsite_conversion.fb_pixel_purchase", "1"),
+            ],
+            &[
+                ("purchase", "300"),
+                ("offsite_conversion.fb_pixel_purchase", "120.25"),
+            ],
+        ),
+        meta::with_actions(
+            meta::row("2024-05-02", "20", "10"),
+            &[("link_click", "20")],
+            &[("omni_add_to_cart", "55")],
+        ),
+    ];
+    let custom = r#"claims = { leads = ["offsite_conversion.fb_pixel_custom", "lead"], purchases = ["offsite_conversion.fb_pixel_purchase"] }"#;
+    let expected = vec![
+        Claims {
+            leads: Some(2),
+            purchases: Some(1),
+            revenue: Some(money("120.25")),
+        },
+        Claims {
+            leads: Some(0),
+            purchases: Some(0),
+            revenue: Some(money("0")),
+        },
+    ];
+    assert_eq!(claims_of(rows.clone(), custom).await, expected);
+
+    let own_revenue = r#"claims = { purchases = ["offsite_conversion.fb_pixel_purchase"], revenue = ["purchase"] }"#;
+    let claims = claims_of(rows, own_revenue).await;
+    assert_eq!(claims[0].leads, Some(9), "the default leads list");
+    assert_eq!(claims[0].purchases, Some(1));
+    assert_eq!(claims[0].revenue, Some(money("300")));
+}
+
+// Proves: a row without `actions` reports no claim: every claim of it is `None`, not
+// reported, never zero. A row with purchases but without `action_values` does not report
+// their value (`None`); one without purchases nor `action_values` claims no revenue (zero).
+#[tokio::test]
+async fn meta_without_actions_is_not_reported() {
+    let rows = vec![
+        meta::row("2024-05-01", "31", "12.5"),
+        meta::with_actions(
+            meta::row("2024-05-02", "20", "10"),
+            &[("lead", "4"), ("purchase", "1")],
+            &[],
+        ),
+        meta::with_actions(meta::row("2024-05-03", "20", "10"), &[("lead", "2")], &[]),
+    ];
+    let claims = claims_of(rows, "").await;
+    assert_eq!(
+        claims,
+        vec![
+            Claims {
+                leads: None,
+                purchases: None,
+                revenue: None,
+            },
+            Claims {
+                leads: Some(4),
+                purchases: Some(1),
+                revenue: None,
+            },
+            Claims {
+                leads: Some(2),
+                purchases: Some(0),
+                revenue: Some(money("0")),
+            },
+        ]
+    );
+}
+
+// Proves: a claimed value that is not a count (or not an amount) fails the pull naming the
+// list, the action type, the value, the page and row.
+#[tokio::test]
+async fn meta_bad_action_value_names_the_list_and_the_type() {
+    for (actions, values, detail) in [
+        (
+            vec![("lead", "1.5")],
+            vec![],
+            "`actions`: action type \"lead\": \"1.5\"",
+        ),
+        (
+            vec![("purchase", "1")],
+            vec![("purchase", "-10")],
+            "`action_values`: action type \"purchase\": \"-10\" is negative",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        let bad = meta::with_actions(meta::row("2024-05-02", "5", "10"), &actions, &values);
+        Mock::given(method("GET"))
+            .and(path(meta::INSIGHTS_PATH))
+            .respond_with(ok(meta::page(vec![bad], None)))
+            .mount(&server)
+            .await;
+        let (_workspace, source) = meta::source(&server, "");
+
+        let error = source
+            .pull(range("2024-05-01", "2024-05-07"))
+            .await
+            .expect_err("the row is refused");
+
+        assert_eq!(error.kind, ErrorKind::InvalidData);
+        let shown = error.to_string();
+        assert!(shown.contains(detail), "{detail} not in: {shown}");
+        assert!(shown.contains("page 1, row 1"), "no position in: {shown}");
+    }
+}

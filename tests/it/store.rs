@@ -445,6 +445,27 @@ fn an_old_store_analyses_exactly_like_the_same_data_pulled_by_this_kassa() {
     assert!(!from_old.json()["findings"].as_array().unwrap().is_empty());
 }
 
+/// A store written before ad rows carried claims opens with the claim columns all null: not
+/// reported, never zero; and the store has no report claims.
+#[test]
+fn old_store_without_claim_columns_reads_not_reported() {
+    let ws = Workspace::new();
+    copy_old_store("store-v1", &ws.store_path());
+    let store = Store::open(&ws.store_path()).unwrap();
+
+    let ads = store.ads(&["ads"]).unwrap();
+    assert_eq!(ads.height(), 385);
+    for column in [
+        "claimed_leads",
+        "claimed_purchases",
+        "claimed_revenue_micros",
+    ] {
+        let values = ads.column(column).unwrap();
+        assert_eq!(values.null_count(), ads.height(), "{column} holds a value");
+    }
+    assert_eq!(store.claims(&["ads"]).unwrap().height(), 0);
+}
+
 #[test]
 fn a_store_from_a_newer_kassa_is_refused_and_left_untouched() {
     let ws = Workspace::new();

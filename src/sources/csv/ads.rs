@@ -1,10 +1,12 @@
 //! `csv_ads`: daily campaign rows exported from any ad platform.
 //!
 //! Contract (README, "CSV sources"): header `date,channel,campaign_id,impressions,reach,clicks,spend`,
-//! optional `campaign_name,currency`; one row per day per campaign. A row may carry clicks
-//! without impressions (a clicks-only search export, data merged from two tools): its
-//! impressions read as 0 and the analysis leaves the CTR of its periods unknown. A day with no
-//! row at all inside the file's span reads as a day without delivery, with a warning.
+//! optional `campaign_name,currency` and the platform's claimed conversions
+//! `claimed_leads,claimed_purchases,claimed_revenue` (empty: not reported, never zero); one
+//! row per day per campaign. A row may carry clicks without impressions (a clicks-only search
+//! export, data merged from two tools): its impressions read as 0 and the analysis leaves the
+//! CTR of its periods unknown. A day with no row at all inside the file's span reads as a day
+//! without delivery, with a warning.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -203,7 +205,11 @@ impl CsvAdsSource {
                 clicks: record.count("clicks")?,
                 spend: record.money("spend")?,
                 currency: record.optional_text("currency"),
-                claims: Claims::default(),
+                claims: Claims {
+                    leads: record.optional_count("claimed_leads")?,
+                    purchases: record.optional_count("claimed_purchases")?,
+                    revenue: record.optional_money("claimed_revenue")?,
+                },
             };
             if row.impressions > 0 && row.clicks > row.impressions {
                 return Err(FieldError::new(

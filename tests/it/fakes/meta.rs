@@ -81,6 +81,25 @@ pub fn row(date: &str, clicks: &str, spend: &str) -> Value {
     })
 }
 
+/// `row` with Meta's `actions` and `action_values` lists, each entry
+/// `{"action_type": …, "value": "…"}` (values are strings, as Meta sends them). An empty slice
+/// leaves that list out of the row, as Meta does for a row without any.
+pub fn with_actions(mut row: Value, actions: &[(&str, &str)], values: &[(&str, &str)]) -> Value {
+    let list = |entries: &[(&str, &str)]| -> Value {
+        entries
+            .iter()
+            .map(|(kind, value)| json!({"action_type": kind, "value": value}))
+            .collect()
+    };
+    if !actions.is_empty() {
+        row["actions"] = list(actions);
+    }
+    if !values.is_empty() {
+        row["action_values"] = list(values);
+    }
+    row
+}
+
 /// A page of insights: rows, cursors, and `paging.next` verbatim when there is a next page.
 pub fn page(rows: Vec<Value>, next: Option<&str>) -> Value {
     let mut body = json!({
