@@ -8,7 +8,9 @@
 //! A failing source never stops the others: its error is recorded in the outcome, its window
 //! stays uncovered (and so becomes a `data_gap` in the analysis), and the caller turns the
 //! outcome into exit code 2. So does a source that answered but left days of the window
-//! uncovered (a CSV export that ends before the window does, or has no rows at all).
+//! uncovered (a CSV export that ends before the window does, or has no rows at all). A report
+//! (`csv_report`) is the exception: it covers the periods it lists and claims nothing about
+//! the others, so its unlisted days are neither a failure nor a data gap.
 //!
 //! Days are pulled once they have ended: for the business ([`completed_days`]) and in the
 //! source's own time zone ([`pull_source`]). A source's day that has not ended yet is
@@ -25,7 +27,7 @@ use tracing::Instrument;
 use crate::analysis::{self, Analysis, AnalysisWarning};
 use crate::clock::{At, Clock};
 use crate::config::Settings;
-use crate::domain::{Coverage, DateRange, Suspicion, SuspiciousWindow, TokenCache};
+use crate::domain::{Coverage, DateRange, RowKind, Suspicion, SuspiciousWindow, TokenCache};
 use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceConfig, SourceError};
 use crate::store::{Guard, Store};
 use crate::text;
@@ -315,9 +317,11 @@ async fn pull_source_in(
                 if let Some(pending) = pending {
                     tracing::info!(%pending, timezone = %timezone.unwrap_or(Tz::UTC), "the source has not finished these days yet; the next run pulls them");
                 }
+                let report = config.row_kind() == RowKind::Claims;
                 let mut outcome = match ended {
                     Some(ended) => {
-                        pull_chunks(store, config.name(), &source, ended, guard, resume).await?
+                        pull_chunks(store, config.name(), &source, ended, guard, resume, report)
+                            .await?
                     }
                     None => SourceOutcome::new(config.name()),
                 };
@@ -387,6 +391,8 @@ fn split_pending(
     (ended, pending)
 }
 
+/// `report`: the source is a report (`csv_report`), which vouches only for the periods it
+/// lists; the days it does not list are no failure of it (nothing was claimed for them).
 async fn pull_chunks(
     store: &mut Store,
     name: &str,
@@ -394,6 +400,7 @@ async fn pull_chunks(
     range: DateRange,
     guard: Guard,
     resume: Option<Resume<'_>>,
+    report: bool,
 ) -> Result<SourceOutcome> {
     let chunks = match source.chunk_days() {
         Some(days) => range.chunks(days),
@@ -437,7 +444,11 @@ async fn pull_chunks(
                     ranges: pull.covered.into_iter().collect(),
                     pending_from: None,
                 };
-                let missing = covered.missing_in(chunk);
+                let missing = if report {
+                    Vec::new()
+                } else {
+                    covered.missing_in(chunk)
+                };
                 let stored = upsert_span
                     .in_scope(|| store.upsert_checked(name, chunk, &pull.rows, pull.covered, guard))
                     .and_then(|checked| {
@@ -559,10 +570,18 @@ pub fn analyze_as_of(
     note_timezone_change(settings, store)?;
     let today = clock.today();
     let names = source_names(settings);
+    // What the ads and the CRM covered withholds verdicts; a report's coverage does not: it
+    // vouches for neither, and the days it does not list are not data gaps.
+    let observing: Vec<&SourceConfig> = settings
+        .sources
+        .iter()
+        .filter(|s| s.row_kind() != RowKind::Claims)
+        .collect();
+    let observed: Vec<&str> = observing.iter().map(|s| s.name()).collect();
     let mut coverage = store
-        .coverage(&names)
+        .coverage(&observed)
         .context("cannot read the coverage ledger")?;
-    for (source, config) in coverage.iter_mut().zip(&settings.sources) {
+    for (source, config) in coverage.iter_mut().zip(observing) {
         let zone = known
             .iter()
             .find(|o| o.name == source.source)
@@ -587,10 +606,10 @@ pub fn analyze_as_of(
     let span = tracing::info_span!("analyze", range = %range);
     let _entered = span.enter();
     let ads = store
-        .ads(&names)
+        .ads(&observed)
         .context("cannot load ad rows from the store")?;
     let deals = store
-        .deals_in(&names, settings.timezone)
+        .deals_in(&observed, settings.timezone)
         .context("cannot load deals from the store")?;
     tracing::debug!(ads = ads.height(), deals = deals.height(), "loaded");
     let mut analysis =

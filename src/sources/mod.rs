@@ -1,5 +1,5 @@
 //! Sources: one module per platform, each turning its wire format into [`AdDay`] or [`Deal`]
-//! rows and nothing else. This file is the registry: the one place that knows every connector.
+//! rows (or, for a report, [`ReportClaim`]s) and nothing else. This file is the registry: the one place that knows every connector.
 //!
 //! - [`source`]: the toolbox connectors import (the [`ConnectorConfig`] and [`Connector`]
 //!   traits, errors, secrets, the HTTP client kit);
@@ -14,6 +14,7 @@
 //!
 //! [`AdDay`]: crate::domain::AdDay
 //! [`Deal`]: crate::domain::Deal
+//! [`ReportClaim`]: crate::domain::ReportClaim
 
 pub mod csv;
 pub mod hubspot;
@@ -75,6 +76,8 @@ connectors! {
     "csv_ads" => CsvAds(csv::ads::CsvAdsConfig),
     /// Deals exported from any CRM.
     "csv_crm" => CsvCrm(csv::crm::CsvCrmConfig),
+    /// An agency's or marketer's report: the figures it claims.
+    "csv_report" => CsvReport(csv::report::CsvReportConfig),
     /// Meta Marketing API ads insights.
     "meta" => Meta(meta::MetaConfig),
     /// HubSpot CRM deal search.
@@ -92,7 +95,8 @@ impl SourceConfig {
     }
 
     /// How many trailing days the nightly run re-pulls: as far back as the platform restates
-    /// its numbers (Meta's attribution reaches 28 days; CRM deals change at any time).
+    /// its numbers (Meta's attribution reaches 28 days; CRM deals change at any time; a report
+    /// arrives for last month).
     pub fn lookback_days(&self) -> u32 {
         let spec = self.spec();
         spec.configured_lookback_days()

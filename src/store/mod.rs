@@ -79,6 +79,7 @@ mod tokens;
 
 use std::path::{Path, PathBuf};
 
+use crate::domain::RowKind;
 use chrono_tz::Tz;
 use polars::prelude::PolarsError;
 use rusqlite::{Connection, TransactionBehavior};
@@ -311,7 +312,8 @@ impl Store {
         let ledger_path = root.join("ledger.sqlite");
         let ledger = open_ledger(&ledger_path, MIGRATIONS)?;
         restrict_to_owner(&ledger_path)?;
-        for dir in [root.join("ads"), root.join("deals")] {
+        for kind in [RowKind::Ads, RowKind::Deals, RowKind::Claims] {
+            let dir = root.join(kind.as_str());
             std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
                 path: dir.clone(),
                 source,

@@ -26,6 +26,7 @@ mod network;
 mod outbox;
 mod promises;
 mod properties;
+mod report;
 mod restatement;
 mod resume;
 mod ru;

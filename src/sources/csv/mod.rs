@@ -1,5 +1,5 @@
-//! CSV sources, for exports from any platform or CRM: [`ads`] (`csv_ads`) and [`crm`]
-//! (`csv_crm`), and what the two share: the file's format (delimiter, decimal mark, date
+//! CSV sources, for exports from any platform or CRM: [`ads`] (`csv_ads`), [`crm`]
+//! (`csv_crm`) and [`report`] (`csv_report`, an agency's report), and what they share: the file's format (delimiter, decimal mark, date
 //! format: detected or set by keys), header checks, field parsing with the file, line and
 //! column in every error, collecting several errors before giving up so one fix-up pass
 //! suffices, and what a file's rows cover.
@@ -10,6 +10,7 @@
 
 pub mod ads;
 pub mod crm;
+pub mod report;
 
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
@@ -268,6 +269,19 @@ impl CsvFile {
             columns,
             format,
         })
+    }
+
+    /// Whether the header has `column` (an optional column, or one that picks a layout).
+    pub(crate) fn has_column(&self, column: &str) -> bool {
+        self.columns.contains_key(column)
+    }
+
+    /// The header's column names, in the file's order.
+    pub(crate) fn header(&self) -> Vec<&str> {
+        let mut names: Vec<(&str, usize)> =
+            self.columns.iter().map(|(n, i)| (n.as_str(), *i)).collect();
+        names.sort_by_key(|(_, i)| *i);
+        names.into_iter().map(|(n, _)| n).collect()
     }
 
     /// Calls `parse` on every record; collects the errors it returns and reports them together.
