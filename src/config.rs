@@ -17,7 +17,9 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 use crate::alerts::{AlertTargetConfig, validate_all};
-use crate::analysis::{ActivityMetric, Granularity, MoneyMetric, RuleSettings};
+use crate::analysis::{
+    ActivityMetric, Granularity, MinAbs, MoneyMetric, ReconcileSettings, RuleSettings,
+};
 use crate::domain::Locale;
 use crate::sources::{SourceConfig, kinds_list};
 use crate::telemetry::LogFormat;
@@ -204,7 +206,18 @@ impl Settings {
             money_growth_max: analysis.float("money_growth_max"),
         };
         analysis.finish(&mut problems, &mut env_keys);
-        let (timezone, rule) = validate_analysis(raw_analysis, &mut problems);
+        let (timezone, mut rule) = validate_analysis(raw_analysis, &mut problems);
+
+        let mut reconciliation = root.section("reconciliation");
+        let tolerance = reconciliation.float("tolerance");
+        let mut min_abs = reconciliation.section("min_abs");
+        let floors: Vec<(&'static str, Option<f64>)> = MinAbs::KEYS
+            .into_iter()
+            .map(|key| (key, min_abs.float(key)))
+            .collect();
+        min_abs.finish(&mut problems, &mut env_keys);
+        reconciliation.finish(&mut problems, &mut env_keys);
+        rule.reconciliation = validate_reconciliation(tolerance, floors, &mut problems);
 
         let mut alerting = root.section("alerting");
         let raw_alerting = RawAlerting {
@@ -323,6 +336,7 @@ impl Settings {
 const SECTIONS: &[(&str, bool)] = &[
     ("store", false),
     ("analysis", false),
+    ("reconciliation", false),
     ("alerting", false),
     ("worker", false),
     ("log", false),
@@ -818,6 +832,7 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             activity_growth_min,
             money_metric,
             money_growth_max,
+            reconciliation: ReconcileSettings::default(),
         },
     )
 }
@@ -877,6 +892,62 @@ fn growth_threshold(
             default
         }
     }
+}
+
+/// `[reconciliation]`: `tolerance` is a fraction of the observation from 0 to 1 (0.10 is
+/// 10%); each `min_abs` floor is a non-negative count, or for `revenue` and `spend` a fraction
+/// of the observed amount from 0 to 1. Every bad key is reported; the defaults stand in.
+fn validate_reconciliation(
+    tolerance: Option<f64>,
+    floors: Vec<(&'static str, Option<f64>)>,
+    problems: &mut Problems,
+) -> ReconcileSettings {
+    let mut settings = ReconcileSettings::default();
+    match tolerance {
+        None => {}
+        Some(v) if (0.0..=1.0).contains(&v) => settings.tolerance = v,
+        Some(v) => problems.push_with_example(
+            "reconciliation.tolerance",
+            if v > 1.0 && v <= 100.0 {
+                format!(
+                    "{v} is not a fraction between 0 and 1 (0.10 is 10%): for {v}% write {}",
+                    v / 100.0
+                )
+            } else {
+                format!("{v} is not a fraction between 0 and 1 (0.10 is 10%)")
+            },
+            "tolerance = 0.10",
+        ),
+    }
+    for (key, value) in floors {
+        let Some(v) = value else { continue };
+        let money = matches!(key, "revenue" | "spend");
+        let fits = if money {
+            (0.0..=1.0).contains(&v)
+        } else {
+            v.is_finite() && v >= 0.0
+        };
+        if !fits {
+            let full = format!("reconciliation.min_abs.{key}");
+            let (why, example) = if money {
+                (
+                    format!(
+                        "{v} is not a fraction of the observed amount between 0 and 1 (0.01 is 1%)"
+                    ),
+                    format!("min_abs = {{ {key} = 0.01 }}"),
+                )
+            } else {
+                (
+                    format!("{v} is not a count of zero or more"),
+                    format!("min_abs = {{ {key} = 3 }}"),
+                )
+            };
+            problems.push_with_example(full, why, example);
+        } else if let Some(slot) = settings.min_abs.slot(key) {
+            *slot = v;
+        }
+    }
+    settings
 }
 
 impl Default for AlertingSettings {

@@ -548,17 +548,33 @@ pub trait TokenCache: Send + Sync {
 pub enum FindingKind {
     ActivityWithoutMoney,
     DataGap,
+    /// A report or platform claims more than kassa observed, beyond the tolerance.
+    ClaimMismatch,
+    /// A claim falls short of the observation (a data problem); targets get it only when they
+    /// list it.
+    ClaimBelowObserved,
+    /// Platforms together claim more purchases or revenue in a period than the CRM recorded.
+    OverclaimedTotal,
 }
 
 impl FindingKind {
     /// Every kind, in the order reports list them.
-    pub const ALL: [FindingKind; 2] = [FindingKind::ActivityWithoutMoney, FindingKind::DataGap];
+    pub const ALL: [FindingKind; 5] = [
+        FindingKind::ActivityWithoutMoney,
+        FindingKind::DataGap,
+        FindingKind::ClaimMismatch,
+        FindingKind::ClaimBelowObserved,
+        FindingKind::OverclaimedTotal,
+    ];
 
     /// The kind's name on the wire (JSON `kind`, alert filters, metric labels).
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::ActivityWithoutMoney => "activity_without_money",
             FindingKind::DataGap => "data_gap",
+            FindingKind::ClaimMismatch => "claim_mismatch",
+            FindingKind::ClaimBelowObserved => "claim_below_observed",
+            FindingKind::OverclaimedTotal => "overclaimed_total",
         }
     }
 
@@ -603,11 +619,15 @@ impl AlertKind {
         AlertKind::all().find(|k| k.as_str() == name)
     }
 
-    /// Whether a target without a `findings` key gets this kind: every kind but `data_gap`,
-    /// which a target receives only when it lists it (gaps are reported by `run` itself, and
-    /// a data gap every night would drown the alerts that matter).
+    /// Whether a target without a `findings` key gets this kind: every kind but `data_gap`
+    /// and `claim_below_observed`, which a target receives only when it lists it (gaps are
+    /// reported by `run` itself, and a data gap every night would drown the alerts that
+    /// matter; an under-claim is a data problem, not money going missing).
     pub fn sent_by_default(self) -> bool {
-        !matches!(self, AlertKind::Finding(FindingKind::DataGap))
+        !matches!(
+            self,
+            AlertKind::Finding(FindingKind::DataGap | FindingKind::ClaimBelowObserved)
+        )
     }
 }
 

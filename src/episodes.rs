@@ -43,7 +43,10 @@ impl Episode {
             .iter()
             .filter_map(|f| match &f.detail {
                 FindingDetail::ActivityWithoutMoney(flag) => Some(flag.activity.growth),
-                FindingDetail::DataGap(_) => None,
+                FindingDetail::DataGap(_)
+                | FindingDetail::ClaimMismatch(_)
+                | FindingDetail::ClaimBelowObserved(_)
+                | FindingDetail::OverclaimedTotal(_) => None,
             })
             .fold(f64::NEG_INFINITY, f64::max);
         if peak == f64::NEG_INFINITY { 0.0 } else { peak }
@@ -77,7 +80,10 @@ impl Episode {
 /// finish its day).
 fn alertable(finding: &Finding) -> bool {
     match &finding.detail {
-        FindingDetail::ActivityWithoutMoney(_) => true,
+        FindingDetail::ActivityWithoutMoney(_)
+        | FindingDetail::ClaimMismatch(_)
+        | FindingDetail::ClaimBelowObserved(_)
+        | FindingDetail::OverclaimedTotal(_) => true,
         FindingDetail::DataGap(gap) => {
             !gap.reasons
                 .iter()
@@ -127,7 +133,10 @@ pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
         // flagged. Data gaps: the next period has a verdict.
         let over = |p: &&crate::analysis::PeriodMetrics| match episode.kind {
             FindingKind::DataGap => p.verdict != Verdict::NoVerdict,
-            FindingKind::ActivityWithoutMoney => p.complete,
+            FindingKind::ActivityWithoutMoney
+            | FindingKind::ClaimMismatch
+            | FindingKind::ClaimBelowObserved
+            | FindingKind::OverclaimedTotal => p.complete,
         };
         let next_complete = analysis
             .periods

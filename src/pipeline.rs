@@ -590,6 +590,7 @@ pub fn analyze_as_of(
             .unwrap_or(Tz::UTC);
         source.pending_from = Some(clock.today_in(zone)).filter(|day| *day < today);
     }
+    coverage.retain(|c| !reports.contains(&c.source.as_str()));
     let covered = coverage.iter().flat_map(|c| c.ranges.iter());
     let first = covered.clone().map(|r| r.start).min();
     let last = covered.map(|r| r.end).max();
@@ -611,10 +612,27 @@ pub fn analyze_as_of(
     let deals = store
         .deals_in(&observed, settings.timezone)
         .context("cannot load deals from the store")?;
-    tracing::debug!(ads = ads.height(), deals = deals.height(), "loaded");
-    let mut analysis =
-        off_runtime(|| analysis::analyze(&ads, &deals, &coverage, &settings.rule, range, today))
-            .context("the analysis failed")?;
+    let claims = store
+        .claims(&names)
+        .context("cannot load report claims from the store")?;
+    tracing::debug!(
+        ads = ads.height(),
+        deals = deals.height(),
+        claims = claims.height(),
+        "loaded"
+    );
+    let mut analysis = off_runtime(|| {
+        analysis::analyze(
+            &ads,
+            &deals,
+            &claims,
+            &coverage,
+            &settings.rule,
+            range,
+            today,
+        )
+    })
+    .context("the analysis failed")?;
     if analysis.currency.is_none() && analysis.warnings.is_empty() {
         analysis.currency = settings.alerting.currency.clone();
         for finding in &mut analysis.findings {

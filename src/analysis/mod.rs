@@ -17,9 +17,15 @@
 //!
 //! Modules:
 //! - [`periods`]: granularity, the polars aggregation, why a period is incomplete;
-//! - [`rules`]: the default rule, activity without money, and where the chain broke.
+//! - [`rules`]: the default rule, activity without money, and where the chain broke;
+//! - [`reconcile`]: what reports and platforms claim against what kassa observed
+//!   (`claim_mismatch`, `claim_below_observed`, `overclaimed_total`).
 //!
-//! Adding a rule (lag, metric audit, reconciliation): a sibling module with a function from
+//! A third frame, the report claims (the store's `claims` schema: `source`, `period_start`,
+//! `period_end`, `channel`, `metric`, `value_micros`, `currency`, `note`), and the ads frame's
+//! nullable `claimed_leads`, `claimed_purchases`, `claimed_revenue_micros` feed [`reconcile`].
+//!
+//! Adding a rule (lag, metric audit): a sibling module with a function from
 //! the period table (or the frames) to `Vec<Finding>`, called in [`analyze`]; a variant in
 //! [`FindingKind`] and one in [`FindingDetail`] carrying its numbers. The exhaustive matches
 //! on the kind then point at every place that needs words or a JSON shape (`text`, `report`).
@@ -32,10 +38,15 @@ use polars::prelude::*;
 use crate::domain::{Coverage, DateRange, Money, SuspiciousWindow};
 
 pub mod periods;
+pub mod reconcile;
 pub mod rules;
 
 pub use crate::domain::FindingKind;
 pub use periods::{GapReason, Granularity};
+pub use reconcile::{
+    ClaimCheck, ClaimGap, ClaimOrigin, ClaimShare, ClaimVerdict, MinAbs, Overclaim,
+    ReconcileSettings, ReconciliationRow,
+};
 pub use rules::{
     ActivityMetric, ActivityWithoutMoney, ChainBreak, Growth, MoneyMetric, RuleSettings, growth,
 };
@@ -119,6 +130,9 @@ pub struct DataGap {
 pub enum FindingDetail {
     ActivityWithoutMoney(ActivityWithoutMoney),
     DataGap(DataGap),
+    ClaimMismatch(ClaimCheck),
+    ClaimBelowObserved(ClaimCheck),
+    OverclaimedTotal(Overclaim),
 }
 
 impl FindingDetail {
@@ -126,6 +140,9 @@ impl FindingDetail {
         match self {
             FindingDetail::ActivityWithoutMoney(_) => FindingKind::ActivityWithoutMoney,
             FindingDetail::DataGap(_) => FindingKind::DataGap,
+            FindingDetail::ClaimMismatch(_) => FindingKind::ClaimMismatch,
+            FindingDetail::ClaimBelowObserved(_) => FindingKind::ClaimBelowObserved,
+            FindingDetail::OverclaimedTotal(_) => FindingKind::OverclaimedTotal,
         }
     }
 }
@@ -173,6 +190,8 @@ pub struct Analysis {
     pub warnings: Vec<AnalysisWarning>,
     pub periods: Vec<PeriodMetrics>,
     pub findings: Vec<Finding>,
+    /// Every claim whose dates meet the range, beside what kassa observed.
+    pub reconciliation: Vec<ReconciliationRow>,
 }
 
 impl Analysis {
@@ -200,6 +219,7 @@ impl Analysis {
 pub fn analyze(
     ads: &DataFrame,
     deals: &DataFrame,
+    claims: &DataFrame,
     coverage: &[Coverage],
     settings: &RuleSettings,
     range: DateRange,
@@ -305,6 +325,20 @@ pub fn analyze(
         findings.extend(flags.into_iter().filter(|f| f.period_start >= from));
         table.extend(rows.into_iter().filter(|p| p.period_start >= from));
     }
+    let reconciled = reconcile::reconcile(
+        ads,
+        deals,
+        claims,
+        &reconcile::Context {
+            coverage,
+            settings: &settings.reconciliation,
+            granularity: g,
+            reported,
+            today,
+            currency: currency.as_deref(),
+        },
+    )?;
+    findings.extend(reconciled.findings);
     // One data gap per period, on the total: it lacks a verdict whenever any channel does
     // (its sums hold every channel's unknown amounts, and it has the fewest complete periods).
     for p in table
@@ -336,6 +370,7 @@ pub fn analyze(
         warnings,
         periods: table,
         findings,
+        reconciliation: reconciled.rows,
     })
 }
 

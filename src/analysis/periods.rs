@@ -48,7 +48,7 @@ impl Granularity {
     }
 
     /// polars' truncation interval; its weeks start on Monday like ISO weeks.
-    fn every(self) -> &'static str {
+    pub(super) fn every(self) -> &'static str {
         match self {
             Granularity::Day => "1d",
             Granularity::Week => "1w",

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::periods::Granularity;
+use super::reconcile::ReconcileSettings;
 use super::{Finding, FindingDetail, PeriodMetrics};
 
 /// Activity metrics the rule can watch.
@@ -85,7 +86,8 @@ impl MoneyMetric {
     }
 }
 
-/// The numbers of the default rule. Every one is configurable (`[analysis]`).
+/// The numbers of the default rule (`[analysis]`), and of the reconciliation
+/// (`[reconciliation]`). Every one is configurable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleSettings {
     pub granularity: Granularity,
@@ -94,6 +96,7 @@ pub struct RuleSettings {
     pub activity_growth_min: f64,
     pub money_metric: MoneyMetric,
     pub money_growth_max: f64,
+    pub reconciliation: ReconcileSettings,
 }
 
 impl Default for RuleSettings {
@@ -109,6 +112,7 @@ impl Default for RuleSettings {
             activity_growth_min: 0.20,
             money_metric: MoneyMetric::Revenue,
             money_growth_max: 0.0,
+            reconciliation: ReconcileSettings::default(),
         }
     }
 }

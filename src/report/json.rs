@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::analysis::{
-    Analysis, ChainBreak, Finding, FindingDetail, FindingKind, GapReason, Granularity, Growth,
-    PeriodMetrics, Verdict,
+    Analysis, ChainBreak, ClaimOrigin, ClaimVerdict, Finding, FindingDetail, FindingKind,
+    GapReason, Granularity, Growth, PeriodMetrics, ReconciliationRow, Verdict,
 };
 use crate::domain::Locale;
 use crate::text;
@@ -41,6 +41,7 @@ struct AnalysisJson<'a> {
     warnings: Vec<String>,
     periods: Vec<PeriodJson<'a>>,
     findings: Vec<FindingJson<'a>>,
+    reconciliation: Vec<ClaimJson<'a>>,
 }
 
 impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
@@ -57,6 +58,7 @@ impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
                 .collect(),
             periods: a.periods.iter().map(PeriodJson::from).collect(),
             findings: a.findings.iter().map(FindingJson::from).collect(),
+            reconciliation: a.reconciliation.iter().map(ClaimJson::from).collect(),
         }
     }
 }
@@ -136,6 +138,21 @@ struct FindingJson<'a> {
     deals_won: Option<&'a Growth>,
     #[serde(skip_serializing_if = "Option::is_none")]
     chain_break: Option<ChainBreak>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metric: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claimed: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observed: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gap: Option<f64>,
+    /// `gap / observed`; null when nothing was observed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gap_ratio: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claimed_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shares: Option<Vec<ShareJson<'a>>>,
     spend: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     currency: Option<&'a str>,
@@ -158,6 +175,13 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             leads: None,
             deals_won: None,
             chain_break: None,
+            metric: None,
+            claimed: None,
+            observed: None,
+            gap: None,
+            gap_ratio: None,
+            claimed_by: None,
+            shares: None,
             spend: f.spend.as_f64(),
             currency: f.currency.as_deref(),
             gaps: Vec::new(),
@@ -176,9 +200,117 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
                 json.gaps = gap_words(&gap.reasons);
                 json.reasons = gap.reasons.iter().map(reason_code).collect();
             }
+            FindingDetail::ClaimMismatch(c) | FindingDetail::ClaimBelowObserved(c) => {
+                json.metric = Some(c.metric.as_str());
+                json.claimed = Some(c.claimed);
+                json.observed = Some(c.observed);
+                json.gap = Some(c.gap);
+                json.gap_ratio = Some(finite(c.gap_ratio));
+                json.claimed_by = Some(&c.claimed_by);
+            }
+            FindingDetail::OverclaimedTotal(o) => {
+                json.metric = Some(o.metric.as_str());
+                json.claimed = Some(o.claimed);
+                json.observed = Some(o.observed);
+                json.gap = Some(o.gap);
+                json.gap_ratio = Some(finite(o.gap_ratio));
+                json.shares = Some(
+                    o.shares
+                        .iter()
+                        .map(|s| ShareJson {
+                            source: &s.source,
+                            claimed: s.claimed,
+                        })
+                        .collect(),
+                );
+            }
         }
         json
     }
+}
+
+/// One source's part of an `overclaimed_total`.
+#[derive(Serialize)]
+struct ShareJson<'a> {
+    source: &'a str,
+    claimed: f64,
+}
+
+/// One row of `reconciliation`: a claim beside what kassa observed. Money in the currency's
+/// units; `observed`, `gap` and `gap_ratio` are null when the row has no verdict (`gaps` and
+/// `reasons` say why), `gap_ratio` also when nothing was observed.
+#[derive(Serialize)]
+struct ClaimJson<'a> {
+    channel: &'a str,
+    period_start: NaiveDate,
+    period_end: NaiveDate,
+    metric: &'static str,
+    claimed_by: &'a str,
+    /// `report` (a report row) or `platform` (an ad platform's own claim).
+    origin: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+    claimed: f64,
+    observed: Option<f64>,
+    gap: Option<f64>,
+    gap_ratio: Option<f64>,
+    currency: Option<&'a str>,
+    /// `confirmed`, `claim_mismatch`, `claim_below_observed` or `none`.
+    verdict: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gaps: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reasons: Vec<&'static str>,
+    spend: Option<f64>,
+    cpl_claimed: Option<f64>,
+    cpl_observed: Option<f64>,
+    roas_claimed: Option<f64>,
+    roas_observed: Option<f64>,
+}
+
+impl<'a> From<&'a ReconciliationRow> for ClaimJson<'a> {
+    fn from(r: &'a ReconciliationRow) -> Self {
+        let gaps: &[_] = match &r.verdict {
+            ClaimVerdict::NoVerdict(gaps) => gaps,
+            _ => &[],
+        };
+        ClaimJson {
+            channel: &r.channel,
+            period_start: r.period.start,
+            period_end: r.period.end,
+            metric: r.metric.as_str(),
+            claimed_by: &r.claimed_by,
+            origin: match r.origin {
+                ClaimOrigin::Report { .. } => "report",
+                ClaimOrigin::Platform => "platform",
+            },
+            note: match &r.origin {
+                ClaimOrigin::Report { note } => note.as_deref(),
+                ClaimOrigin::Platform => None,
+            },
+            claimed: r.claimed,
+            observed: r.observed,
+            gap: r.gap,
+            gap_ratio: r.gap_ratio.and_then(finite),
+            currency: r.currency.as_deref(),
+            verdict: text::reconcile::claim_verdict(&r.verdict, Locale::En),
+            gaps: gaps
+                .iter()
+                .map(|g| text::reconcile::claim_gap(g, Locale::En))
+                .collect(),
+            reasons: gaps.iter().map(text::reconcile::claim_gap_code).collect(),
+            spend: r.spend.map(|s| s.as_f64()),
+            cpl_claimed: r.cpl_claimed,
+            cpl_observed: r.cpl_observed,
+            roas_claimed: r.roas_claimed,
+            roas_observed: r.roas_observed,
+        }
+    }
+}
+
+/// A ratio over nothing is null in JSON.
+fn finite(value: f64) -> Option<f64> {
+    value.is_finite().then_some(value)
 }
 
 /// Data-gap reasons as the contract words them, in English.

@@ -1,5 +1,6 @@
 //! The terminal table of `kassa analyze`: findings first, in plain words, then each channel's
-//! periods with their numbers and verdicts.
+//! periods with their numbers and verdicts, then (when there are claims) the reconciliation:
+//! each claim beside what kassa observed.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -9,7 +10,7 @@ use crate::domain::Locale;
 use crate::text::report::{
     channel_title, columns, heading, marker, summary, verdict, warning_line,
 };
-use crate::text::{ctr, format_money, integer, percent};
+use crate::text::{ctr, date_range, decimal, format_money, integer, percent, reconcile};
 
 /// A readable report: findings first, in plain words, then each channel's periods.
 pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
@@ -40,8 +41,10 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
         );
     }
 
+    // The period rows carry the default rule's verdicts; claims have their own section.
     let flagged: HashMap<(&str, chrono::NaiveDate), FindingKind> = analysis
         .flagged()
+        .filter(|f| f.kind() == FindingKind::ActivityWithoutMoney)
         .map(|f| ((f.channel.as_str(), f.period_start), f.kind()))
         .collect();
     let header = columns(g, locale);
@@ -73,25 +76,81 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
                 verdict.to_string(),
             ]);
         }
-        let widths: Vec<usize> = (0..header.len())
-            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-            .collect();
-        for row in rows {
-            let mut line = String::from("  ");
-            for (i, cell) in row.iter().enumerate() {
-                let pad = widths[i] - cell.chars().count();
-                // Numbers align right, the period and the verdict left.
-                if i == 0 || i == header.len() - 1 {
-                    line.push_str(cell);
-                    line.push_str(&" ".repeat(pad));
-                } else {
-                    line.push_str(&" ".repeat(pad));
-                    line.push_str(cell);
-                }
-                line.push_str("  ");
-            }
-            let _ = writeln!(out, "{}", line.trim_end());
+        write_rows(&mut out, &rows, 1);
+    }
+    if !analysis.reconciliation.is_empty() {
+        let _ = writeln!(out, "\n{}", reconcile::section_title(locale));
+        let mut rows: Vec<Vec<String>> = vec![
+            reconcile::columns(locale)
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+        ];
+        for r in &analysis.reconciliation {
+            let amount =
+                |v: f64| reconcile::claim_amount(r.metric, v, r.currency.as_deref(), locale);
+            let pair =
+                |claimed: Option<f64>, observed: Option<f64>, cell: &dyn Fn(f64) -> String| match (
+                    claimed, observed,
+                ) {
+                    (None, None) => String::new(),
+                    (c, o) => format!(
+                        "{} / {}",
+                        c.map_or("?".into(), cell),
+                        o.map_or("?".into(), cell)
+                    ),
+                };
+            let money = |v: f64| format_money(v, r.currency.as_deref(), locale);
+            let ratio = |v: f64| decimal(v, 2, locale);
+            rows.push(vec![
+                date_range(&r.period, locale),
+                r.channel.clone(),
+                reconcile::claim_metric(r.metric, locale).to_string(),
+                r.claimed_by.clone(),
+                amount(r.claimed),
+                r.observed.map_or("?".into(), amount),
+                match (r.gap, r.gap_ratio) {
+                    (Some(gap), Some(ratio)) => {
+                        let sign = if gap < 0.0 { "−" } else { "+" };
+                        format!(
+                            "{sign}{} ({sign}{})",
+                            amount(gap.abs()),
+                            percent(ratio.abs(), locale)
+                        )
+                    }
+                    _ => "?".into(),
+                },
+                pair(r.cpl_claimed, r.cpl_observed, &money),
+                pair(r.roas_claimed, r.roas_observed, &ratio),
+                reconcile::claim_verdict_cell(&r.verdict, locale).to_string(),
+            ]);
         }
+        // The dates, channel, metric and source align left like the verdict.
+        write_rows(&mut out, &rows, 4);
     }
     out
+}
+
+/// Writes `rows` (the header first) as aligned columns: the first `left` columns and the last
+/// align left, the numbers between them right.
+fn write_rows(out: &mut String, rows: &[Vec<String>], left: usize) {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let mut line = String::from("  ");
+        for (i, cell) in row.iter().enumerate() {
+            let pad = widths[i] - cell.chars().count();
+            if i < left || i == columns - 1 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+            line.push_str("  ");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
 }

@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 
+use super::reconcile::{claim_amount, claim_metric};
 use super::{
     ALERTS, RUNS, channel_name, decision, format_money, metric_name, noun_ru, period_countable,
     period_from_ru, period_noun, signed_percent,
@@ -35,6 +36,26 @@ fn kind_title(kind: FindingKind, updated: bool, locale: Locale) -> &'static str 
         (FindingKind::DataGap, true, Locale::En) => "Still no verdict",
         (FindingKind::DataGap, false, Locale::Ru) => "Нет оценки",
         (FindingKind::DataGap, true, Locale::Ru) => "Оценки всё ещё нет",
+        (FindingKind::ClaimMismatch, false, Locale::En) => "A claim the till does not confirm",
+        (FindingKind::ClaimMismatch, true, Locale::En) => "Claims the till does not confirm",
+        (FindingKind::ClaimMismatch, false, Locale::Ru) => "Заявленное не подтверждает CRM",
+        (FindingKind::ClaimMismatch, true, Locale::Ru) => {
+            "Заявленное по-прежнему не подтверждает CRM"
+        }
+        (FindingKind::ClaimBelowObserved, false, Locale::En) => "A claim below what kassa sees",
+        (FindingKind::ClaimBelowObserved, true, Locale::En) => "Claims below what kassa sees",
+        (FindingKind::ClaimBelowObserved, false, Locale::Ru) => "Заявлено меньше, чем видит kassa",
+        (FindingKind::ClaimBelowObserved, true, Locale::Ru) => {
+            "Заявлено по-прежнему меньше, чем видит kassa"
+        }
+        (FindingKind::OverclaimedTotal, false, Locale::En) => "Platforms claim the same sales",
+        (FindingKind::OverclaimedTotal, true, Locale::En) => "Platforms still claim the same sales",
+        (FindingKind::OverclaimedTotal, false, Locale::Ru) => {
+            "Площадки приписывают себе одни и те же продажи"
+        }
+        (FindingKind::OverclaimedTotal, true, Locale::Ru) => {
+            "Площадки по-прежнему приписывают себе одни и те же продажи"
+        }
     }
 }
 
@@ -95,6 +116,8 @@ struct FactLabels {
     periods: &'static str,
     chain: &'static str,
     gaps: &'static str,
+    claimed: &'static str,
+    observed: &'static str,
 }
 
 fn fact_labels(locale: Locale) -> FactLabels {
@@ -106,6 +129,8 @@ fn fact_labels(locale: Locale) -> FactLabels {
             periods: "Periods",
             chain: "Chain breaks",
             gaps: "Why no verdict",
+            claimed: "Claimed",
+            observed: "Observed",
         },
         Locale::Ru => FactLabels {
             activity: "Активность",
@@ -114,6 +139,8 @@ fn fact_labels(locale: Locale) -> FactLabels {
             periods: "Периоды",
             chain: "Где рвётся цепочка",
             gaps: "Почему нет оценки",
+            claimed: "Заявлено",
+            observed: "Факт",
         },
     }
 }
@@ -180,6 +207,43 @@ fn facts(f: &Finding, e: &Episode, g: Granularity, locale: Locale) -> Vec<Fact> 
                 .join("; ");
             vec![spend, periods, fact(labels.gaps, reasons)]
         }
+        FindingDetail::ClaimMismatch(c) | FindingDetail::ClaimBelowObserved(c) => {
+            let amount = |v| claim_amount(c.metric, v, f.currency.as_deref(), locale);
+            vec![
+                fact(
+                    labels.claimed,
+                    format!(
+                        "{} {} ({})",
+                        claim_metric(c.metric, locale),
+                        amount(c.claimed),
+                        c.claimed_by
+                    ),
+                ),
+                fact(labels.observed, amount(c.observed)),
+                periods,
+            ]
+        }
+        FindingDetail::OverclaimedTotal(o) => {
+            let amount = |v| claim_amount(o.metric, v, f.currency.as_deref(), locale);
+            let shares = o
+                .shares
+                .iter()
+                .map(|s| format!("{} {}", s.source, amount(s.claimed)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                fact(
+                    labels.claimed,
+                    format!(
+                        "{} {} ({shares})",
+                        claim_metric(o.metric, locale),
+                        amount(o.claimed)
+                    ),
+                ),
+                fact(labels.observed, amount(o.observed)),
+                periods,
+            ]
+        }
     }
 }
 
@@ -233,6 +297,28 @@ pub fn resolved(
         ),
         (Some(FindingKind::DataGap), Resolution::Cleared, Locale::Ru) => format!(
             "Данные уточнились, и пробела с {first_start} по {last_end} больше нет; прежнее оповещение можно не учитывать."
+        ),
+        (
+            Some(
+                FindingKind::ClaimMismatch
+                | FindingKind::ClaimBelowObserved
+                | FindingKind::OverclaimedTotal,
+            ),
+            Resolution::Ended(_) | Resolution::Cleared,
+            Locale::En,
+        ) => format!(
+            "The claims from {first_start} to {last_end} no longer disagree with what kassa observes; the earlier alert no longer applies."
+        ),
+        (
+            Some(
+                FindingKind::ClaimMismatch
+                | FindingKind::ClaimBelowObserved
+                | FindingKind::OverclaimedTotal,
+            ),
+            Resolution::Ended(_) | Resolution::Cleared,
+            Locale::Ru,
+        ) => format!(
+            "Заявленное с {first_start} по {last_end} больше не расходится с тем, что видит kassa; прежнее оповещение можно не учитывать."
         ),
         (None, Resolution::Ended(next), Locale::En) => format!(
             "The episode from {first_start} to {last_end} is over: the {noun} of {next} is no longer flagged."

@@ -25,6 +25,10 @@ pub fn describe_findings(analysis: &mut Analysis, settings: &RuleSettings, local
 pub fn describe(f: &Finding, settings: &RuleSettings, locale: Locale) -> String {
     match &f.detail {
         FindingDetail::ActivityWithoutMoney(flag) => explain_flag(f, flag, settings, locale),
+        FindingDetail::ClaimMismatch(check) | FindingDetail::ClaimBelowObserved(check) => {
+            super::reconcile::claim_sentence(f, check, locale)
+        }
+        FindingDetail::OverclaimedTotal(o) => super::reconcile::overclaim_sentence(f, o, locale),
         FindingDetail::DataGap(gap) => {
             let g = settings.granularity;
             let reasons = gap
@@ -333,6 +337,9 @@ pub fn decision(f: &Finding, locale: Locale) -> Option<String> {
     match &f.detail {
         FindingDetail::ActivityWithoutMoney(flag) => Some(flag_decision(&f.channel, flag, locale)),
         FindingDetail::DataGap(_) => None,
+        FindingDetail::ClaimMismatch(_)
+        | FindingDetail::ClaimBelowObserved(_)
+        | FindingDetail::OverclaimedTotal(_) => super::reconcile::decision(f, locale),
     }
 }
 

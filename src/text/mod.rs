@@ -8,6 +8,8 @@
 //!   decision to consider;
 //! - [`alerts`]: everything alert-shaped: titles per finding kind and event, fact labels,
 //!   episode spans, the digest, resolved notes, the `alert-test` sample;
+//! - [`reconcile`]: claims the till does not confirm, platforms counting the same sale, why a
+//!   claim has no verdict, the reconciliation table's words;
 //! - [`report`]: the terminal table's heading, summary, verdicts and column names;
 //! - [`console`]: what `backfill`, `run`, `check`, `alert-test` and the demo print.
 //!
@@ -48,6 +50,7 @@ use crate::domain::{DateRange, Locale};
 pub mod alerts;
 pub mod console;
 pub mod findings;
+pub mod reconcile;
 pub mod report;
 
 pub use findings::{chain_sentence, decision, describe, describe_findings, gap_reason};
@@ -145,6 +148,10 @@ pub const RUNS: Countable = Countable {
 pub const REQUESTS: Countable = Countable {
     en: ["request", "requests"],
     ru: ["запрос", "запроса", "запросов"],
+};
+pub const CLAIMS: Countable = Countable {
+    en: ["claim", "claims"],
+    ru: ["утверждение", "утверждения", "утверждений"],
 };
 pub const WON_DEALS: Countable = Countable {
     en: ["won deal", "won deals"],

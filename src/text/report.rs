@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{PERIODS, ROWS, date_range, format_money, period_countable, period_noun};
+use super::{CLAIMS, PERIODS, ROWS, date_range, format_money, period_countable, period_noun};
 use crate::analysis::{ALL_CHANNELS, AnalysisWarning, FindingKind, Granularity};
 use crate::domain::{Locale, Suspicion, SuspiciousWindow};
 
@@ -129,10 +129,21 @@ pub fn warning_line(w: &AnalysisWarning, locale: Locale) -> String {
 pub fn summary(counts: &BTreeMap<FindingKind, usize>, g: Granularity, locale: Locale) -> String {
     let parts: Vec<String> = FindingKind::ALL
         .into_iter()
-        .map(|kind| {
+        .filter_map(|kind| {
             let n = counts.get(&kind).copied().unwrap_or(0) as u64;
+            // The reconciliation's kinds are named only when there are some: most data has
+            // no claims, and "0 claims" would be noise on every report.
+            let reconciliation = matches!(
+                kind,
+                FindingKind::ClaimMismatch
+                    | FindingKind::ClaimBelowObserved
+                    | FindingKind::OverclaimedTotal
+            );
+            if reconciliation && n == 0 {
+                return None;
+            }
             let periods = period_countable(g).count(n, locale);
-            match (kind, locale) {
+            Some(match (kind, locale) {
                 (FindingKind::ActivityWithoutMoney, Locale::En) => {
                     format!("{} of activity without money", PERIODS.count(n, locale))
                 }
@@ -145,7 +156,25 @@ pub fn summary(counts: &BTreeMap<FindingKind, usize>, g: Granularity, locale: Lo
                 (FindingKind::DataGap, Locale::Ru) => {
                     format!("без оценки (пробелы в данных): {periods}")
                 }
-            }
+                (FindingKind::ClaimMismatch, Locale::En) => {
+                    format!("{} the till does not confirm", CLAIMS.count(n, locale))
+                }
+                (FindingKind::ClaimMismatch, Locale::Ru) => {
+                    format!("заявленное не подтверждено: {}", CLAIMS.count(n, locale))
+                }
+                (FindingKind::ClaimBelowObserved, Locale::En) => {
+                    format!("{} below what kassa sees", CLAIMS.count(n, locale))
+                }
+                (FindingKind::ClaimBelowObserved, Locale::Ru) => {
+                    format!("заявлено меньше факта: {}", CLAIMS.count(n, locale))
+                }
+                (FindingKind::OverclaimedTotal, Locale::En) => {
+                    format!("{periods} in which platforms claim the same sales")
+                }
+                (FindingKind::OverclaimedTotal, Locale::Ru) => {
+                    format!("площадки приписывают себе одни и те же продажи: {periods}")
+                }
+            })
         })
         .collect();
     let sentence = parts.join("; ");
@@ -163,6 +192,10 @@ pub fn marker(kind: FindingKind, locale: Locale) -> &'static str {
         (FindingKind::DataGap, Locale::En) => "gap ",
         (FindingKind::ActivityWithoutMoney, Locale::Ru) => "(!)",
         (FindingKind::DataGap, Locale::Ru) => "(?)",
+        (FindingKind::ClaimMismatch | FindingKind::OverclaimedTotal, Locale::En) => "CLAIM",
+        (FindingKind::ClaimBelowObserved, Locale::En) => "low ",
+        (FindingKind::ClaimMismatch | FindingKind::OverclaimedTotal, Locale::Ru) => "(≠)",
+        (FindingKind::ClaimBelowObserved, Locale::Ru) => "(<)",
     }
 }
 
@@ -175,6 +208,15 @@ pub fn verdict(kind: Option<FindingKind>, locale: Locale) -> &'static str {
         (None, Locale::En) => "clear",
         (Some(FindingKind::ActivityWithoutMoney), Locale::Ru) => "АКТИВНОСТЬ БЕЗ ДЕНЕГ",
         (Some(FindingKind::DataGap), Locale::Ru) => "нет оценки",
+        // Claims have a table of their own; a period row never carries their verdicts.
+        (
+            Some(
+                FindingKind::ClaimMismatch
+                | FindingKind::ClaimBelowObserved
+                | FindingKind::OverclaimedTotal,
+            ),
+            _,
+        ) => "",
         (None, Locale::Ru) => "в норме",
     }
 }

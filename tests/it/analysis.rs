@@ -7,7 +7,7 @@ use kassa::analysis::{
     FindingKind, GapReason, Granularity, MoneyMetric, RuleSettings, Verdict,
 };
 use kassa::domain::{AdDay, Coverage, DateRange, Deal};
-use kassa::store::{ad_rows_to_frame, deals_to_frame};
+use kassa::store::{ad_rows_to_frame, claims_to_frame, deals_to_frame};
 
 use crate::helpers::{ad_day, d, lead, range, won};
 
@@ -19,6 +19,11 @@ const MONDAYS: [&str; 6] = [
     "2025-02-03",
     "2025-02-10",
 ];
+
+/// A report claims frame with no claims: the default rule alone.
+fn no_claims() -> polars::prelude::DataFrame {
+    claims_to_frame("report", &[]).unwrap()
+}
 
 /// Six ISO weeks, 2025-01-06 to 2025-02-16.
 fn six_weeks() -> DateRange {
@@ -57,8 +62,16 @@ fn run_with(
 ) -> Analysis {
     let ads = ad_rows_to_frame("ads", ads).unwrap();
     let deals = deals_to_frame("crm", deals).unwrap();
-    let mut analysis =
-        analysis::analyze(&ads, &deals, coverage, settings, six_weeks(), d(today)).unwrap();
+    let mut analysis = analysis::analyze(
+        &ads,
+        &deals,
+        &no_claims(),
+        coverage,
+        settings,
+        six_weeks(),
+        d(today),
+    )
+    .unwrap();
     kassa::text::describe_findings(&mut analysis, settings, kassa::domain::Locale::En);
     analysis
 }
@@ -235,6 +248,7 @@ fn an_ad_source_gap_withholds_only_its_channels() {
         analysis::analyze(
             &frame,
             &deals,
+            &no_claims(),
             coverage,
             &RuleSettings::default(),
             six_weeks(),
@@ -653,7 +667,16 @@ fn every_period_has_a_verdict_or_a_reason() {
         let analyse = |range: DateRange| {
             let ads = ad_rows_to_frame("ads", &ads).unwrap();
             let deals = deals_to_frame("crm", &deals).unwrap();
-            analysis::analyze(&ads, &deals, &coverage, &settings, range, today).unwrap()
+            analysis::analyze(
+                &ads,
+                &deals,
+                &no_claims(),
+                &coverage,
+                &settings,
+                range,
+                today,
+            )
+            .unwrap()
         };
         let whole = analyse(history);
         let from = 1 + rng.below(10) as usize;
@@ -903,7 +926,16 @@ fn run_over(ads: &[AdDay], deals: &[Deal], range: DateRange, granularity: Granul
     };
     let ads = ad_rows_to_frame("ads", ads).unwrap();
     let deals = deals_to_frame("crm", deals).unwrap();
-    analysis::analyze(&ads, &deals, &coverage, &settings, range, d("2025-12-31")).unwrap()
+    analysis::analyze(
+        &ads,
+        &deals,
+        &no_claims(),
+        &coverage,
+        &settings,
+        range,
+        d("2025-12-31"),
+    )
+    .unwrap()
 }
 
 /// Days and calendar months are periods the rule judges like weeks: four steady periods, then

@@ -26,6 +26,7 @@ mod network;
 mod outbox;
 mod promises;
 mod properties;
+mod reconcile;
 mod report;
 mod restatement;
 mod resume;
