@@ -590,7 +590,6 @@ pub fn analyze_as_of(
             .unwrap_or(Tz::UTC);
         source.pending_from = Some(clock.today_in(zone)).filter(|day| *day < today);
     }
-    coverage.retain(|c| !reports.contains(&c.source.as_str()));
     let covered = coverage.iter().flat_map(|c| c.ranges.iter());
     let first = covered.clone().map(|r| r.start).min();
     let last = covered.map(|r| r.end).max();

@@ -355,10 +355,29 @@ fn csv_report_does_not_create_data_gaps() {
         "{without}"
     );
     assert_eq!(with["periods"], without["periods"]);
-    assert_eq!(with["findings"], without["findings"]);
-    // No gap anywhere names the report: the demo's own gaps (weeks without a baseline) are
-    // all there are.
-    assert!(!with.to_string().contains("agency"), "{with}");
+    // The report's claims are reconciled (their own findings and rows); every other finding
+    // is the same, and no gap names the report: the demo's own gaps (weeks without a
+    // baseline) are all there are.
+    let not_claims = |analysis: &serde_json::Value| -> Vec<serde_json::Value> {
+        analysis["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| !f["kind"].as_str().unwrap().starts_with("claim_"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(not_claims(with), not_claims(without));
+    assert!(
+        !serde_json::Value::from(not_claims(with))
+            .to_string()
+            .contains("agency"),
+        "{with}"
+    );
+    assert_eq!(without["reconciliation"], serde_json::json!([]));
+    let rows = with["reconciliation"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{with}");
+    assert!(rows.iter().all(|r| r["claimed_by"] == "agency"), "{with}");
 }
 
 proptest! {
