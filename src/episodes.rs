@@ -25,6 +25,9 @@ use crate::domain::{DateRange, EpisodeState, SourceHealth, Status};
 pub struct Episode {
     pub channel: String,
     pub kind: FindingKind,
+    /// What a claim episode is about, beyond its kind and channel: the metric and who claimed
+    /// it (`leads by agency`); empty for runs of periods.
+    pub subject: String,
     pub first_start: NaiveDate,
     pub last_start: NaiveDate,
     pub last_end: NaiveDate,
@@ -68,10 +71,48 @@ impl Episode {
     }
 
     fn overlaps(&self, state: &EpisodeState) -> bool {
+        if self.is_claim() {
+            // A claim is one fact with its own dates: the same claim, or none.
+            return self.key() == state.key;
+        }
         self.channel == state.channel
             && self.kind.to_string() == state.kind
             && self.first_start <= state.last_start
             && state.first_start <= self.last_start
+    }
+
+    /// Whether the episode is one claim held against the till (a report row, or a platform's
+    /// claim for one period) rather than a run of flagged periods.
+    pub fn is_claim(&self) -> bool {
+        matches!(
+            self.kind,
+            FindingKind::ClaimMismatch
+                | FindingKind::ClaimBelowObserved
+                | FindingKind::OverclaimedTotal
+        )
+    }
+
+    /// The stored identity: kind, channel and first period; a claim's metric and claimant too.
+    fn key(&self) -> String {
+        if self.subject.is_empty() {
+            format!("{}:{}:{}", self.kind, self.channel, self.first_start)
+        } else {
+            format!(
+                "{}:{}:{}:{}",
+                self.kind, self.channel, self.first_start, self.subject
+            )
+        }
+    }
+}
+
+/// What a claim finding is about beyond its kind, channel and dates (see [`Episode::subject`]).
+fn subject(finding: &Finding) -> String {
+    match &finding.detail {
+        FindingDetail::ClaimMismatch(check) | FindingDetail::ClaimBelowObserved(check) => {
+            format!("{} by {}", check.metric.as_str(), check.claimed_by)
+        }
+        FindingDetail::OverclaimedTotal(overclaim) => overclaim.metric.as_str().to_string(),
+        FindingDetail::ActivityWithoutMoney(_) | FindingDetail::DataGap(_) => String::new(),
     }
 }
 
@@ -106,9 +147,12 @@ pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
     });
     let mut episodes: Vec<Episode> = Vec::new();
     for finding in flagged {
+        let subject = subject(finding);
         match episodes.last_mut() {
             Some(e)
-                if e.channel == finding.channel
+                if subject.is_empty()
+                    && e.subject.is_empty()
+                    && e.channel == finding.channel
                     && e.kind == finding.kind()
                     && g.next_start(e.last_start) == finding.period_start =>
             {
@@ -119,6 +163,7 @@ pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
             _ => episodes.push(Episode {
                 channel: finding.channel.clone(),
                 kind: finding.kind(),
+                subject,
                 first_start: finding.period_start,
                 last_start: finding.period_start,
                 last_end: finding.period_end,
@@ -127,16 +172,15 @@ pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
             }),
         }
     }
-    for episode in &mut episodes {
+    // A claim is not a run of periods: it ends only when the analysis no longer finds it (the
+    // report was corrected, the CRM caught up), which `plan` sees as cleared.
+    for episode in episodes.iter_mut().filter(|e| !e.is_claim()) {
         let next = g.next_start(episode.last_start);
         // Flags: the next period is complete and, since episodes are maximal runs, not
         // flagged. Data gaps: the next period has a verdict.
         let over = |p: &&crate::analysis::PeriodMetrics| match episode.kind {
             FindingKind::DataGap => p.verdict != Verdict::NoVerdict,
-            FindingKind::ActivityWithoutMoney
-            | FindingKind::ClaimMismatch
-            | FindingKind::ClaimBelowObserved
-            | FindingKind::OverclaimedTotal => p.complete,
+            _ => p.complete,
         };
         let next_complete = analysis
             .periods
@@ -207,14 +251,18 @@ pub fn plan(
         let found = states.iter().position(|s| episode.overlaps(s));
         match found {
             None => {
-                if episode.last_start < recent_from {
+                // A claim is recent while its dates reach into the window: a monthly report
+                // arrives after its month has begun.
+                let latest = if episode.is_claim() {
+                    episode.last_end
+                } else {
+                    episode.last_start
+                };
+                if latest < recent_from {
                     continue;
                 }
                 plan.states.push(EpisodeState {
-                    key: format!(
-                        "{}:{}:{}",
-                        episode.kind, episode.channel, episode.first_start
-                    ),
+                    key: episode.key(),
                     channel: episode.channel.clone(),
                     kind: episode.kind.to_string(),
                     first_start: episode.first_start,
@@ -428,6 +476,7 @@ mod tests {
         Episode {
             channel: channel.to_string(),
             kind: FindingKind::ActivityWithoutMoney,
+            subject: String::new(),
             first_start: findings[0].period_start,
             last_start: findings.last().unwrap().period_start,
             last_end: findings.last().unwrap().period_end,

@@ -92,6 +92,7 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
     let mut delivered = 0;
     let mut nights = 0;
     let mut shown_kinds = Vec::new();
+    let mut shown_findings = Vec::new();
     while night <= d("2025-06-09") {
         let outcome = cycle::run_cycle(&settings, &mut store, &targets, night)
             .instrument(telemetry::cycle_span(&telemetry::new_run_id(), night))
@@ -118,8 +119,12 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
                     .find(|t| t.name() == message.target)
                     .map(|t| t.kind())
                     .unwrap_or_default();
-                if !shown_kinds.contains(&kind) {
+                // Each target's format once, and each kind of finding once (in whichever
+                // target's format delivers it first).
+                let finding = message.message.finding_kind.clone();
+                if !shown_kinds.contains(&kind) || !shown_findings.contains(&finding) {
                     shown_kinds.push(kind);
+                    shown_findings.push(finding);
                     crate::outln!("    {}", console::demo_body(kind, locale));
                     for line in message.body.lines() {
                         crate::outln!("      {line}");

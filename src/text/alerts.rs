@@ -496,6 +496,7 @@ mod tests {
         Episode {
             channel: "all".into(),
             kind: FindingKind::DataGap,
+            subject: String::new(),
             first_start: finding.period_start,
             last_start: finding.period_start,
             last_end: finding.period_end,

@@ -141,7 +141,11 @@ pub fn claim_decision(c: &ClaimCheck, below: bool, locale: Locale) -> String {
         (false, Locale::En) => {
             let whom = if report { "the agency" } else { "the platform's attribution settings" };
             match c.metric {
-                ClaimMetric::Leads => format!("Ask {} which leads these are (names, phones, dates) and match them against the CRM.", if report { "the agency" } else { "yourself, in the platform," }),
+                ClaimMetric::Leads => if report {
+                    "Ask the agency which leads these are (names, phones, dates) and match them against the CRM.".to_string()
+                } else {
+                    "Match the platform's leads against the CRM: names, phones, dates.".to_string()
+                },
                 ClaimMetric::Purchases | ClaimMetric::Revenue => format!("Check {whom}: pay for the sales the CRM confirms, not for conversions it has never seen."),
                 ClaimMetric::Cpl | ClaimMetric::Roas => format!("Ask {} how the figure was computed: kassa divides the platforms' spend by the CRM's leads, and the CRM's revenue by the spend.", if report { "the agency" } else { "the platform" }),
                 _ => format!("Ask {} where these numbers come from: the ad platforms' own accounts show less.", if report { "the agency" } else { "the platform" }),

@@ -601,7 +601,11 @@ fn the_demo_replays_the_nights_and_shows_what_each_target_received() {
         "the slack target received this body:",
         "the telegram target received this body:",
         "\"parse_mode\": \"HTML\"",
-        "18 alerts delivered (18 requests reached the receivers)",
+        // The reconciliation's story: the fake Meta claims 2.5 times meta's leads one week.
+        "── night of 2025-04-28",
+        "team (episode.opened): A claim the till does not confirm: Channel meta, week 2025-04-21 to 2025-04-27",
+        "claims 106 leads on channel meta for 2025-04-21..2025-04-27; the CRM recorded 44 (−58%)",
+        "21 alerts delivered (21 requests reached the receivers)",
     ] {
         assert!(
             stdout.contains(expected),
