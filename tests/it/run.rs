@@ -619,3 +619,55 @@ async fn a_failing_outbox_write_leaves_no_episode_state_behind() {
     assert_eq!(states.len(), 1, "{states:?}");
     assert_eq!(states[0].channel, "google");
 }
+
+/// An agency report claiming far more meta leads than the CRM recorded alerts once, through
+/// the nightly run, the outbox and a receiver, with the claim and the CRM's figure; the next
+/// run sends nothing new for it, and a target that lists other kinds never gets it.
+#[tokio::test]
+async fn a_report_claim_the_crm_does_not_confirm_alerts_once() {
+    let server = MockServer::start().await;
+    accept(&server).await;
+    let other = MockServer::start().await;
+    accept(&other).await;
+    let ws = workspace_with(&slack_url(&server), "");
+    let report = ws.write(
+        "agency.csv",
+        "period_start,period_end,channel,metric,value\n2025-05-12,2025-05-18,meta,leads,120\n",
+    );
+    let other_url = ws.write("other.url", &slack_url(&other));
+    let config = std::fs::read_to_string(ws.path().join("kassa.toml")).unwrap();
+    ws.write(
+        "kassa.toml",
+        &format!(
+            "{config}\n[[sources]]\nname = \"agency\"\nkind = \"csv_report\"\npath = {:?}\n\n\
+             [[alerts]]\nname = \"flags-only\"\nkind = \"slack\"\nurl_file = {:?}\n\
+             findings = [\"activity_without_money\"]\n",
+            report.display().to_string(),
+            other_url.display().to_string()
+        ),
+    );
+    let backfill = ws.kassa(&["backfill", "--from", "2025-01-06", "--to", "2025-05-25"]);
+    assert_eq!(backfill.code, 0, "{backfill:?}");
+
+    let first = ws.kassa(&["run", "--today", NIGHT]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let sent = texts(&server).await;
+    let claims: Vec<&String> = sent
+        .iter()
+        .filter(|t| t.contains("claims 120 leads"))
+        .collect();
+    assert_eq!(claims.len(), 1, "{sent:#?}");
+    assert!(claims[0].contains("the CRM recorded 46"), "{}", claims[0]);
+    assert!(claims[0].contains("Ask the agency"), "{}", claims[0]);
+    assert!(
+        texts(&other)
+            .await
+            .iter()
+            .all(|t| !t.contains("claims 120 leads")),
+        "a target that lists other kinds got the claim"
+    );
+
+    let second = ws.kassa(&["run", "--today", NIGHT]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(texts(&server).await.len(), sent.len(), "sent again");
+}
