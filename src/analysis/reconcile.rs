@@ -137,6 +137,10 @@ pub enum ClaimGap {
     ReachUnknown,
     /// The observed ratio is undefined: CPL without CRM leads, ROAS without spend.
     Undefined,
+    /// No ad source delivers the channel, so kassa observes none of its activity: not zero.
+    NoAdSource { channel: String },
+    /// The claim is an amount in another currency than the data's: not comparable.
+    CurrencyMismatch { claimed: String, observed: String },
 }
 
 /// What the reconciliation concluded about one claim.
@@ -675,6 +679,16 @@ impl SourceRoles {
         self.crm.contains(source) || !self.ads.contains_key(source)
     }
 
+    /// Whether some ad source delivers `channel`, or may (a covered source with no rows yet
+    /// could be an ad source of any channel).
+    fn may_deliver(&self, channel: &str, coverage: &[Coverage]) -> bool {
+        channel == ALL_CHANNELS
+            || self.ads.values().any(|channels| channels.contains(channel))
+            || coverage
+                .iter()
+                .any(|c| !self.crm.contains(&c.source) && !self.ads.contains_key(&c.source))
+    }
+
     /// Whether `source`'s missing days can change an ad observation of `channel`.
     fn feeds_ads(&self, source: &str, channel: &str) -> bool {
         match self.ads.get(source) {
@@ -709,6 +723,11 @@ fn coverage_gaps(
     let mut gaps = Vec::new();
     if period.end >= cx.today {
         gaps.push(ClaimGap::NotEnded { ends: period.end });
+    }
+    if ads && !sources.may_deliver(channel, cx.coverage) {
+        gaps.push(ClaimGap::NoAdSource {
+            channel: channel.to_string(),
+        });
     }
     for c in cx.coverage {
         let concerned =
@@ -797,6 +816,15 @@ fn ratio(gap: f64, observed: f64) -> f64 {
 fn judge(claim: &Claim, days: &Days, sources: &SourceRoles, cx: &Context<'_>) -> ReconciliationRow {
     let day = observe(days, &claim.channel, claim.period);
     let mut gaps = coverage_gaps(claim.metric, &claim.channel, claim.period, sources, cx);
+    if claim.metric.is_money()
+        && let (Some(claimed), Some(observed)) = (&claim.currency, cx.currency)
+        && !claimed.eq_ignore_ascii_case(observed)
+    {
+        gaps.push(ClaimGap::CurrencyMismatch {
+            claimed: claimed.clone(),
+            observed: observed.to_string(),
+        });
+    }
     let observed = match observed_value(claim.metric, &day) {
         Ok(value) => Some(value),
         Err(gap) => {

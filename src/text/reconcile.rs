@@ -238,6 +238,20 @@ pub fn claim_gap(gap: &ClaimGap, locale: Locale) -> String {
         (ClaimGap::Undefined, Locale::Ru) => {
             "наблюдаемое значение не определено (нет заявок в CRM или нет расхода)".to_string()
         }
+        (ClaimGap::NoAdSource { channel }, Locale::En) => {
+            format!("no ad source delivers channel {channel}, so its activity is not observed")
+        }
+        (ClaimGap::NoAdSource { channel }, Locale::Ru) => {
+            format!(
+                "ни один рекламный источник не отдаёт канал {channel}, активность по нему неизвестна"
+            )
+        }
+        (ClaimGap::CurrencyMismatch { claimed, observed }, Locale::En) => {
+            format!("the claim is in {claimed}, the data in {observed}: not comparable")
+        }
+        (ClaimGap::CurrencyMismatch { claimed, observed }, Locale::Ru) => {
+            format!("заявлено в {claimed}, а данные в {observed}: сравнивать нельзя")
+        }
     }
 }
 
@@ -249,6 +263,8 @@ pub fn claim_gap_code(gap: &ClaimGap) -> &'static str {
         ClaimGap::WonWithoutAmount(_) => "won_without_amount",
         ClaimGap::ReachUnknown => "reach_unknown",
         ClaimGap::Undefined => "undefined",
+        ClaimGap::NoAdSource { .. } => "no_ad_source",
+        ClaimGap::CurrencyMismatch { .. } => "currency_mismatch",
     }
 }
 

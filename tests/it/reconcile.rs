@@ -151,6 +151,46 @@ fn report_claiming_2_6x_crm_leads_is_a_mismatch() {
     assert_eq!(row.cpl_observed, Some(100.0));
 }
 
+/// Spend claimed in roubles is not held against spend in dollars, and clicks claimed for a
+/// channel no ad source delivers are not held against zero: both get no verdict, with the
+/// reason. The same spend claimed in the data's currency is judged.
+#[test]
+fn incomparable_claims_get_no_verdict() {
+    let mut roubles = report(WEEK.0, WEEK.1, "meta", ClaimMetric::Spend, "96000");
+    roubles.currency = Some("RUB".into());
+    let vk = report(WEEK.0, WEEK.1, "vk", ClaimMetric::Clicks, "1234");
+    let a = week_with(&leads(10, "meta", "2025-03-11"), &[roubles, vk]);
+    assert!(claim_findings(&a).is_empty(), "{:#?}", a.findings);
+    for (metric, reason) in [
+        (
+            ClaimMetric::Spend,
+            ClaimGap::CurrencyMismatch {
+                claimed: "RUB".into(),
+                observed: "USD".into(),
+            },
+        ),
+        (
+            ClaimMetric::Clicks,
+            ClaimGap::NoAdSource {
+                channel: "vk".into(),
+            },
+        ),
+    ] {
+        let row = a
+            .reconciliation
+            .iter()
+            .find(|r| r.metric == metric)
+            .unwrap();
+        assert_eq!(row.verdict, ClaimVerdict::NoVerdict(vec![reason]));
+        assert_eq!(row.observed, None, "unknown, never zero");
+    }
+
+    let mut dollars = report(WEEK.0, WEEK.1, "meta", ClaimMetric::Spend, "1000");
+    dollars.currency = Some("usd".into());
+    let a = week_with(&leads(10, "meta", "2025-03-11"), &[dollars]);
+    assert_eq!(only_row(&a).verdict, ClaimVerdict::Confirmed);
+}
+
 #[test]
 fn honest_claim_is_not_a_mismatch() {
     let a = week_with(
