@@ -10,6 +10,7 @@
 mod alerts;
 mod analysis;
 mod auth;
+mod bitrix24;
 mod cli;
 mod command_line;
 mod config;

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use wiremock::MockServer;
 
 use crate::connector::{Platform, always};
-use crate::fakes::{answer, hubspot::HubSpot, meta::Meta, ok};
+use crate::fakes::{answer, bitrix24::Bitrix24, hubspot::HubSpot, meta::Meta, ok};
 use crate::helpers::{Workspace, paused_clock_context, range, source_config};
 
 fn cases(cases: u32) -> Config {
@@ -296,6 +296,16 @@ const HUBSPOT_PROPERTIES: &[&str] = &[
     "hs_analytics_source",
 ];
 
+const BITRIX24_FIELDS: &[&str] = &[
+    "ID",
+    "STAGE_SEMANTIC_ID",
+    "OPPORTUNITY",
+    "CURRENCY_ID",
+    "DATE_CREATE",
+    "CLOSEDATE",
+    "UTM_SOURCE",
+];
+
 /// Runs `property` on `cases` values of `strategy`, failing with the minimal failing input.
 fn check<S: Strategy>(
     cases_run: u32,
@@ -341,11 +351,25 @@ fn hubspot_deals_with_any_property_value_are_read_or_name_the_field() {
     );
 }
 
+/// Bitrix24 deals: any value in any field kassa reads is read or refused naming it.
+#[test]
+fn bitrix24_deals_with_any_field_value_are_read_or_name_the_field() {
+    let fake = Fake::<Bitrix24>::new();
+    check(
+        64,
+        (prop::sample::select(BITRIX24_FIELDS), any_json()),
+        |(field, value)| {
+            mutated_row_names_the_field(&fake, "/result/result/created/0", field, value)
+        },
+    );
+}
+
 /// Any JSON document as the whole answer, or any text, never panics either platform's source:
 /// it is rows or an error naming the source and the range.
 #[test]
 fn any_answer_body_is_rows_or_a_located_error() {
     let (meta, hubspot) = (Fake::<Meta>::new(), Fake::<HubSpot>::new());
+    let bitrix24 = Fake::<Bitrix24>::new();
     check(
         64,
         (any_json(), "[ -~]{0,60}", any::<bool>()),
@@ -362,6 +386,9 @@ fn any_answer_body_is_rows_or_a_located_error() {
             }
             if let Err(error) = hubspot.pull(body()) {
                 assert_located::<HubSpot>(&error)?;
+            }
+            if let Err(error) = bitrix24.pull(body()) {
+                assert_located::<Bitrix24>(&error)?;
             }
             Ok(())
         },
