@@ -431,12 +431,19 @@ impl<'a> Batch<'a> {
     fn next(&self, listing: &str) -> Result<Option<u64>, SourceError> {
         match self.next.get(listing) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => wire::optional_count(&json!({ "next": value }), "next").map_err(|e| {
-                SourceError::new(
-                    ErrorKind::Decode,
-                    format!("batch round {}: `{listing}` {}", self.round, e.message),
-                )
-            }),
+            Some(value) => value
+                .as_u64()
+                .or_else(|| value.as_str()?.parse().ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    SourceError::new(
+                        ErrorKind::Decode,
+                        format!(
+                            "batch round {}: `result_next` of `{listing}` is {value}, not a row offset",
+                            self.round
+                        ),
+                    )
+                }),
         }
     }
 }
@@ -449,10 +456,14 @@ fn command_error(listing: &str, error: &Value) -> SourceError {
         .and_then(Value::as_str)
         .unwrap_or("");
     let (kind, hint) = explain(code);
+    let said = [code, description]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ");
     SourceError::new(
         kind.into(),
-        format!("Bitrix24: crm.deal.list ({listing}) failed: {code} {description}{hint}")
-            .replace("  ", " "),
+        format!("Bitrix24: crm.deal.list ({listing}) failed: {said}{hint}"),
     )
 }
 
