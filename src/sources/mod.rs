@@ -21,6 +21,7 @@ pub mod hubspot;
 pub mod meta;
 pub mod source;
 pub mod wire;
+pub mod yandex_direct;
 
 use serde::Deserialize;
 
@@ -82,6 +83,8 @@ connectors! {
     "meta" => Meta(meta::MetaConfig),
     /// HubSpot CRM deal search.
     "hubspot" => Hubspot(hubspot::HubSpotConfig),
+    /// Yandex Direct Reports API (TSV, offline queue).
+    "yandex_direct" => YandexDirect(yandex_direct::YandexDirectConfig),
 }
 
 /// The kinds `SourceConfig` accepts, for error messages: `csv_ads, csv_crm, …`.

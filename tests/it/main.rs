@@ -37,3 +37,4 @@ mod store;
 mod telemetry;
 mod timezone;
 mod worker;
+mod yandex_direct;

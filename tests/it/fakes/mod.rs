@@ -9,6 +9,7 @@
 
 pub mod hubspot;
 pub mod meta;
+pub mod yandex_direct;
 
 use std::fmt;
 use std::path::Path;
