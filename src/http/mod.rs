@@ -297,6 +297,14 @@ impl Request {
     }
 }
 
+/// A successful answer: its status, its headers, its body as text.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
 /// An HTTP client for one source or alert target: its credentials, its retry policy, its
 /// platform's classifier.
 pub struct HttpClient {
@@ -360,15 +368,26 @@ impl HttpClient {
     /// Sends `request` until it succeeds, fails for good, or runs out of attempts, and returns
     /// the successful body as text. Errors carry the platform's message, never the URL's query.
     pub async fn send(&self, request: &Request) -> Result<String, HttpError> {
-        self.send_and_read(request, Ok).await
+        self.send_and_read(request, |answer| Ok(answer.body)).await
+    }
+
+    /// Sends `request` and hands every successful answer (any 2xx, with its status and
+    /// headers) to `read`, whose failure is retried or not like any other: for platforms whose
+    /// 2xx statuses mean different things (Yandex Direct's 201/202 "report queued").
+    pub async fn send_with<T>(
+        &self,
+        request: &Request,
+        read: impl Fn(Answer) -> Result<T, Failure>,
+    ) -> Result<T, HttpError> {
+        self.send_and_read(request, read).await
     }
 
     /// Sends and parses a JSON answer. An answer that ends in the middle of its JSON was cut
     /// short on the way (a proxy, a dropped connection that still closed cleanly): it is
     /// retried like a network failure, and reported as undecodable only if every attempt is cut.
     pub async fn send_json(&self, request: &Request) -> Result<serde_json::Value, HttpError> {
-        self.send_and_read(request, |body| {
-            serde_json::from_str(&body).map_err(|e| {
+        self.send_and_read(request, |answer| {
+            serde_json::from_str(&answer.body).map_err(|e| {
                 let message = format!(
                     "the answer to {} is not valid JSON: {e}",
                     request.loggable()
@@ -388,7 +407,7 @@ impl HttpClient {
     async fn send_and_read<T>(
         &self,
         request: &Request,
-        read: impl Fn(String) -> Result<T, Failure>,
+        read: impl Fn(Answer) -> Result<T, Failure>,
     ) -> Result<T, HttpError> {
         let mut attempt = 0;
         let mut renewed = false;
@@ -397,7 +416,7 @@ impl HttpClient {
             let answer = self
                 .attempt(request)
                 .await
-                .and_then(|body| read(body).map_err(Attempted::from));
+                .and_then(|answer| read(answer).map_err(Attempted::from));
             let failure = match answer {
                 Ok(body) => return Ok(body),
                 Err(Attempted {
@@ -457,7 +476,7 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, request: &Request) -> Result<String, Attempted> {
+    async fn attempt(&self, request: &Request) -> Result<Answer, Attempted> {
         let mut builder = self
             .client
             .request(request.method.clone(), request.url.clone());
@@ -488,7 +507,11 @@ impl HttpClient {
         }
         let body = read_body(response, self.policy.max_body, &request.loggable()).await?;
         if status.is_success() {
-            return Ok(body);
+            return Ok(Answer {
+                status,
+                headers,
+                body,
+            });
         }
         let mut failure = (self.classifier)(status, &headers, &body)
             .unwrap_or_else(|| classify_by_status(status, &headers, &body));

@@ -22,6 +22,7 @@ pub mod hubspot;
 pub mod meta;
 pub mod source;
 pub mod wire;
+pub mod yandex_direct;
 
 use serde::Deserialize;
 
@@ -83,6 +84,8 @@ connectors! {
     "meta" => Meta(meta::MetaConfig),
     /// HubSpot CRM deal search.
     "hubspot" => Hubspot(hubspot::HubSpotConfig),
+    /// Yandex Direct Reports API (TSV, offline queue).
+    "yandex_direct" => YandexDirect(yandex_direct::YandexDirectConfig),
     /// Bitrix24 deals (`crm.deal.list`) over an inbound webhook.
     "bitrix24" => Bitrix24(bitrix24::Bitrix24Config),
 }

@@ -38,3 +38,4 @@ mod store;
 mod telemetry;
 mod timezone;
 mod worker;
+mod yandex_direct;

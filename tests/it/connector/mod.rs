@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::fakes::{answer, ok, requests};
+use crate::fakes::{answer, requests};
 use crate::helpers::{Workspace, assert_waited, d, range, script};
 
 /// How a platform hands out its next page.
@@ -37,6 +37,10 @@ pub enum Paging {
     /// An opaque cursor sent back to the configured endpoint (HubSpot's `after`); any link
     /// beside it is never followed.
     Cursor,
+    /// No pages: one answer holds the whole result (Yandex Direct's reports). The paging
+    /// checks have nothing to check; a later answer is reached through
+    /// [`Platform::continued`] instead (a report queued, asked for again).
+    None,
 }
 
 /// Where a page says the next one is: the fake at `host`, at `cursor`. A link-paging platform
@@ -76,6 +80,25 @@ pub trait Platform {
 
     /// The platform's own "slow down" answer, headers included.
     fn throttled() -> ResponseTemplate;
+
+    /// The `Content-Type` of a page, and a page as the platform writes it on the wire: JSON,
+    /// unless the platform answers in another format (Yandex Direct's TSV, carried in a JSON
+    /// string by [`Platform::page`]).
+    const CONTENT_TYPE: &'static str = "application/json";
+    fn body(page: &Value) -> String {
+        page.to_string()
+    }
+
+    /// An answer holding a row on `day` after which the source asks again: a page continued at
+    /// `next`, or whatever makes a platform without pages send a second request.
+    fn continued(day: NaiveDate, next: Next<'_>) -> ResponseTemplate {
+        ok_page::<Self>(Self::page(day, Some(next)))
+    }
+}
+
+/// A 200 carrying `page` as the platform writes it.
+pub fn ok_page<P: Platform + ?Sized>(page: Value) -> ResponseTemplate {
+    answer(200).set_body_raw(P::body(&page), P::CONTENT_TYPE)
 }
 
 /// Expands to one `#[tokio::test]` per contract check for `$platform`, in a module `$module`.
@@ -128,14 +151,14 @@ fn built<P: Platform>(server: &MockServer) -> (Workspace, Source) {
     (workspace, source)
 }
 
-/// A page whose one row falls in [`week`], continued on the fake at `host`.
-fn continued_at<P: Platform>(host: &str) -> Value {
-    P::page(
+/// An answer whose one row falls in [`week`], continued on the fake at `host`.
+fn continued_at<P: Platform>(host: &str) -> ResponseTemplate {
+    P::continued(
         day(),
-        Some(Next {
+        Next {
             host,
             cursor: "MQZDZD",
-        }),
+        },
     )
 }
 
@@ -145,7 +168,7 @@ fn continued_at<P: Platform>(host: &str) -> Value {
 async fn first_page_then<P: Platform>(later: ResponseTemplate) -> (MockServer, Workspace, Source) {
     let server = MockServer::start().await;
     let first = continued_at::<P>(&server.uri());
-    script(&server, P::METHOD, P::DATA_PATH, ok(first), later).await;
+    script(&server, P::METHOD, P::DATA_PATH, first, later).await;
     let (workspace, source) = built::<P>(&server);
     (server, workspace, source)
 }
@@ -304,7 +327,7 @@ pub async fn a_server_error_is_retried_then_succeeds<P: Platform>() {
         P::METHOD,
         P::DATA_PATH,
         trouble,
-        ok(P::page(day(), None)),
+        ok_page::<P>(P::page(day(), None)),
     )
     .await;
     let (_workspace, source) = built::<P>(&server);
@@ -329,7 +352,7 @@ pub async fn throttling_in_the_platforms_own_dialect_is_honoured<P: Platform>() 
         P::METHOD,
         P::DATA_PATH,
         P::throttled(),
-        ok(P::page(day(), None)),
+        ok_page::<P>(P::page(day(), None)),
     )
     .await;
     let (_workspace, source) = built::<P>(&server);
@@ -352,18 +375,21 @@ pub async fn throttling_in_the_platforms_own_dialect_is_honoured<P: Platform>() 
 /// first repeat. The fake repeats it five times and then ends the listing, so a connector that
 /// loops gets rows instead of an error and fails the check rather than hanging it.
 pub async fn a_repeated_paging_cursor_stops_the_pull<P: Platform>() {
+    if P::PAGING == Paging::None {
+        return; // No cursor to repeat.
+    }
     let server = MockServer::start().await;
     let again = continued_at::<P>(&server.uri());
     Mock::given(method(P::METHOD))
         .and(path(P::DATA_PATH))
-        .respond_with(ok(again))
+        .respond_with(again)
         .up_to_n_times(5)
         .with_priority(1)
         .mount(&server)
         .await;
     Mock::given(method(P::METHOD))
         .and(path(P::DATA_PATH))
-        .respond_with(ok(P::empty_page()))
+        .respond_with(ok_page::<P>(P::empty_page()))
         .with_priority(2)
         .mount(&server)
         .await;
@@ -388,9 +414,12 @@ pub async fn a_repeated_paging_cursor_stops_the_pull<P: Platform>() {
 /// fails before anything is sent there; a cursor-paging platform sends the cursor back to its
 /// own host and ignores the link. Nothing reaches the other host either way.
 pub async fn an_off_host_paging_link_is_never_followed<P: Platform>() {
+    if P::PAGING == Paging::None {
+        return; // No link to follow.
+    }
     let elsewhere = MockServer::start().await;
     Mock::given(wiremock::matchers::any())
-        .respond_with(ok(P::empty_page()))
+        .respond_with(ok_page::<P>(P::empty_page()))
         .mount(&elsewhere)
         .await;
     for host in [elsewhere.uri(), "http://127.0.0.2:1".to_string()] {
@@ -400,8 +429,8 @@ pub async fn an_off_host_paging_link_is_never_followed<P: Platform>() {
             &server,
             P::METHOD,
             P::DATA_PATH,
-            ok(first),
-            ok(P::empty_page()),
+            first,
+            ok_page::<P>(P::empty_page()),
         )
         .await;
         let (_workspace, source) = built::<P>(&server);
@@ -416,7 +445,7 @@ pub async fn an_off_host_paging_link_is_never_followed<P: Platform>() {
                 assert_names_source_and_range::<P>(&error, &week().to_string());
                 assert_eq!(requests(&server).await.len(), 1, "{host}");
             }
-            Paging::Cursor => {
+            Paging::Cursor | Paging::None => {
                 let pull = pulled
                     .unwrap_or_else(|e| panic!("{host}: the cursor goes to the own host: {e}"));
                 assert_eq!(pull.rows.len(), 1, "{host}");
@@ -434,7 +463,7 @@ pub async fn an_off_host_paging_link_is_never_followed<P: Platform>() {
 /// happened", which is different from "we do not know".
 pub async fn an_empty_result_is_covered_with_zero_rows<P: Platform>() {
     let server = MockServer::start().await;
-    always::<P>(&server, ok(P::empty_page())).await;
+    always::<P>(&server, ok_page::<P>(P::empty_page())).await;
     let (_workspace, source) = built::<P>(&server);
 
     let pull = source
@@ -450,10 +479,10 @@ pub async fn an_empty_result_is_covered_with_zero_rows<P: Platform>() {
 /// A 200 whose JSON is cut mid-object every time (a proxy's limit) is, once the attempts are
 /// spent, a `Decode` error naming the source and the range, never a short success.
 pub async fn truncated_json_is_a_decode_error_naming_source_and_range<P: Platform>() {
-    let whole = P::page(day(), None).to_string();
+    let whole = P::body(&P::page(day(), None));
     let cut = whole[..whole.len() / 2].to_string();
     let server = MockServer::start().await;
-    always::<P>(&server, answer(200).set_body_raw(cut, "application/json")).await;
+    always::<P>(&server, answer(200).set_body_raw(cut, P::CONTENT_TYPE)).await;
     let (_workspace, source) = built::<P>(&server);
 
     let error = source
@@ -472,15 +501,15 @@ pub async fn truncated_json_is_a_decode_error_naming_source_and_range<P: Platfor
 /// An answer cut short on the way (its JSON ends mid-document) is retried like a network
 /// failure, so one bad transfer does not lose the night; the whole answer that follows is used.
 pub async fn truncated_body_is_retried_once<P: Platform>() {
-    let whole = P::page(day(), None).to_string();
+    let whole = P::body(&P::page(day(), None));
     let cut = whole[..whole.len() / 2].to_string();
     let server = MockServer::start().await;
     script(
         &server,
         P::METHOD,
         P::DATA_PATH,
-        answer(200).set_body_raw(cut, "application/json"),
-        ok(P::page(day(), None)),
+        answer(200).set_body_raw(cut, P::CONTENT_TYPE),
+        ok_page::<P>(P::page(day(), None)),
     )
     .await;
     let (_workspace, source) = built::<P>(&server);
@@ -500,7 +529,7 @@ pub async fn truncated_body_is_retried_once<P: Platform>() {
 pub async fn a_redirect_is_never_followed<P: Platform>() {
     let server = MockServer::start().await;
     let elsewhere = MockServer::start().await;
-    always::<P>(&elsewhere, ok(P::empty_page())).await;
+    always::<P>(&elsewhere, ok_page::<P>(P::empty_page())).await;
     let location = format!("{}{}?stolen=secret-path", elsewhere.uri(), P::DATA_PATH);
     always::<P>(
         &server,

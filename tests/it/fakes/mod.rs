@@ -10,6 +10,7 @@
 pub mod bitrix24;
 pub mod hubspot;
 pub mod meta;
+pub mod yandex_direct;
 
 use std::fmt;
 use std::path::Path;
