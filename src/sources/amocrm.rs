@@ -111,45 +111,26 @@ impl AmoCrmConfig {
         SecretRef::token(&self.token_env, &self.token_file, "KASSA_AMOCRM_TOKEN")
     }
 
-    fn oauth_secret(
-        what: &'static str,
-        prefix: &'static str,
-        env: &Option<String>,
-        file: &Option<PathBuf>,
-        example_env: &str,
-    ) -> SecretRef {
-        let (env_key, file_key) = match prefix {
-            "client_secret" => ("client_secret_env", "client_secret_file"),
-            _ => ("refresh_token_env", "refresh_token_file"),
-        };
+    fn client_secret(&self) -> SecretRef {
         SecretRef {
-            what,
-            env_key,
-            file_key,
-            env: env.clone(),
-            file: file.clone(),
-            example: format!("{env_key} = \"{example_env}\""),
+            what: "client secret",
+            env_key: "client_secret_env",
+            file_key: "client_secret_file",
+            env: self.client_secret_env.clone(),
+            file: self.client_secret_file.clone(),
+            example: "client_secret_env = \"KASSA_AMOCRM_CLIENT_SECRET\"".to_string(),
         }
     }
 
-    fn client_secret(&self) -> SecretRef {
-        Self::oauth_secret(
-            "client secret",
-            "client_secret",
-            &self.client_secret_env,
-            &self.client_secret_file,
-            "KASSA_AMOCRM_CLIENT_SECRET",
-        )
-    }
-
     fn refresh_token(&self) -> SecretRef {
-        Self::oauth_secret(
-            "refresh token",
-            "refresh_token",
-            &self.refresh_token_env,
-            &self.refresh_token_file,
-            "KASSA_AMOCRM_REFRESH_TOKEN",
-        )
+        SecretRef {
+            what: "refresh token",
+            env_key: "refresh_token_env",
+            file_key: "refresh_token_file",
+            env: self.refresh_token_env.clone(),
+            file: self.refresh_token_file.clone(),
+            example: "refresh_token_env = \"KASSA_AMOCRM_REFRESH_TOKEN\"".to_string(),
+        }
     }
 
     /// OAuth is chosen by naming any of its keys; otherwise a long-lived token.
