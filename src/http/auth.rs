@@ -201,6 +201,8 @@ pub struct OAuth2 {
     body: TokenBody,
     cache: Arc<dyn TokenCache>,
     cache_key: String,
+    /// Fields the platform wants beside the grant (amoCRM: `redirect_uri`); not secret.
+    extra: Vec<(&'static str, String)>,
     current: tokio::sync::Mutex<Option<CachedToken>>,
 }
 
@@ -240,8 +242,16 @@ impl OAuth2 {
             body,
             cache,
             cache_key: cache_key.into(),
+            extra: Vec::new(),
             current: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Sends `name = value` with every token request (amoCRM wants the integration's
+    /// `redirect_uri` even when refreshing).
+    pub fn with_field(mut self, name: &'static str, value: impl Into<String>) -> OAuth2 {
+        self.extra.push((name, value.into()));
+        self
     }
 
     /// A fingerprint of the configured credentials (never the credentials themselves).
@@ -326,6 +336,7 @@ impl OAuth2 {
                 None
             }
         };
+        fields.extend(self.extra.iter().cloned());
         let request = http.post(self.token_url.clone());
         let request = match self.body {
             // Encoded here rather than with reqwest's `form` feature, which would rebuild

@@ -386,18 +386,22 @@ impl HttpClient {
     /// short on the way (a proxy, a dropped connection that still closed cleanly): it is
     /// retried like a network failure, and reported as undecodable only if every attempt is cut.
     pub async fn send_json(&self, request: &Request) -> Result<serde_json::Value, HttpError> {
+        self.send_and_read(request, |answer| parse_json(request, &answer.body))
+            .await
+    }
+
+    /// [`HttpClient::send_json`] for platforms that answer "nothing found" with `204 No
+    /// Content` (amoCRM): `None` then, never an undecodable answer.
+    pub async fn send_json_or_empty(
+        &self,
+        request: &Request,
+    ) -> Result<Option<serde_json::Value>, HttpError> {
         self.send_and_read(request, |answer| {
-            serde_json::from_str(&answer.body).map_err(|e| {
-                let message = format!(
-                    "the answer to {} is not valid JSON: {e}",
-                    request.loggable()
-                );
-                if e.is_eof() {
-                    Failure::retry(FailureKind::Decode, None, format!("{message} (cut short)"))
-                } else {
-                    Failure::fatal(FailureKind::Decode, message)
-                }
-            })
+            if answer.status == StatusCode::NO_CONTENT {
+                Ok(None)
+            } else {
+                parse_json(request, &answer.body).map(Some)
+            }
         })
         .await
     }
@@ -533,6 +537,21 @@ impl HttpClient {
         let jitter = rand::rng().random_range(0.5..=1.0);
         ceiling.mul_f64(jitter)
     }
+}
+
+/// Parses a successful answer; one that ends mid-document was cut short and is retried.
+fn parse_json(request: &Request, body: &str) -> Result<serde_json::Value, Failure> {
+    serde_json::from_str(body).map_err(|e| {
+        let message = format!(
+            "the answer to {} is not valid JSON: {e}",
+            request.loggable()
+        );
+        if e.is_eof() {
+            Failure::retry(FailureKind::Decode, None, format!("{message} (cut short)"))
+        } else {
+            Failure::fatal(FailureKind::Decode, message)
+        }
+    })
 }
 
 /// Reads an answer's body chunk by chunk, up to `limit` bytes: a larger one (announced by its

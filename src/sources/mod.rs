@@ -4,7 +4,7 @@
 //! - [`source`]: the toolbox connectors import (the [`ConnectorConfig`] and [`Connector`]
 //!   traits, errors, secrets, the HTTP client kit);
 //! - [`wire`]: reading values out of platform JSON;
-//! - [`csv`], [`meta`], [`hubspot`], [`bitrix24`]: the connectors.
+//! - [`csv`], [`meta`], [`hubspot`], [`bitrix24`], [`amocrm`]: the connectors.
 //!
 //! Adding a platform: write its module (a config struct implementing [`ConnectorConfig`] and a
 //! source implementing [`Connector`]), then add one line to the `connectors!` list below: that
@@ -16,6 +16,7 @@
 //! [`Deal`]: crate::domain::Deal
 //! [`ReportClaim`]: crate::domain::ReportClaim
 
+pub mod amocrm;
 pub mod bitrix24;
 pub mod csv;
 pub mod hubspot;
@@ -88,6 +89,8 @@ connectors! {
     "yandex_direct" => YandexDirect(yandex_direct::YandexDirectConfig),
     /// Bitrix24 deals (`crm.deal.list`) over an inbound webhook.
     "bitrix24" => Bitrix24(bitrix24::Bitrix24Config),
+    /// amoCRM (and Kommo) leads.
+    "amocrm" => AmoCrm(amocrm::AmoCrmConfig),
 }
 
 /// The kinds `SourceConfig` accepts, for error messages: `csv_ads, csv_crm, …`.

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alerts;
+mod amocrm;
 mod analysis;
 mod auth;
 mod bitrix24;

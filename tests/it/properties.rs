@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use wiremock::MockServer;
 
 use crate::connector::{Platform, always};
-use crate::fakes::{answer, bitrix24::Bitrix24, hubspot::HubSpot, meta::Meta, ok};
+use crate::fakes::{amocrm::AmoCrm, answer, bitrix24::Bitrix24, hubspot::HubSpot, meta::Meta, ok};
 use crate::helpers::{Workspace, paused_clock_context, range, source_config};
 
 fn cases(cases: u32) -> Config {
@@ -362,6 +362,41 @@ fn bitrix24_deals_with_any_field_value_are_read_or_name_the_field() {
             mutated_row_names_the_field(&fake, "/result/result/created/0", field, value)
         },
     );
+}
+
+const AMOCRM_FIELDS: &[&str] = &[
+    "id",
+    "price",
+    "status_id",
+    "pipeline_id",
+    "created_at",
+    "closed_at",
+    "is_deleted",
+    "custom_fields_values",
+    "_embedded",
+];
+
+/// amoCRM leads: any value in any field is read or refused naming it; any answer body is
+/// leads or an error naming the source and the range.
+#[test]
+fn amocrm_leads_with_any_field_value_are_read_or_name_the_field() {
+    let fake = Fake::<AmoCrm>::new();
+    check(
+        64,
+        (prop::sample::select(AMOCRM_FIELDS), any_json()),
+        |(field, value)| mutated_row_names_the_field(&fake, "/_embedded/leads/0", field, value),
+    );
+    check(32, (any_json(), "[ -~]{0,60}"), |(value, text)| {
+        for body in [
+            ResponseBody::Json(value.clone()),
+            ResponseBody::Raw(text.clone()),
+        ] {
+            if let Err(error) = fake.pull(body) {
+                assert_located::<AmoCrm>(&error)?;
+            }
+        }
+        Ok(())
+    });
 }
 
 /// Any JSON document as the whole answer, or any text, never panics either platform's source:

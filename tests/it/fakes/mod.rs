@@ -7,6 +7,7 @@
 //! end-to-end tests (`cli.rs`, `run.rs`) all speak to the fakes through these modules, so a
 //! change in a platform's wire format is made in one place.
 
+pub mod amocrm;
 pub mod bitrix24;
 pub mod hubspot;
 pub mod meta;
