@@ -406,22 +406,23 @@ impl OAuth2 {
     }
 }
 
-/// Reads a token endpoint's refusal (`{"error": "invalid_grant", "error_description": ...}`):
-/// a grant or client the endpoint refuses will not work on retry and needs a person.
+/// Reads a token endpoint's refusal (`{"error": "invalid_grant", "error_description": ...}`,
+/// or VK Ads' `{"code": "invalid_client", "message": ...}`): a grant or client the endpoint
+/// refuses will not work on retry and needs a person.
 fn token_failure(
     status: reqwest::StatusCode,
     headers: &reqwest::header::HeaderMap,
     body: &str,
 ) -> Failure {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let code = parsed
-        .as_ref()
-        .and_then(|v| v.get("error"))
-        .and_then(Value::as_str);
-    let description = parsed
-        .as_ref()
-        .and_then(|v| v.get("error_description").or(v.get("hint")))
-        .and_then(Value::as_str);
+    let field = |names: &[&str]| {
+        let object = parsed.as_ref()?;
+        names
+            .iter()
+            .find_map(|name| object.get(*name).and_then(Value::as_str))
+    };
+    let code = field(&["error", "code"]);
+    let description = field(&["error_description", "hint", "message"]);
     match code {
         Some(code @ ("invalid_grant" | "invalid_client" | "unauthorized_client")) => {
             let what = if code == "invalid_grant" {

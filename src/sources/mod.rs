@@ -22,6 +22,7 @@ pub mod csv;
 pub mod hubspot;
 pub mod meta;
 pub mod source;
+pub mod vk_ads;
 pub mod wire;
 pub mod yandex_direct;
 
@@ -91,6 +92,8 @@ connectors! {
     "bitrix24" => Bitrix24(bitrix24::Bitrix24Config),
     /// amoCRM (and Kommo) leads.
     "amocrm" => AmoCrm(amocrm::AmoCrmConfig),
+    /// VK Ads daily statistics per ad plan.
+    "vk_ads" => VkAds(vk_ads::VkAdsConfig),
 }
 
 /// The kinds `SourceConfig` accepts, for error messages: `csv_ads, csv_crm, …`.

@@ -38,5 +38,6 @@ mod silence;
 mod store;
 mod telemetry;
 mod timezone;
+mod vk_ads;
 mod worker;
 mod yandex_direct;

@@ -94,6 +94,13 @@ pub trait Platform {
     fn continued(day: NaiveDate, next: Next<'_>) -> ResponseTemplate {
         ok_page::<Self>(Self::page(day, Some(next)))
     }
+
+    /// Mounts the platform's endpoints other than [`Platform::DATA_PATH`] that a pull needs
+    /// (VK Ads: its token endpoint and the statistics of the objects the data path lists) on
+    /// every fake a check builds a source for; the checks count data requests only.
+    fn support(_server: &MockServer) -> impl std::future::Future<Output = ()> {
+        async {}
+    }
 }
 
 /// A 200 carrying `page` as the platform writes it.
@@ -143,12 +150,21 @@ fn day() -> NaiveDate {
     d("2024-05-02")
 }
 
-/// The platform's source, checked to be the connector the platform names.
-fn built<P: Platform>(server: &MockServer) -> (Workspace, Source) {
+/// The platform's source, checked to be the connector the platform names, with the
+/// platform's supporting endpoints mounted on `server`.
+async fn built<P: Platform>(server: &MockServer) -> (Workspace, Source) {
+    P::support(server).await;
     let (workspace, source) = P::source(server);
     assert_eq!(source.kind(), P::KIND);
     assert_eq!(source.name(), P::SOURCE);
     (workspace, source)
+}
+
+/// The requests `server` received on the platform's data path.
+async fn data_requests<P: Platform>(server: &MockServer) -> Vec<wiremock::Request> {
+    let mut all = requests(server).await;
+    all.retain(|r| r.url.path() == P::DATA_PATH);
+    all
 }
 
 /// An answer whose one row falls in [`week`], continued on the fake at `host`.
@@ -169,7 +185,7 @@ async fn first_page_then<P: Platform>(later: ResponseTemplate) -> (MockServer, W
     let server = MockServer::start().await;
     let first = continued_at::<P>(&server.uri());
     script(&server, P::METHOD, P::DATA_PATH, first, later).await;
-    let (workspace, source) = built::<P>(&server);
+    let (workspace, source) = built::<P>(&server).await;
     (server, workspace, source)
 }
 
@@ -214,7 +230,7 @@ pub async fn an_error_names_source_and_range_and_never_the_token<P: Platform>() 
     assert_eq!(error.kind, ErrorKind::Decode, "{error}");
     assert_names_source_and_range::<P>(&error, &week().to_string());
     assert_eq!(
-        requests(&server).await.len(),
+        data_requests::<P>(&server).await.len(),
         2,
         "it failed on the second page"
     );
@@ -305,7 +321,7 @@ pub async fn the_token_never_reaches_the_logs<P: Platform>() {
 
     assert_eq!(error.kind, ErrorKind::Server, "{error}");
     let attempts = RetryPolicy::default().max_attempts as usize;
-    assert_eq!(requests(&server).await.len(), 1 + attempts);
+    assert_eq!(data_requests::<P>(&server).await.len(), 1 + attempts);
     let logged = logs.text();
     assert!(
         logged.contains("request failed, retrying"),
@@ -330,13 +346,13 @@ pub async fn a_server_error_is_retried_then_succeeds<P: Platform>() {
         ok_page::<P>(P::page(day(), None)),
     )
     .await;
-    let (_workspace, source) = built::<P>(&server);
+    let (_workspace, source) = built::<P>(&server).await;
     let started = Instant::now();
 
     let pull = source.pull(week()).await.expect("the 502 is retried");
 
     assert_eq!(pull.rows.len(), 1);
-    assert_eq!(requests(&server).await.len(), 2);
+    assert_eq!(data_requests::<P>(&server).await.len(), 2);
     assert_waited(
         started,
         Duration::from_millis(250)..Duration::from_millis(501),
@@ -355,7 +371,7 @@ pub async fn throttling_in_the_platforms_own_dialect_is_honoured<P: Platform>() 
         ok_page::<P>(P::page(day(), None)),
     )
     .await;
-    let (_workspace, source) = built::<P>(&server);
+    let (_workspace, source) = built::<P>(&server).await;
     let started = Instant::now();
 
     let pull = source
@@ -364,7 +380,7 @@ pub async fn throttling_in_the_platforms_own_dialect_is_honoured<P: Platform>() 
         .expect("the pull succeeds after the wait");
 
     assert_eq!(pull.rows.len(), 1);
-    assert_eq!(requests(&server).await.len(), 2);
+    assert_eq!(data_requests::<P>(&server).await.len(), 2);
     assert_waited(
         started,
         P::THROTTLE_WAIT..P::THROTTLE_WAIT + Duration::from_secs(1),
@@ -393,7 +409,7 @@ pub async fn a_repeated_paging_cursor_stops_the_pull<P: Platform>() {
         .with_priority(2)
         .mount(&server)
         .await;
-    let (_workspace, source) = built::<P>(&server);
+    let (_workspace, source) = built::<P>(&server).await;
 
     let error = source
         .pull(week())
@@ -403,7 +419,7 @@ pub async fn a_repeated_paging_cursor_stops_the_pull<P: Platform>() {
     assert_eq!(error.kind, ErrorKind::Decode, "{error}");
     assert_names_source_and_range::<P>(&error, &week().to_string());
     assert_eq!(
-        requests(&server).await.len(),
+        data_requests::<P>(&server).await.len(),
         2,
         "stopped at the first repeat"
     );
@@ -433,7 +449,7 @@ pub async fn an_off_host_paging_link_is_never_followed<P: Platform>() {
             ok_page::<P>(P::empty_page()),
         )
         .await;
-        let (_workspace, source) = built::<P>(&server);
+        let (_workspace, source) = built::<P>(&server).await;
 
         let pulled = source.pull(week()).await;
 
@@ -443,13 +459,13 @@ pub async fn an_off_host_paging_link_is_never_followed<P: Platform>() {
                 assert_eq!(error.kind, ErrorKind::Decode, "{host}: {error}");
                 assert!(error.to_string().contains("another host"), "{error}");
                 assert_names_source_and_range::<P>(&error, &week().to_string());
-                assert_eq!(requests(&server).await.len(), 1, "{host}");
+                assert_eq!(data_requests::<P>(&server).await.len(), 1, "{host}");
             }
             Paging::Cursor | Paging::None => {
                 let pull = pulled
                     .unwrap_or_else(|e| panic!("{host}: the cursor goes to the own host: {e}"));
                 assert_eq!(pull.rows.len(), 1, "{host}");
-                assert_eq!(requests(&server).await.len(), 2, "{host}");
+                assert_eq!(data_requests::<P>(&server).await.len(), 2, "{host}");
             }
         }
     }
@@ -464,7 +480,7 @@ pub async fn an_off_host_paging_link_is_never_followed<P: Platform>() {
 pub async fn an_empty_result_is_covered_with_zero_rows<P: Platform>() {
     let server = MockServer::start().await;
     always::<P>(&server, ok_page::<P>(P::empty_page())).await;
-    let (_workspace, source) = built::<P>(&server);
+    let (_workspace, source) = built::<P>(&server).await;
 
     let pull = source
         .pull(week())
@@ -473,7 +489,7 @@ pub async fn an_empty_result_is_covered_with_zero_rows<P: Platform>() {
 
     assert_eq!(pull.covered, Some(week()));
     assert!(pull.rows.is_empty(), "{:?}", pull.rows);
-    assert_eq!(requests(&server).await.len(), 1);
+    assert_eq!(data_requests::<P>(&server).await.len(), 1);
 }
 
 /// A 200 whose JSON is cut mid-object every time (a proxy's limit) is, once the attempts are
@@ -483,7 +499,7 @@ pub async fn truncated_json_is_a_decode_error_naming_source_and_range<P: Platfor
     let cut = whole[..whole.len() / 2].to_string();
     let server = MockServer::start().await;
     always::<P>(&server, answer(200).set_body_raw(cut, P::CONTENT_TYPE)).await;
-    let (_workspace, source) = built::<P>(&server);
+    let (_workspace, source) = built::<P>(&server).await;
 
     let error = source
         .pull(week())
@@ -494,7 +510,7 @@ pub async fn truncated_json_is_a_decode_error_naming_source_and_range<P: Platfor
     assert_names_source_and_range::<P>(&error, &week().to_string());
     // Every attempt was cut: retried within the policy, then reported.
     let attempts = RetryPolicy::default().max_attempts as usize;
-    assert_eq!(requests(&server).await.len(), attempts, "{error}");
+    assert_eq!(data_requests::<P>(&server).await.len(), attempts, "{error}");
     assert!(error.message.contains("gave up after"), "{error}");
 }
 
@@ -512,7 +528,7 @@ pub async fn truncated_body_is_retried_once<P: Platform>() {
         ok_page::<P>(P::page(day(), None)),
     )
     .await;
-    let (_workspace, source) = built::<P>(&server);
+    let (_workspace, source) = built::<P>(&server).await;
 
     let pull = source
         .pull(week())
@@ -520,7 +536,7 @@ pub async fn truncated_body_is_retried_once<P: Platform>() {
         .expect("the cut answer is retried");
 
     assert_eq!(pull.rows.len(), 1);
-    assert_eq!(requests(&server).await.len(), 2);
+    assert_eq!(data_requests::<P>(&server).await.len(), 2);
 }
 
 /// A data request answered with a redirect to another host (another loopback port) fails at
@@ -536,7 +552,7 @@ pub async fn a_redirect_is_never_followed<P: Platform>() {
         answer(307).insert_header("Location", location.as_str()),
     )
     .await;
-    let (_workspace, source) = built::<P>(&server);
+    let (_workspace, source) = built::<P>(&server).await;
 
     let error = source
         .pull(week())
@@ -554,7 +570,7 @@ pub async fn a_redirect_is_never_followed<P: Platform>() {
         !shown.contains("secret-path"),
         "the redirect's query leaked: {shown}"
     );
-    assert_eq!(requests(&server).await.len(), 1, "not retried");
+    assert_eq!(data_requests::<P>(&server).await.len(), 1, "not retried");
     assert!(
         requests(&elsewhere).await.is_empty(),
         "the redirect was followed"
