@@ -431,3 +431,35 @@ fn the_reliability_checker_finds_real_tests_and_only_those() {
     let cells = table_cells("| a | list\\|retry | `x`, `y` |");
     assert_eq!(cells, ["a", "list|retry", "`x`, `y`"]);
 }
+
+/// `config/example.toml` is a configuration kassa accepts: with the variables it names set (and
+/// the store redirected into a scratch directory), `check --offline` passes.
+#[test]
+fn the_example_configuration_passes_check_offline() {
+    let scratch = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .current_dir(scratch.path())
+        .args(["--config"])
+        .arg(repo().join("config/example.toml"))
+        .args(["check", "--offline"])
+        .env("KASSA__STORE__PATH", scratch.path().join("store"))
+        .env("KASSA_META_TOKEN", "meta-token-for-the-example")
+        .env("KASSA_HUBSPOT_TOKEN", "hubspot-token-for-the-example")
+        .env(
+            "KASSA_TEAM_WEBHOOK",
+            "https://hooks.slack.com/services/T0/B0/example",
+        )
+        .env(
+            "KASSA_TELEGRAM_TOKEN",
+            "123456:telegram-token-for-the-example",
+        )
+        .env_remove("KASSA_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
