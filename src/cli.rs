@@ -514,7 +514,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                     Ok(found) => status!(
                         quiet,
                         "{}",
-                        console::check_ok(&outcome.name, outcome.kind, &found, locale)
+                        console::check_ok(&outcome.name, outcome.kind, found.as_deref(), locale)
                     ),
                     Err(error) => {
                         failed_sources += 1;

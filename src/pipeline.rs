@@ -707,7 +707,9 @@ fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 pub struct CheckOutcome {
     pub name: String,
     pub kind: &'static str,
-    pub result: Result<String, SourceError>,
+    /// What the probe found, in the platform's words; `None` when offline (built, not
+    /// contacted).
+    pub result: Result<Option<String>, SourceError>,
 }
 
 /// Builds every source and, unless `offline`, reaches each once. `tokens` keeps any OAuth2
@@ -724,9 +726,9 @@ pub async fn check(
         let result = async {
             let source = config.build(&context)?;
             if offline {
-                Ok("configuration is valid (not contacted: --offline)".to_string())
+                Ok(None)
             } else {
-                source.probe().await
+                source.probe().await.map(Some)
             }
         }
         .instrument(span)

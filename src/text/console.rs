@@ -221,10 +221,16 @@ pub fn store_failed(path: &dyn std::fmt::Display, locale: Locale) -> String {
 }
 
 /// A source `check` reached; `found` is what the probe says it saw.
-pub fn check_ok(name: &str, kind: &str, found: &str, locale: Locale) -> String {
-    match locale {
-        Locale::En => format!("{name} ({kind}): ok: {found}"),
-        Locale::Ru => format!("{name} ({kind}): в порядке: {found}"),
+pub fn check_ok(name: &str, kind: &str, found: Option<&str>, locale: Locale) -> String {
+    match (found, locale) {
+        (Some(found), Locale::En) => format!("{name} ({kind}): ok: {found}"),
+        (Some(found), Locale::Ru) => format!("{name} ({kind}): в порядке: {found}"),
+        (None, Locale::En) => {
+            format!("{name} ({kind}): ok: configuration is valid (not contacted: --offline)")
+        }
+        (None, Locale::Ru) => format!(
+            "{name} ({kind}): в порядке: настройки верны (без обращения к площадке: --offline)"
+        ),
     }
 }
 

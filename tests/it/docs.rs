@@ -432,34 +432,56 @@ fn the_reliability_checker_finds_real_tests_and_only_those() {
     assert_eq!(cells, ["a", "list|retry", "`x`, `y`"]);
 }
 
-/// `config/example.toml` is a configuration kassa accepts: with the variables it names set (and
-/// the store redirected into a scratch directory), `check --offline` passes.
+/// The example configurations are ones kassa accepts: with the variables each names set (and
+/// the store redirected into a scratch directory), `check --offline` passes; the Russian ones
+/// answer in Russian.
 #[test]
-fn the_example_configuration_passes_check_offline() {
-    let scratch = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
-        .current_dir(scratch.path())
-        .args(["--config"])
-        .arg(repo().join("config/example.toml"))
-        .args(["check", "--offline"])
-        .env("KASSA__STORE__PATH", scratch.path().join("store"))
-        .env("KASSA_META_TOKEN", "meta-token-for-the-example")
-        .env("KASSA_HUBSPOT_TOKEN", "hubspot-token-for-the-example")
-        .env(
+fn the_example_configurations_pass_check_offline() {
+    let variables = [
+        ("KASSA_META_TOKEN", "meta-token-for-the-example"),
+        ("KASSA_HUBSPOT_TOKEN", "hubspot-token-for-the-example"),
+        (
             "KASSA_TEAM_WEBHOOK",
             "https://hooks.slack.com/services/T0/B0/example",
-        )
-        .env(
+        ),
+        (
             "KASSA_TELEGRAM_TOKEN",
             "123456:telegram-token-for-the-example",
-        )
-        .env_remove("KASSA_CONFIG")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+        ),
+        ("KASSA_YANDEX_DIRECT_TOKEN", "yandex-token-for-the-example"),
+        ("KASSA_VK_CLIENT_ID", "vk-client-for-the-example"),
+        ("KASSA_VK_CLIENT_SECRET", "vk-secret-for-the-example"),
+        ("KASSA_AMOCRM_TOKEN", "amocrm-token-for-the-example"),
+        (
+            "KASSA_BITRIX24_URL",
+            "https://example.bitrix24.ru/rest/1/key-for-the-example/",
+        ),
+    ];
+    for (file, russian) in [
+        ("config/example.toml", false),
+        ("config/example-ru.toml", true),
+        ("config/example-ru-bitrix24.toml", true),
+    ] {
+        let scratch = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+            .current_dir(scratch.path())
+            .arg("--config")
+            .arg(repo().join(file))
+            .args(["check", "--offline"])
+            .env("KASSA__STORE__PATH", scratch.path().join("store"))
+            .envs(variables)
+            .env_remove("KASSA_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{file}:\nstdout:\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if russian {
+            assert!(stdout.contains("настройки верны"), "{file}:\n{stdout}");
+            assert!(!stdout.contains("configuration"), "{file}:\n{stdout}");
+        }
+    }
 }
