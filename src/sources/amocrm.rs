@@ -22,6 +22,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::channels::ChannelRules;
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SourceError,
     http_client, parse_base_url, validate_base_url,
@@ -81,6 +82,11 @@ pub struct AmoCrmConfig {
     /// The channel of leads with no value in `channel_field` (and no mapped tag).
     #[serde(default = "default_channel")]
     pub default_channel: String,
+    /// Rules from lead fields (custom fields by code, name or id; top-level fields) to
+    /// channels; when set, they replace `channel_field`, `channel_map`, `channel_from_tags`
+    /// and `default_channel`.
+    #[serde(default)]
+    pub channel_rules: ChannelRules,
     /// Only leads in these pipelines (ids); empty: every pipeline.
     #[serde(default)]
     pub pipelines: Vec<u64>,
@@ -260,6 +266,14 @@ impl ConnectorConfig for AmoCrmConfig {
                 "channel_field = \"utm_source\"",
             );
         }
+        self.channel_rules.validate(
+            key,
+            &[
+                ("channel_map", !self.channel_map.is_empty()),
+                ("channel_from_tags", self.channel_from_tags),
+            ],
+            problems,
+        );
         if let Some(both) = self
             .pipelines
             .iter()
@@ -480,6 +494,11 @@ impl AmoCrmSource {
     /// tag `channel_map` names, else `default_channel`.
     fn channel(&self, lead: &Value) -> String {
         let config = &self.config;
+        if !config.channel_rules.is_empty() {
+            return config
+                .channel_rules
+                .channel_for(|field| field_value(lead, field).or_else(|| wire::text(lead, field)));
+        }
         let mapped = |raw: &str| {
             config
                 .channel_map

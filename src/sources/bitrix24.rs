@@ -29,6 +29,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::channels::ChannelRules;
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SecretUrl,
     SourceError, http_client,
@@ -82,6 +83,10 @@ pub struct Bitrix24Config {
     /// The channel of deals whose `channel_field` is empty.
     #[serde(default = "default_channel")]
     pub default_channel: String,
+    /// Rules from deal fields to channels; when set, they replace `channel_field`,
+    /// `channel_map` and `default_channel`.
+    #[serde(default)]
+    pub channel_rules: ChannelRules,
     /// The currency recorded for a deal without `CURRENCY_ID`.
     pub currency: Option<String>,
 }
@@ -126,17 +131,34 @@ impl ConnectorConfig for Bitrix24Config {
 
     fn validate(&self, key: &str, problems: &mut Problems) {
         self.secret().validate_url(key, problems);
-        let field = self.channel_field.trim();
-        if field.is_empty()
-            || !field
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
+        let is_field = |field: &str| {
+            let field = field.trim();
+            !field.is_empty()
+                && field
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        };
+        if !is_field(&self.channel_field) {
             problems.push_with_example(
                 format!("{key}.channel_field"),
                 format!("{:?} is not a deal field name", self.channel_field),
                 "channel_field = \"UTM_SOURCE\"",
             );
+        }
+        self.channel_rules.validate(
+            key,
+            &[("channel_map", !self.channel_map.is_empty())],
+            problems,
+        );
+        // The rules' fields go into `select[]`; an empty one is reported by the rules.
+        for (j, rule) in self.channel_rules.0.iter().enumerate() {
+            if !rule.field.trim().is_empty() && !is_field(&rule.field) {
+                problems.push_with_example(
+                    format!("{key}.channel_rules[{j}].field"),
+                    format!("{:?} is not a deal field name", rule.field),
+                    "field = \"UTM_SOURCE\"",
+                );
+            }
         }
     }
 
@@ -263,11 +285,17 @@ impl Bitrix24Source {
         if listing == "closed" {
             query.append_pair("filter[CLOSED]", "Y");
         }
-        for name in SELECT
-            .iter()
-            .copied()
-            .chain([self.config.channel_field.as_str()])
-        {
+        let mut select = SELECT.to_vec();
+        let rules = &self.config.channel_rules;
+        if rules.is_empty() {
+            select.push(self.config.channel_field.trim());
+        }
+        for field in rules.fields() {
+            if !select.contains(&field) {
+                select.push(field);
+            }
+        }
+        for name in select {
             query.append_pair("select[]", name);
         }
         query.append_pair("order[ID]", "ASC");
@@ -309,7 +337,10 @@ impl Bitrix24Source {
         let currency = wire::text(row, "CURRENCY_ID")
             .filter(|c| !c.is_empty())
             .or_else(|| self.config.currency.clone());
-        let channel =
+        let rules = &self.config.channel_rules;
+        let channel = if !rules.is_empty() {
+            rules.channel_for(|field| wire::text(row, field))
+        } else {
             match wire::text(row, &self.config.channel_field).filter(|c| !c.trim().is_empty()) {
                 Some(raw) => self
                     .config
@@ -318,7 +349,8 @@ impl Bitrix24Source {
                     .cloned()
                     .unwrap_or_else(|| raw.to_lowercase()),
                 None => self.config.default_channel.clone(),
-            };
+            }
+        };
         // CLOSEDATE is a date: its day is the one written, whatever the business's zone. Its
         // instant is noon of that day at the portal's offset, so re-dating the deal in any zone
         // within twelve hours of the portal's keeps the day.

@@ -17,6 +17,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::channels::ChannelRules;
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SourceError,
     http_client, parse_base_url, validate_base_url,
@@ -52,6 +53,10 @@ pub struct HubSpotConfig {
     /// The channel of deals whose `channel_property` is empty.
     #[serde(default = "default_unknown_channel")]
     pub default_channel: String,
+    /// Rules from deal properties to channels; when set, they replace `channel_property`,
+    /// `channel_map` and `default_channel`.
+    #[serde(default)]
+    pub channel_rules: ChannelRules,
     /// `amount` (the deal's currency) or `amount_in_home_currency` (the portal's currency).
     #[serde(default = "default_amount_property")]
     pub amount_property: String,
@@ -132,6 +137,11 @@ impl ConnectorConfig for HubSpotConfig {
                 "channel_property = \"hs_analytics_source\"",
             );
         }
+        self.channel_rules.validate(
+            key,
+            &[("channel_map", !self.channel_map.is_empty())],
+            problems,
+        );
         if !matches!(
             self.amount_property.as_str(),
             "amount" | "amount_in_home_currency"
@@ -244,7 +254,14 @@ impl HubSpotSource {
             "hs_is_closed_won",
             "pipeline",
         ];
-        properties.push(&self.config.channel_property);
+        if self.config.channel_rules.is_empty() {
+            properties.push(&self.config.channel_property);
+        }
+        for field in self.config.channel_rules.fields() {
+            if !properties.contains(&field) {
+                properties.push(field);
+            }
+        }
         let mut after: Option<String> = None;
         let mut guard = PageGuard::default();
         let mut deals = Vec::new();
@@ -343,7 +360,10 @@ impl HubSpotSource {
                 .filter(|c| !c.is_empty())
                 .or_else(|| self.config.currency.clone())
         };
-        let channel =
+        let rules = &self.config.channel_rules;
+        let channel = if !rules.is_empty() {
+            rules.channel_for(|field| wire::text(props, field))
+        } else {
             match wire::text(props, &self.config.channel_property).filter(|c| !c.is_empty()) {
                 Some(raw) => self
                     .config
@@ -352,7 +372,8 @@ impl HubSpotSource {
                     .cloned()
                     .unwrap_or_else(|| raw.to_lowercase()),
                 None => self.config.default_channel.clone(),
-            };
+            }
+        };
         Ok(Deal {
             id,
             created_date: self.local_date(created),

@@ -4,6 +4,7 @@
 //! - [`source`]: the toolbox connectors import (the [`ConnectorConfig`] and [`Connector`]
 //!   traits, errors, secrets, the HTTP client kit);
 //! - [`wire`]: reading values out of platform JSON;
+//! - [`channels`]: the `channel_rules` every CRM connector maps its deals' channels with;
 //! - [`csv`], [`meta`], [`hubspot`], [`bitrix24`], [`amocrm`]: the connectors.
 //!
 //! Adding a platform: write its module (a config struct implementing [`ConnectorConfig`] and a
@@ -18,6 +19,7 @@
 
 pub mod amocrm;
 pub mod bitrix24;
+pub mod channels;
 pub mod csv;
 pub mod hubspot;
 pub mod meta;

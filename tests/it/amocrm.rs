@@ -17,7 +17,7 @@ use wiremock::{Mock, MockServer};
 
 use crate::connector::{assert_names_source_and_range, connector_contract};
 use crate::fakes::amocrm::{self, AmoCrm, lead, page, seconds};
-use crate::fakes::{answer, authorization, ok, query, requests};
+use crate::fakes::{answer, authorization, build_source, ok, query, requests};
 use crate::helpers::{Workspace, d, money, paused_clock_context, range, source_config};
 
 connector_contract!(contract, AmoCrm);
@@ -467,4 +467,82 @@ async fn a_rotated_refresh_token_survives_between_two_builds() {
         .map(authorization)
         .collect();
     assert_eq!(bearers, [Some("Bearer access-1"), Some("Bearer access-2")]);
+}
+
+/// With `channel_rules`, a lead's channel is the first rule whose field (a custom field by its
+/// code or name, or a top-level field) holds one of its values; the rest are "unattributed".
+#[tokio::test(start_paused = true)]
+async fn channel_rules_map_leads_and_unmatched_are_unattributed() {
+    let server = MockServer::start().await;
+    let created = seconds("2024-05-02T10:00:00Z");
+    let utm = |id: u64, value: &str| {
+        let mut lead = lead(id, 1, created, None, Some(100));
+        lead["custom_fields_values"] = json!([{
+            "field_id": 1278898021,
+            "field_name": "utm_source",
+            "field_code": "UTM_SOURCE",
+            "field_type": "tracking_data",
+            "values": [{"value": value}],
+        }]);
+        lead
+    };
+    let mut by_pipeline = lead(4, 1, created, None, Some(100));
+    by_pipeline["pipeline_id"] = json!(555);
+    serve_page(
+        &server,
+        "1",
+        ok(page(
+            1,
+            vec![
+                utm(1, " Yandex "),
+                utm(2, "VK"),
+                utm(3, "google"),
+                by_pipeline,
+                lead(5, 1, created, None, Some(100)),
+            ],
+            None,
+        )),
+    )
+    .await;
+    let (_ws, source) = build_source(
+        amocrm::TOKEN,
+        |token| {
+            amocrm::table(
+                amocrm::SOURCE,
+                &server.uri(),
+                token,
+                "currency = \"RUB\"\n\
+                 [[sources.channel_rules]]\nfield = \"utm_source\"\n\
+                 values = [\"yandex\", \"ya\"]\nchannel = \"yandex_direct\"\n\
+                 [[sources.channel_rules]]\nfield = \"UTM_SOURCE\"\n\
+                 values = [\"vk\"]\nchannel = \"vk_ads\"\n\
+                 [[sources.channel_rules]]\nfield = \"pipeline_id\"\n\
+                 values = [\"555\"]\nchannel = \"partners\"",
+            )
+        },
+        &paused_clock_context(),
+    );
+
+    let pulled = deals(
+        source
+            .pull(range("2024-05-01", "2024-05-07"))
+            .await
+            .unwrap()
+            .rows,
+    );
+
+    let channels: Vec<(&str, &str)> = pulled
+        .iter()
+        .map(|deal| (deal.id.as_str(), deal.channel.as_str()))
+        .collect();
+    assert_eq!(
+        channels,
+        [
+            ("1", "yandex_direct"),
+            ("2", "vk_ads"),
+            ("3", "unattributed"),
+            ("4", "partners"),
+            ("5", "unattributed"),
+        ]
+    );
 }

@@ -468,3 +468,68 @@ async fn the_webhook_key_never_reaches_errors_or_debug() {
         "{shown}"
     );
 }
+
+/// With `channel_rules`, the first rule whose field holds one of its values names the channel
+/// (either of two fields, asked for in `select[]`); a deal no rule matches is "unattributed".
+#[tokio::test(start_paused = true)]
+async fn channel_rules_map_deals_and_unmatched_are_unattributed() {
+    let created = "2024-05-02T10:00:00+03:00";
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(bitrix24::BATCH_PATH))
+        .respond_with(Portal(vec![
+            with(
+                deal(1, "P", created, "", "1"),
+                json!({"UTM_SOURCE": " YA "}),
+            ),
+            with(
+                deal(2, "P", created, "", "1"),
+                json!({"UTM_SOURCE": "", "SOURCE_ID": "CALL"}),
+            ),
+            with(
+                deal(3, "P", created, "", "1"),
+                json!({"UTM_SOURCE": "google"}),
+            ),
+            with(deal(4, "P", created, "", "1"), json!({"UTM_SOURCE": null})),
+        ]))
+        .mount(&server)
+        .await;
+    let (_workspace, source) = build_source(
+        &bitrix24::webhook(&server),
+        |url| {
+            bitrix24::table(
+                bitrix24::SOURCE,
+                url,
+                "[[sources.channel_rules]]\nfield = \"UTM_SOURCE\"\n\
+                 values = [\"yandex\", \"ya\"]\nchannel = \"yandex_direct\"\n\
+                 [[sources.channel_rules]]\nfield = \"SOURCE_ID\"\n\
+                 values = [\"call\"]\nchannel = \"phone\"",
+            )
+        },
+        &paused_clock_context(),
+    );
+
+    let pulled = deals(
+        source
+            .pull(range("2024-05-01", "2024-05-07"))
+            .await
+            .unwrap()
+            .rows,
+    );
+
+    let channels: Vec<&str> = pulled.iter().map(|deal| deal.channel.as_str()).collect();
+    assert_eq!(
+        channels,
+        ["yandex_direct", "phone", "unattributed", "unattributed"]
+    );
+    let selected: Vec<String> = json_bodies(&server)
+        .await
+        .iter()
+        .flat_map(bitrix24::commands)
+        .flat_map(|(_, params)| params)
+        .filter(|(key, _)| key == "select[]")
+        .map(|(_, value)| value)
+        .collect();
+    assert!(selected.contains(&"UTM_SOURCE".to_string()), "{selected:?}");
+    assert!(selected.contains(&"SOURCE_ID".to_string()), "{selected:?}");
+}

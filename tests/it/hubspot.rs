@@ -17,7 +17,7 @@ use wiremock::{Mock, MockServer};
 
 use crate::connector::{Next, always, assert_names_source_and_range, connector_contract};
 use crate::fakes::hubspot::{self, HubSpot};
-use crate::fakes::{answer, authorization, json_bodies, ok, requests};
+use crate::fakes::{answer, authorization, build_source, json_bodies, ok, requests};
 use crate::helpers::{assert_waited, d, money, paused_clock_context, range, script};
 
 connector_contract!(contract, HubSpot);
@@ -526,4 +526,69 @@ async fn probe_reports_the_portal_deal_count() {
         authorization(&sent[0]),
         Some(format!("Bearer {}", hubspot::TOKEN).as_str())
     );
+}
+
+/// With `channel_rules`, the rules' properties are asked for, the first rule whose property
+/// holds one of its values names the channel, and the rest are "unattributed".
+#[tokio::test]
+async fn channel_rules_map_deals_and_unmatched_are_unattributed() {
+    let server = MockServer::start().await;
+    let created = "2024-05-02T10:00:00Z";
+    let with = |id: &str, props: serde_json::Value| {
+        let mut deal = hubspot::open_deal(id, created, None);
+        for (key, value) in props.as_object().expect("an object") {
+            deal["properties"][key] = value.clone();
+        }
+        deal
+    };
+    let found = hubspot::page(
+        4,
+        vec![
+            with("1", json!({"utm_source": " YA "})),
+            with("2", json!({"hs_analytics_source": "PAID_SOCIAL"})),
+            with("3", json!({"utm_source": "google"})),
+            with("4", json!({})),
+        ],
+        None,
+    );
+    always::<HubSpot>(&server, ok(found)).await;
+    let (_workspace, source) = build_source(
+        hubspot::TOKEN,
+        |token| {
+            hubspot::table(
+                hubspot::SOURCE,
+                &server.uri(),
+                token,
+                "[[sources.channel_rules]]\nfield = \"utm_source\"\n\
+                 values = [\"yandex\", \"ya\"]\nchannel = \"yandex_direct\"\n\
+                 [[sources.channel_rules]]\nfield = \"hs_analytics_source\"\n\
+                 values = [\"paid_social\"]\nchannel = \"meta\"",
+            )
+        },
+        &paused_clock_context(),
+    );
+
+    let pull = source
+        .pull(range("2024-05-01", "2024-05-31"))
+        .await
+        .expect("the pull succeeds");
+
+    let channels: Vec<(String, String)> = deals(pull.rows)
+        .into_iter()
+        .map(|deal| (deal.id, deal.channel))
+        .collect();
+    let expected = [
+        ("1", "yandex_direct"),
+        ("2", "meta"),
+        ("3", "unattributed"),
+        ("4", "unattributed"),
+    ];
+    assert_eq!(
+        channels,
+        expected.map(|(id, channel)| (id.to_string(), channel.to_string()))
+    );
+    let bodies = json_bodies(&server).await;
+    let asked = bodies[0]["properties"].as_array().expect("properties");
+    assert!(asked.contains(&json!("utm_source")), "{asked:?}");
+    assert!(asked.contains(&json!("hs_analytics_source")), "{asked:?}");
 }
