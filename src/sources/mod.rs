@@ -1,11 +1,13 @@
 //! Sources: one module per platform, each turning its wire format into [`AdDay`] or [`Deal`]
-//! rows (or, for a report, [`ReportClaim`]s) and nothing else. This file is the registry: the one place that knows every connector.
+//! rows (or, for a report, [`ReportClaim`]s) and nothing else. This file is the registry: the
+//! one place that knows every connector.
 //!
 //! - [`source`]: the toolbox connectors import (the [`ConnectorConfig`] and [`Connector`]
 //!   traits, errors, secrets, the HTTP client kit);
 //! - [`wire`]: reading values out of platform JSON;
 //! - [`channels`]: the `channel_rules` every CRM connector maps its deals' channels with;
-//! - [`csv`], [`meta`], [`hubspot`], [`bitrix24`], [`amocrm`]: the connectors.
+//! - [`csv`], [`meta`], [`hubspot`], [`yandex_direct`], [`vk_ads`], [`bitrix24`], [`amocrm`]: the
+//!   connectors.
 //!
 //! Adding a platform: write its module (a config struct implementing [`ConnectorConfig`] and a
 //! source implementing [`Connector`]), then add one line to the `connectors!` list below: that
