@@ -183,6 +183,20 @@ impl Judged {
     }
 }
 
+/// The stored rows an upsert keeps, then the window's fresh ones, sorted by the snapshot's
+/// natural key so a re-pull of the same rows writes the same file.
+fn stacked<const N: usize>(
+    kept: Option<DataFrame>,
+    fresh: DataFrame,
+    by: [&str; N],
+) -> PolarsResult<DataFrame> {
+    let combined = match kept {
+        Some(kept) => kept.vstack(&fresh)?,
+        None => fresh,
+    };
+    combined.sort(by, SortMultipleOptions::default())
+}
+
 /// Why a snapshot does not fit the schema this kassa knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SchemaProblem {
@@ -722,16 +736,8 @@ impl Store {
             replaced: judged.replaced,
             written: fresh.height(),
         };
-        let mut combined = match kept {
-            Some(kept) => kept.vstack(&fresh).map_err(snapshot_error)?,
-            None => fresh,
-        };
-        combined = combined
-            .sort(
-                ["date", "account", "campaign_id"],
-                SortMultipleOptions::default(),
-            )
-            .map_err(snapshot_error)?;
+        let combined =
+            stacked(kept, fresh, ["date", "account", "campaign_id"]).map_err(snapshot_error)?;
         Ok(Prepared {
             suspicions: judged.suspicions(&answered, "spend", guard),
             path,
@@ -786,15 +792,8 @@ impl Store {
             replaced,
             written: fresh.height(),
         };
-        let combined = match kept {
-            Some(kept) => kept.vstack(&fresh).map_err(snapshot_error)?,
-            None => fresh,
-        }
-        .sort(
-            ["period_start", "channel", "metric"],
-            SortMultipleOptions::default(),
-        )
-        .map_err(snapshot_error)?;
+        let combined =
+            stacked(kept, fresh, ["period_start", "channel", "metric"]).map_err(snapshot_error)?;
         Ok(Prepared {
             suspicions: Vec::new(),
             path,
@@ -897,13 +896,7 @@ impl Store {
             replaced: judged.replaced,
             written: fresh.height(),
         };
-        let mut combined = match kept {
-            Some(kept) => kept.vstack(&fresh).map_err(snapshot_error)?,
-            None => fresh,
-        };
-        combined = combined
-            .sort(["created_date", "deal_id"], SortMultipleOptions::default())
-            .map_err(snapshot_error)?;
+        let combined = stacked(kept, fresh, ["created_date", "deal_id"]).map_err(snapshot_error)?;
         Ok(Prepared {
             suspicions: judged.suspicions(&answered, "revenue", guard),
             path,
