@@ -336,6 +336,7 @@ pub fn analyze(
             reported,
             today,
             currency: currency.as_deref(),
+            ad_channels: &ad_channels,
         },
     )?;
     findings.extend(reconciled.findings);

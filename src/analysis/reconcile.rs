@@ -273,6 +273,8 @@ pub(super) struct Context<'a> {
     pub reported: DateRange,
     pub today: NaiveDate,
     pub currency: Option<&'a str>,
+    /// The channels each ad source delivers (computed once for the whole analysis).
+    pub ad_channels: &'a HashMap<String, BTreeSet<String>>,
 }
 
 /// Reconciles every claim of the report frame and of the ads frame's `claimed_*` columns.
@@ -300,7 +302,7 @@ pub(super) fn reconcile(
             .unwrap_or(cx.reported.end),
     };
     let days = daily(ads, deals, window)?;
-    let sources = SourceRoles::of(ads, deals)?;
+    let sources = SourceRoles::of(deals, cx.ad_channels)?;
 
     let mut out = Reconciled::default();
     for claim in &all {
@@ -659,7 +661,10 @@ struct SourceRoles {
 }
 
 impl SourceRoles {
-    fn of(ads: &DataFrame, deals: &DataFrame) -> Result<SourceRoles, AnalysisError> {
+    fn of(
+        deals: &DataFrame,
+        ad_channels: &HashMap<String, BTreeSet<String>>,
+    ) -> Result<SourceRoles, AnalysisError> {
         let crm = deals
             .column("source")
             .and_then(|c| c.str().cloned())
@@ -670,7 +675,7 @@ impl SourceRoles {
             .collect();
         Ok(SourceRoles {
             crm,
-            ads: super::periods::ad_source_channels(ads)?,
+            ads: ad_channels.clone(),
         })
     }
 
