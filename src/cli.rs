@@ -480,6 +480,14 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 "{}",
                 console::config_valid(settings.sources.len(), settings.alerts.len(), locale)
             );
+            // A rates file with bad rows would leave amounts unknown every night: fail here.
+            let rates_failed = match pipeline::currency_settings(&settings) {
+                Ok(_) => false,
+                Err((_, error)) => {
+                    eprintln!("kassa: error: {error:#}");
+                    true
+                }
+            };
             let mut store_failed = false;
             let store_path = settings.store_path.display();
             let writable = store::check_writable(&settings.store_path);
@@ -548,7 +556,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             }
             // Nothing can run on a store that cannot be written: that fails the check.
             let result = sources_outcome(failed_sources, sources);
-            Ok(if store_failed {
+            Ok(if store_failed || rates_failed {
                 Outcome::Failed
             } else if result == Outcome::Success && failed_targets {
                 Outcome::Partial

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 use crate::alerts::{AlertTargetConfig, validate_all};
+use crate::analysis::currency::{self, CurrencySettings};
 use crate::analysis::{
     ActivityMetric, Granularity, MinAbs, MoneyMetric, ReconcileSettings, RuleSettings,
 };
@@ -37,6 +38,9 @@ pub struct Settings {
     pub max_shrink: f64,
     pub timezone: Tz,
     pub rule: RuleSettings,
+    /// `[currency] rates_file`: dated rates, read afresh by every analysis (a nightly job may
+    /// update it); `rule.currency` holds the rest of `[currency]`.
+    pub rates_file: Option<PathBuf>,
     pub sources: Vec<SourceConfig>,
     pub alerting: AlertingSettings,
     pub worker: WorkerSettings,
@@ -232,6 +236,30 @@ impl Settings {
         alerting.finish(&mut problems, &mut env_keys);
         let alerting = validate_alerting(raw_alerting, &mut problems);
 
+        let mut currency = root.section("currency");
+        let present = !currency.entries.is_empty();
+        let reporting = currency.string("reporting");
+        let rates_file = currency.path("rates_file");
+        let valid_days = currency.int("rate_valid_days");
+        let mut fixed = currency.section("rates");
+        let rates: Vec<(String, Option<f64>)> = fixed
+            .rest()
+            .into_iter()
+            .map(|(name, value)| (name, number(&value.kind)))
+            .collect();
+        fixed.finish(&mut problems, &mut env_keys);
+        currency.finish(&mut problems, &mut env_keys);
+        rule.currency = validate_currency(
+            RawCurrency {
+                present,
+                reporting,
+                rates,
+                valid_days,
+            },
+            alerting.currency.as_deref(),
+            &mut problems,
+        );
+
         let mut worker = root.section("worker");
         let raw_worker = RawWorker {
             schedule: worker.string("schedule"),
@@ -320,6 +348,7 @@ impl Settings {
                 max_shrink,
                 timezone,
                 rule,
+                rates_file,
                 sources,
                 alerting,
                 worker,
@@ -430,13 +459,7 @@ impl<'a> Table<'a> {
     }
 
     fn float(&mut self, name: &'static str) -> Option<f64> {
-        self.typed(name, "a number", |kind| match kind {
-            config::ValueKind::Float(v) => Some(*v),
-            config::ValueKind::I64(n) => Some(*n as f64),
-            config::ValueKind::U64(n) => Some(*n as f64),
-            config::ValueKind::String(text) => text.trim().parse().ok(),
-            _ => None,
-        })
+        self.typed(name, "a number", number)
     }
 
     fn strings(&mut self, name: &'static str) -> Option<Vec<String>> {
@@ -487,6 +510,14 @@ impl<'a> Table<'a> {
             },
         };
         Table::new(key, entries, self.file_dir)
+    }
+
+    /// Every key left in the table, taken out (for tables whose keys are data: `[currency.rates]`).
+    fn rest(&mut self) -> Vec<(String, config::Value)> {
+        let mut rest: Vec<(String, config::Value)> =
+            std::mem::take(&mut self.entries).into_iter().collect();
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        rest
     }
 
     /// The list of tables `name` (`[[sources]]`); empty when absent.
@@ -833,6 +864,7 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             money_metric,
             money_growth_max,
             reconciliation: ReconcileSettings::default(),
+            currency: CurrencySettings::default(),
         },
     )
 }
@@ -1070,6 +1102,105 @@ fn validate_alerting(raw: RawAlerting, problems: &mut Problems) -> AlertingSetti
         dead_after_runs,
         source_down_after_runs,
         currency,
+    }
+}
+
+/// A configuration value as a number, if it is one (or a string holding one).
+fn number(kind: &config::ValueKind) -> Option<f64> {
+    match kind {
+        config::ValueKind::Float(v) => Some(*v),
+        config::ValueKind::I64(n) => Some(*n as f64),
+        config::ValueKind::U64(n) => Some(*n as f64),
+        config::ValueKind::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `[currency]` as read.
+struct RawCurrency {
+    present: bool,
+    reporting: Option<String>,
+    /// `[currency.rates]`: each currency with its rate, `None` when it is not a number.
+    rates: Vec<(String, Option<f64>)>,
+    valid_days: Option<i64>,
+}
+
+fn validate_currency(
+    raw: RawCurrency,
+    alerting_currency: Option<&str>,
+    problems: &mut Problems,
+) -> CurrencySettings {
+    let valid_days = match raw.valid_days {
+        None => currency::DEFAULT_VALID_DAYS,
+        Some(days) => match u32::try_from(days) {
+            Ok(days) if (1..=366).contains(&days) => days,
+            _ => {
+                problems.push_with_example(
+                    "currency.rate_valid_days",
+                    format!("{days} is not between 1 and 366"),
+                    "rate_valid_days = 7",
+                );
+                currency::DEFAULT_VALID_DAYS
+            }
+        },
+    };
+    let mut rates = currency::Rates::new(valid_days);
+    let reporting = match raw.reporting.map(|c| c.trim().to_uppercase()) {
+        Some(code) if currency::is_currency_code(&code) => Some(code),
+        Some(code) => {
+            problems.push_with_example(
+                "currency.reporting",
+                format!("{code:?} is not a three-letter ISO 4217 code"),
+                "reporting = \"RUB\"",
+            );
+            None
+        }
+        None => {
+            if raw.present {
+                problems.push_with_example(
+                    "currency.reporting",
+                    "is required: the currency every amount is converted into",
+                    "reporting = \"RUB\"",
+                );
+            }
+            None
+        }
+    };
+    if let (Some(reporting), Some(alerting)) = (&reporting, alerting_currency)
+        && reporting != alerting
+    {
+        problems.push_with_example(
+            "alerting.currency",
+            format!(
+                "is {alerting} but [currency] reporting is {reporting}; amounts are shown in the reporting currency, so remove alerting.currency"
+            ),
+            "[currency]\nreporting = \"RUB\"",
+        );
+    }
+    for (name, rate) in raw.rates {
+        let code = name.trim().to_uppercase();
+        let key = format!("currency.rates.{name}");
+        if !currency::is_currency_code(&code) {
+            problems.push_with_example(
+                key,
+                format!("{name:?} is not a three-letter ISO 4217 code"),
+                "rates = { USD = 92.5, KZT = 0.19 }",
+            );
+            continue;
+        }
+        match rate.and_then(currency::Rate::from_f64) {
+            Some(rate) => rates.set_fixed(&code, rate),
+            None => problems.push_with_example(
+                key,
+                "is not a positive number (units of the reporting currency for one unit of this one)",
+                "rates = { USD = 92.5, KZT = 0.19 }",
+            ),
+        }
+    }
+    CurrencySettings {
+        unnamed: reporting.clone().or(alerting_currency.map(str::to_string)),
+        reporting,
+        rates,
     }
 }
 

@@ -24,6 +24,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use tracing::Instrument;
 
+use crate::analysis::currency::CurrencySettings;
 use crate::analysis::{self, Analysis, AnalysisWarning};
 use crate::clock::{At, Clock};
 use crate::config::Settings;
@@ -620,24 +621,26 @@ pub fn analyze_as_of(
         claims = claims.height(),
         "loaded"
     );
-    let mut analysis = off_runtime(|| {
-        analysis::analyze(
-            &ads,
-            &deals,
-            &claims,
-            &coverage,
-            &settings.rule,
-            range,
-            today,
-        )
-    })
-    .context("the analysis failed")?;
-    if analysis.currency.is_none() && analysis.warnings.is_empty() {
-        analysis.currency = settings.alerting.currency.clone();
-        for finding in &mut analysis.findings {
-            finding.currency = analysis.currency.clone();
+    // A rates file with bad rows still lends its good ones; the amounts the bad ones would
+    // have converted become unknown, and the warning says why.
+    let mut rule = settings.rule.clone();
+    let rates_problem = match currency_settings(settings) {
+        Ok(currency) => {
+            rule.currency = currency;
+            None
         }
-    }
+        Err((currency, error)) => {
+            tracing::error!("{error:#}");
+            rule.currency = currency;
+            Some(format!("{error:#}"))
+        }
+    };
+    let mut analysis =
+        off_runtime(|| analysis::analyze(&ads, &deals, &claims, &coverage, &rule, range, today))
+            .context("the analysis failed")?;
+    analysis
+        .warnings
+        .extend(rates_problem.map(AnalysisWarning::RatesFile));
     // Windows whose re-pull looked like silence, so that whoever reads the analysis knows
     // which numbers the store kept or doubts.
     let shown = DateRange::new(analysis.from, analysis.to);
@@ -651,6 +654,34 @@ pub fn analyze_as_of(
     );
     text::describe_findings(&mut analysis, &settings.rule, settings.alerting.locale);
     Ok(analysis)
+}
+
+/// `[currency]` with the dated rates of `[currency] rates_file` read now (a nightly job may
+/// update the file between runs). On a file that cannot be read or holds bad rows, the error
+/// comes with the settings read so far: the fixed rates and the file's good rows.
+pub fn currency_settings(
+    settings: &Settings,
+) -> Result<CurrencySettings, (CurrencySettings, anyhow::Error)> {
+    let mut currency = settings.rule.currency.clone();
+    let Some(path) = &settings.rates_file else {
+        return Ok(currency);
+    };
+    let read = std::fs::read_to_string(path)
+        .map_err(anyhow::Error::from)
+        .and_then(|text| Ok(currency.rates.read_csv(&text)?));
+    match read {
+        Ok(rows) => {
+            tracing::debug!(rows, file = %path.display(), "read the currency rates");
+            Ok(currency)
+        }
+        Err(error) => {
+            let error = error.context(format!(
+                "the rates file {} ([currency] rates_file)",
+                path.display()
+            ));
+            Err((currency, error))
+        }
+    }
 }
 
 /// Says when deals in the store were dated in another time zone than `[analysis] timezone`.

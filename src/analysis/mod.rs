@@ -16,6 +16,7 @@
 //! with exactly one [`Verdict`], and a period without one always says why.
 //!
 //! Modules:
+//! - [`currency`]: every amount into the reporting currency first, or unknown without a rate;
 //! - [`periods`]: granularity, the polars aggregation, why a period is incomplete;
 //! - [`rules`]: the default rule, activity without money, and where the chain broke;
 //! - [`reconcile`]: what reports and platforms claim against what kassa observed
@@ -37,6 +38,7 @@ use polars::prelude::*;
 
 use crate::domain::{Coverage, DateRange, Money, SuspiciousWindow};
 
+pub mod currency;
 pub mod periods;
 pub mod reconcile;
 pub mod rules;
@@ -88,13 +90,17 @@ pub struct PeriodMetrics {
     /// Clicks over impressions of the whole period; `None` when there were no impressions or
     /// some row had clicks without impressions (a clicks-only export).
     pub ctr: Option<f64>,
-    pub spend: Money,
+    /// `None` when some spend in it has no rate into the reporting currency.
+    pub spend: Option<Money>,
+    /// The spend that is known (equal to `spend` when that is known).
+    pub spend_known: Money,
     pub cpc: Option<f64>,
     /// Deals created in the period.
     pub leads: u64,
     /// Deals won (closed as won) in the period.
     pub deals_won: u64,
-    /// The amounts of the deals won in the period; `None` when a won deal lacks its amount.
+    /// The amounts of the deals won in the period; `None` when a won deal lacks its amount or
+    /// its amount has no rate into the reporting currency.
     pub revenue: Option<Money>,
     /// The sum of the amounts that are known (equal to `revenue` when that is known).
     pub revenue_known: Money,
@@ -171,8 +177,19 @@ impl Finding {
 /// Something about the input as a whole that people should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnalysisWarning {
-    /// Amounts come in these currencies; they are summed as they are, never converted.
-    MixedCurrencies(Vec<String>),
+    /// Amounts in `currency` on `days` days from `first` to `last` could not be converted into
+    /// the reporting currency (`None`: none is set and the data names several): no rate
+    /// covers them, so they are unknown and their periods have no verdict.
+    Unconverted {
+        currency: String,
+        reporting: Option<String>,
+        first: NaiveDate,
+        last: NaiveDate,
+        days: usize,
+    },
+    /// `[currency] rates_file` could not be read, or some of its rows are bad (the message, in
+    /// English, names the file, lines and columns); its good rows were used.
+    RatesFile(String),
     /// A re-pull of this window answered with less than the store held (the store's ledger
     /// marks it; the analysis does not look for these, the pipeline adds them).
     Suspicious(SuspiciousWindow),
@@ -185,7 +202,8 @@ pub struct Analysis {
     /// The analysed range, widened to whole periods.
     pub from: NaiveDate,
     pub to: NaiveDate,
-    /// The currency of the amounts, when all rows agree on one.
+    /// The reporting currency every amount is in (`None` when the data names none, or several
+    /// and nothing says which to report in).
     pub currency: Option<String>,
     pub warnings: Vec<AnalysisWarning>,
     pub periods: Vec<PeriodMetrics>,
@@ -243,17 +261,22 @@ pub fn analyze(
         end: to,
     };
 
+    let converted = currency::convert(ads, deals, claims, &settings.currency, window)?;
+    let (ads, deals, claims) = (&converted.ads, &converted.deals, &converted.claims);
+    let currency = converted.reporting.clone();
+    let warnings = converted
+        .missing
+        .summary()
+        .into_iter()
+        .map(|(code, (first, last, days))| AnalysisWarning::Unconverted {
+            currency: code,
+            reporting: currency.clone(),
+            first,
+            last,
+            days,
+        })
+        .collect();
     let sums = periods::aggregate(ads, deals, g, window)?;
-    let currencies = periods::currencies(ads, deals, reported)?;
-    let mut warnings = Vec::new();
-    if currencies.len() > 1 {
-        warnings.push(AnalysisWarning::MixedCurrencies(
-            currencies.iter().cloned().collect(),
-        ));
-    }
-    let currency = (currencies.len() == 1)
-        .then(|| currencies.iter().next().cloned())
-        .flatten();
 
     let mut starts = Vec::new();
     let mut start = history_start;
@@ -287,17 +310,24 @@ pub fn analyze(
                     .cloned()
                     .unwrap_or_default()
             };
-            rows.push(periods::period_metrics(
-                channel,
-                g,
+            let mut gaps: Vec<GapReason> = shared_gaps[i]
+                .iter()
+                .filter(|gap| periods::gap_concerns(gap, channel, &ad_channels))
+                .cloned()
+                .collect();
+            let period = DateRange {
                 start,
-                &total,
-                shared_gaps[i]
-                    .iter()
-                    .filter(|gap| periods::gap_concerns(gap, channel, &ad_channels))
-                    .cloned()
-                    .collect(),
+                end: g.period_end(start),
+            };
+            let only = (channel != ALL_CHANNELS).then_some(channel);
+            gaps.extend(converted.missing.within(only, period).into_iter().map(
+                |(code, ranges)| GapReason::MissingRate {
+                    currency: code,
+                    reporting: currency.clone(),
+                    ranges,
+                },
             ));
+            rows.push(periods::period_metrics(channel, g, start, &total, gaps));
         }
         mark_missing_baselines(&mut rows, g, settings.baseline_periods);
 
@@ -337,6 +367,7 @@ pub fn analyze(
             today,
             currency: currency.as_deref(),
             ad_channels: &ad_channels,
+            missing_rates: &converted.missing,
         },
     )?;
     findings.extend(reconciled.findings);

@@ -84,6 +84,14 @@ pub enum GapReason {
     /// watched activity metrics are unknown in it or in its baseline (reach a platform did not
     /// report, the CTR of a clicks-only export): one of them may have grown, so it is not clear.
     ActivityUnknown { metrics: Vec<ActivityMetric> },
+    /// Amounts in `currency` on these days (in order, disjoint) have no rate into the
+    /// reporting currency (`None`: none is set, and the data names several currencies), so
+    /// they are unknown.
+    MissingRate {
+        currency: String,
+        reporting: Option<String>,
+        ranges: Vec<DateRange>,
+    },
     /// The source has not finished these days in its own time zone yet (in order, disjoint):
     /// the next run fills them. Not a failure.
     SourcePending {
@@ -101,6 +109,7 @@ impl GapReason {
             | GapReason::WonWithoutAmount(_)
             | GapReason::NoBaseline { .. }
             | GapReason::ActivityUnknown { .. }
+            | GapReason::MissingRate { .. }
             | GapReason::SourcePending { .. } => 0,
         }
     }
@@ -116,10 +125,14 @@ pub(super) struct Sums {
     /// Rows with clicks but no impressions (a clicks-only export): the CTR is unknown.
     clicks_only: u64,
     spend_micros: i64,
+    /// Ad rows whose spend has no rate into the reporting currency.
+    spend_unconverted: u64,
     leads: u64,
     deals_won: u64,
     revenue_micros: i64,
     won_without_amount: u64,
+    /// Won deals whose amount has no rate into the reporting currency.
+    won_unconverted: u64,
 }
 
 impl Sums {
@@ -130,10 +143,12 @@ impl Sums {
         self.clicks += other.clicks;
         self.clicks_only += other.clicks_only;
         self.spend_micros += other.spend_micros;
+        self.spend_unconverted += other.spend_unconverted;
         self.leads += other.leads;
         self.deals_won += other.deals_won;
         self.revenue_micros += other.revenue_micros;
         self.won_without_amount += other.won_without_amount;
+        self.won_unconverted += other.won_unconverted;
     }
 }
 
@@ -174,6 +189,8 @@ pub(super) fn aggregate(
                 .sum()
                 .cast(DataType::Int64)
                 .alias("spend_micros"),
+            // Spend is never null but where its rate is missing (see `currency`).
+            count(col("spend_micros").null_count()).alias("spend_unconverted"),
         ])
         .collect()
         .map_err(at("summing ad rows by period"))?;
@@ -198,7 +215,14 @@ pub(super) fn aggregate(
                 .sum()
                 .cast(DataType::Int64)
                 .alias("revenue_micros"),
-            count(col("amount_micros").null_count()).alias("won_without_amount"),
+            count(
+                col("amount_micros")
+                    .is_null()
+                    .and(col("unconverted").not())
+                    .sum(),
+            )
+            .alias("won_without_amount"),
+            count(col("unconverted").sum()).alias("won_unconverted"),
         ])
         .collect()
         .map_err(at("summing won deals by period"))?;
@@ -212,6 +236,7 @@ pub(super) fn aggregate(
             "reach_missing",
             "clicks",
             "clicks_only",
+            "spend_unconverted",
         ],
         &["spend_micros"],
         |key, u, i| {
@@ -221,6 +246,7 @@ pub(super) fn aggregate(
             s.reach_missing = u[2];
             s.clicks = u[3];
             s.clicks_only = u[4];
+            s.spend_unconverted = u[5];
             s.spend_micros = i[0];
         },
     )?;
@@ -229,12 +255,13 @@ pub(super) fn aggregate(
     })?;
     for_each_group(
         &won,
-        &["deals_won", "won_without_amount"],
+        &["deals_won", "won_without_amount", "won_unconverted"],
         &["revenue_micros"],
         |key, u, i| {
             let s = sums.entry(key).or_default();
             s.deals_won = u[0];
             s.won_without_amount = u[1];
+            s.won_unconverted = u[2];
             s.revenue_micros = i[0];
         },
     )?;
@@ -343,39 +370,6 @@ pub(super) fn gap_concerns(
     }
 }
 
-/// The distinct currencies of the rows in the window.
-pub(super) fn currencies(
-    ads: &DataFrame,
-    deals: &DataFrame,
-    window: DateRange,
-) -> Result<BTreeSet<String>, AnalysisError> {
-    let distinct = |df: &DataFrame, date: &str| -> PolarsResult<Vec<String>> {
-        let out = df
-            .clone()
-            .lazy()
-            .filter(
-                col(date)
-                    .gt_eq(lit(window.start))
-                    .and(col(date).lt_eq(lit(window.end))),
-            )
-            .filter(col("currency").is_not_null())
-            .group_by([col("currency")])
-            .agg([len()])
-            .collect()?;
-        Ok(out
-            .column("currency")?
-            .str()?
-            .iter()
-            .flatten()
-            .map(str::to_string)
-            .collect())
-    };
-    let mut set = BTreeSet::new();
-    set.extend(distinct(ads, "date").map_err(at("listing currencies"))?);
-    set.extend(distinct(deals, "created_date").map_err(at("listing currencies"))?);
-    Ok(set)
-}
-
 /// Gaps of the period starting at `start` (each channel keeps those that concern it, see
 /// [`gap_concerns`]): it has not ended, a source missed days of it, or a source has not finished days of it yet (uncovered days from its
 /// `pending_from` up to yesterday).
@@ -447,11 +441,13 @@ pub(super) fn period_metrics(
         gaps.push(GapReason::WonWithoutAmount(s.won_without_amount));
     }
     let ratio = |num: f64, den: f64| (den != 0.0).then(|| num / den);
-    let spend = Money::from_micros(s.spend_micros);
+    let spend_known = Money::from_micros(s.spend_micros);
+    let spend = (s.spend_unconverted == 0).then_some(spend_known);
     let revenue_known = Money::from_micros(s.revenue_micros);
-    // A won deal without an amount makes the whole revenue unknown, and with it every figure
-    // built on it: a partial sum must not pose as the total.
-    let revenue = (s.won_without_amount == 0).then_some(revenue_known);
+    // A won deal without an amount (or without a rate for it) makes the whole revenue
+    // unknown, and with it every figure built on it: a partial sum must not pose as the total.
+    let revenue = (s.won_without_amount == 0 && s.won_unconverted == 0).then_some(revenue_known);
+    let spent = |f: &dyn Fn(f64) -> Option<f64>| spend.and_then(|s| f(s.as_f64()));
     PeriodMetrics {
         channel: channel.to_string(),
         period_start: start,
@@ -464,14 +460,15 @@ pub(super) fn period_metrics(
         clicks: s.clicks,
         ctr: ratio(s.clicks as f64, s.impressions as f64).filter(|_| s.clicks_only == 0),
         spend,
-        cpc: ratio(spend.as_f64(), s.clicks as f64),
+        spend_known,
+        cpc: spent(&|spend| ratio(spend, s.clicks as f64)),
         leads: s.leads,
         deals_won: s.deals_won,
         revenue,
         revenue_known,
         won_without_amount: s.won_without_amount,
-        cost_per_won_deal: revenue.and_then(|_| ratio(spend.as_f64(), s.deals_won as f64)),
-        romi: revenue.and_then(|r| ratio(r.as_f64() - spend.as_f64(), spend.as_f64())),
+        cost_per_won_deal: revenue.and_then(|_| spent(&|spend| ratio(spend, s.deals_won as f64))),
+        romi: revenue.and_then(|r| spent(&|spend| ratio(r.as_f64() - spend, spend))),
     }
 }
 
@@ -481,7 +478,7 @@ pub(super) fn data_gap(p: &PeriodMetrics, currency: Option<&str>) -> Finding {
         channel: p.channel.clone(),
         period_start: p.period_start,
         period_end: p.period_end,
-        spend: p.spend,
+        spend: p.spend_known,
         currency: currency.map(str::to_string),
         detail: FindingDetail::DataGap(super::DataGap {
             reasons: p.gaps.clone(),

@@ -141,6 +141,13 @@ pub enum ClaimGap {
     NoAdSource { channel: String },
     /// The claim is an amount in another currency than the data's: not comparable.
     CurrencyMismatch { claimed: String, observed: String },
+    /// Amounts the claim or its observation is made of, in `currency` on these days, have no
+    /// rate into the reporting currency (`None`: none is set), so they are unknown.
+    MissingRate {
+        currency: String,
+        reporting: Option<String>,
+        ranges: Vec<DateRange>,
+    },
 }
 
 /// What the reconciliation concluded about one claim.
@@ -275,6 +282,8 @@ pub(super) struct Context<'a> {
     pub currency: Option<&'a str>,
     /// The channels each ad source delivers (computed once for the whole analysis).
     pub ad_channels: &'a HashMap<String, BTreeSet<String>>,
+    /// Days whose amounts have no rate into the reporting currency.
+    pub missing_rates: &'a super::currency::MissingRates,
 }
 
 /// Reconciles every claim of the report frame and of the ads frame's `claimed_*` columns.
@@ -829,6 +838,16 @@ fn judge(claim: &Claim, days: &Days, sources: &SourceRoles, cx: &Context<'_>) ->
             claimed: claimed.clone(),
             observed: observed.to_string(),
         });
+    }
+    if claim.metric.is_money() || claim.metric == ClaimMetric::Roas {
+        let channel = (claim.channel != super::ALL_CHANNELS).then_some(claim.channel.as_str());
+        for (currency, ranges) in cx.missing_rates.within(channel, claim.period) {
+            gaps.push(ClaimGap::MissingRate {
+                currency,
+                reporting: cx.missing_rates.reporting.clone(),
+                ranges,
+            });
+        }
     }
     let observed = match observed_value(claim.metric, &day) {
         Ok(value) => Some(value),

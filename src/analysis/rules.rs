@@ -11,6 +11,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::currency::CurrencySettings;
 use super::periods::Granularity;
 use super::reconcile::ReconcileSettings;
 use super::{Finding, FindingDetail, PeriodMetrics};
@@ -54,7 +55,7 @@ impl ActivityMetric {
             ActivityMetric::Reach => p.reach.map(|r| r as f64),
             ActivityMetric::Clicks => Some(p.clicks as f64),
             ActivityMetric::Ctr => p.ctr,
-            ActivityMetric::Spend => Some(p.spend.as_f64()),
+            ActivityMetric::Spend => p.spend.map(|s| s.as_f64()),
             ActivityMetric::Leads => Some(p.leads as f64),
         }
     }
@@ -97,6 +98,7 @@ pub struct RuleSettings {
     pub money_metric: MoneyMetric,
     pub money_growth_max: f64,
     pub reconciliation: ReconcileSettings,
+    pub currency: CurrencySettings,
 }
 
 impl Default for RuleSettings {
@@ -113,6 +115,7 @@ impl Default for RuleSettings {
             money_metric: MoneyMetric::Revenue,
             money_growth_max: 0.0,
             reconciliation: ReconcileSettings::default(),
+            currency: CurrencySettings::default(),
         }
     }
 }
@@ -267,7 +270,7 @@ pub(super) fn activity_without_money(
                     channel: p.channel.clone(),
                     period_start: p.period_start,
                     period_end: p.period_end,
-                    spend: p.spend,
+                    spend: p.spend_known,
                     currency: currency.map(str::to_string),
                     detail: FindingDetail::ActivityWithoutMoney(ActivityWithoutMoney {
                         activity,

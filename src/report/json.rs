@@ -79,7 +79,8 @@ struct PeriodJson<'a> {
     reach: Option<u64>,
     clicks: u64,
     ctr: Option<f64>,
-    spend: f64,
+    spend: Option<f64>,
+    spend_known: f64,
     cpc: Option<f64>,
     leads: u64,
     deals_won: u64,
@@ -108,7 +109,8 @@ impl<'a> From<&'a PeriodMetrics> for PeriodJson<'a> {
             reach: p.reach,
             clicks: p.clicks,
             ctr: p.ctr,
-            spend: p.spend.as_f64(),
+            spend: p.spend.map(|s| s.as_f64()),
+            spend_known: p.spend_known.as_f64(),
             cpc: p.cpc,
             leads: p.leads,
             deals_won: p.deals_won,
@@ -331,6 +333,7 @@ fn reason_code(reason: &GapReason) -> &'static str {
         GapReason::WonWithoutAmount(_) => "won_without_amount",
         GapReason::NoBaseline { .. } => "no_baseline",
         GapReason::ActivityUnknown { .. } => "activity_unknown",
+        GapReason::MissingRate { .. } => "missing_rate",
     }
 }
 

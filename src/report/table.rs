@@ -67,7 +67,8 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
                 p.reach.map_or("?".into(), |r| integer(r, locale)),
                 integer(p.clicks, locale),
                 p.ctr.map_or("-".into(), |c| ctr(c, locale)),
-                format_money(p.spend.as_f64(), None, locale),
+                p.spend
+                    .map_or("?".into(), |s| format_money(s.as_f64(), None, locale)),
                 integer(p.leads, locale),
                 integer(p.deals_won, locale),
                 p.revenue

@@ -143,6 +143,48 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
                 )
             }
         }
+        (
+            GapReason::MissingRate {
+                currency,
+                reporting,
+                ranges: days,
+            },
+            Locale::En,
+        ) => match reporting {
+            Some(reporting) => format!(
+                "no {currency} to {reporting} rate for {} ({}), so those amounts are unknown",
+                DAYS.count(
+                    days.iter().map(DateRange::days).sum::<i64>().unsigned_abs(),
+                    locale
+                ),
+                ranges(days)
+            ),
+            None => format!(
+                "amounts in {currency} ({}) beside other currencies, and no reporting currency to convert them into",
+                ranges(days)
+            ),
+        },
+        (
+            GapReason::MissingRate {
+                currency,
+                reporting,
+                ranges: days,
+            },
+            Locale::Ru,
+        ) => match reporting {
+            Some(reporting) => format!(
+                "нет курса {currency} к {reporting} за {} ({}), поэтому эти суммы неизвестны",
+                DAYS.count(
+                    days.iter().map(DateRange::days).sum::<i64>().unsigned_abs(),
+                    locale
+                ),
+                ranges(days)
+            ),
+            None => format!(
+                "суммы в {currency} ({}) рядом с другими валютами, а валюта отчёта не задана",
+                ranges(days)
+            ),
+        },
         (GapReason::WonWithoutAmount(n), Locale::En) => format!(
             "{} without an amount, so revenue is unknown",
             WON_DEALS.count(*n, locale)

@@ -252,6 +252,21 @@ pub fn claim_gap(gap: &ClaimGap, locale: Locale) -> String {
         (ClaimGap::CurrencyMismatch { claimed, observed }, Locale::Ru) => {
             format!("заявлено в {claimed}, а данные в {observed}: сравнивать нельзя")
         }
+        (
+            ClaimGap::MissingRate {
+                currency,
+                reporting,
+                ranges,
+            },
+            _,
+        ) => gap_reason(
+            &GapReason::MissingRate {
+                currency: currency.clone(),
+                reporting: reporting.clone(),
+                ranges: ranges.clone(),
+            },
+            locale,
+        ),
     }
 }
 
@@ -265,6 +280,7 @@ pub fn claim_gap_code(gap: &ClaimGap) -> &'static str {
         ClaimGap::Undefined => "undefined",
         ClaimGap::NoAdSource { .. } => "no_ad_source",
         ClaimGap::CurrencyMismatch { .. } => "currency_mismatch",
+        ClaimGap::MissingRate { .. } => "missing_rate",
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{CLAIMS, PERIODS, ROWS, date_range, format_money, period_countable, period_noun};
+use super::{CLAIMS, DAYS, PERIODS, ROWS, date_range, format_money, period_countable, period_noun};
 use crate::analysis::{ALL_CHANNELS, AnalysisWarning, FindingKind, Granularity};
 use crate::domain::{Locale, Suspicion, SuspiciousWindow};
 
@@ -42,14 +42,62 @@ pub fn heading(
 /// `warnings` text.
 pub fn warning(w: &AnalysisWarning, locale: Locale) -> String {
     match (w, locale) {
-        (AnalysisWarning::MixedCurrencies(currencies), Locale::En) => format!(
-            "amounts come in several currencies ({}); kassa sums them as they are and does not convert",
-            currencies.join(", ")
+        (
+            AnalysisWarning::Unconverted {
+                currency,
+                reporting: Some(reporting),
+                first,
+                last,
+                days,
+            },
+            Locale::En,
+        ) => format!(
+            "no {currency} to {reporting} rate for {} from {first} to {last}: those amounts are unknown and their periods have no verdict (add the rates to [currency] rates or rates_file)",
+            DAYS.count(*days as u64, locale)
         ),
-        (AnalysisWarning::MixedCurrencies(currencies), Locale::Ru) => format!(
-            "суммы указаны в разных валютах ({}); kassa складывает их как есть, без пересчёта",
-            currencies.join(", ")
+        (
+            AnalysisWarning::Unconverted {
+                currency,
+                reporting: Some(reporting),
+                first,
+                last,
+                days,
+            },
+            Locale::Ru,
+        ) => format!(
+            "нет курса {currency} к {reporting} за {} с {first} по {last}: эти суммы неизвестны, у их периодов нет вывода (добавьте курсы в [currency] rates или rates_file)",
+            DAYS.count(*days as u64, locale)
         ),
+        (
+            AnalysisWarning::Unconverted {
+                currency,
+                reporting: None,
+                first,
+                last,
+                ..
+            },
+            Locale::En,
+        ) => format!(
+            "amounts come in several currencies, {currency} among them (from {first} to {last}), and no reporting currency is set: set [currency] reporting and the rates; until then those periods have no verdict"
+        ),
+        (
+            AnalysisWarning::Unconverted {
+                currency,
+                reporting: None,
+                first,
+                last,
+                ..
+            },
+            Locale::Ru,
+        ) => format!(
+            "суммы указаны в разных валютах, среди них {currency} (с {first} по {last}), а валюта отчёта не задана: укажите [currency] reporting и курсы; до тех пор у этих периодов нет вывода"
+        ),
+        (AnalysisWarning::RatesFile(error), Locale::En) => {
+            format!("{error}; amounts that needed its rates are unknown")
+        }
+        (AnalysisWarning::RatesFile(error), Locale::Ru) => {
+            format!("{error}; суммы, которым нужны его курсы, неизвестны")
+        }
         (AnalysisWarning::Suspicious(window), Locale::En) => format!(
             "source {:?}: {} (a suspicious re-pull: no episode it overlaps is resolved until \
              `kassa backfill --from {} --to {} --source {} --accept-empty` accepts it)",

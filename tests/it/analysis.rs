@@ -775,7 +775,8 @@ fn unknown_revenue_hides_romi() {
     assert_eq!(cells[8..10], ["?", "?"], "revenue and romi: {week5}");
     assert_eq!(cells[10..], ["no", "verdict"], "{week5}");
 
-    // Mixed currencies: the JSON says `"currency": null`, present rather than missing.
+    // Mixed currencies and no reporting currency: the JSON says `"currency": null`, present
+    // rather than missing, and the warnings say how to convert; nothing is summed as it is.
     let mut eur = ads.clone();
     eur[0].currency = Some("EUR".into());
     let mixed = run(&eur, &deals, &full_coverage(), "2025-03-01");
@@ -785,7 +786,27 @@ fn unknown_revenue_hides_romi() {
         Some(&serde_json::Value::Null),
         "{json}"
     );
-    assert!(json["warnings"][0].as_str().unwrap().contains("EUR, USD"));
+    let warnings: Vec<&str> = json["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("EUR") && w.contains("no reporting currency is set")),
+        "{warnings:?}"
+    );
+    let first = &json["periods"][0];
+    assert_eq!(first["verdict"], "none", "{first}");
+    assert!(
+        first["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&"missing_rate".into()),
+        "{first}"
+    );
 }
 
 /// Four steady weeks of meta (1000 impressions, 100 clicks, reach 500, one won deal of 1000),

@@ -17,6 +17,7 @@ mod command_line;
 mod config;
 mod connector;
 mod csv;
+mod currency;
 mod docs;
 mod fakes;
 mod faults;
