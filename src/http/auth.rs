@@ -203,6 +203,9 @@ pub struct OAuth2 {
     cache_key: String,
     /// Fields the platform wants beside the grant (amoCRM: `redirect_uri`); not secret.
     extra: Vec<(&'static str, String)>,
+    /// Client id and secret in an `Authorization: Basic` header instead of the body
+    /// (RFC 6749 section 2.3.1; Pipedrive accepts only this form).
+    basic_auth: bool,
     current: tokio::sync::Mutex<Option<CachedToken>>,
 }
 
@@ -243,6 +246,7 @@ impl OAuth2 {
             cache,
             cache_key: cache_key.into(),
             extra: Vec::new(),
+            basic_auth: false,
             current: tokio::sync::Mutex::new(None),
         }
     }
@@ -251,6 +255,12 @@ impl OAuth2 {
     /// `redirect_uri` even when refreshing).
     pub fn with_field(mut self, name: &'static str, value: impl Into<String>) -> OAuth2 {
         self.extra.push((name, value.into()));
+        self
+    }
+
+    /// Sends the client id and secret as HTTP Basic credentials rather than body fields.
+    pub fn with_basic_auth(mut self) -> OAuth2 {
+        self.basic_auth = true;
         self
     }
 
@@ -317,9 +327,12 @@ impl OAuth2 {
         rotated: Option<SecretString>,
         seed: String,
     ) -> Result<CachedToken, Failure> {
-        let mut fields: Vec<(&str, String)> = vec![("client_id", self.client_id.clone())];
-        if let Some(secret) = &self.client_secret {
-            fields.push(("client_secret", secret.expose_secret().to_string()));
+        let mut fields: Vec<(&str, String)> = Vec::new();
+        if !self.basic_auth {
+            fields.push(("client_id", self.client_id.clone()));
+            if let Some(secret) = &self.client_secret {
+                fields.push(("client_secret", secret.expose_secret().to_string()));
+            }
         }
         let refresh_used = match &self.grant {
             Grant::RefreshToken(configured) => {
@@ -337,7 +350,23 @@ impl OAuth2 {
             }
         };
         fields.extend(self.extra.iter().cloned());
-        let request = http.post(self.token_url.clone());
+        let mut request = http.post(self.token_url.clone());
+        if self.basic_auth {
+            use base64::Engine as _;
+            let pair = format!(
+                "{}:{}",
+                self.client_id,
+                self.client_secret
+                    .as_ref()
+                    .map(|s| s.expose_secret())
+                    .unwrap_or_default()
+            );
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            request = request.header(
+                reqwest::header::AUTHORIZATION,
+                sensitive(&format!("Basic {encoded}"))?,
+            );
+        }
         let request = match self.body {
             // Encoded here rather than with reqwest's `form` feature, which would rebuild
             // reqwest and everything above it for one call.

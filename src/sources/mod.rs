@@ -6,8 +6,8 @@
 //!   traits, errors, secrets, the HTTP client kit);
 //! - [`wire`]: reading values out of platform JSON;
 //! - [`channels`]: the `channel_rules` every CRM connector maps its deals' channels with;
-//! - [`csv`], [`meta`], [`hubspot`], [`yandex_direct`], [`vk_ads`], [`bitrix24`], [`amocrm`]: the
-//!   connectors.
+//! - [`csv`], [`meta`], [`hubspot`], [`yandex_direct`], [`vk_ads`], [`bitrix24`], [`amocrm`],
+//!   [`pipedrive`]: the connectors.
 //!
 //! Adding a platform: write its module (a config struct implementing [`ConnectorConfig`] and a
 //! source implementing [`Connector`]), then add one line to the `connectors!` list below: that
@@ -25,6 +25,7 @@ pub mod channels;
 pub mod csv;
 pub mod hubspot;
 pub mod meta;
+pub mod pipedrive;
 pub mod source;
 pub mod vk_ads;
 pub mod wire;
@@ -98,6 +99,8 @@ connectors! {
     "amocrm" => AmoCrm(amocrm::AmoCrmConfig),
     /// VK Ads daily statistics per ad plan.
     "vk_ads" => VkAds(vk_ads::VkAdsConfig),
+    /// Pipedrive deals (API v2).
+    "pipedrive" => Pipedrive(pipedrive::PipedriveConfig),
 }
 
 /// The kinds `SourceConfig` accepts, for error messages: `csv_ads, csv_crm, …`.

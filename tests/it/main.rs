@@ -27,6 +27,7 @@ mod layers;
 mod meta;
 mod network;
 mod outbox;
+mod pipedrive;
 mod promises;
 mod properties;
 mod reconcile;

@@ -18,7 +18,10 @@ use serde_json::{Value, json};
 use wiremock::MockServer;
 
 use crate::connector::{Platform, always};
-use crate::fakes::{amocrm::AmoCrm, answer, bitrix24::Bitrix24, hubspot::HubSpot, meta::Meta, ok};
+use crate::fakes::{
+    amocrm::AmoCrm, answer, bitrix24::Bitrix24, hubspot::HubSpot, meta::Meta, ok,
+    pipedrive::Pipedrive,
+};
 use crate::helpers::{Workspace, paused_clock_context, range, source_config};
 
 fn cases(cases: u32) -> Config {
@@ -393,6 +396,43 @@ fn amocrm_leads_with_any_field_value_are_read_or_name_the_field() {
         ] {
             if let Err(error) = fake.pull(body) {
                 assert_located::<AmoCrm>(&error)?;
+            }
+        }
+        Ok(())
+    });
+}
+
+const PIPEDRIVE_FIELDS: &[&str] = &[
+    "id",
+    "status",
+    "value",
+    "currency",
+    "add_time",
+    "won_time",
+    "lost_time",
+    "close_time",
+    "is_deleted",
+    "origin",
+    "custom_fields",
+];
+
+/// Pipedrive deals: any value in any field is read or refused naming it; any answer body is
+/// deals or an error naming the source and the range.
+#[test]
+fn pipedrive_deals_with_any_field_value_are_read_or_name_the_field() {
+    let fake = Fake::<Pipedrive>::new();
+    check(
+        64,
+        (prop::sample::select(PIPEDRIVE_FIELDS), any_json()),
+        |(field, value)| mutated_row_names_the_field(&fake, "/data/0", field, value),
+    );
+    check(32, (any_json(), "[ -~]{0,60}"), |(value, text)| {
+        for body in [
+            ResponseBody::Json(value.clone()),
+            ResponseBody::Raw(text.clone()),
+        ] {
+            if let Err(error) = fake.pull(body) {
+                assert_located::<Pipedrive>(&error)?;
             }
         }
         Ok(())
