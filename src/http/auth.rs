@@ -367,7 +367,8 @@ impl OAuth2 {
         // A token answer is a short JSON; anything near a megabyte is not one.
         let body = read_body(response, TARGET_MAX_BODY, "the token request").await?;
         if !status.is_success() {
-            return Err(token_failure(status, &headers, &body));
+            let refreshing = matches!(self.grant, Grant::RefreshToken(_));
+            return Err(token_failure(status, &headers, &body, refreshing));
         }
         let answer: Value = serde_json::from_str(&body).map_err(|_| {
             Failure::fatal(
@@ -408,11 +409,14 @@ impl OAuth2 {
 
 /// Reads a token endpoint's refusal (`{"error": "invalid_grant", "error_description": ...}`,
 /// or VK Ads' `{"code": "invalid_client", "message": ...}`): a grant or client the endpoint
-/// refuses will not work on retry and needs a person.
+/// refuses will not work on retry and needs a person. `refreshing` says whether the grant was
+/// a refresh token (else client credentials, which Salesforce refuses with `invalid_grant`
+/// when the app may not use that flow).
 fn token_failure(
     status: reqwest::StatusCode,
     headers: &reqwest::header::HeaderMap,
     body: &str,
+    refreshing: bool,
 ) -> Failure {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let field = |names: &[&str]| {
@@ -425,8 +429,10 @@ fn token_failure(
     let description = field(&["error_description", "hint", "message"]);
     match code {
         Some(code @ ("invalid_grant" | "invalid_client" | "unauthorized_client")) => {
-            let what = if code == "invalid_grant" {
+            let what = if code == "invalid_grant" && refreshing {
                 "the refresh token was refused (revoked, expired or already used): authorise kassa again and put the new refresh token where the configuration names it"
+            } else if code == "invalid_grant" {
+                "the client-credentials grant was refused: check in the platform's app settings that the app may use this flow and has a user to run as"
             } else {
                 "the client id or secret was refused: check them in the platform's app settings"
             };
@@ -507,6 +513,7 @@ mod tests {
             reqwest::StatusCode::BAD_REQUEST,
             &reqwest::header::HeaderMap::new(),
             body,
+            true,
         );
         assert_eq!(failure.kind, FailureKind::Auth);
         assert!(!failure.retryable);
@@ -519,6 +526,7 @@ mod tests {
             reqwest::StatusCode::SERVICE_UNAVAILABLE,
             &reqwest::header::HeaderMap::new(),
             "down",
+            true,
         );
         assert!(failure.retryable);
     }

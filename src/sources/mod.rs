@@ -7,7 +7,7 @@
 //! - [`wire`]: reading values out of platform JSON;
 //! - [`channels`]: the `channel_rules` every CRM connector maps its deals' channels with;
 //! - [`csv`], [`meta`], [`hubspot`], [`yandex_direct`], [`vk_ads`], [`bitrix24`], [`amocrm`]: the
-//!   connectors.
+//!   connectors; [`salesforce`] too.
 //!
 //! Adding a platform: write its module (a config struct implementing [`ConnectorConfig`] and a
 //! source implementing [`Connector`]), then add one line to the `connectors!` list below: that
@@ -25,6 +25,7 @@ pub mod channels;
 pub mod csv;
 pub mod hubspot;
 pub mod meta;
+pub mod salesforce;
 pub mod source;
 pub mod vk_ads;
 pub mod wire;
@@ -98,6 +99,8 @@ connectors! {
     "amocrm" => AmoCrm(amocrm::AmoCrmConfig),
     /// VK Ads daily statistics per ad plan.
     "vk_ads" => VkAds(vk_ads::VkAdsConfig),
+    /// Salesforce opportunities through the REST `query` resource (SOQL).
+    "salesforce" => Salesforce(salesforce::SalesforceConfig),
 }
 
 /// The kinds `SourceConfig` accepts, for error messages: `csv_ads, csv_crm, …`.

@@ -11,6 +11,7 @@ pub mod amocrm;
 pub mod bitrix24;
 pub mod hubspot;
 pub mod meta;
+pub mod salesforce;
 pub mod vk_ads;
 pub mod yandex_direct;
 
