@@ -12,13 +12,15 @@
 //! `CreatedDate` is an instant (`2024-05-01T14:03:22.000+0000`), dated in the business's zone;
 //! `CloseDate` is a date without a zone, kept as written.
 //!
-//! Credentials: the OAuth 2.0 client-credentials flow of a connected app, the access token
-//! cached in the store. `REQUEST_LIMIT_EXCEEDED` (403) for the org's rolling 24-hour API
+//! Credentials: a connected app's OAuth 2.0 client-credentials flow, or its JWT bearer flow
+//! (an RS256 assertion for a pre-authorised user, signed with the app's private key); either
+//! way the access token is cached in the store. `REQUEST_LIMIT_EXCEEDED` (403) for the org's rolling 24-hour API
 //! allocation stops the source for the run; the concurrent long-request limit, the same code
 //! with `ConcurrentPerOrgLongTxn`, is waited out. `INVALID_SESSION_ID` (401) renews the token
 //! once, then is an auth error saying what to check.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -36,6 +38,7 @@ use super::source::{
 use super::wire;
 use crate::domain::{DateRange, Deal, DealInstants, DealStatus, Pulled, RowKind};
 use crate::http::auth::{Grant, OAuth2, TokenBody};
+use crate::http::jwt::JwtSigner;
 use crate::http::{
     Failure, FailureKind, HttpClient, PageGuard, Request, retry_after, same_origin_link,
     summarize_body,
@@ -78,9 +81,16 @@ pub struct SalesforceConfig {
     pub api_version: String,
     /// The connected app's consumer key.
     pub client_id: Option<String>,
-    /// The connected app's consumer secret.
+    /// The connected app's consumer secret (the client-credentials flow).
     pub client_secret_env: Option<String>,
     pub client_secret_file: Option<PathBuf>,
+    /// The JWT bearer flow instead: the PEM private key whose certificate the app holds, the
+    /// user kassa acts as, and the assertion's audience.
+    pub private_key_env: Option<String>,
+    pub private_key_file: Option<PathBuf>,
+    pub username: Option<String>,
+    #[serde(default = "default_audience")]
+    pub audience: String,
     /// Whether the org has multi-currency on: then `CurrencyIsoCode` is selected.
     #[serde(default)]
     pub multi_currency: bool,
@@ -95,6 +105,9 @@ pub struct SalesforceConfig {
 fn default_api_version() -> String {
     DEFAULT_API_VERSION.to_string()
 }
+fn default_audience() -> String {
+    "https://login.salesforce.com".to_string()
+}
 
 impl SalesforceConfig {
     fn client_secret(&self) -> SecretRef {
@@ -106,6 +119,22 @@ impl SalesforceConfig {
             file: self.client_secret_file.clone(),
             example: "client_secret_env = \"KASSA_SALESFORCE_CLIENT_SECRET\"".to_string(),
         }
+    }
+
+    fn private_key(&self) -> SecretRef {
+        SecretRef {
+            what: "private key",
+            env_key: "private_key_env",
+            file_key: "private_key_file",
+            env: self.private_key_env.clone(),
+            file: self.private_key_file.clone(),
+            example: "private_key_file = \"/run/secrets/salesforce.key\"".to_string(),
+        }
+    }
+
+    /// The JWT bearer flow is chosen by naming its key or its user.
+    fn uses_jwt(&self) -> bool {
+        self.private_key_env.is_some() || self.private_key_file.is_some() || self.username.is_some()
     }
 
     /// Every field the query selects, each once (SOQL refuses a field selected twice).
@@ -154,7 +183,10 @@ impl ConnectorConfig for SalesforceConfig {
     }
 
     fn resolve_paths(&mut self, base: &std::path::Path) {
-        if let Some(path) = &mut self.client_secret_file {
+        for path in [&mut self.client_secret_file, &mut self.private_key_file]
+            .into_iter()
+            .flatten()
+        {
             *path = base.join(&*path);
         }
     }
@@ -188,7 +220,25 @@ impl ConnectorConfig for SalesforceConfig {
                 "client_id = \"3MVG9...\"",
             );
         }
-        self.client_secret().validate(key, problems);
+        if self.uses_jwt() {
+            if self.client_secret_env.is_some() || self.client_secret_file.is_some() {
+                problems.push(
+                    format!("{key}.client_secret_env"),
+                    "give either a client secret (the client-credentials flow) or private_key_env/private_key_file and username (the JWT bearer flow), not both",
+                );
+            }
+            if self.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
+                problems.push_with_example(
+                    format!("{key}.username"),
+                    "is missing: the JWT bearer flow acts as a user pre-authorised for the app",
+                    "username = \"kassa-integration@example.com\"",
+                );
+            }
+            self.private_key().validate(key, problems);
+            validate_base_url(&self.audience, &format!("{key}.audience"), problems);
+        } else {
+            self.client_secret().validate(key, problems);
+        }
         if let Some(currency) = &self.currency
             && !(currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()))
         {
@@ -218,11 +268,29 @@ impl ConnectorConfig for SalesforceConfig {
             base.join(path)
                 .map_err(|e| SourceError::new(ErrorKind::Config, format!("bad instance_url: {e}")))
         };
+        let client_id = self.client_id.clone().unwrap_or_default();
+        let (secret, grant) = if self.uses_jwt() {
+            let signer = JwtSigner::from_pem(
+                &self.private_key().resolve()?,
+                client_id.clone(),
+                self.username.clone().unwrap_or_default(),
+                self.audience.trim_end_matches('/'),
+            )
+            .map_err(|problem| {
+                SourceError::new(ErrorKind::Config, format!("the private key {problem}"))
+            })?;
+            (None, Grant::JwtBearer(Arc::new(signer)))
+        } else {
+            (
+                Some(self.client_secret().resolve()?),
+                Grant::ClientCredentials { scope: None },
+            )
+        };
         let auth = OAuth2::new(
             join("services/oauth2/token")?,
-            self.client_id.clone().unwrap_or_default(),
-            Some(self.client_secret().resolve()?),
-            Grant::ClientCredentials { scope: None },
+            client_id,
+            secret,
+            grant,
             TokenBody::Form,
             context.tokens.clone(),
             format!("source:{}", self.name),
@@ -490,7 +558,7 @@ fn explain(code: &str, message: &str) -> (FailureKind, &'static str) {
     match code {
         "INVALID_SESSION_ID" | "INVALID_AUTH_HEADER" => (
             FailureKind::Auth,
-            " (the access token was refused even when new: check that the connected app has the client credentials flow enabled with an active Run As user, and that instance_url is the org's My Domain URL)",
+            " (the access token was refused even when new: check that the connected app allows its flow (client credentials with an active Run As user, or JWT bearer with the user pre-authorised), and that instance_url is the org's My Domain URL)",
         ),
         "API_DISABLED_FOR_ORG" | "API_CURRENTLY_DISABLED" => (
             FailureKind::Auth,

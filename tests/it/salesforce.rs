@@ -451,8 +451,7 @@ async fn an_invalid_session_after_renewal_is_an_auth_error_naming_what_to_fix() 
     assert_eq!(error.kind, ErrorKind::Auth, "{error}");
     assert_names_source_and_range::<Salesforce>(&error, "2024-05-01");
     assert!(
-        error.message.contains("INVALID_SESSION_ID")
-            && error.message.contains("client credentials flow"),
+        error.message.contains("INVALID_SESSION_ID") && error.message.contains("Run As user"),
         "{error}"
     );
     assert_eq!(on(&server, QUERY_PATH).await.len(), 2, "renewed once");
@@ -555,6 +554,101 @@ async fn an_answer_without_records_is_a_decode_error() {
 
     assert_eq!(error.kind, ErrorKind::Decode, "{error}");
     assert!(error.message.contains("`records`"), "{error}");
+}
+
+/// The fields of a form-encoded request body.
+fn form(request: &wiremock::Request) -> std::collections::BTreeMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+/// A JWT's part decoded as JSON.
+fn jwt_part(part: &str) -> serde_json::Value {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_jwt_bearer_flow_posts_an_rs256_assertion_for_the_user() {
+    use base64::Engine;
+    let server = org_answering(page(Vec::new(), None)).await;
+    let key = crate::helpers::repo().join("fixtures/salesforce/jwt-test-key.pem");
+    let extra = format!(
+        "private_key_file = {:?}\nusername = \"kassa@example.com\"",
+        key.display().to_string()
+    );
+    let workspace = crate::helpers::Workspace::new();
+    let unused = workspace.write("unused", "x");
+    let toml = salesforce::table(salesforce::SOURCE, &server.uri(), &unused, &extra)
+        .lines()
+        .filter(|line| !line.starts_with("client_secret_file"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let source = crate::helpers::source_config(&toml)
+        .build(&paused_clock_context())
+        .expect("the source builds");
+
+    source
+        .pull(range("2024-05-01", "2024-05-07"))
+        .await
+        .unwrap();
+
+    let tokens = on(&server, TOKEN_PATH).await;
+    assert_eq!(tokens.len(), 1);
+    let fields = form(&tokens[0]);
+    assert_eq!(
+        fields.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["assertion", "grant_type"],
+        "no client id or secret beside the assertion"
+    );
+    assert_eq!(
+        fields["grant_type"],
+        "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    );
+    let parts: Vec<&str> = fields["assertion"].split('.').collect();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(jwt_part(parts[0])["alg"], "RS256");
+    let claims = jwt_part(parts[1]);
+    assert_eq!(
+        (&claims["iss"], &claims["sub"], &claims["aud"]),
+        (
+            &json!(salesforce::CLIENT_ID),
+            &json!("kassa@example.com"),
+            &json!("https://login.salesforce.com")
+        )
+    );
+    let ahead = claims["exp"].as_i64().unwrap() - chrono::Utc::now().timestamp();
+    assert!((60..=180).contains(&ahead), "exp {ahead} s ahead");
+    // The signature verifies with the key's public half.
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let der: String = pem
+        .lines()
+        .skip_while(|line| !line.starts_with("-----BEGIN"))
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der)
+        .unwrap();
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
+    let public = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        ring::signature::KeyPair::public_key(&pair).as_ref(),
+    );
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[2])
+        .unwrap();
+    public
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .expect("a valid RS256 signature");
+    let debug = format!("{source:?}");
+    assert!(
+        !debug.contains(&pem[pem.find("-----BEGIN").unwrap() + 40..][..40]),
+        "{debug}"
+    );
 }
 
 #[test]
