@@ -10,7 +10,8 @@
 //!
 //! - [`SecretHeaders`]: static secrets in headers: a bearer token, an API key, or several.
 //! - [`OAuth2`]: access tokens obtained from a token endpoint (RFC 6749 section 6, refresh
-//!   token, or section 4.4, client credentials), cached until shortly before they expire and
+//!   token; section 4.4, client credentials; or RFC 7523, a JWT assertion signed by
+//!   [`super::jwt`]), cached until shortly before they expire and
 //!   refreshed once when the platform answers 401. Tokens outlive the process in a
 //!   [`TokenCache`], a small trait handed in at build time: the store implements it through
 //!   the pipeline, so sources never import the store.
@@ -178,6 +179,8 @@ pub enum Grant {
     RefreshToken(SecretString),
     /// `grant_type=client_credentials`, optionally for a scope.
     ClientCredentials { scope: Option<String> },
+    /// RFC 7523: a signed JWT assertion, new for every token request (Salesforce).
+    JwtBearer(Arc<super::jwt::JwtSigner>),
 }
 
 /// How the token endpoint wants its request body.
@@ -219,6 +222,7 @@ impl fmt::Debug for OAuth2 {
                 &match self.grant {
                     Grant::RefreshToken(_) => "refresh_token",
                     Grant::ClientCredentials { .. } => "client_credentials",
+                    Grant::JwtBearer(_) => "jwt_bearer",
                 },
             )
             .finish_non_exhaustive()
@@ -273,8 +277,10 @@ impl OAuth2 {
             hash.update(secret.expose_secret().as_bytes());
         }
         hash.update([0]);
-        if let Grant::RefreshToken(token) = &self.grant {
-            hash.update(token.expose_secret().as_bytes());
+        match &self.grant {
+            Grant::RefreshToken(token) => hash.update(token.expose_secret().as_bytes()),
+            Grant::JwtBearer(signer) => hash.update(signer.identity()),
+            Grant::ClientCredentials { .. } => {}
         }
         hash.finalize()
             .iter()
@@ -328,8 +334,11 @@ impl OAuth2 {
         seed: String,
     ) -> Result<CachedToken, Failure> {
         let mut fields: Vec<(&str, String)> = Vec::new();
+        // Basic credentials travel in a header; a JWT assertion names its client itself (`iss`).
         if !self.basic_auth {
-            fields.push(("client_id", self.client_id.clone()));
+            if !matches!(self.grant, Grant::JwtBearer(_)) {
+                fields.push(("client_id", self.client_id.clone()));
+            }
             if let Some(secret) = &self.client_secret {
                 fields.push(("client_secret", secret.expose_secret().to_string()));
             }
@@ -346,6 +355,17 @@ impl OAuth2 {
                 if let Some(scope) = scope {
                     fields.push(("scope", scope.clone()));
                 }
+                None
+            }
+            Grant::JwtBearer(signer) => {
+                let assertion = signer
+                    .assertion(Utc::now())
+                    .map_err(|e| Failure::fatal(FailureKind::Auth, e))?;
+                fields.push((
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer".into(),
+                ));
+                fields.push(("assertion", assertion));
                 None
             }
         };
@@ -396,7 +416,7 @@ impl OAuth2 {
         // A token answer is a short JSON; anything near a megabyte is not one.
         let body = read_body(response, TARGET_MAX_BODY, "the token request").await?;
         if !status.is_success() {
-            return Err(token_failure(status, &headers, &body));
+            return Err(token_failure(status, &headers, &body, &self.grant));
         }
         let answer: Value = serde_json::from_str(&body).map_err(|_| {
             Failure::fatal(
@@ -437,11 +457,12 @@ impl OAuth2 {
 
 /// Reads a token endpoint's refusal (`{"error": "invalid_grant", "error_description": ...}`,
 /// or VK Ads' `{"code": "invalid_client", "message": ...}`): a grant or client the endpoint
-/// refuses will not work on retry and needs a person.
+/// refuses will not work on retry and needs a person; what to fix depends on the `grant`.
 fn token_failure(
     status: reqwest::StatusCode,
     headers: &reqwest::header::HeaderMap,
     body: &str,
+    grant: &Grant,
 ) -> Failure {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let field = |names: &[&str]| {
@@ -454,10 +475,19 @@ fn token_failure(
     let description = field(&["error_description", "hint", "message"]);
     match code {
         Some(code @ ("invalid_grant" | "invalid_client" | "unauthorized_client")) => {
-            let what = if code == "invalid_grant" {
-                "the refresh token was refused (revoked, expired or already used): authorise kassa again and put the new refresh token where the configuration names it"
-            } else {
-                "the client id or secret was refused: check them in the platform's app settings"
+            let what = match (code, grant) {
+                ("invalid_grant", Grant::RefreshToken(_)) => {
+                    "the refresh token was refused (revoked, expired or already used): authorise kassa again and put the new refresh token where the configuration names it"
+                }
+                ("invalid_grant", Grant::ClientCredentials { .. }) => {
+                    "the client-credentials grant was refused: check in the platform's app settings that the app may use this flow and has a user to run as"
+                }
+                ("invalid_grant", Grant::JwtBearer(_)) => {
+                    "the JWT assertion was refused: check that the app holds the certificate of this private key, that the user is pre-authorised for the app, and the assertion's audience"
+                }
+                _ => {
+                    "the client id or secret was refused: check them in the platform's app settings"
+                }
             };
             let detail = description.map(|d| format!(" ({d})")).unwrap_or_default();
             Failure::fatal(
@@ -536,6 +566,7 @@ mod tests {
             reqwest::StatusCode::BAD_REQUEST,
             &reqwest::header::HeaderMap::new(),
             body,
+            &Grant::RefreshToken(SecretString::from(String::new())),
         );
         assert_eq!(failure.kind, FailureKind::Auth);
         assert!(!failure.retryable);
@@ -548,6 +579,7 @@ mod tests {
             reqwest::StatusCode::SERVICE_UNAVAILABLE,
             &reqwest::header::HeaderMap::new(),
             "down",
+            &Grant::ClientCredentials { scope: None },
         );
         assert!(failure.retryable);
     }

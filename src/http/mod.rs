@@ -18,6 +18,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 
 pub mod auth;
+pub mod jwt;
 
 pub use auth::{Authenticator, BoxFuture};
 

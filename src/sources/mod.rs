@@ -7,7 +7,7 @@
 //! - [`wire`]: reading values out of platform JSON;
 //! - [`channels`]: the `channel_rules` every CRM connector maps its deals' channels with;
 //! - [`csv`], [`meta`], [`hubspot`], [`yandex_direct`], [`vk_ads`], [`bitrix24`], [`amocrm`],
-//!   [`pipedrive`]: the connectors.
+//!   [`pipedrive`], [`salesforce`]: the connectors.
 //!
 //! Adding a platform: write its module (a config struct implementing [`ConnectorConfig`] and a
 //! source implementing [`Connector`]), then add one line to the `connectors!` list below: that
@@ -26,6 +26,7 @@ pub mod csv;
 pub mod hubspot;
 pub mod meta;
 pub mod pipedrive;
+pub mod salesforce;
 pub mod source;
 pub mod vk_ads;
 pub mod wire;
@@ -101,6 +102,8 @@ connectors! {
     "vk_ads" => VkAds(vk_ads::VkAdsConfig),
     /// Pipedrive deals (API v2).
     "pipedrive" => Pipedrive(pipedrive::PipedriveConfig),
+    /// Salesforce opportunities through the REST `query` resource (SOQL).
+    "salesforce" => Salesforce(salesforce::SalesforceConfig),
 }
 
 /// The kinds `SourceConfig` accepts, for error messages: `csv_ads, csv_crm, …`.

@@ -36,6 +36,7 @@ mod restatement;
 mod resume;
 mod ru;
 mod run;
+mod salesforce;
 mod silence;
 mod store;
 mod telemetry;

@@ -22,6 +22,7 @@ use crate::fakes::{
     amocrm::AmoCrm, answer, bitrix24::Bitrix24, hubspot::HubSpot, meta::Meta, ok,
     pipedrive::Pipedrive,
 };
+use crate::fakes::salesforce::Salesforce;
 use crate::helpers::{Workspace, paused_clock_context, range, source_config};
 
 fn cases(cases: u32) -> Config {
@@ -216,6 +217,7 @@ impl<P: Platform> Fake<P> {
     fn pull(&self, body: ResponseBody) -> Result<Pull, SourceError> {
         self.runtime.block_on(async {
             self.server.reset().await;
+            P::support(&self.server).await;
             let response = match body {
                 ResponseBody::Json(value) => ok(value),
                 ResponseBody::Raw(text) => answer(200).set_body_raw(text, "application/json"),
@@ -364,6 +366,27 @@ fn bitrix24_deals_with_any_field_value_are_read_or_name_the_field() {
         |(field, value)| {
             mutated_row_names_the_field(&fake, "/result/result/created/0", field, value)
         },
+    );
+}
+
+const SALESFORCE_FIELDS: &[&str] = &[
+    "Id",
+    "Amount",
+    "CloseDate",
+    "IsWon",
+    "IsClosed",
+    "CreatedDate",
+    "LeadSource",
+];
+
+/// Salesforce opportunities: any value in any field kassa reads is read or refused naming it.
+#[test]
+fn salesforce_opportunities_with_any_field_value_are_read_or_name_the_field() {
+    let fake = Fake::<Salesforce>::new();
+    check(
+        64,
+        (prop::sample::select(SALESFORCE_FIELDS), any_json()),
+        |(field, value)| mutated_row_names_the_field(&fake, "/records/0", field, value),
     );
 }
 

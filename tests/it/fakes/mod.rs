@@ -12,6 +12,7 @@ pub mod bitrix24;
 pub mod hubspot;
 pub mod meta;
 pub mod pipedrive;
+pub mod salesforce;
 pub mod vk_ads;
 pub mod yandex_direct;
 
