@@ -73,7 +73,7 @@ pub fn receiver(received: Received) -> Router {
         .with_state(received)
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -82,11 +82,11 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-async fn not_found() -> (StatusCode, &'static str) {
+pub(super) async fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "not found")
 }
 
-fn bearer_is(headers: &HeaderMap, token: &str) -> bool {
+pub(super) fn bearer_is(headers: &HeaderMap, token: &str) -> bool {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -212,21 +212,18 @@ async fn meta_insights(
     json_response(StatusCode::OK, &body)
 }
 
-/// The week whose meta leads the fake Meta overstates: the reconciliation's story in the demo.
-const OVERSTATED_WEEK: DateRange = DateRange {
+/// The week whose leads the fake Meta (and, in the Russian demo, the fake VK Ads) overstates:
+/// the reconciliation's story in the demo.
+pub(super) const OVERSTATED_WEEK: DateRange = DateRange {
     start: NaiveDate::from_ymd_opt(2025, 4, 21).expect("a date"),
     end: NaiveDate::from_ymd_opt(2025, 4, 27).expect("a date"),
 };
 
-/// Meta's `actions` and `action_values` for one campaign-day, as Meta writes them: every
-/// conversion under each of its overlapping type names (`lead` and the pixel's lead; `purchase`,
-/// `omni_purchase` and the pixel's purchase), zero actions left out. The figures are honest:
-/// the channel's deals of the day (created: leads; won and closed that day: purchases and their
-/// revenue) are dealt out over its campaigns of the day in turn, so a channel-day claims what
-/// the CRM recorded, except in [`OVERSTATED_WEEK`].
-fn meta_actions(platforms: &Platforms, row: &AdDay) -> (Vec<Value>, Vec<Value>) {
-    let mut campaigns: Vec<&str> = platforms
-        .ads
+/// The channel's deals of `row`'s day dealt out over its campaigns of the day in turn: the
+/// leads created that day and the deals won and closed that day that fall to `row`'s campaign,
+/// so a channel-day claims exactly what the CRM recorded.
+pub(super) fn dealt<'a>(ads: &[AdDay], deals: &'a [Deal], row: &AdDay) -> (usize, Vec<&'a Deal>) {
+    let mut campaigns: Vec<&str> = ads
         .iter()
         .filter(|r| r.channel == row.channel && r.date == row.date)
         .map(|r| r.campaign_id.as_str())
@@ -237,19 +234,30 @@ fn meta_actions(platforms: &Platforms, row: &AdDay) -> (Vec<Value>, Vec<Value>) 
         .position(|c| *c == row.campaign_id)
         .unwrap_or(0);
     let mine = |i: usize| i % campaigns.len().max(1) == turn;
-    let deals = platforms.deals.iter().filter(|d| d.channel == row.channel);
+    let deals = deals.iter().filter(|d| d.channel == row.channel);
     let leads = deals
         .clone()
         .filter(|d| d.created_date == row.date)
         .enumerate()
         .filter(|(i, _)| mine(*i))
         .count();
-    let won: Vec<&Deal> = deals
+    let won = deals
         .filter(|d| d.status == DealStatus::Won && d.closed_date == Some(row.date))
         .enumerate()
         .filter(|(i, _)| mine(*i))
         .map(|(_, d)| d)
         .collect();
+    (leads, won)
+}
+
+/// Meta's `actions` and `action_values` for one campaign-day, as Meta writes them: every
+/// conversion under each of its overlapping type names (`lead` and the pixel's lead; `purchase`,
+/// `omni_purchase` and the pixel's purchase), zero actions left out. The figures are honest:
+/// the channel's deals of the day (created: leads; won and closed that day: purchases and their
+/// revenue) are dealt out over its campaigns of the day in turn, so a channel-day claims what
+/// the CRM recorded, except in [`OVERSTATED_WEEK`].
+fn meta_actions(platforms: &Platforms, row: &AdDay) -> (Vec<Value>, Vec<Value>) {
+    let (leads, won) = dealt(&platforms.ads, &platforms.deals, row);
     let revenue = Money::from_micros(won.iter().filter_map(|d| d.amount).map(Money::micros).sum());
     // One week the platform claims two and a half times the leads the CRM recorded, as
     // platforms do when they count one person's form twice or count leads the CRM filtered out.

@@ -6,10 +6,15 @@
 //! signed webhook endpoint. kassa talks to all of them over real HTTP with the real
 //! connectors, store, analysis, episodes and outbox: no shortcut.
 //!
+//! `kassa demo --locale ru` tells the same story through the platforms a Russian business uses
+//! ([`fakes_ru`]): Yandex Direct and VK Ads for the ads, amoCRM for the deals, in roubles and
+//! Moscow days.
+//!
 //! The demo backfills the first two months as history (a backfill never alerts), then replays
 //! one nightly run per Monday from March to June and prints what each target received.
 
 pub mod fakes;
+pub mod fakes_ru;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -32,6 +37,10 @@ use crate::telemetry;
 use crate::text::console;
 
 use fakes::{ACCOUNTS, HUBSPOT_TOKEN, META_TOKEN};
+use fakes_ru::{
+    AMOCRM_TOKEN, LEAD_GOAL, PURCHASE_GOAL, VK_CLIENT_ID, VK_CLIENT_SECRET, VK_SOURCES,
+    YANDEX_SOURCES, YANDEX_TOKEN,
+};
 
 const ADS_CSV: &str = include_str!("../../fixtures/demo/ads.csv");
 const CRM_CSV: &str = include_str!("../../fixtures/demo/crm.csv");
@@ -67,7 +76,15 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory for the demo")?;
     let (ads, deals) = demo_rows(dir.path()).await?;
 
-    let platforms = fakes::start(fakes::platforms(ads, deals)).await?;
+    let asked = Arc::new(fakes_ru::Requests::default());
+    let router = match locale {
+        Locale::En => fakes::platforms(ads, deals),
+        Locale::Ru => {
+            let (ads, deals) = fakes_ru::retell(ads, deals);
+            fakes_ru::platforms(ads, deals, asked.clone())
+        }
+    };
+    let platforms = fakes::start(router).await?;
     let received: fakes::Received = Arc::new(Mutex::new(Vec::new()));
     let receiver = fakes::start(fakes::receiver(received.clone())).await?;
 
@@ -145,6 +162,19 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
         "{}",
         console::demo_summary(delivered, requests, nights, d("2025-04-07"), locale)
     );
+    if locale == Locale::Ru {
+        let count =
+            |n: &std::sync::atomic::AtomicUsize| n.load(std::sync::atomic::Ordering::Relaxed);
+        crate::outln!(
+            "{}",
+            console::demo_platform_requests(
+                [count(&asked.yandex), count(&asked.yandex_queued)],
+                [count(&asked.vk_tokens), count(&asked.vk)],
+                count(&asked.amocrm),
+                locale
+            )
+        );
+    }
     // The commands line up under each other after the label, in either language.
     let label = console::demo_try(locale);
     let indent = " ".repeat(label.chars().count());
@@ -207,22 +237,52 @@ fn demo_settings(
         Ok(format!("{:?}", path.display().to_string()))
     };
     let mut toml = format!(
-        "[store]\npath = {store:?}\n\n[analysis]\ntimezone = \"UTC\"\n\n[alerting]\nlocale = \"{locale}\"\n\n",
+        "[store]\npath = {store:?}\n\n",
         store = dir.join("store").display().to_string(),
-        locale = if locale == Locale::Ru { "ru" } else { "en" },
     );
-    for (account, channel) in ACCOUNTS {
-        toml.push_str(&format!(
-            "[[sources]]\nname = \"{channel}-ads\"\nkind = \"meta\"\naccount_id = \"act_{account}\"\nchannel = \"{channel}\"\n\
-             token_file = {}\nbase_url = \"http://{platforms}\"\npage_size = 50\n\n",
-            secret(&format!("meta-{account}.token"), META_TOKEN)?
-        ));
+    match locale {
+        Locale::En => {
+            toml.push_str("[analysis]\ntimezone = \"UTC\"\n\n[alerting]\nlocale = \"en\"\n\n");
+            for (account, channel) in ACCOUNTS {
+                toml.push_str(&format!(
+                    "[[sources]]\nname = \"{channel}-ads\"\nkind = \"meta\"\naccount_id = \"act_{account}\"\nchannel = \"{channel}\"\n\
+                     token_file = {}\nbase_url = \"http://{platforms}\"\npage_size = 50\n\n",
+                    secret(&format!("meta-{account}.token"), META_TOKEN)?
+                ));
+            }
+            toml.push_str(&format!(
+                "[[sources]]\nname = \"crm\"\nkind = \"hubspot\"\ntoken_file = {}\nbase_url = \"http://{platforms}\"\n\
+                 channel_map = {{ PAID_SOCIAL = \"meta\", PAID_SEARCH = \"google\" }}\ncurrency = \"USD\"\n\n",
+                secret("hubspot.token", HUBSPOT_TOKEN)?
+            ));
+        }
+        Locale::Ru => {
+            let quoted = |values: &[&str]| format!("{values:?}");
+            // Neither Yandex Direct nor VK Ads reports reach: the rule watches what they do
+            // report. VK Ads keeps a year of statistics, and the demo's days are in 2025.
+            toml.push_str(&format!(
+                "[analysis]\ntimezone = \"Europe/Moscow\"\nactivity_metrics = [\"impressions\", \"clicks\", \"ctr\"]\n\n\
+                 [alerting]\nlocale = \"ru\"\ncurrency = \"RUB\"\n\n\
+                 [[sources]]\nname = \"yandex\"\nkind = \"yandex_direct\"\ntoken_file = {}\nbase_url = \"http://{platforms}\"\n\
+                 currency = \"RUB\"\ntimezone = \"Europe/Moscow\"\n\
+                 claims = {{ lead_goals = [{lead}], purchase_goals = [{purchase}], attribution_model = \"LSC\" }}\n\n\
+                 [[sources]]\nname = \"vk\"\nkind = \"vk_ads\"\nclient_id_file = {}\nclient_secret_file = {}\n\
+                 base_url = \"http://{platforms}\"\nstatistics_days = 100000\n\n\
+                 [[sources]]\nname = \"amocrm\"\nkind = \"amocrm\"\nbase_url = \"http://{platforms}\"\ntoken_file = {}\n\
+                 currency = \"RUB\"\n\n\
+                 [[sources.channel_rules]]\nfield = \"utm_source\"\nvalues = {}\nchannel = \"yandex_direct\"\n\n\
+                 [[sources.channel_rules]]\nfield = \"utm_source\"\nvalues = {}\nchannel = \"vk_ads\"\n\n",
+                secret("yandex.token", YANDEX_TOKEN)?,
+                secret("vk.client_id", VK_CLIENT_ID)?,
+                secret("vk.client_secret", VK_CLIENT_SECRET)?,
+                secret("amocrm.token", AMOCRM_TOKEN)?,
+                quoted(&YANDEX_SOURCES),
+                quoted(&VK_SOURCES),
+                lead = LEAD_GOAL,
+                purchase = PURCHASE_GOAL,
+            ));
+        }
     }
-    toml.push_str(&format!(
-        "[[sources]]\nname = \"crm\"\nkind = \"hubspot\"\ntoken_file = {}\nbase_url = \"http://{platforms}\"\n\
-         channel_map = {{ PAID_SOCIAL = \"meta\", PAID_SEARCH = \"google\" }}\ncurrency = \"USD\"\n\n",
-        secret("hubspot.token", HUBSPOT_TOKEN)?
-    ));
     toml.push_str(&format!(
         "[[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {}\n\n\
          [[alerts]]\nname = \"owner\"\nkind = \"telegram\"\ntoken_file = {}\nchat_id = -1001234567890\napi_base = \"http://{receiver}\"\n\n\

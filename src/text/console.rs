@@ -262,9 +262,9 @@ pub fn demo_intro(locale: Locale) -> &'static str {
              HubSpot search API, alerts to fake Slack, Telegram and webhook receivers, all on 127.0.0.1.\n"
         }
         Locale::Ru => {
-            "Демо kassa: имитация Meta Insights API отдаёт данные двух рекламных кабинетов (meta и google),\n\
-             имитация поиска HubSpot — сделки, оповещения принимают имитации Slack, Telegram и webhook;\n\
-             всё работает на 127.0.0.1.\n"
+            "Демо kassa: имитации Яндекс Директа (API отчётов) и VK Рекламы отдают статистику кабинетов\n\
+             (каналы yandex_direct и vk_ads, рубли, дни по Москве), имитация amoCRM — сделки с меткой\n\
+             utm_source, оповещения принимают имитации Slack, Telegram и webhook; всё работает на 127.0.0.1.\n"
         }
     }
 }
@@ -320,6 +320,38 @@ pub fn demo_summary(
             "За {nights} отправлено {alerts} (до получателей {} {sent}); \
              рост с {unflagged} принёс деньги, и тревоги не было.",
             plural_ru(requests as u64, "дошёл", "дошло", "дошло")
+        ),
+    }
+}
+
+/// What the Russian demo's fake platforms were asked: `yandex` the report requests and how many
+/// of them the offline queue answered, `vk` the token and the campaign and statistics requests,
+/// `amocrm` the pages of leads.
+pub fn demo_platform_requests(
+    [reports, queued]: [usize; 2],
+    [tokens, statistics]: [usize; 2],
+    pages: usize,
+    locale: Locale,
+) -> String {
+    let n = |count: usize| REQUESTS.count(count as u64, locale);
+    match locale {
+        Locale::En => format!(
+            "The fake platforms received: Yandex Direct {} for reports ({queued} answered by the \
+             offline queue: 201, then 202), VK Ads {} for a token and {} for campaigns and \
+             statistics, amoCRM {} for pages of leads.",
+            n(reports),
+            n(tokens),
+            n(statistics),
+            n(pages)
+        ),
+        Locale::Ru => format!(
+            "Имитации площадок получили: Яндекс Директ — {} отчётов (на {queued} из них ответила \
+             очередь офлайн-отчётов: 201, затем 202), VK Реклама — {} токена и {} кампаний и \
+             статистики, amoCRM — {} страниц сделок.",
+            n(reports),
+            n(tokens),
+            n(statistics),
+            n(pages)
         ),
     }
 }

@@ -618,25 +618,6 @@ fn the_demo_replays_the_nights_and_shows_what_each_target_received() {
     );
 }
 
-#[test]
-fn the_demo_speaks_russian() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
-        .args(["demo", "--locale", "ru"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0));
-    assert!(
-        stdout.contains("Активность без денег: Канал meta"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("охват вырос на 36%"), "{stdout}");
-    assert!(
-        stdout.contains("\u{a0}$"),
-        "Russian money puts the symbol after the amount: {stdout}"
-    );
-}
-
 /// `kassa alert-test` sends one sample to the named target and fails clearly for others.
 #[tokio::test]
 async fn alert_test_sends_a_sample_to_one_target() {
