@@ -29,7 +29,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::channels::ChannelRules;
+use super::channels::{ChannelMapping, ChannelRules};
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SecretUrl,
     SourceError, http_client,
@@ -73,30 +73,16 @@ pub struct Bitrix24Config {
     /// Where the inbound webhook URL comes from: it holds the webhook's key, so it is a secret.
     pub url_env: Option<String>,
     pub url_file: Option<std::path::PathBuf>,
-    /// The deal field that says where the deal came from (`UTM_SOURCE`, `SOURCE_ID`, ...).
-    #[serde(default = "default_channel_field")]
-    pub channel_field: String,
-    /// Maps values of `channel_field` to kassa channels, e.g. `yandex = "yandex_direct"`;
-    /// unmapped values are used lower-cased.
-    #[serde(default)]
-    pub channel_map: BTreeMap<String, String>,
-    /// The channel of deals whose `channel_field` is empty.
-    #[serde(default = "default_channel")]
-    pub default_channel: String,
-    /// Rules from deal fields to channels; when set, they replace `channel_field`,
-    /// `channel_map` and `default_channel`.
+    /// Rules from deal fields (`UTM_SOURCE`, `SOURCE_ID`, `UF_CRM_…`) to channels. Without
+    /// them, a deal's channel is its `UTM_SOURCE` lower-cased.
     #[serde(default)]
     pub channel_rules: ChannelRules,
     /// The currency recorded for a deal without `CURRENCY_ID`.
     pub currency: Option<String>,
 }
 
-fn default_channel_field() -> String {
-    "UTM_SOURCE".to_string()
-}
-fn default_channel() -> String {
-    "unknown".to_string()
-}
+/// The field a deal's channel is read from without rules.
+const SOURCE_FIELD: &str = "UTM_SOURCE";
 
 impl Bitrix24Config {
     fn secret(&self) -> SecretRef {
@@ -138,18 +124,7 @@ impl ConnectorConfig for Bitrix24Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_')
         };
-        if !is_field(&self.channel_field) {
-            problems.push_with_example(
-                format!("{key}.channel_field"),
-                format!("{:?} is not a deal field name", self.channel_field),
-                "channel_field = \"UTM_SOURCE\"",
-            );
-        }
-        self.channel_rules.validate(
-            key,
-            &[("channel_map", !self.channel_map.is_empty())],
-            problems,
-        );
+        self.channel_rules.validate(key, &[], problems);
         // The rules' fields go into `select[]`; an empty one is reported by the rules.
         for (j, rule) in self.channel_rules.0.iter().enumerate() {
             if !rule.field.trim().is_empty() && !is_field(&rule.field) {
@@ -169,6 +144,7 @@ impl ConnectorConfig for Bitrix24Config {
         Ok(Box::new(Bitrix24Source {
             client,
             webhook,
+            channels: ChannelMapping::new(&self.channel_rules, SOURCE_FIELD),
             timezone: context.timezone,
             config: self.clone(),
         }))
@@ -179,6 +155,7 @@ impl ConnectorConfig for Bitrix24Config {
 pub struct Bitrix24Source {
     client: HttpClient,
     webhook: SecretUrl,
+    channels: ChannelMapping,
     timezone: Tz,
     config: Bitrix24Config,
 }
@@ -286,11 +263,7 @@ impl Bitrix24Source {
             query.append_pair("filter[CLOSED]", "Y");
         }
         let mut select = SELECT.to_vec();
-        let rules = &self.config.channel_rules;
-        if rules.is_empty() {
-            select.push(self.config.channel_field.trim());
-        }
-        for field in rules.fields() {
+        for field in self.channels.fields() {
             if !select.contains(&field) {
                 select.push(field);
             }
@@ -337,20 +310,9 @@ impl Bitrix24Source {
         let currency = wire::text(row, "CURRENCY_ID")
             .filter(|c| !c.is_empty())
             .or_else(|| self.config.currency.clone());
-        let rules = &self.config.channel_rules;
-        let channel = if !rules.is_empty() {
-            rules.channel_for(|field| wire::text(row, field))
-        } else {
-            match wire::text(row, &self.config.channel_field).filter(|c| !c.trim().is_empty()) {
-                Some(raw) => self
-                    .config
-                    .channel_map
-                    .get(&raw)
-                    .cloned()
-                    .unwrap_or_else(|| raw.to_lowercase()),
-                None => self.config.default_channel.clone(),
-            }
-        };
+        let channel = self
+            .channels
+            .channel_for(|field| wire::text(row, field).into_iter().collect());
         // CLOSEDATE is a date: its day is the one written, whatever the business's zone. Its
         // instant is noon of that day at the portal's offset, so re-dating the deal in any zone
         // within twelve hours of the portal's keeps the day.

@@ -46,21 +46,10 @@ pub fn table(name: &str, url: TokenFrom<'_>, extra: &str) -> String {
     format!("[[sources]]\nname = {name:?}\nkind = \"bitrix24\"\n{url}\n{extra}\n")
 }
 
-/// The source `bitrix24.rs` tests: named [`SOURCE`], the webhook URL in a file, a channel map,
-/// built with `context` (its time zone).
+/// The source `bitrix24.rs` tests: named [`SOURCE`], the webhook URL in a file, no channel
+/// rules (channels are `UTM_SOURCE` lower-cased), built with `context` (its time zone).
 pub fn source(server: &MockServer, context: &BuildContext) -> (Workspace, Source) {
-    build_source(
-        &webhook(server),
-        |url| {
-            table(
-                SOURCE,
-                url,
-                "default_channel = \"direct\"\n\
-                 channel_map = { yandex = \"yandex_direct\", vk = \"vk_ads\" }",
-            )
-        },
-        context,
-    )
+    build_source(&webhook(server), |url| table(SOURCE, url, ""), context)
 }
 
 /// A `crm.deal.list` answer from `fixtures/bitrix24/`.
