@@ -8,8 +8,9 @@
 //! "or". So each round is one `batch` call (one request against the portal's rate limit)
 //! holding two `crm.deal.list` commands: `created` (`DATE_CREATE` in the window) and `closed`
 //! (`CLOSED = Y`, `CLOSEDATE` in the window). Each command pages on its own through Bitrix24's
-//! fixed page of 50 (`next` is the `start` of the following page); deals found by both are kept
-//! once. The filters are widened by a day on each side, because the portal reads them in its
+//! fixed page of 50 (`next` is the `start` of the following page), or with `id_cursor` by ID
+//! (`start=-1`, which skips the portal's row count, and `filter[>ID]` after the last ID read,
+//! until a short page); deals found by both are kept once. The filters are widened by a day on each side, because the portal reads them in its
 //! own zone, and the deals are then kept when their dates (in the business's zone) touch the
 //! window.
 //!
@@ -56,6 +57,9 @@ const SELECT: [&str; 8] = [
     "CLOSED",
 ];
 
+/// Bitrix24's fixed page: a shorter page is the last one in `id_cursor` mode.
+const PAGE_SIZE: usize = 50;
+
 /// The wait after `QUERY_LIMIT_EXCEEDED` when no `Retry-After` says otherwise: the leaky
 /// bucket drains two requests a second, so a second frees room for the next call.
 const QUERY_LIMIT_WAIT: Duration = Duration::from_secs(1);
@@ -79,6 +83,10 @@ pub struct Bitrix24Config {
     pub channel_rules: ChannelRules,
     /// The currency recorded for a deal without `CURRENCY_ID`.
     pub currency: Option<String>,
+    /// Page by ID (`start=-1` with `filter[>ID]`) instead of by `next`: Bitrix24 then skips the
+    /// row count it makes for every offset page, which is what makes a large export slow.
+    #[serde(default)]
+    pub id_cursor: bool,
 }
 
 /// The field a deal's channel is read from without rules.
@@ -223,7 +231,12 @@ impl Bitrix24Source {
                         deals.insert(deal.id.clone(), deal);
                     }
                 }
-                match batch.next(listing)? {
+                let next = if self.config.id_cursor {
+                    batch.after_id(listing, starts[listing])?
+                } else {
+                    batch.next(listing)?
+                };
+                match next {
                     Some(next) => {
                         guard.follow(&format!("{listing}:{next}"))?;
                         starts.insert(listing, next);
@@ -243,6 +256,7 @@ impl Bitrix24Source {
 
     /// One `crm.deal.list` call as a `batch` command: the method and its parameters in a query
     /// string, as Bitrix24 reads them (`filter[>=DATE_CREATE]=...&select[]=ID&start=50`).
+    /// `start` is the row offset, or with `id_cursor` the last ID read (0: none yet).
     fn command(&self, listing: &str, range: DateRange, start: u64) -> String {
         // A day of margin each side: the portal reads the dates in its own zone.
         let from = range.start.pred_opt().unwrap_or(range.start);
@@ -272,7 +286,14 @@ impl Bitrix24Source {
             query.append_pair("select[]", name);
         }
         query.append_pair("order[ID]", "ASC");
-        query.append_pair("start", &start.to_string());
+        if self.config.id_cursor {
+            if start > 0 {
+                query.append_pair("filter[>ID]", &start.to_string());
+            }
+            query.append_pair("start", "-1");
+        } else {
+            query.append_pair("start", &start.to_string());
+        }
         format!("crm.deal.list?{}", query.finish())
     }
 
@@ -420,6 +441,31 @@ impl<'a> Batch<'a> {
                     ),
                 )
             })
+    }
+
+    /// In `id_cursor` mode: the last ID of a full page (the next page starts after it), `None`
+    /// after a short page. An ID not above `after` means the portal ignored the filter or the
+    /// order, which would page forever or skip deals.
+    fn after_id(&self, listing: &str, after: u64) -> Result<Option<u64>, SourceError> {
+        let rows = self.rows(listing)?;
+        if rows.len() < PAGE_SIZE {
+            return Ok(None);
+        }
+        let last = rows
+            .last()
+            .and_then(|row| wire::text(row, "ID"))
+            .and_then(|id| id.parse::<u64>().ok())
+            .filter(|id| *id > after);
+        match last {
+            Some(last) => Ok(Some(last)),
+            None => Err(SourceError::new(
+                ErrorKind::Decode,
+                format!(
+                    "batch round {}: the `{listing}` page's last ID is not a number above {after}: the portal did not page by ID",
+                    self.round
+                ),
+            )),
+        }
     }
 
     fn next(&self, listing: &str) -> Result<Option<u64>, SourceError> {
