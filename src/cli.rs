@@ -519,11 +519,25 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let mut failed_sources = 0;
             for outcome in outcomes {
                 match outcome.result {
-                    Ok(found) => status!(
-                        quiet,
-                        "{}",
-                        console::check_ok(&outcome.name, outcome.kind, found.as_deref(), locale)
-                    ),
+                    Ok(found) => {
+                        status!(
+                            quiet,
+                            "{}",
+                            console::check_ok(
+                                &outcome.name,
+                                outcome.kind,
+                                found.as_deref(),
+                                locale
+                            )
+                        );
+                        if let Some(legacy) = &outcome.legacy_channels {
+                            status!(
+                                quiet,
+                                "{}",
+                                console::legacy_channels(&outcome.name, legacy, locale)
+                            );
+                        }
+                    }
                     Err(error) => {
                         failed_sources += 1;
                         status!(

@@ -29,6 +29,7 @@ use crate::analysis::{self, Analysis, AnalysisWarning};
 use crate::clock::{At, Clock};
 use crate::config::Settings;
 use crate::domain::{Coverage, DateRange, RowKind, Suspicion, SuspiciousWindow, TokenCache};
+use crate::sources::channels::LegacyChannels;
 use crate::sources::{BuildContext, ErrorKind, RetryPolicy, Source, SourceConfig, SourceError};
 use crate::store::{Guard, Store};
 use crate::text;
@@ -310,6 +311,10 @@ async fn pull_source_in(
         let tokens = store
             .token_ledger()
             .context("cannot open the store's token cache")?;
+        if let Some(legacy) = config.legacy_channels() {
+            let locale = settings.alerting.locale;
+            tracing::warn!("{}", text::console::legacy_channels(config.name(), &legacy, locale));
+        }
         match config.build(&build_context(settings, Arc::new(tokens))) {
             Ok(source) => {
                 let timezone = source_timezone(settings, config, &source, range, clock).await;
@@ -738,6 +743,9 @@ fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 pub struct CheckOutcome {
     pub name: String,
     pub kind: &'static str,
+    /// The older channel-mapping keys the source sets, read as rules (`check` shows what to
+    /// paste in their place).
+    pub legacy_channels: Option<LegacyChannels>,
     /// What the probe found, in the platform's words; `None` when offline (built, not
     /// contacted).
     pub result: Result<Option<String>, SourceError>,
@@ -767,6 +775,7 @@ pub async fn check(
         outcomes.push(CheckOutcome {
             name: config.name().to_string(),
             kind: config.kind(),
+            legacy_channels: config.legacy_channels(),
             result,
         });
     }

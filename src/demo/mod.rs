@@ -252,7 +252,10 @@ fn demo_settings(
             }
             toml.push_str(&format!(
                 "[[sources]]\nname = \"crm\"\nkind = \"hubspot\"\ntoken_file = {}\nbase_url = \"http://{platforms}\"\n\
-                 channel_map = {{ PAID_SOCIAL = \"meta\", PAID_SEARCH = \"google\" }}\ncurrency = \"USD\"\n\n",
+                 currency = \"USD\"\n\n\
+                 [[sources.channel_rules]]\nfield = \"hs_analytics_source\"\nvalues = [\"PAID_SOCIAL\"]\nchannel = \"meta\"\n\n\
+                 [[sources.channel_rules]]\nfield = \"hs_analytics_source\"\nvalues = [\"PAID_SEARCH\"]\nchannel = \"google\"\n\n\
+                 [[sources.channel_rules]]\nfield = \"hs_analytics_source\"\nvalues = [\"OFFLINE\"]\nchannel = \"offline\"\n\n",
                 secret("hubspot.token", HUBSPOT_TOKEN)?
             ));
         }

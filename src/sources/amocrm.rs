@@ -10,7 +10,6 @@
 //! integer in the account's currency (the `currency` key says which); a lead without one has an
 //! unknown amount, never zero. Timestamps are Unix seconds, dated in the business's zone.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::channels::ChannelRules;
+use super::channels::{ChannelMapping, ChannelRules};
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SourceError,
     http_client, parse_base_url, validate_base_url,
@@ -70,21 +69,9 @@ pub struct AmoCrmConfig {
     pub redirect_uri: Option<String>,
     /// The account's currency (`price` carries none of its own), e.g. "RUB".
     pub currency: Option<String>,
-    /// The custom field that says where a lead came from, by code, name or id.
-    #[serde(default = "default_channel_field")]
-    pub channel_field: String,
-    /// When the field is empty, the first of the lead's tags that `channel_map` names.
-    #[serde(default)]
-    pub channel_from_tags: bool,
-    /// Maps field values (or tags) to kassa channels; unmapped values are used lower-cased.
-    #[serde(default)]
-    pub channel_map: BTreeMap<String, String>,
-    /// The channel of leads with no value in `channel_field` (and no mapped tag).
-    #[serde(default = "default_channel")]
-    pub default_channel: String,
-    /// Rules from lead fields (custom fields by code, name or id; top-level fields) to
-    /// channels; when set, they replace `channel_field`, `channel_map`, `channel_from_tags`
-    /// and `default_channel`.
+    /// Rules from lead fields (`tags`; custom fields by code, name or id; top-level fields)
+    /// to channels. Without them, a lead's channel is its `utm_source` custom field
+    /// lower-cased.
     #[serde(default)]
     pub channel_rules: ChannelRules,
     /// Only leads in these pipelines (ids); empty: every pipeline.
@@ -99,12 +86,10 @@ pub struct AmoCrmConfig {
     pub chunk_days: u32,
 }
 
-fn default_channel_field() -> String {
-    "utm_source".to_string()
-}
-fn default_channel() -> String {
-    "unknown".to_string()
-}
+/// The custom field a lead's channel is read from without rules.
+const SOURCE_FIELD: &str = "utm_source";
+/// The rule field that means the lead's tags.
+const TAGS: &str = "tags";
 fn default_page_size() -> u32 {
     MAX_PAGE_SIZE
 }
@@ -259,21 +244,7 @@ impl ConnectorConfig for AmoCrmConfig {
                 "currency = \"RUB\"",
             );
         }
-        if self.channel_field.trim().is_empty() {
-            problems.push_with_example(
-                format!("{key}.channel_field"),
-                "is empty",
-                "channel_field = \"utm_source\"",
-            );
-        }
-        self.channel_rules.validate(
-            key,
-            &[
-                ("channel_map", !self.channel_map.is_empty()),
-                ("channel_from_tags", self.channel_from_tags),
-            ],
-            problems,
-        );
+        self.channel_rules.validate(key, &[], problems);
         if let Some(both) = self
             .pipelines
             .iter()
@@ -325,6 +296,7 @@ impl ConnectorConfig for AmoCrmConfig {
             client,
             leads_url: join("api/v4/leads")?,
             account_url: join("api/v4/account")?,
+            channels: ChannelMapping::new(&self.channel_rules, SOURCE_FIELD),
             timezone: context.timezone,
             config: self.clone(),
         }))
@@ -336,6 +308,7 @@ pub struct AmoCrmSource {
     client: HttpClient,
     leads_url: Url,
     account_url: Url,
+    channels: ChannelMapping,
     timezone: Tz,
     config: AmoCrmConfig,
 }
@@ -484,49 +457,32 @@ impl AmoCrmSource {
             status,
             amount,
             currency: config.currency.clone(),
-            channel: self.channel(lead),
+            channel: self
+                .channels
+                .channel_for(|field| Self::field_values(lead, field)),
             customer_id: None,
             instants: Some(DealInstants { created, closed }),
         }))
     }
 
-    /// The lead's channel: `channel_field`'s value, else (with `channel_from_tags`) the first
-    /// tag `channel_map` names, else `default_channel`.
-    fn channel(&self, lead: &Value) -> String {
-        let config = &self.config;
-        if !config.channel_rules.is_empty() {
-            return config
-                .channel_rules
-                .channel_for(|field| field_value(lead, field).or_else(|| wire::text(lead, field)));
-        }
-        let mapped = |raw: &str| {
-            config
-                .channel_map
-                .get(raw)
-                .or_else(|| {
-                    config
-                        .channel_map
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(raw))
-                        .map(|(_, v)| v)
-                })
-                .cloned()
-        };
-        if let Some(raw) = field_value(lead, &config.channel_field) {
-            return mapped(&raw).unwrap_or_else(|| raw.to_lowercase());
-        }
-        if config.channel_from_tags
-            && let Some(channel) = lead
+    /// Every value `field` holds on the lead: its tags for `tags`, else a custom field's
+    /// values (by code, name or id), else a top-level field.
+    fn field_values(lead: &Value, field: &str) -> Vec<String> {
+        if field.eq_ignore_ascii_case(TAGS) {
+            return lead
                 .pointer("/_embedded/tags")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(|tag| tag.get("name").and_then(Value::as_str))
-                .find_map(mapped)
-        {
-            return channel;
+                .filter_map(|tag| wire::text(tag, "name"))
+                .collect();
         }
-        config.default_channel.clone()
+        let custom = custom_field_values(lead, field);
+        if custom.is_empty() {
+            wire::text(lead, field).into_iter().collect()
+        } else {
+            custom
+        }
     }
 
     fn local_date(&self, instant: DateTime<Utc>) -> NaiveDate {
@@ -578,24 +534,27 @@ impl AmoCrmSource {
     }
 }
 
-/// The first value of the custom field named `wanted` by its code (`UTM_SOURCE`), its name
-/// (`utm_source`, `Источник`) or its id, ignoring case; `None` when absent or empty.
-fn field_value(lead: &Value, wanted: &str) -> Option<String> {
-    lead.get("custom_fields_values")?
-        .as_array()?
-        .iter()
-        .find(|field| {
-            ["field_code", "field_name", "field_id"]
-                .iter()
-                .filter_map(|key| wire::text(field, key))
-                .any(|name| name.eq_ignore_ascii_case(wanted))
-        })?
-        .get("values")?
-        .as_array()?
-        .iter()
+/// The non-empty values of the custom field named `wanted` by its code (`UTM_SOURCE`), its
+/// name (`utm_source`, `Источник`) or its id, ignoring (ASCII) case; none when it is absent.
+fn custom_field_values(lead: &Value, wanted: &str) -> Vec<String> {
+    lead.get("custom_fields_values")
+        .and_then(Value::as_array)
+        .and_then(|fields| {
+            fields.iter().find(|field| {
+                ["field_code", "field_name", "field_id"]
+                    .iter()
+                    .filter_map(|key| wire::text(field, key))
+                    .any(|name| name.eq_ignore_ascii_case(wanted))
+            })
+        })
+        .and_then(|field| field.get("values"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
         .filter_map(|v| wire::text(v, "value"))
         .map(|v| v.trim().to_string())
-        .find(|v| !v.is_empty())
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 /// amoCRM's errors are `application/problem+json` (`title`, `detail`, `status`, and for a
@@ -663,15 +622,12 @@ mod tests {
             {"field_id": 77, "field_name": "utm_source", "field_code": "UTM_SOURCE",
              "values": [{"value": " vk "}]},
         ]});
-        assert_eq!(field_value(&lead, "utm_source").as_deref(), Some("vk"));
-        assert_eq!(field_value(&lead, "UTM_SOURCE").as_deref(), Some("vk"));
-        assert_eq!(field_value(&lead, "1278898021").as_deref(), Some("yandex"));
-        assert_eq!(field_value(&lead, "источник").as_deref(), None);
-        assert_eq!(field_value(&lead, "Источник").as_deref(), Some("yandex"));
-        assert_eq!(
-            field_value(&json!({"custom_fields_values": null}), "x"),
-            None
-        );
+        assert_eq!(custom_field_values(&lead, "utm_source"), ["vk"]);
+        assert_eq!(custom_field_values(&lead, "UTM_SOURCE"), ["vk"]);
+        assert_eq!(custom_field_values(&lead, "1278898021"), ["yandex"]);
+        assert!(custom_field_values(&lead, "источник").is_empty());
+        assert_eq!(custom_field_values(&lead, "Источник"), ["yandex"]);
+        assert!(custom_field_values(&json!({"custom_fields_values": null}), "x").is_empty());
     }
 
     fn config(table: Value) -> AmoCrmConfig {

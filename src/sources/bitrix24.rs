@@ -8,8 +8,9 @@
 //! "or". So each round is one `batch` call (one request against the portal's rate limit)
 //! holding two `crm.deal.list` commands: `created` (`DATE_CREATE` in the window) and `closed`
 //! (`CLOSED = Y`, `CLOSEDATE` in the window). Each command pages on its own through Bitrix24's
-//! fixed page of 50 (`next` is the `start` of the following page); deals found by both are kept
-//! once. The filters are widened by a day on each side, because the portal reads them in its
+//! fixed page of 50 (`next` is the `start` of the following page), or with `id_cursor` by ID
+//! (`start=-1`, which skips the portal's row count, and `filter[>ID]` after the last ID read,
+//! until a short page); deals found by both are kept once. The filters are widened by a day on each side, because the portal reads them in its
 //! own zone, and the deals are then kept when their dates (in the business's zone) touch the
 //! window.
 //!
@@ -29,7 +30,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::channels::ChannelRules;
+use super::channels::{ChannelMapping, ChannelRules};
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SecretUrl,
     SourceError, http_client,
@@ -56,6 +57,9 @@ const SELECT: [&str; 8] = [
     "CLOSED",
 ];
 
+/// Bitrix24's fixed page: a shorter page is the last one in `id_cursor` mode.
+const PAGE_SIZE: usize = 50;
+
 /// The wait after `QUERY_LIMIT_EXCEEDED` when no `Retry-After` says otherwise: the leaky
 /// bucket drains two requests a second, so a second frees room for the next call.
 const QUERY_LIMIT_WAIT: Duration = Duration::from_secs(1);
@@ -73,30 +77,20 @@ pub struct Bitrix24Config {
     /// Where the inbound webhook URL comes from: it holds the webhook's key, so it is a secret.
     pub url_env: Option<String>,
     pub url_file: Option<std::path::PathBuf>,
-    /// The deal field that says where the deal came from (`UTM_SOURCE`, `SOURCE_ID`, ...).
-    #[serde(default = "default_channel_field")]
-    pub channel_field: String,
-    /// Maps values of `channel_field` to kassa channels, e.g. `yandex = "yandex_direct"`;
-    /// unmapped values are used lower-cased.
-    #[serde(default)]
-    pub channel_map: BTreeMap<String, String>,
-    /// The channel of deals whose `channel_field` is empty.
-    #[serde(default = "default_channel")]
-    pub default_channel: String,
-    /// Rules from deal fields to channels; when set, they replace `channel_field`,
-    /// `channel_map` and `default_channel`.
+    /// Rules from deal fields (`UTM_SOURCE`, `SOURCE_ID`, `UF_CRM_…`) to channels. Without
+    /// them, a deal's channel is its `UTM_SOURCE` lower-cased.
     #[serde(default)]
     pub channel_rules: ChannelRules,
     /// The currency recorded for a deal without `CURRENCY_ID`.
     pub currency: Option<String>,
+    /// Page by ID (`start=-1` with `filter[>ID]`) instead of by `next`: Bitrix24 then skips the
+    /// row count it makes for every offset page, which is what makes a large export slow.
+    #[serde(default)]
+    pub id_cursor: bool,
 }
 
-fn default_channel_field() -> String {
-    "UTM_SOURCE".to_string()
-}
-fn default_channel() -> String {
-    "unknown".to_string()
-}
+/// The field a deal's channel is read from without rules.
+const SOURCE_FIELD: &str = "UTM_SOURCE";
 
 impl Bitrix24Config {
     fn secret(&self) -> SecretRef {
@@ -138,18 +132,7 @@ impl ConnectorConfig for Bitrix24Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_')
         };
-        if !is_field(&self.channel_field) {
-            problems.push_with_example(
-                format!("{key}.channel_field"),
-                format!("{:?} is not a deal field name", self.channel_field),
-                "channel_field = \"UTM_SOURCE\"",
-            );
-        }
-        self.channel_rules.validate(
-            key,
-            &[("channel_map", !self.channel_map.is_empty())],
-            problems,
-        );
+        self.channel_rules.validate(key, &[], problems);
         // The rules' fields go into `select[]`; an empty one is reported by the rules.
         for (j, rule) in self.channel_rules.0.iter().enumerate() {
             if !rule.field.trim().is_empty() && !is_field(&rule.field) {
@@ -169,6 +152,7 @@ impl ConnectorConfig for Bitrix24Config {
         Ok(Box::new(Bitrix24Source {
             client,
             webhook,
+            channels: ChannelMapping::new(&self.channel_rules, SOURCE_FIELD),
             timezone: context.timezone,
             config: self.clone(),
         }))
@@ -179,6 +163,7 @@ impl ConnectorConfig for Bitrix24Config {
 pub struct Bitrix24Source {
     client: HttpClient,
     webhook: SecretUrl,
+    channels: ChannelMapping,
     timezone: Tz,
     config: Bitrix24Config,
 }
@@ -246,7 +231,12 @@ impl Bitrix24Source {
                         deals.insert(deal.id.clone(), deal);
                     }
                 }
-                match batch.next(listing)? {
+                let next = if self.config.id_cursor {
+                    batch.after_id(listing, starts[listing])?
+                } else {
+                    batch.next(listing)?
+                };
+                match next {
                     Some(next) => {
                         guard.follow(&format!("{listing}:{next}"))?;
                         starts.insert(listing, next);
@@ -266,6 +256,7 @@ impl Bitrix24Source {
 
     /// One `crm.deal.list` call as a `batch` command: the method and its parameters in a query
     /// string, as Bitrix24 reads them (`filter[>=DATE_CREATE]=...&select[]=ID&start=50`).
+    /// `start` is the row offset, or with `id_cursor` the last ID read (0: none yet).
     fn command(&self, listing: &str, range: DateRange, start: u64) -> String {
         // A day of margin each side: the portal reads the dates in its own zone.
         let from = range.start.pred_opt().unwrap_or(range.start);
@@ -286,11 +277,7 @@ impl Bitrix24Source {
             query.append_pair("filter[CLOSED]", "Y");
         }
         let mut select = SELECT.to_vec();
-        let rules = &self.config.channel_rules;
-        if rules.is_empty() {
-            select.push(self.config.channel_field.trim());
-        }
-        for field in rules.fields() {
+        for field in self.channels.fields() {
             if !select.contains(&field) {
                 select.push(field);
             }
@@ -299,7 +286,14 @@ impl Bitrix24Source {
             query.append_pair("select[]", name);
         }
         query.append_pair("order[ID]", "ASC");
-        query.append_pair("start", &start.to_string());
+        if self.config.id_cursor {
+            if start > 0 {
+                query.append_pair("filter[>ID]", &start.to_string());
+            }
+            query.append_pair("start", "-1");
+        } else {
+            query.append_pair("start", &start.to_string());
+        }
         format!("crm.deal.list?{}", query.finish())
     }
 
@@ -337,20 +331,9 @@ impl Bitrix24Source {
         let currency = wire::text(row, "CURRENCY_ID")
             .filter(|c| !c.is_empty())
             .or_else(|| self.config.currency.clone());
-        let rules = &self.config.channel_rules;
-        let channel = if !rules.is_empty() {
-            rules.channel_for(|field| wire::text(row, field))
-        } else {
-            match wire::text(row, &self.config.channel_field).filter(|c| !c.trim().is_empty()) {
-                Some(raw) => self
-                    .config
-                    .channel_map
-                    .get(&raw)
-                    .cloned()
-                    .unwrap_or_else(|| raw.to_lowercase()),
-                None => self.config.default_channel.clone(),
-            }
-        };
+        let channel = self
+            .channels
+            .channel_for(|field| wire::text(row, field).into_iter().collect());
         // CLOSEDATE is a date: its day is the one written, whatever the business's zone. Its
         // instant is noon of that day at the portal's offset, so re-dating the deal in any zone
         // within twelve hours of the portal's keeps the day.
@@ -458,6 +441,31 @@ impl<'a> Batch<'a> {
                     ),
                 )
             })
+    }
+
+    /// In `id_cursor` mode: the last ID of a full page (the next page starts after it), `None`
+    /// after a short page. An ID not above `after` means the portal ignored the filter or the
+    /// order, which would page forever or skip deals.
+    fn after_id(&self, listing: &str, after: u64) -> Result<Option<u64>, SourceError> {
+        let rows = self.rows(listing)?;
+        if rows.len() < PAGE_SIZE {
+            return Ok(None);
+        }
+        let last = rows
+            .last()
+            .and_then(|row| wire::text(row, "ID"))
+            .and_then(|id| id.parse::<u64>().ok())
+            .filter(|id| *id > after);
+        match last {
+            Some(last) => Ok(Some(last)),
+            None => Err(SourceError::new(
+                ErrorKind::Decode,
+                format!(
+                    "batch round {}: the `{listing}` page's last ID is not a number above {after}: the portal did not page by ID",
+                    self.round
+                ),
+            )),
+        }
     }
 
     fn next(&self, listing: &str) -> Result<Option<u64>, SourceError> {

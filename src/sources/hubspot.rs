@@ -17,7 +17,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::channels::ChannelRules;
+use super::channels::{ChannelMapping, ChannelRules, LegacyChannels};
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SourceError,
     http_client, parse_base_url, validate_base_url,
@@ -43,20 +43,18 @@ pub struct HubSpotConfig {
     pub token_file: Option<std::path::PathBuf>,
     #[serde(default = "default_base_url")]
     pub base_url: String,
-    /// The deal property that says where the deal came from.
-    #[serde(default = "default_channel_property")]
-    pub channel_property: String,
-    /// Maps values of `channel_property` to kassa channels, e.g. `PAID_SOCIAL = "meta"`;
-    /// unmapped values are used lower-cased.
-    #[serde(default)]
-    pub channel_map: BTreeMap<String, String>,
-    /// The channel of deals whose `channel_property` is empty.
-    #[serde(default = "default_unknown_channel")]
-    pub default_channel: String,
-    /// Rules from deal properties to channels; when set, they replace `channel_property`,
-    /// `channel_map` and `default_channel`.
+    /// Rules from deal properties to channels. Without them, a deal's channel is its
+    /// `hs_analytics_source` lower-cased.
     #[serde(default)]
     pub channel_rules: ChannelRules,
+    /// Older keys, read as the rules they mean ([`LegacyChannels`]): the property to read,
+    /// ...
+    pub channel_property: Option<String>,
+    /// ... its values mapped to kassa channels (`PAID_SOCIAL = "meta"`; others lower-cased) ...
+    #[serde(default)]
+    pub channel_map: BTreeMap<String, String>,
+    /// ... and the channel of deals whose property is empty.
+    pub default_channel: Option<String>,
     /// `amount` (the deal's currency) or `amount_in_home_currency` (the portal's currency).
     #[serde(default = "default_amount_property")]
     pub amount_property: String,
@@ -72,12 +70,9 @@ pub struct HubSpotConfig {
 fn default_base_url() -> String {
     "https://api.hubapi.com".to_string()
 }
-fn default_channel_property() -> String {
-    "hs_analytics_source".to_string()
-}
-fn default_unknown_channel() -> String {
-    "unknown".to_string()
-}
+/// The property a deal's channel is read from without rules.
+const SOURCE_PROPERTY: &str = "hs_analytics_source";
+
 fn default_amount_property() -> String {
     "amount".to_string()
 }
@@ -91,6 +86,23 @@ fn default_chunk_days() -> u32 {
 impl HubSpotConfig {
     fn secret(&self) -> SecretRef {
         SecretRef::token(&self.token_env, &self.token_file, "KASSA_HUBSPOT_TOKEN")
+    }
+
+    /// The older keys this table sets, each with whether it is set.
+    fn legacy_keys(&self) -> [(&'static str, bool); 3] {
+        [
+            ("channel_property", self.channel_property.is_some()),
+            ("channel_map", !self.channel_map.is_empty()),
+            ("default_channel", self.default_channel.is_some()),
+        ]
+    }
+
+    /// How deals get their channels: the rules, or what the older keys meant.
+    fn channel_mapping(&self) -> ChannelMapping {
+        self.legacy_channels().map_or_else(
+            || ChannelMapping::new(&self.channel_rules, SOURCE_PROPERTY),
+            |legacy| legacy.mapping(),
+        )
     }
 }
 
@@ -130,18 +142,19 @@ impl ConnectorConfig for HubSpotConfig {
         if !(1..=366).contains(&self.chunk_days) {
             problems.push(format!("{key}.chunk_days"), "must be between 1 and 366");
         }
-        if self.channel_property.trim().is_empty() {
+        if self
+            .channel_property
+            .as_ref()
+            .is_some_and(|p| p.trim().is_empty())
+        {
             problems.push_with_example(
                 format!("{key}.channel_property"),
                 "is empty",
                 "channel_property = \"hs_analytics_source\"",
             );
         }
-        self.channel_rules.validate(
-            key,
-            &[("channel_map", !self.channel_map.is_empty())],
-            problems,
-        );
+        self.channel_rules
+            .validate(key, &self.legacy_keys(), problems);
         if !matches!(
             self.amount_property.as_str(),
             "amount" | "amount_in_home_currency"
@@ -170,9 +183,26 @@ impl ConnectorConfig for HubSpotConfig {
         Ok(Box::new(HubSpotSource {
             client,
             search_url,
+            channels: self.channel_mapping(),
             timezone: context.timezone,
             config: self.clone(),
         }))
+    }
+
+    fn legacy_channels(&self) -> Option<LegacyChannels> {
+        let keys = self
+            .legacy_keys()
+            .into_iter()
+            .filter_map(|(key, set)| set.then_some(key))
+            .collect();
+        LegacyChannels::translate(
+            keys,
+            self.channel_property
+                .as_deref()
+                .map_or(SOURCE_PROPERTY, str::trim),
+            &self.channel_map,
+            self.default_channel.as_deref(),
+        )
     }
 }
 
@@ -180,6 +210,7 @@ impl ConnectorConfig for HubSpotConfig {
 pub struct HubSpotSource {
     client: HttpClient,
     search_url: Url,
+    channels: ChannelMapping,
     timezone: Tz,
     config: HubSpotConfig,
 }
@@ -254,10 +285,7 @@ impl HubSpotSource {
             "hs_is_closed_won",
             "pipeline",
         ];
-        if self.config.channel_rules.is_empty() {
-            properties.push(&self.config.channel_property);
-        }
-        for field in self.config.channel_rules.fields() {
+        for field in self.channels.fields() {
             if !properties.contains(&field) {
                 properties.push(field);
             }
@@ -360,20 +388,9 @@ impl HubSpotSource {
                 .filter(|c| !c.is_empty())
                 .or_else(|| self.config.currency.clone())
         };
-        let rules = &self.config.channel_rules;
-        let channel = if !rules.is_empty() {
-            rules.channel_for(|field| wire::text(props, field))
-        } else {
-            match wire::text(props, &self.config.channel_property).filter(|c| !c.is_empty()) {
-                Some(raw) => self
-                    .config
-                    .channel_map
-                    .get(&raw)
-                    .cloned()
-                    .unwrap_or_else(|| raw.to_lowercase()),
-                None => self.config.default_channel.clone(),
-            }
-        };
+        let channel = self
+            .channels
+            .channel_for(|field| wire::text(props, field).into_iter().collect());
         Ok(Deal {
             id,
             created_date: self.local_date(created),

@@ -164,6 +164,12 @@ impl SourceConfig {
         self.spec().timezone(business)
     }
 
+    /// The older channel-mapping keys the table sets, read as rules (see
+    /// [`ConnectorConfig::legacy_channels`]).
+    pub fn legacy_channels(&self) -> Option<channels::LegacyChannels> {
+        self.spec().legacy_channels()
+    }
+
     /// Resolves secrets and returns the running source. Errors carry the source's name.
     pub fn build(&self, context: &BuildContext) -> Result<Source, SourceError> {
         let connector = self

@@ -25,7 +25,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::channels::{ChannelRules, UNATTRIBUTED};
+use super::channels::{ChannelMapping, ChannelRules};
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SourceError,
     http_client, parse_base_url, validate_base_url,
@@ -438,14 +438,8 @@ impl PipedriveSource {
 
     /// The channel: through the rules when set, else the lower-cased `origin`.
     fn channel(&self, raw: &Value) -> String {
-        let rules = &self.config.channel_rules;
-        if !rules.is_empty() {
-            return rules.channel_for(|field| field_value(raw, field));
-        }
-        field_value(raw, DEFAULT_CHANNEL_FIELD)
-            .map(|v| v.trim().to_lowercase())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| UNATTRIBUTED.to_string())
+        ChannelMapping::new(&self.config.channel_rules, DEFAULT_CHANNEL_FIELD)
+            .channel_for(|field| field_value(raw, field).into_iter().collect())
     }
 
     fn local_date(&self, instant: DateTime<Utc>) -> NaiveDate {

@@ -30,7 +30,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::channels::{ChannelRules, UNATTRIBUTED};
+use super::channels::{ChannelMapping, ChannelRules};
 use super::source::{
     BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SecretRef, SourceError,
     http_client, parse_base_url, validate_base_url,
@@ -432,16 +432,8 @@ impl SalesforceSource {
             None
         }
         .or_else(|| self.config.currency.clone());
-        let lookup = |field: &str| field_value(record, field);
-        let rules = &self.config.channel_rules;
-        let channel = if rules.is_empty() {
-            lookup(CHANNEL_FIELD)
-                .map(|raw| raw.trim().to_lowercase())
-                .filter(|c| !c.is_empty())
-                .unwrap_or_else(|| UNATTRIBUTED.to_string())
-        } else {
-            rules.channel_for(lookup)
-        };
+        let channel = ChannelMapping::new(&self.config.channel_rules, CHANNEL_FIELD)
+            .channel_for(|field| field_value(record, field).into_iter().collect());
         // CloseDate has no zone: its day is the one written, whatever the business's zone. Its
         // instant is noon UTC of that day, so re-dating it in any zone within twelve hours of
         // UTC keeps the day.

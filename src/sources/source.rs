@@ -20,6 +20,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::channels::LegacyChannels;
 use crate::domain::{DateRange, Pulled, RowKind};
 use crate::http::auth::{MemoryTokenCache, TokenCache};
 use crate::http::{Authenticator, Classifier, FailureKind, HttpClient, HttpError, RetryPolicy};
@@ -63,6 +64,13 @@ pub trait ConnectorConfig: fmt::Debug + Send + Sync {
     /// business's zone, `business`, which is the default.
     fn timezone(&self, business: Tz) -> Option<Tz> {
         Some(business)
+    }
+
+    /// The older channel-mapping keys the table sets, read as rules, so `kassa check` and
+    /// every run can show the `[[sources.channel_rules]]` to paste in their place; `None`
+    /// when it sets none (or the kind never had any).
+    fn legacy_channels(&self) -> Option<LegacyChannels> {
+        None
     }
 }
 

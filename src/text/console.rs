@@ -11,6 +11,7 @@ use super::{
 };
 use crate::domain::{DateRange, Locale, SuspiciousWindow};
 use crate::sources::ErrorKind;
+use crate::sources::channels::{LegacyChannels, UNATTRIBUTED};
 
 /// `meta-ads: 1172 rows over 2025-01-06..2025-03-09 (3 chunks)`.
 pub fn backfill_source(
@@ -250,6 +251,44 @@ pub fn check_target_ok(name: &str, kind: &str, locale: Locale) -> String {
         ),
         Locale::Ru => format!(
             "{name} ({kind}): секреты на месте (связь не проверялась; `kassa alert-test --target {name}` отправит тестовое оповещение)"
+        ),
+    }
+}
+
+/// A source configured with older channel-mapping keys (HubSpot's `channel_property`,
+/// `channel_map`, `default_channel`): they still work, read as `legacy.rules`; this says what
+/// to paste in their place and how the result differs. `check` prints it, every run logs it.
+pub fn legacy_channels(name: &str, legacy: &LegacyChannels, locale: Locale) -> String {
+    let keys = legacy.keys.join(", ");
+    let field = &legacy.field;
+    let empty = &legacy.empty;
+    let rules = legacy.rules.to_toml();
+    match (rules.is_empty(), locale) {
+        (false, Locale::En) => format!(
+            "{name}: {keys} are older keys; kassa reads them as the channel rules below. \
+             Replace them with these rules in the [[sources]] table of {name}:\n{rules}\
+             With rules, a deal no rule matches goes to \"{UNATTRIBUTED}\"; the older keys gave \
+             it the lower-cased value of {field} (\"{empty}\" when empty): add rules for the \
+             values you want as channels."
+        ),
+        (false, Locale::Ru) => format!(
+            "{name}: {keys} — устаревшие ключи; kassa читает их как правила каналов ниже. \
+             Замените их этими правилами в таблице [[sources]] источника {name}:\n{rules}\
+             С правилами сделка, не подошедшая ни под одно правило, попадает в \"{UNATTRIBUTED}\"; \
+             по старым ключам её каналом было значение {field} строчными буквами (\"{empty}\", \
+             если оно пусто): добавьте правила для значений, которые нужны как каналы."
+        ),
+        (true, Locale::En) => format!(
+            "{name}: {keys} are older keys; kassa reads them as: a deal's channel is the \
+             lower-cased value of {field} (\"{empty}\" when empty). Replace them with \
+             [[sources.channel_rules]] (README: Channel mapping); a deal no rule matches then \
+             goes to \"{UNATTRIBUTED}\"."
+        ),
+        (true, Locale::Ru) => format!(
+            "{name}: {keys} — устаревшие ключи; kassa читает их так: канал сделки — значение \
+             {field} строчными буквами (\"{empty}\", если оно пусто). Замените их правилами \
+             [[sources.channel_rules]] (README: Channel mapping); сделка, не подошедшая ни под \
+             одно правило, тогда попадает в \"{UNATTRIBUTED}\"."
         ),
     }
 }

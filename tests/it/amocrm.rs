@@ -77,7 +77,8 @@ fn context_in(zone: chrono_tz::Tz) -> BuildContext {
 
 // Proves: paging follows `_links.next` across the documented pages until amoCRM answers 204,
 // and every lead maps: 142 won and 143 lost in any pipeline, integer prices, a null price
-// unknown, the channel from the field (by id) or a mapped tag, Unix seconds as dates.
+// unknown, the channel from rules on the field (by id) and on the tags, the rest
+// "unattributed", Unix seconds as dates.
 #[tokio::test(start_paused = true)]
 async fn follows_next_links_until_a_204_and_maps_every_lead() {
     let server = MockServer::start().await;
@@ -109,7 +110,7 @@ async fn follows_next_links_until_a_204_and_maps_every_lead() {
                 Some("2024-05-01"),
                 Won,
                 Some("46333"),
-                "direct"
+                "unattributed"
             ),
             expected(
                 "19634",
@@ -128,7 +129,14 @@ async fn follows_next_links_until_a_204_and_maps_every_lead() {
                 "vk_ads"
             ),
             expected("19701", "2024-04-30", Some("2024-05-03"), Won, None, "meta"),
-            expected("19702", "2024-05-04", None, Open, Some("15000"), "direct"),
+            expected(
+                "19702",
+                "2024-05-04",
+                None,
+                Open,
+                Some("15000"),
+                "unattributed"
+            ),
         ]
     );
     let sent = requests(&server).await;
@@ -470,7 +478,8 @@ async fn a_rotated_refresh_token_survives_between_two_builds() {
 }
 
 /// With `channel_rules`, a lead's channel is the first rule whose field (a custom field by its
-/// code or name, or a top-level field) holds one of its values; the rest are "unattributed".
+/// code or name, a top-level field, or `tags`: any of the lead's tags) holds one of its values;
+/// the rest are "unattributed".
 #[tokio::test(start_paused = true)]
 async fn channel_rules_map_leads_and_unmatched_are_unattributed() {
     let server = MockServer::start().await;
@@ -488,6 +497,11 @@ async fn channel_rules_map_leads_and_unmatched_are_unattributed() {
     };
     let mut by_pipeline = lead(4, 1, created, None, Some(100));
     by_pipeline["pipeline_id"] = json!(555);
+    let mut tagged = lead(6, 1, created, None, Some(100));
+    tagged["_embedded"] =
+        json!({"tags": [{"id": 1, "name": "vip"}, {"id": 2, "name": " VK-Ads "}]});
+    let mut untagged = lead(7, 1, created, None, Some(100));
+    untagged["_embedded"] = json!({"tags": [{"id": 1, "name": "vip"}]});
     serve_page(
         &server,
         "1",
@@ -499,6 +513,8 @@ async fn channel_rules_map_leads_and_unmatched_are_unattributed() {
                 utm(3, "google"),
                 by_pipeline,
                 lead(5, 1, created, None, Some(100)),
+                tagged,
+                untagged,
             ],
             None,
         )),
@@ -517,7 +533,9 @@ async fn channel_rules_map_leads_and_unmatched_are_unattributed() {
                  [[sources.channel_rules]]\nfield = \"UTM_SOURCE\"\n\
                  values = [\"vk\"]\nchannel = \"vk_ads\"\n\
                  [[sources.channel_rules]]\nfield = \"pipeline_id\"\n\
-                 values = [\"555\"]\nchannel = \"partners\"",
+                 values = [\"555\"]\nchannel = \"partners\"\n\
+                 [[sources.channel_rules]]\nfield = \"tags\"\n\
+                 values = [\"vk-ads\"]\nchannel = \"vk_ads\"",
             )
         },
         &paused_clock_context(),
@@ -543,6 +561,43 @@ async fn channel_rules_map_leads_and_unmatched_are_unattributed() {
             ("3", "unattributed"),
             ("4", "partners"),
             ("5", "unattributed"),
+            ("6", "vk_ads"),
+            ("7", "unattributed"),
         ]
     );
+}
+
+/// Without rules, a lead's channel is its `utm_source` custom field lower-cased, and a lead
+/// without one is "unattributed".
+#[tokio::test(start_paused = true)]
+async fn amocrm_without_rules_uses_the_lower_cased_utm_source() {
+    let server = MockServer::start().await;
+    let created = seconds("2024-05-02T10:00:00Z");
+    let mut utm = lead(1, 1, created, None, Some(100));
+    utm["custom_fields_values"] = json!([{
+        "field_id": 77, "field_name": "utm_source", "field_code": "UTM_SOURCE",
+        "field_type": "tracking_data", "values": [{"value": " Yandex "}],
+    }]);
+    let mut tagged = lead(2, 1, created, None, Some(100));
+    tagged["_embedded"] = json!({"tags": [{"id": 2, "name": "vk"}]});
+    serve_page(&server, "1", ok(page(1, vec![utm, tagged], None))).await;
+    let (_ws, source) = build_source(
+        amocrm::TOKEN,
+        |token| amocrm::table(amocrm::SOURCE, &server.uri(), token, "currency = \"RUB\""),
+        &paused_clock_context(),
+    );
+
+    let pulled = deals(
+        source
+            .pull(range("2024-05-01", "2024-05-07"))
+            .await
+            .unwrap()
+            .rows,
+    );
+
+    let channels: Vec<(&str, &str)> = pulled
+        .iter()
+        .map(|deal| (deal.id.as_str(), deal.channel.as_str()))
+        .collect();
+    assert_eq!(channels, [("1", "yandex"), ("2", "unattributed")]);
 }

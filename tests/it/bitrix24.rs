@@ -105,6 +105,91 @@ async fn more_than_fifty_deals_page_through_next() {
     assert_eq!(requests(&server).await.len(), 3);
 }
 
+/// With `id_cursor = true`, every page asks `start=-1` (no row count) and the next page starts
+/// after the last ID read; a short page ends the listing.
+#[tokio::test(start_paused = true)]
+async fn bitrix24_id_cursor_pages_by_id_with_start_minus_one() {
+    let rows: Vec<Value> = (1..=137)
+        .map(|i| deal(5000 + i, "P", "2024-05-03T10:00:00+03:00", "", "1000"))
+        .collect();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(bitrix24::BATCH_PATH))
+        .respond_with(Portal(rows))
+        .mount(&server)
+        .await;
+    let (_workspace, source) = build_source(
+        &bitrix24::webhook(&server),
+        |url| bitrix24::table(bitrix24::SOURCE, url, "id_cursor = true"),
+        &paused_clock_context(),
+    );
+
+    let pulled = deals(
+        source
+            .pull(range("2024-05-01", "2024-05-07"))
+            .await
+            .unwrap()
+            .rows,
+    );
+
+    let ids: Vec<u32> = pulled.iter().map(|d| d.id.parse().unwrap()).collect();
+    assert_eq!(ids, (5001..=5137).collect::<Vec<_>>(), "every deal once");
+    assert_eq!(created_starts(&server).await, ["-1", "-1", "-1"]);
+    let after: Vec<Option<String>> = json_bodies(&server)
+        .await
+        .iter()
+        .flat_map(bitrix24::commands)
+        .filter(|(name, _)| name == "created")
+        .map(|(_, params)| {
+            params
+                .into_iter()
+                .find(|(key, _)| key == "filter[>ID]")
+                .map(|(_, value)| value)
+        })
+        .collect();
+    assert_eq!(
+        after,
+        [None, Some("5050".to_string()), Some("5100".to_string())]
+    );
+}
+
+/// A portal that ignores `filter[>ID]` answers the same full page again: the pull fails
+/// naming the listing instead of looping or counting deals twice.
+#[tokio::test(start_paused = true)]
+async fn bitrix24_id_cursor_fails_when_the_portal_ignores_the_id_filter() {
+    let page: Vec<Value> = (1..=50)
+        .map(|i| deal(7000 + i, "P", "2024-05-03T10:00:00+03:00", "", "1000"))
+        .collect();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(bitrix24::BATCH_PATH))
+        .respond_with(ok(bitrix24::batch(&[
+            ("created", bitrix24::list(page, None, 0)),
+            ("closed", bitrix24::list(Vec::new(), None, 0)),
+        ])))
+        .mount(&server)
+        .await;
+    let (_workspace, source) = build_source(
+        &bitrix24::webhook(&server),
+        |url| bitrix24::table(bitrix24::SOURCE, url, "id_cursor = true"),
+        &paused_clock_context(),
+    );
+
+    let error = source
+        .pull(range("2024-05-01", "2024-05-07"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.kind, ErrorKind::Decode, "{error}");
+    assert!(
+        error
+            .message
+            .contains("`created` page's last ID is not a number above 7050"),
+        "{error}"
+    );
+    assert_eq!(requests(&server).await.len(), 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_window_holds_deals_created_or_closed_in_it() {
     let (_server, _workspace, source) = portal(vec![
@@ -300,8 +385,10 @@ async fn dates_keep_the_portals_offset() {
     }
 }
 
+/// Without rules, a deal's channel is its `UTM_SOURCE` lower-cased; an empty one is
+/// "unattributed".
 #[tokio::test(start_paused = true)]
-async fn channels_come_from_utm_source_through_the_map() {
+async fn bitrix24_without_rules_uses_the_lower_cased_utm_source() {
     let created = "2024-05-02T10:00:00+03:00";
     let (_server, _workspace, source) = portal(vec![
         deal(1, "P", created, "", "1"),
@@ -323,7 +410,7 @@ async fn channels_come_from_utm_source_through_the_map() {
     );
 
     let channels: Vec<&str> = pulled.iter().map(|deal| deal.channel.as_str()).collect();
-    assert_eq!(channels, ["yandex_direct", "vk_ads", "telegram", "direct"]);
+    assert_eq!(channels, ["yandex", "vk", "telegram", "unattributed"]);
 }
 
 /// `QUERY_LIMIT_EXCEEDED` (503, the request-rate bucket) is waited out for a second,

@@ -458,22 +458,28 @@ fn dead_letter_and_source_down_counts_are_validated() {
 }
 
 /// Every unusable channel rule is reported at once, under its own key with an example, and a
-/// rule list next to the older `channel_map` is refused with what to do.
+/// rule list next to HubSpot's older `channel_map` and `default_channel` is refused with what to
+/// do.
 #[test]
 fn channel_rules_problems_are_reported_at_once() {
     let ws = Workspace::new();
     ws.config(
         "[[sources]]\nname = \"b24\"\nkind = \"bitrix24\"\nurl_env = \"KASSA_TEST_B24_URL\"\n\
-         channel_map = { ya = \"yandex_direct\" }\n\
          [[sources.channel_rules]]\nfield = \"UTM SOURCE\"\nvalues = []\nchannel = \"\"\n\
-         [[sources.channel_rules]]\nfield = \"\"\nvalues = [\"vk\"]\nchannel = \"vk_ads\"\n",
+         [[sources.channel_rules]]\nfield = \"\"\nvalues = [\"vk\"]\nchannel = \"vk_ads\"\n\
+         [[sources]]\nname = \"hs\"\nkind = \"hubspot\"\ntoken_env = \"KASSA_TEST_HS_TOKEN\"\n\
+         channel_map = { PAID_SOCIAL = \"meta\" }\ndefault_channel = \"direct\"\n\
+         [[sources.channel_rules]]\nfield = \"utm_source\"\nvalues = [\"fb\"]\nchannel = \"meta\"\n",
     );
     let run = ws.kassa_with_env(
         &["check", "--offline"],
-        &[(
-            "KASSA_TEST_B24_URL",
-            "https://example.bitrix24.ru/rest/1/key/",
-        )],
+        &[
+            (
+                "KASSA_TEST_B24_URL",
+                "https://example.bitrix24.ru/rest/1/key/",
+            ),
+            ("KASSA_TEST_HS_TOKEN", "pat-na1-test"),
+        ],
     );
     assert_refused(
         &run,
@@ -482,7 +488,8 @@ fn channel_rules_problems_are_reported_at_once() {
             "sources[0].channel_rules[0].channel:",
             "sources[0].channel_rules[0].field: \"UTM SOURCE\" is not a deal field name",
             "sources[0].channel_rules[1].field: is empty",
-            "sources[0].channel_map: cannot be used with channel_rules",
+            "sources[1].channel_map: cannot be used with channel_rules",
+            "sources[1].default_channel: cannot be used with channel_rules",
             "[[sources.channel_rules]]",
         ],
     );

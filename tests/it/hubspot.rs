@@ -67,7 +67,7 @@ fn ids(pulled: Pulled) -> Vec<String> {
 // Proves: pages are followed through `paging.next.after`; won / lost / open come from
 // `hs_is_closed_won` / `hs_is_closed` (also in a custom pipeline); amounts are exact money and
 // a null or empty amount stays unknown; `closedate` instants become dates; channels go through
-// `channel_map`, lower-casing and `default_channel`; the request asks for deals created OR
+// `channel_map`, lower-casing and `default_channel` (the older keys, read as rules); the request asks for deals created OR
 // closed in the range, in epoch milliseconds, with the bearer token.
 #[tokio::test]
 async fn follows_paging_after_and_maps_every_deal() {
@@ -533,14 +533,7 @@ async fn probe_reports_the_portal_deal_count() {
 #[tokio::test]
 async fn channel_rules_map_deals_and_unmatched_are_unattributed() {
     let server = MockServer::start().await;
-    let created = "2024-05-02T10:00:00Z";
-    let with = |id: &str, props: serde_json::Value| {
-        let mut deal = hubspot::open_deal(id, created, None);
-        for (key, value) in props.as_object().expect("an object") {
-            deal["properties"][key] = value.clone();
-        }
-        deal
-    };
+    let with = deal_with;
     let found = hubspot::page(
         4,
         vec![
@@ -591,4 +584,211 @@ async fn channel_rules_map_deals_and_unmatched_are_unattributed() {
     let asked = bodies[0]["properties"].as_array().expect("properties");
     assert!(asked.contains(&json!("utm_source")), "{asked:?}");
     assert!(asked.contains(&json!("hs_analytics_source")), "{asked:?}");
+}
+
+/// An open deal created on 2024-05-02 with `props` set on top of the fake's.
+fn deal_with(id: &str, props: serde_json::Value) -> serde_json::Value {
+    let mut deal = hubspot::open_deal(id, "2024-05-02T10:00:00Z", None);
+    for (key, value) in props.as_object().expect("an object") {
+        deal["properties"][key] = value.clone();
+    }
+    deal
+}
+
+/// Each deal's (id, channel) from one pull of May 2024.
+async fn channels_of(source: &kassa::sources::Source) -> Vec<(String, String)> {
+    let pull = source
+        .pull(range("2024-05-01", "2024-05-31"))
+        .await
+        .expect("the pull succeeds");
+    deals(pull.rows)
+        .into_iter()
+        .map(|deal| (deal.id, deal.channel))
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(id, channel)| (id.to_string(), channel.to_string()))
+        .collect()
+}
+
+/// The older keys HubSpot's users have in their configurations.
+const LEGACY_KEYS: &str = "default_channel = \"direct\"\n\
+     channel_map = { PAID_SOCIAL = \"meta\", PAID_SEARCH = \"google\", ADWORDS = \"google\" }";
+
+/// HubSpot's older keys keep working, read as rules: a table with `channel_map` and one with
+/// the `[[sources.channel_rules]]` kassa prints for it put every deal whose source the map
+/// names in the same channel (now ignoring case); the other deals differ only as the migration
+/// message says: lower-cased (or `default_channel`) with the older keys, "unattributed" with
+/// the rules.
+#[tokio::test]
+async fn hubspot_legacy_channel_map_gives_the_channels_of_its_printed_rules() {
+    let server = MockServer::start().await;
+    let source = |value: &str| json!({"hs_analytics_source": value});
+    let found = hubspot::page(
+        5,
+        vec![
+            deal_with("1", source("PAID_SOCIAL")),
+            deal_with("2", source("paid_search")),
+            deal_with("3", source("ADWORDS")),
+            deal_with("4", source("ORGANIC_SEARCH")),
+            deal_with("5", source("")),
+        ],
+        None,
+    );
+    always::<HubSpot>(&server, ok(found)).await;
+    let uri = server.uri();
+    let legacy_table = |token: crate::fakes::TokenFrom<'_>| {
+        hubspot::table(hubspot::SOURCE, &uri, token, LEGACY_KEYS)
+    };
+    let legacy = crate::helpers::source_config(&legacy_table(crate::fakes::TokenFrom::Env("PATH")))
+        .legacy_channels()
+        .expect("the older keys are recognised");
+    assert_eq!(legacy.keys, ["channel_map", "default_channel"]);
+    let printed = legacy.rules.to_toml();
+    let (_old, old_source) = build_source(hubspot::TOKEN, legacy_table, &paused_clock_context());
+    let (_new, new_source) = build_source(
+        hubspot::TOKEN,
+        |token| hubspot::table(hubspot::SOURCE, &uri, token, &printed),
+        &paused_clock_context(),
+    );
+
+    let old = channels_of(&old_source).await;
+    let new = channels_of(&new_source).await;
+
+    assert_eq!(old[..3], new[..3], "mapped sources: the same channels");
+    assert_eq!(
+        new[..3],
+        pairs(&[("1", "meta"), ("2", "google"), ("3", "google")])
+    );
+    assert_eq!(old[3..], pairs(&[("4", "organic_search"), ("5", "direct")]));
+    assert_eq!(
+        new[3..],
+        pairs(&[("4", "unattributed"), ("5", "unattributed")])
+    );
+}
+
+/// Without rules and without older keys, a deal's channel is its `hs_analytics_source`
+/// lower-cased, as before rules existed; an empty one is "unattributed".
+#[tokio::test]
+async fn hubspot_without_rules_uses_the_lower_cased_source() {
+    let server = MockServer::start().await;
+    let found = hubspot::page(
+        3,
+        vec![
+            deal_with("1", json!({"hs_analytics_source": "PAID_SOCIAL"})),
+            deal_with("2", json!({"hs_analytics_source": " Direct_Traffic "})),
+            deal_with("3", json!({"hs_analytics_source": null})),
+        ],
+        None,
+    );
+    always::<HubSpot>(&server, ok(found)).await;
+    let (_workspace, source) = build_source(
+        hubspot::TOKEN,
+        |token| hubspot::table(hubspot::SOURCE, &server.uri(), token, ""),
+        &paused_clock_context(),
+    );
+
+    assert_eq!(
+        channels_of(&source).await,
+        pairs(&[
+            ("1", "paid_social"),
+            ("2", "direct_traffic"),
+            ("3", "unattributed")
+        ])
+    );
+    let bodies = json_bodies(&server).await;
+    let asked = bodies[0]["properties"].as_array().expect("properties");
+    assert!(asked.contains(&json!("hs_analytics_source")), "{asked:?}");
+}
+
+/// `kassa check` on a table with HubSpot's older keys passes, and says, in the configured
+/// language, which keys are older, the rules to paste in their place, and what changes for
+/// deals no rule matches.
+#[test]
+fn hubspot_legacy_keys_print_the_rules_to_paste_in_english_and_russian() {
+    for (locale, wording) in [
+        (
+            "en",
+            [
+                "crm: channel_map, default_channel are older keys; kassa reads them as the channel rules below. Replace them with these rules in the [[sources]] table of crm:\n",
+                "With rules, a deal no rule matches goes to \"unattributed\"; the older keys gave it the lower-cased value of hs_analytics_source (\"direct\" when empty)",
+            ],
+        ),
+        (
+            "ru",
+            [
+                "crm: channel_map, default_channel — устаревшие ключи; kassa читает их как правила каналов ниже. Замените их этими правилами в таблице [[sources]] источника crm:\n",
+                "попадает в \"unattributed\"; по старым ключам её каналом было значение hs_analytics_source строчными буквами (\"direct\", если оно пусто)",
+            ],
+        ),
+    ] {
+        let ws = crate::helpers::Workspace::new();
+        let token = ws.write("hubspot.token", hubspot::TOKEN);
+        ws.config(&format!(
+            "[alerting]\nlocale = \"{locale}\"\n\n{}",
+            hubspot::table(
+                "crm",
+                "https://api.hubapi.com",
+                crate::fakes::TokenFrom::File(&token),
+                LEGACY_KEYS
+            )
+        ));
+
+        let run = ws.kassa(&["check", "--offline"]);
+
+        assert_eq!(run.code, 0, "{run:?}");
+        for words in wording {
+            assert!(
+                run.stdout.contains(words),
+                "{locale}: {words}\n{}",
+                run.stdout
+            );
+        }
+        assert!(
+            run.stdout.contains(
+                "[[sources.channel_rules]]\nfield = \"hs_analytics_source\"\n\
+                 values = [\"ADWORDS\", \"PAID_SEARCH\"]\nchannel = \"google\"\n\
+                 [[sources.channel_rules]]\nfield = \"hs_analytics_source\"\n\
+                 values = [\"PAID_SOCIAL\"]\nchannel = \"meta\"\n"
+            ),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+/// A run with HubSpot's older keys still pulls, and warns on stderr with the rules to paste.
+#[tokio::test]
+async fn hubspot_legacy_keys_warn_on_every_run() {
+    let server = MockServer::start().await;
+    let found = hubspot::page(
+        1,
+        vec![deal_with("1", json!({"hs_analytics_source": "ADWORDS"}))],
+        None,
+    );
+    always::<HubSpot>(&server, ok(found)).await;
+    let ws = crate::helpers::Workspace::new();
+    let token = ws.write("hubspot.token", hubspot::TOKEN);
+    ws.config(&hubspot::table(
+        "crm",
+        &server.uri(),
+        crate::fakes::TokenFrom::File(&token),
+        LEGACY_KEYS,
+    ));
+
+    let run = ws.kassa(&["backfill", "--from", "2024-05-01", "--to", "2024-05-07"]);
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("crm: channel_map, default_channel are older keys")
+            && run
+                .stderr
+                .contains("values = [\"ADWORDS\", \"PAID_SEARCH\"]"),
+        "{}",
+        run.stderr
+    );
 }

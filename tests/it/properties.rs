@@ -18,11 +18,11 @@ use serde_json::{Value, json};
 use wiremock::MockServer;
 
 use crate::connector::{Platform, always};
+use crate::fakes::salesforce::Salesforce;
 use crate::fakes::{
     amocrm::AmoCrm, answer, bitrix24::Bitrix24, hubspot::HubSpot, meta::Meta, ok,
     pipedrive::Pipedrive,
 };
-use crate::fakes::salesforce::Salesforce;
 use crate::helpers::{Workspace, paused_clock_context, range, source_config};
 
 fn cases(cases: u32) -> Config {

@@ -26,13 +26,12 @@ pub fn table(name: &str, base_url: &str, token: TokenFrom<'_>, extra: &str) -> S
     sources_table("amocrm", name, base_url, token, extra)
 }
 
-/// The lines `amocrm.rs` tests configure: RUB, the channel from the "Источник" field (by id)
-/// or a mapped tag, `direct` for the rest.
+/// The lines `amocrm.rs` tests configure (last: they end in rule tables): RUB, channel rules on the "Источник" field (by id)
+/// and on the lead's tags; the rest are "unattributed".
 pub const CHANNELS: &str = "currency = \"RUB\"\n\
-     channel_field = \"1278898021\"\n\
-     channel_from_tags = true\n\
-     default_channel = \"direct\"\n\
-     channel_map = { yandex = \"yandex_direct\", vk = \"vk_ads\", facebook = \"meta\" }";
+     [[sources.channel_rules]]\nfield = \"1278898021\"\nvalues = [\"yandex\"]\nchannel = \"yandex_direct\"\n\
+     [[sources.channel_rules]]\nfield = \"1278898021\"\nvalues = [\"facebook\"]\nchannel = \"meta\"\n\
+     [[sources.channel_rules]]\nfield = \"tags\"\nvalues = [\"vk\"]\nchannel = \"vk_ads\"";
 
 /// The source `amocrm.rs` tests: named [`SOURCE`], [`CHANNELS`] plus `extra`, the token in a
 /// file, built with `context` (its time zone, its token cache).
@@ -44,7 +43,7 @@ pub fn source(server: &MockServer, context: &BuildContext, extra: &str) -> (Work
                 SOURCE,
                 &server.uri(),
                 token,
-                &format!("{CHANNELS}\n{extra}"),
+                &format!("{extra}\n{CHANNELS}"),
             )
         },
         context,

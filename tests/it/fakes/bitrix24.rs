@@ -46,21 +46,10 @@ pub fn table(name: &str, url: TokenFrom<'_>, extra: &str) -> String {
     format!("[[sources]]\nname = {name:?}\nkind = \"bitrix24\"\n{url}\n{extra}\n")
 }
 
-/// The source `bitrix24.rs` tests: named [`SOURCE`], the webhook URL in a file, a channel map,
-/// built with `context` (its time zone).
+/// The source `bitrix24.rs` tests: named [`SOURCE`], the webhook URL in a file, no channel
+/// rules (channels are `UTM_SOURCE` lower-cased), built with `context` (its time zone).
 pub fn source(server: &MockServer, context: &BuildContext) -> (Workspace, Source) {
-    build_source(
-        &webhook(server),
-        |url| {
-            table(
-                SOURCE,
-                url,
-                "default_channel = \"direct\"\n\
-                 channel_map = { yandex = \"yandex_direct\", vk = \"vk_ads\" }",
-            )
-        },
-        context,
-    )
+    build_source(&webhook(server), |url| table(SOURCE, url, ""), context)
 }
 
 /// A `crm.deal.list` answer from `fixtures/bitrix24/`.
@@ -189,8 +178,9 @@ fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
 }
 
 /// A portal holding `deals`, answering `batch` calls of `crm.deal.list` commands the way
-/// Bitrix24 does: the `>=`/`<` date filters and `CLOSED` applied (to the date as written),
-/// ordered by ID, fifty rows from `start`, `next` while more remain.
+/// Bitrix24 does: the `>=`/`<` date filters, `>ID` and `CLOSED` applied (to the date as
+/// written), ordered by ID, fifty rows from `start`, `next` while more remain; with
+/// `start=-1`, the first fifty without `next` or a count.
 pub struct Portal(pub Vec<Value>);
 
 impl Respond for Portal {
@@ -212,7 +202,9 @@ impl Respond for Portal {
                         let field = filter.trim_start_matches(['>', '<', '=']);
                         let have = deal[field].as_str().unwrap_or("");
                         let day = have.get(..10).unwrap_or("");
+                        let number = |text: &str| text.parse::<u64>().ok();
                         match &filter[..filter.len() - field.len()] {
+                            ">" => number(have) > number(value),
                             ">=" => !day.is_empty() && day >= value.as_str(),
                             "<" => !day.is_empty() && day < value.as_str(),
                             _ => have == value,
@@ -221,15 +213,22 @@ impl Respond for Portal {
                 })
                 .collect();
             rows.sort_by_key(|deal| deal["ID"].as_str().unwrap().parse::<u64>().unwrap());
-            let start: usize = param(&params, "start").unwrap_or("0").parse().unwrap();
+            // `start=-1`: the first fifty, no count (`total` 0) and no `next`.
+            let start: i64 = param(&params, "start").unwrap_or("0").parse().unwrap();
+            let skip = usize::try_from(start).unwrap_or(0);
             let page: Vec<Value> = rows
                 .iter()
-                .skip(start)
+                .skip(skip)
                 .take(PAGE)
                 .map(|d| (*d).clone())
                 .collect();
-            let next = (start + PAGE < rows.len()).then_some((start + PAGE) as u64);
-            answers.push((name, list(page, next, rows.len() as u64)));
+            let answer = if start < 0 {
+                list(page, None, 0)
+            } else {
+                let next = (skip + PAGE < rows.len()).then_some((skip + PAGE) as u64);
+                list(page, next, rows.len() as u64)
+            };
+            answers.push((name, answer));
         }
         let answers: Vec<(&str, Value)> = answers
             .iter()
