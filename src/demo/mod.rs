@@ -182,6 +182,7 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
         "{label} cargo run -- --config config/demo.toml backfill --from 2025-01-06 --to 2025-06-29"
     );
     crate::outln!("{indent} cargo run -- --config config/demo.toml analyze");
+    crate::outln!("{}", console::demo_own_accounts(locale));
     Ok(DemoSummary {
         nights,
         delivered,

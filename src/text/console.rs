@@ -403,6 +403,18 @@ pub fn demo_try(locale: Locale) -> &'static str {
     }
 }
 
+/// Where to go from the demo to one's own accounts.
+pub fn demo_own_accounts(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => {
+            "With your own accounts: copy config/example.toml, keep the sources you have, set their tokens, then `kassa check`."
+        }
+        Locale::Ru => {
+            "Со своими кабинетами: скопируйте config/example-ru.toml (Яндекс Директ, VK Реклама, amoCRM; с Битрикс24 — config/example-ru-bitrix24.toml), укажите токены и запустите `kassa check`."
+        }
+    }
+}
+
 /// What a source left uncovered, appended to its line: `; not covered: … (a data gap)`.
 /// The windows a pull answered with less than the store held, for its status line:
 /// `; suspicious: 2025-06-02..2025-06-29 answered no rows: the 28 stored were kept`.

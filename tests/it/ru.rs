@@ -300,18 +300,23 @@ fn demo_ru_pulls_yandex_direct_vk_ads_and_amocrm() {
 #[test]
 fn demo_ru_has_no_english_framing() {
     let stdout = ru_demo();
-    // The demo's own words: every line but the wire bodies it shows (indented six spaces)
-    // and the commands to repeat it by hand.
+    // The demo's own words: every line but the wire bodies it shows (indented six spaces),
+    // and the commands and file names to repeat it by hand.
     let framing: Vec<&str> = stdout
         .lines()
         .filter(|line| !line.starts_with("      ") && !line.contains("cargo run"))
         .collect();
+    assert!(
+        framing.iter().any(|l| l.contains("config/example-ru.toml")),
+        "the demo points at the Russian example configuration"
+    );
     let allowed = [
         // The fakes and receivers it names, its targets and their kinds, the event names.
         "kassa", "VK", "API", "amoCRM", "utm", "source", "yandex", "direct", "vk", "ads", "Slack",
         "Telegram", "webhook", "slack", "telegram", "team", "owner", "bi", "episode", "opened",
         "resolved", // Russian business owners say CRM as it is.
-        "CRM",
+        "CRM",      // The example files and the command to check one.
+        "config", "example", "ru", "toml", "bitrix", "check",
     ];
     let english = english_words(&framing.join("\n"), &allowed);
     assert!(
