@@ -7,7 +7,7 @@
 //! - [`wire`]: reading values out of platform JSON;
 //! - [`channels`]: the `channel_rules` every CRM connector maps its deals' channels with;
 //! - [`csv`], [`meta`], [`hubspot`], [`yandex_direct`], [`vk_ads`], [`bitrix24`], [`amocrm`],
-//!   [`pipedrive`], [`salesforce`]: the connectors.
+//!   [`pipedrive`], [`salesforce`], [`google_ads`]: the connectors.
 //!
 //! Adding a platform: write its module (a config struct implementing [`ConnectorConfig`] and a
 //! source implementing [`Connector`]), then add one line to the `connectors!` list below: that
@@ -23,6 +23,7 @@ pub mod amocrm;
 pub mod bitrix24;
 pub mod channels;
 pub mod csv;
+pub mod google_ads;
 pub mod hubspot;
 pub mod meta;
 pub mod pipedrive;
@@ -104,6 +105,8 @@ connectors! {
     "pipedrive" => Pipedrive(pipedrive::PipedriveConfig),
     /// Salesforce opportunities through the REST `query` resource (SOQL).
     "salesforce" => Salesforce(salesforce::SalesforceConfig),
+    /// Google Ads API campaign days (`googleAds:searchStream`, GAQL).
+    "google_ads" => GoogleAds(google_ads::GoogleAdsConfig),
 }
 
 /// The kinds `SourceConfig` accepts, for error messages: `csv_ads, csv_crm, …`.

@@ -21,6 +21,7 @@ mod currency;
 mod docs;
 mod fakes;
 mod faults;
+mod google_ads;
 mod helpers;
 mod hubspot;
 mod layers;

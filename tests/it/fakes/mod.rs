@@ -9,6 +9,7 @@
 
 pub mod amocrm;
 pub mod bitrix24;
+pub mod google_ads;
 pub mod hubspot;
 pub mod meta;
 pub mod pipedrive;
