@@ -532,3 +532,65 @@ async fn a_missing_or_malformed_cost_names_the_field_campaign_and_day() {
         }
     }
 }
+
+/// Answers the customer query with the customer (in New York) and every campaign query with
+/// no rows, as one `searchStream` endpoint does.
+struct ByQuery(Value);
+
+impl wiremock::Respond for ByQuery {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        if query_of(request).contains("FROM customer") {
+            ok(self.0.clone())
+        } else {
+            ok(GoogleAds::empty_page())
+        }
+    }
+}
+
+// Guards: a Google Ads source without a `timezone` key takes the customer's
+// `customer.time_zone`: a customer in New York has not finished Sunday at 06:00 on Monday in
+// Moscow, so Sunday is pending for it (not requested, no failure), and the campaign query
+// stops at Saturday.
+#[tokio::test]
+async fn only_days_ended_in_the_customer_zone_are_asked_for() {
+    let server = MockServer::start().await;
+    google_ads::mount_token(&server).await;
+    Mock::given(method("POST"))
+        .and(path(google_ads::STREAM_PATH))
+        .respond_with(ByQuery(google_ads::fixture("customer.json", &server)))
+        .mount(&server)
+        .await;
+    let ws = crate::helpers::Workspace::new();
+    let files = google_ads::credentials(&ws);
+    ws.config(&format!(
+        "[analysis]\ntimezone = \"Europe/Moscow\"\n\n{}",
+        google_ads::table("google", &server.uri(), &files, "lookback_days = 3")
+    ));
+    let settings = kassa::config::Settings::load(Some(&ws.path().join("kassa.toml"))).unwrap();
+    let mut store = kassa::store::Store::open(&settings.store_path).unwrap();
+    let monday_6am_moscow: chrono::DateTime<chrono::Utc> = "2025-05-26T03:00:00Z".parse().unwrap();
+
+    let outcome = kassa::cycle::run_cycle(&settings, &mut store, &[], monday_6am_moscow)
+        .await
+        .unwrap();
+
+    assert!(!outcome.partial(), "{outcome:?}");
+    let google = &outcome.sources[0];
+    assert_eq!(google.timezone, Some(chrono_tz::America::New_York));
+    assert_eq!(
+        google.pending,
+        kassa::domain::DateRange::new(d("2025-05-25"), d("2025-05-25"))
+    );
+    let campaign_queries: Vec<String> = on(&server, google_ads::STREAM_PATH)
+        .await
+        .iter()
+        .map(query_of)
+        .filter(|q| q.contains("FROM campaign"))
+        .collect();
+    assert_eq!(campaign_queries.len(), 1);
+    assert!(
+        campaign_queries[0].contains("AND '2025-05-24'"),
+        "Saturday is the last day asked for: {}",
+        campaign_queries[0]
+    );
+}

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use wiremock::MockServer;
 
 use crate::connector::{Platform, always};
+use crate::fakes::google_ads::GoogleAds;
 use crate::fakes::salesforce::Salesforce;
 use crate::fakes::{
     amocrm::AmoCrm, answer, bitrix24::Bitrix24, hubspot::HubSpot, meta::Meta, ok,
@@ -456,6 +457,36 @@ fn pipedrive_deals_with_any_field_value_are_read_or_name_the_field() {
         ] {
             if let Err(error) = fake.pull(body) {
                 assert_located::<Pipedrive>(&error)?;
+            }
+        }
+        Ok(())
+    });
+}
+
+/// Google Ads stream rows: any value in any field kassa reads is read or refused naming it;
+/// any answer body is rows or an error naming the source and the range.
+#[test]
+fn google_ads_rows_with_any_field_value_are_read_or_name_the_field() {
+    let fake = Fake::<GoogleAds>::new();
+    let fields = vec![
+        ("/0/results/0/metrics", "impressions"),
+        ("/0/results/0/metrics", "clicks"),
+        ("/0/results/0/metrics", "costMicros"),
+        ("/0/results/0/segments", "date"),
+        ("/0/results/0/campaign", "id"),
+    ];
+    check(
+        64,
+        (prop::sample::select(fields), any_json()),
+        |((row_path, field), value)| mutated_row_names_the_field(&fake, row_path, field, value),
+    );
+    check(32, (any_json(), "[ -~]{0,60}"), |(value, text)| {
+        for body in [
+            ResponseBody::Json(value.clone()),
+            ResponseBody::Raw(text.clone()),
+        ] {
+            if let Err(error) = fake.pull(body) {
+                assert_located::<GoogleAds>(&error)?;
             }
         }
         Ok(())
