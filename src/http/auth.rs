@@ -483,7 +483,7 @@ fn token_failure(
                     "the client-credentials grant was refused: check in the platform's app settings that the app may use this flow and has a user to run as"
                 }
                 ("invalid_grant", Grant::JwtBearer(_)) => {
-                    "the JWT assertion was refused: check that the app holds the certificate of this private key, that the user is pre-authorised for the app, and the assertion's audience"
+                    "the JWT assertion was refused: check that the private key is still valid for the client (its certificate uploaded to the app, or the service account key not deleted), that the user is pre-authorised for the app, and the assertion's audience"
                 }
                 _ => {
                     "the client id or secret was refused: check them in the platform's app settings"

@@ -1,6 +1,7 @@
 //! JWT bearer assertions (RFC 7523) signed with RS256: what [`super::auth::OAuth2`] posts as
 //! `assertion` for the `urn:ietf:params:oauth:grant-type:jwt-bearer` grant (Salesforce's
-//! server-to-server flow). The RSA signing is `ring`'s, the crate rustls already builds, so
+//! server-to-server flow, and Google service accounts, which add a `scope` and act as
+//! themselves, without a `sub`). The RSA signing is `ring`'s, the crate rustls already builds, so
 //! the flow adds no new code to the build.
 //!
 //! The private key comes as PEM, PKCS#8 (`BEGIN PRIVATE KEY`, what `openssl genrsa` writes
@@ -21,13 +22,14 @@ use serde_json::json;
 /// minutes ahead.
 const ASSERTION_LIFETIME: chrono::Duration = chrono::Duration::seconds(170);
 
-/// Signs assertions for one client (`iss`), acting as one user (`sub`), for one audience
-/// (`aud`, the authorization server).
+/// Signs assertions for one client (`iss`), acting as one user (`sub`; none when empty), for
+/// one audience (`aud`, the authorization server), optionally for a `scope`.
 pub struct JwtSigner {
     key: RsaKeyPair,
     issuer: String,
     subject: String,
     audience: String,
+    scope: Option<String>,
 }
 
 impl fmt::Debug for JwtSigner {
@@ -68,13 +70,21 @@ impl JwtSigner {
             issuer: issuer.into(),
             subject: subject.into(),
             audience: audience.into(),
+            scope: None,
         })
+    }
+
+    /// Asks for `scope` (Google: `https://www.googleapis.com/auth/adwords`).
+    pub fn with_scope(mut self, scope: impl Into<String>) -> JwtSigner {
+        self.scope = Some(scope.into());
+        self
     }
 
     /// A fingerprint input that changes with the key, the client, the user or the audience.
     pub fn identity(&self) -> Vec<u8> {
         let mut bytes = self.key.public().as_ref().to_vec();
-        for part in [&self.issuer, &self.subject, &self.audience] {
+        let scope = self.scope.clone().unwrap_or_default();
+        for part in [&self.issuer, &self.subject, &self.audience, &scope] {
             bytes.push(0);
             bytes.extend_from_slice(part.as_bytes());
         }
@@ -84,15 +94,19 @@ impl JwtSigner {
     /// A signed assertion valid from `now` for a little under three minutes.
     pub fn assertion(&self, now: DateTime<Utc>) -> Result<String, String> {
         let header = URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "typ": "JWT"}).to_string());
-        let claims = URL_SAFE_NO_PAD.encode(
-            json!({
-                "iss": self.issuer,
-                "sub": self.subject,
-                "aud": self.audience,
-                "exp": (now + ASSERTION_LIFETIME).timestamp(),
-            })
-            .to_string(),
-        );
+        let mut claims = json!({
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now.timestamp(),
+            "exp": (now + ASSERTION_LIFETIME).timestamp(),
+        });
+        if !self.subject.is_empty() {
+            claims["sub"] = json!(self.subject);
+        }
+        if let Some(scope) = &self.scope {
+            claims["scope"] = json!(scope);
+        }
+        let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
         let signed = format!("{header}.{claims}");
         let mut signature = vec![0; self.key.public().modulus_len()];
         self.key

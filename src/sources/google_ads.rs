@@ -16,7 +16,8 @@
 //! a stream is read exactly like an error answer.
 //!
 //! Credentials: OAuth2 access tokens refreshed from a refresh token (client id, client secret
-//! and refresh token of one OAuth client, authorised for the `adwords` scope), kept in the
+//! and refresh token of one OAuth client, authorised for the `adwords` scope), or obtained
+//! with a service account's key file (a JWT signed with its RSA key, RFC 7523), kept in the
 //! token cache until they expire. Developer tokens were sunset on 2026-09-09 (access levels now
 //! belong to the Google Cloud project that owns the OAuth client): one is sent only when
 //! configured. `login_customer_id` is sent when the customer is reached through a manager.
@@ -27,13 +28,13 @@
 //! without asking.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono_tz::Tz;
 use reqwest::header::{HeaderMap, HeaderName};
 use reqwest::{StatusCode, Url};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -44,6 +45,7 @@ use super::source::{
 use super::wire;
 use crate::domain::{AdDay, Claims, DateRange, Money, Pulled, RowKind};
 use crate::http::auth::{Authenticator, Grant, OAuth2, SecretHeaders, Stacked, TokenBody};
+use crate::http::jwt::JwtSigner;
 use crate::http::{Answer, Failure, FailureKind, HttpClient, Request, summarize_body};
 use crate::validation::Problems;
 
@@ -77,6 +79,10 @@ pub struct GoogleAdsConfig {
     pub client_secret_file: Option<PathBuf>,
     pub refresh_token_env: Option<String>,
     pub refresh_token_file: Option<PathBuf>,
+    /// A service account's JSON key file (or its contents in a variable), instead of the
+    /// client id, secret and refresh token.
+    pub service_account_key_env: Option<String>,
+    pub service_account_key_file: Option<PathBuf>,
     /// Optional since the 2026-09-09 sunset: sent only when configured.
     pub developer_token_env: Option<String>,
     pub developer_token_file: Option<PathBuf>,
@@ -121,6 +127,27 @@ fn default_conversions_by() -> String {
 fn customer_digits(id: &str) -> Option<String> {
     let digits: String = id.trim().chars().filter(|c| *c != '-').collect();
     (digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+}
+
+/// The scope every Google Ads API token is asked for.
+const ADWORDS_SCOPE: &str = "https://www.googleapis.com/auth/adwords";
+
+/// A signer from a service account's JSON key file (`client_email`, `private_key`,
+/// `private_key_id`), its assertions addressed to `token_url`.
+fn service_account(key_file: &SecretString, token_url: &str) -> Result<JwtSigner, String> {
+    let key: Value = serde_json::from_str(key_file.expose_secret())
+        .map_err(|_| "it is not a JSON key file (Google Cloud console → IAM → Service accounts → Keys → Add key → JSON)".to_string())?;
+    let field = |name: &str| {
+        key.get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("the key file has no `{name}`"))
+    };
+    let private_key = SecretString::from(field("private_key")?.to_string());
+    // No `sub`: the service account acts as itself, a user of the Google Ads account.
+    JwtSigner::from_pem(&private_key, field("client_email")?, "", token_url)
+        .map(|signer| signer.with_scope(ADWORDS_SCOPE))
+        .map_err(|e| format!("its `private_key` {e}"))
 }
 
 /// How conversions become claims.
@@ -175,6 +202,65 @@ impl GoogleAdsConfig {
         )
     }
 
+    /// The service account's key, only when one of its keys is set.
+    fn service_account_key(&self) -> Option<SecretRef> {
+        (self.service_account_key_env.is_some() || self.service_account_key_file.is_some()).then(
+            || {
+                self.secret(
+                    "service account key",
+                    ("service_account_key_env", "service_account_key_file"),
+                    (
+                        &self.service_account_key_env,
+                        &self.service_account_key_file,
+                    ),
+                    "KASSA_GOOGLE_ADS_SERVICE_ACCOUNT_KEY",
+                )
+            },
+        )
+    }
+
+    /// Whether any key of the OAuth client flow is set.
+    fn oauth_client_keys_set(&self) -> bool {
+        self.client_id_env.is_some()
+            || self.client_id_file.is_some()
+            || self.client_secret_env.is_some()
+            || self.client_secret_file.is_some()
+            || self.refresh_token_env.is_some()
+            || self.refresh_token_file.is_some()
+    }
+
+    /// The OAuth2 authenticator: a service account's signed assertions, or the OAuth client's
+    /// refresh token.
+    fn oauth(&self, context: &BuildContext) -> Result<OAuth2, SourceError> {
+        let config_error = |message: String| SourceError::new(ErrorKind::Config, message);
+        let token_url = Url::parse(&self.token_url)
+            .map_err(|e| config_error(format!("token_url {:?}: {e}", self.token_url)))?;
+        let cache_key = format!("source:{}", self.name);
+        if let Some(key) = self.service_account_key() {
+            let signer = service_account(&key.resolve()?, &self.token_url)
+                .map_err(|e| config_error(format!("the service account key: {e}")))?;
+            return Ok(OAuth2::new(
+                token_url,
+                "",
+                None,
+                Grant::JwtBearer(Arc::new(signer)),
+                TokenBody::Form,
+                context.tokens.clone(),
+                cache_key,
+            ));
+        }
+        let client_id = self.client_id().resolve()?;
+        Ok(OAuth2::new(
+            token_url,
+            client_id.expose_secret(),
+            Some(self.client_secret().resolve()?),
+            Grant::RefreshToken(self.refresh_token().resolve()?),
+            TokenBody::Form,
+            context.tokens.clone(),
+            cache_key,
+        ))
+    }
+
     /// The developer token, only when one of its keys is set.
     fn developer_token(&self) -> Option<SecretRef> {
         (self.developer_token_env.is_some() || self.developer_token_file.is_some()).then(|| {
@@ -220,6 +306,7 @@ impl ConnectorConfig for GoogleAdsConfig {
             &mut self.client_id_file,
             &mut self.client_secret_file,
             &mut self.refresh_token_file,
+            &mut self.service_account_key_file,
             &mut self.developer_token_file,
         ]
         .into_iter()
@@ -249,9 +336,22 @@ impl ConnectorConfig for GoogleAdsConfig {
                 "login_customer_id = \"111-222-3333\"",
             );
         }
-        self.client_id().validate(key, problems);
-        self.client_secret().validate(key, problems);
-        self.refresh_token().validate(key, problems);
+        match self.service_account_key() {
+            Some(service_account) => {
+                service_account.validate(key, problems);
+                if self.oauth_client_keys_set() {
+                    problems.push(
+                        format!("{key}.service_account_key_file"),
+                        "a service account key and an OAuth client (client_id, client_secret, refresh_token) are both set; keep one",
+                    );
+                }
+            }
+            None => {
+                self.client_id().validate(key, problems);
+                self.client_secret().validate(key, problems);
+                self.refresh_token().validate(key, problems);
+            }
+        }
         if let Some(developer_token) = self.developer_token() {
             developer_token.validate(key, problems);
         }
@@ -312,20 +412,7 @@ impl ConnectorConfig for GoogleAdsConfig {
             ),
             None => None,
         };
-        let client_id = self.client_id().resolve()?;
-        let client_secret = self.client_secret().resolve()?;
-        let refresh_token = self.refresh_token().resolve()?;
-        let token_url = Url::parse(&self.token_url)
-            .map_err(|e| config_error(format!("token_url {:?}: {e}", self.token_url)))?;
-        let oauth: Box<dyn Authenticator> = Box::new(OAuth2::new(
-            token_url,
-            client_id.expose_secret(),
-            Some(client_secret),
-            Grant::RefreshToken(refresh_token),
-            TokenBody::Form,
-            context.tokens.clone(),
-            format!("source:{}", self.name),
-        ));
+        let oauth: Box<dyn Authenticator> = Box::new(self.oauth(context)?);
         let auth = match self.developer_token() {
             Some(developer_token) => Box::new(Stacked(vec![
                 oauth,

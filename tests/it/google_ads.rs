@@ -594,3 +594,133 @@ async fn only_days_ended_in_the_customer_zone_are_asked_for() {
         campaign_queries[0]
     );
 }
+
+// Proves: a service account's key file logs in with the JWT bearer grant: the token request
+// carries an RS256 assertion that verifies against the key file's key, issued by the service
+// account's e-mail, addressed to the token endpoint, for the adwords scope, and no client id
+// or secret; the access token it brings is used and kept, so a second run signs nothing.
+#[tokio::test]
+async fn a_service_account_key_file_logs_in_with_a_signed_jwt() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use ring::signature::{KeyPair, RSA_PKCS1_2048_8192_SHA256, RsaKeyPair, UnparsedPublicKey};
+
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        ok(google_ads::fixture("search_stream.json", &server)),
+    )
+    .await;
+    let context = paused_clock_context();
+
+    for _run in 0..2 {
+        let (_workspace, source) = google_ads::service_account_source(&server, &context);
+        let pull = source
+            .pull(range("2024-05-01", "2024-05-02"))
+            .await
+            .unwrap();
+        assert_eq!(pull.rows.len(), 2);
+    }
+
+    let tokens = on(&server, google_ads::TOKEN_PATH).await;
+    assert_eq!(tokens.len(), 1, "one token for two runs");
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&tokens[0].body)
+            .into_owned()
+            .collect();
+    assert_eq!(
+        form.get("grant_type").map(String::as_str),
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    );
+    assert!(
+        !form.contains_key("client_id") && !form.contains_key("client_secret"),
+        "{form:?}"
+    );
+    let jwt: Vec<&str> = form["assertion"].split('.').collect();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt[1]).unwrap()).unwrap();
+    assert_eq!(claims["iss"], google_ads::SERVICE_ACCOUNT);
+    assert_eq!(
+        claims["aud"],
+        format!("{}{}", server.uri(), google_ads::TOKEN_PATH)
+    );
+    assert_eq!(claims["scope"], "https://www.googleapis.com/auth/adwords");
+
+    let key_file = google_ads::fixture("service_account.json", &server);
+    let pem = key_file["private_key"].as_str().unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let key = RsaKeyPair::from_pkcs8(&STANDARD.decode(body).unwrap()).unwrap();
+    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.public_key().as_ref())
+        .verify(
+            format!("{}.{}", jwt[0], jwt[1]).as_bytes(),
+            &URL_SAFE_NO_PAD.decode(jwt[2]).unwrap(),
+        )
+        .expect("the assertion is signed with the key file's key");
+    let streams = on(&server, google_ads::STREAM_PATH).await;
+    let bearer = format!("Bearer {}", google_ads::ACCESS_TOKEN);
+    assert!(
+        streams
+            .iter()
+            .all(|r| authorization(r) == Some(bearer.as_str()))
+    );
+}
+
+// Proves: a key file that is not one (not JSON, no private key, a key that is not RSA PKCS#8)
+// fails the build as a configuration error that names what is wrong and never quotes the file;
+// a table with both a key file and an OAuth client is refused by validation.
+#[tokio::test]
+async fn a_bad_service_account_key_names_what_is_wrong_without_quoting_it() {
+    let cases = [
+        ("not json secret-material", "not a JSON key file"),
+        (
+            r#"{"client_email": "a@b", "private_key_id": "x"}"#,
+            "no `private_key`",
+        ),
+        (
+            r#"{"client_email": "a@b", "private_key": "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LW1hdGVyaWFs\n-----END PRIVATE KEY-----\n"}"#,
+            "not a usable RSA private key",
+        ),
+    ];
+    for (contents, words) in cases {
+        let workspace = crate::helpers::Workspace::new();
+        let key_file = workspace.write("key.json", contents);
+        let table = format!(
+            "[[sources]]\nname = \"g\"\nkind = \"google_ads\"\ncustomer_id = \"1234567890\"\nservice_account_key_file = {:?}\n",
+            key_file.display().to_string()
+        );
+        let error = source_config(&table)
+            .build(&paused_clock_context())
+            .expect_err("an unusable key");
+        assert_eq!(error.kind, ErrorKind::Config, "{error}");
+        let shown = error.to_string();
+        assert!(
+            shown.contains(words) && shown.contains("service account key"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("secret-material") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
+    }
+
+    let workspace = crate::helpers::Workspace::new();
+    let key_file = workspace.write("key.json", "{}");
+    let files = google_ads::credentials(&workspace);
+    let table = google_ads::table(
+        "g",
+        "https://googleads.googleapis.com",
+        &files,
+        &format!(
+            "service_account_key_file = {:?}",
+            key_file.display().to_string()
+        ),
+    );
+    let sources: Vec<kassa::sources::SourceConfig> = config::Config::builder()
+        .add_source(config::File::from_str(&table, config::FileFormat::Toml))
+        .build()
+        .unwrap()
+        .get("sources")
+        .unwrap();
+    let mut problems = kassa::validation::Problems::default();
+    sources[0].validate("sources[0]", &mut problems);
+    assert!(problems.to_string().contains("keep one"), "{problems}");
+}

@@ -222,3 +222,32 @@ impl Platform for GoogleAds {
         mount_token(server).await;
     }
 }
+
+/// The service account of `fixtures/google_ads/service_account.json`.
+pub const SERVICE_ACCOUNT: &str = "kassa-reader@kassa-test-project.iam.gserviceaccount.com";
+
+/// A `google_ads` source for the fake at `server` that logs in with the fixture's service
+/// account key file instead of an OAuth client, built with `context`.
+pub fn service_account_source(server: &MockServer, context: &BuildContext) -> (Workspace, Source) {
+    let workspace = Workspace::new();
+    let key = std::fs::read_to_string(
+        crate::helpers::repo().join("fixtures/google_ads/service_account.json"),
+    )
+    .unwrap();
+    let key_file = workspace.write("secrets/google_service_account.json", &key);
+    let base_url = server.uri();
+    let table = format!(
+        "[[sources]]\n\
+         name = {SOURCE:?}\n\
+         kind = \"google_ads\"\n\
+         customer_id = \"123-456-7890\"\n\
+         service_account_key_file = {:?}\n\
+         base_url = {base_url:?}\n\
+         token_url = \"{base_url}{TOKEN_PATH}\"\n",
+        key_file.display().to_string(),
+    );
+    let source = source_config(&table)
+        .build(context)
+        .expect("the source builds");
+    (workspace, source)
+}
