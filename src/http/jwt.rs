@@ -1,8 +1,8 @@
 //! JWT bearer assertions (RFC 7523) signed with RS256: what [`super::auth::OAuth2`] posts as
 //! `assertion` for the `urn:ietf:params:oauth:grant-type:jwt-bearer` grant (Salesforce's
 //! server-to-server flow, and Google service accounts, which add a `scope` and act as
-//! themselves, without a `sub`). The RSA signing is `ring`'s, the crate rustls already builds, so
-//! the flow adds no new code to the build.
+//! themselves, without a `sub`). The RSA signing is `ring`'s, the crate rustls already
+//! builds, so the flow adds no new code to the build.
 //!
 //! The private key comes as PEM, PKCS#8 (`BEGIN PRIVATE KEY`, what `openssl genrsa` writes
 //! since OpenSSL 3) or PKCS#1 (`BEGIN RSA PRIVATE KEY`, older OpenSSL). It lives only inside
@@ -80,7 +80,8 @@ impl JwtSigner {
         self
     }
 
-    /// A fingerprint input that changes with the key, the client, the user or the audience.
+    /// A fingerprint input that changes with the key, the client, the user, the audience or the
+    /// scope.
     pub fn identity(&self) -> Vec<u8> {
         let mut bytes = self.key.public().as_ref().to_vec();
         let scope = self.scope.clone().unwrap_or_default();

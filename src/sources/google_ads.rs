@@ -132,8 +132,8 @@ fn customer_digits(id: &str) -> Option<String> {
 /// The scope every Google Ads API token is asked for.
 const ADWORDS_SCOPE: &str = "https://www.googleapis.com/auth/adwords";
 
-/// A signer from a service account's JSON key file (`client_email`, `private_key`,
-/// `private_key_id`), its assertions addressed to `token_url`.
+/// A signer from a service account's JSON key file (`client_email`, `private_key`), its
+/// assertions addressed to `token_url`.
 fn service_account(key_file: &SecretString, token_url: &str) -> Result<JwtSigner, String> {
     let key: Value = serde_json::from_str(key_file.expose_secret())
         .map_err(|_| "it is not a JSON key file (Google Cloud console → IAM → Service accounts → Keys → Add key → JSON)".to_string())?;
