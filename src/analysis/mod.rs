@@ -8,8 +8,10 @@
 //! - deals: `created_date`, `closed_date` (Date, null while open), `status` (`won`, `lost`,
 //!   `open`), `amount_micros` (i64, null when unknown), `channel`, `currency`.
 //!
-//! The steps: [`periods`] periodises and aggregates in polars (the part that meets millions of
-//! rows) into a small per-channel period table; each rule module then walks that table. A
+//! The steps: `daily` sums the ad rows (millions, lazily, part by part) by source, channel,
+//! day and currency, the only pass over them; [`currency`] converts amounts into the reporting
+//! currency; [`periods`] periodises and aggregates the daily sums and the deals in polars into a
+//! small per-channel period table; each rule module then walks that table. A
 //! period that has not ended, that some source did not cover, or whose won deals lack an amount
 //! gets no verdict and becomes a `data_gap`: missing money is never read as zero. So does a
 //! complete period with too few complete periods before it for a baseline: every period ends
@@ -39,6 +41,7 @@ use polars::prelude::*;
 use crate::domain::{Coverage, DateRange, Money, SuspiciousWindow};
 
 pub mod currency;
+mod daily;
 pub mod periods;
 pub mod reconcile;
 pub mod rules;
@@ -243,6 +246,42 @@ pub fn analyze(
     range: DateRange,
     today: NaiveDate,
 ) -> Result<Analysis, AnalysisError> {
+    analyze_scans(
+        Scans {
+            ads: vec![ads.clone().lazy()],
+            deals: deals.clone().lazy(),
+            claims: claims.clone().lazy(),
+        },
+        coverage,
+        settings,
+        range,
+        today,
+    )
+}
+
+/// The rows an analysis reads, as lazy scans: polars reads only the columns the analysis
+/// needs. Ads may come in parts (a store's month partitions): each is summed by day on its
+/// own, so memory holds one part's rows at a time, never the whole history's.
+pub struct Scans {
+    pub ads: Vec<LazyFrame>,
+    pub deals: LazyFrame,
+    pub claims: LazyFrame,
+}
+
+/// [`analyze`] over lazy scans.
+pub fn analyze_scans(
+    scans: Scans,
+    coverage: &[Coverage],
+    settings: &RuleSettings,
+    range: DateRange,
+    today: NaiveDate,
+) -> Result<Analysis, AnalysisError> {
+    let ads = &daily::ads_by_day(scans.ads)?;
+    let deals = &daily::deals(scans.deals)?;
+    let claims = &scans
+        .claims
+        .collect()
+        .map_err(at("reading the report claims"))?;
     let g = settings.granularity;
     let from = g.period_start(range.start);
     let to = g.period_end(g.period_start(range.end));

@@ -152,7 +152,7 @@ impl Sums {
     }
 }
 
-/// Periodises and sums both frames by channel and period, in polars.
+/// Periodises and sums the daily ad sums and the deals by channel and period, in polars.
 pub(super) fn aggregate(
     ads: &DataFrame,
     deals: &DataFrame,
@@ -178,13 +178,7 @@ pub(super) fn aggregate(
             count(col("reach").sum()).alias("reach"),
             count(col("reach").null_count()).alias("reach_missing"),
             count(col("clicks").sum()).alias("clicks"),
-            count(
-                col("clicks")
-                    .gt(lit(0))
-                    .and(col("impressions").eq(lit(0)))
-                    .sum(),
-            )
-            .alias("clicks_only"),
+            count(col("clicks_only").sum()).alias("clicks_only"),
             col("spend_micros")
                 .sum()
                 .cast(DataType::Int64)

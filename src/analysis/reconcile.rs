@@ -676,6 +676,7 @@ impl SourceRoles {
     ) -> Result<SourceRoles, AnalysisError> {
         let crm = deals
             .column("source")
+            .and_then(|c| c.unique())
             .and_then(|c| c.str().cloned())
             .map_err(at("listing the CRM sources"))?
             .iter()
