@@ -35,6 +35,26 @@ fn every_source_kind_is_documented_and_shown_in_the_example() {
     );
 }
 
+/// `config/example.toml` configures (not only shows in comments) one source of every kind that
+/// reaches a platform's API; the CSV kinds are files and stay commented.
+#[test]
+fn the_example_configures_one_source_of_every_api_kind() {
+    let settings = kassa::config::Settings::load_for(
+        Some(&repo().join("config/example.toml")),
+        kassa::config::Secrets::Unused,
+    )
+    .unwrap();
+    let mut configured: Vec<&str> = settings.sources.iter().map(|s| s.kind()).collect();
+    configured.sort_unstable();
+    let mut api: Vec<&str> = SourceConfig::KINDS
+        .iter()
+        .copied()
+        .filter(|kind| !kind.starts_with("csv_"))
+        .collect();
+    api.sort_unstable();
+    assert_eq!(configured, api);
+}
+
 #[test]
 fn every_alert_target_kind_is_documented_and_shown_in_the_example() {
     let readme = read("README.md");
@@ -455,6 +475,23 @@ fn the_example_configurations_pass_check_offline() {
         (
             "KASSA_BITRIX24_URL",
             "https://example.bitrix24.ru/rest/1/key-for-the-example/",
+        ),
+        (
+            "KASSA_GOOGLE_ADS_CLIENT_ID",
+            "google-client-for-the-example",
+        ),
+        (
+            "KASSA_GOOGLE_ADS_CLIENT_SECRET",
+            "google-secret-for-the-example",
+        ),
+        (
+            "KASSA_GOOGLE_ADS_REFRESH_TOKEN",
+            "google-refresh-for-the-example",
+        ),
+        ("KASSA_PIPEDRIVE_TOKEN", "pipedrive-token-for-the-example"),
+        (
+            "KASSA_SALESFORCE_CLIENT_SECRET",
+            "salesforce-secret-for-the-example",
         ),
     ];
     for (file, russian) in [
