@@ -501,11 +501,12 @@ async fn pull_chunks(
                 }
             }
             Err(error) => {
-                // Credentials and setup will not fix themselves by the next chunk; data and
+                // Credentials and setup will not fix themselves by the next chunk, nor a
+                // quota spent for the day (asking again spends the next day's); data and
                 // throttling problems may, so those chunks are still tried.
                 let hopeless = matches!(
                     error.kind,
-                    ErrorKind::Auth | ErrorKind::Config | ErrorKind::Tls
+                    ErrorKind::Auth | ErrorKind::Config | ErrorKind::Tls | ErrorKind::QuotaSpent
                 );
                 outcome.errors.push(error);
                 if hopeless {

@@ -230,6 +230,7 @@ fn kind_words(kind: FailureKind) -> &'static str {
     match kind {
         FailureKind::Auth => "credentials missing or refused",
         FailureKind::Throttled => "rate-limited",
+        FailureKind::QuotaSpent => "quota for the day spent",
         FailureKind::Server => "receiver error",
         FailureKind::Network => "network error",
         FailureKind::Rejected => "rejected",

@@ -90,6 +90,9 @@ pub enum FailureKind {
     Auth,
     /// The platform asked us to slow down and kept asking.
     Throttled,
+    /// The platform's allowance for the day (or a rolling 24 hours) is spent: no wait within
+    /// a run helps, so the source stops for the run and the next run tries again.
+    QuotaSpent,
     /// The platform had trouble (5xx) and kept having it.
     Server,
     /// Could not reach the platform, or it timed out.
@@ -108,6 +111,7 @@ impl FailureKind {
         match self {
             FailureKind::Auth => "auth",
             FailureKind::Throttled => "throttled",
+            FailureKind::QuotaSpent => "quota_spent",
             FailureKind::Server => "server",
             FailureKind::Network => "network",
             FailureKind::Rejected => "rejected",

@@ -28,7 +28,7 @@
 //! without asking.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -438,7 +438,6 @@ impl ConnectorConfig for GoogleAdsConfig {
             channel: self.channel.clone(),
             claims: self.conversion_claims(),
             by_conversion_date: self.conversions_by == "conversion",
-            daily_cap_spent: Mutex::new(None),
         }))
     }
 }
@@ -452,8 +451,6 @@ pub struct GoogleAdsSource {
     channel: String,
     claims: Option<ConversionClaims>,
     by_conversion_date: bool,
-    /// Set when Google answered `RESOURCE_EXHAUSTED`: the rest of the run asks nothing more.
-    daily_cap_spent: Mutex<Option<String>>,
 }
 
 impl Connector for GoogleAdsSource {
@@ -542,12 +539,6 @@ impl GoogleAdsSource {
 
     /// Every result row of `query`, the stream started again when it breaks off.
     async fn stream(&self, query: String) -> Result<Vec<Value>, SourceError> {
-        if let Some(spent) = self.daily_cap_spent.lock().ok().and_then(|s| s.clone()) {
-            return Err(SourceError::new(
-                ErrorKind::Throttled,
-                format!("not asked: earlier in this run, {spent}"),
-            ));
-        }
         let request = self.request(query);
         let mut broken = 0;
         loop {
@@ -571,12 +562,6 @@ impl GoogleAdsSource {
                     ));
                 }
                 Err(error) => {
-                    if error.kind == ErrorKind::Throttled
-                        && error.message.contains(DAILY_CAP)
-                        && let Ok(mut spent) = self.daily_cap_spent.lock()
-                    {
-                        *spent = Some(error.message.clone());
-                    }
                     return Err(error);
                 }
             }
@@ -890,7 +875,7 @@ fn failure_of(status: StatusCode, error: &Value) -> Failure {
     }
     if has("RESOURCE_EXHAUSTED") || has("EXCESSIVE_LONG_TERM_QUERY_RESOURCE_CONSUMPTION") {
         return Failure::fatal(
-            FailureKind::Throttled,
+            FailureKind::QuotaSpent,
             with(&format!(
                 "{DAILY_CAP} (Explorer access allows 2,880 operations a rolling 24 hours, Basic 15,000); the source stops for this run and the next run tries again; for more, apply for a higher access level for the project in the Google Ads API Center"
             )),
@@ -992,7 +977,7 @@ mod tests {
         let daily = quota("RESOURCE_EXHAUSTED", None);
         let failure = classify(StatusCode::TOO_MANY_REQUESTS, &headers, &daily).unwrap();
         assert!(!failure.retryable);
-        assert_eq!(failure.kind, FailureKind::Throttled);
+        assert_eq!(failure.kind, FailureKind::QuotaSpent);
         assert!(failure.message.contains(DAILY_CAP), "{}", failure.message);
         assert!(failure.message.contains("fA2bC3dE"), "{}", failure.message);
         let wrapped = format!("[{daily}]");

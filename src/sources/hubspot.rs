@@ -496,8 +496,10 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Option<Failu
     Some(match status {
         StatusCode::TOO_MANY_REQUESTS => match parsed.get("policyName").and_then(Value::as_str) {
             Some("DAILY") => Failure::fatal(
-                FailureKind::Throttled,
-                format!("{message}; the daily API limit is used up"),
+                FailureKind::QuotaSpent,
+                format!(
+                    "{message}; the daily API limit is used up: the source stops for this run and the next run tries again"
+                ),
             ),
             policy => {
                 let fallback = if policy == Some("TEN_SECONDLY") {

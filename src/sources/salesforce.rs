@@ -596,7 +596,7 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: &str) -> Option<Failu
             format!("{message} (too many long-running requests in the org at once)"),
         ),
         "REQUEST_LIMIT_EXCEEDED" => Failure::fatal(
-            FailureKind::Throttled,
+            FailureKind::QuotaSpent,
             format!(
                 "{message} (the org's API allocation for the rolling 24 hours is used up: \
                  this source stops for this run and the next run tries again; Setup > \
@@ -668,7 +668,7 @@ mod tests {
         let failure = classify(StatusCode::FORBIDDEN, &headers, body).unwrap();
         assert_eq!(
             (failure.kind, failure.retryable),
-            (FailureKind::Throttled, false)
+            (FailureKind::QuotaSpent, false)
         );
         assert!(failure.message.contains("next run"), "{}", failure.message);
         let body = r#"[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#;

@@ -161,6 +161,10 @@ pub enum ErrorKind {
     Auth,
     /// The platform asked us to slow down and kept asking.
     Throttled,
+    /// The platform's allowance for the day is spent (HubSpot's daily limit, Google Ads'
+    /// daily operations, Salesforce's rolling 24-hour requests): the source stops for the
+    /// run, its remaining chunks are not asked for, and the next run tries again.
+    QuotaSpent,
     /// The platform had trouble (5xx) and kept having it.
     Server,
     /// Could not reach the platform, or it timed out.
@@ -187,6 +191,7 @@ impl ErrorKind {
         match self {
             ErrorKind::Auth => "authentication failed",
             ErrorKind::Throttled => "rate-limited",
+            ErrorKind::QuotaSpent => "quota for the day spent",
             ErrorKind::Server => "platform error",
             ErrorKind::Network => "network error",
             ErrorKind::Tls => "TLS failure",
@@ -205,6 +210,7 @@ impl From<FailureKind> for ErrorKind {
         match kind {
             FailureKind::Auth => ErrorKind::Auth,
             FailureKind::Throttled => ErrorKind::Throttled,
+            FailureKind::QuotaSpent => ErrorKind::QuotaSpent,
             FailureKind::Server => ErrorKind::Server,
             FailureKind::Network => ErrorKind::Network,
             FailureKind::Rejected => ErrorKind::Rejected,

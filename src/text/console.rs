@@ -81,7 +81,9 @@ pub fn fix_for(kind: ErrorKind, locale: Locale) -> Option<&'static str> {
     let ru = locale.ru();
     let pick = |en: &'static str, ru_text: &'static str| Some(if ru { ru_text } else { en });
     match kind {
-        ErrorKind::Throttled | ErrorKind::Server | ErrorKind::Network => None,
+        ErrorKind::Throttled | ErrorKind::QuotaSpent | ErrorKind::Server | ErrorKind::Network => {
+            None
+        }
         ErrorKind::Auth => pick(
             "renew or fix its credentials (`kassa check` tests them)",
             "обновите или исправьте учётные данные (`kassa check` их проверит)",

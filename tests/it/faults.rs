@@ -294,3 +294,39 @@ async fn an_absurd_retry_after_is_refused_not_a_panic() {
         assert_eq!(requests(&server).await.len(), 1, "{absurd}: not retried");
     }
 }
+
+/// A quota spent for the day (HubSpot's daily limit here; Google Ads' `RESOURCE_EXHAUSTED`
+/// and Salesforce's `REQUEST_LIMIT_EXCEEDED` are the same kind) stops the source for the run:
+/// a backfill of three weekly chunks asks once, not three times, because every further
+/// request would spend tomorrow's allowance; the error says the next run tries again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_daily_quota_stops_the_source_for_the_run() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(crate::fakes::hubspot::SEARCH_PATH))
+        .respond_with(crate::fakes::hubspot::rate_limited("DAILY"))
+        .mount(&server)
+        .await;
+    let ws = Workspace::new();
+    let token = ws.write("secrets/hubspot.token", crate::fakes::hubspot::TOKEN);
+    ws.config(&format!(
+        "[[sources]]\nname = \"crm\"\nkind = \"hubspot\"\ntoken_file = {:?}\nbase_url = {:?}\nchunk_days = 7\n",
+        token.display().to_string(),
+        server.uri()
+    ));
+
+    let run = ws.kassa(&["backfill", "--from", "2024-05-01", "--to", "2024-05-21"]);
+
+    assert_eq!(run.code, 1, "the only source failed: {run:?}");
+    assert_eq!(
+        requests(&server).await.len(),
+        1,
+        "one request, not one per chunk"
+    );
+    assert!(
+        run.stderr.contains("quota for the day spent")
+            && run.stderr.contains("the next run tries again"),
+        "{}",
+        run.stderr
+    );
+}

@@ -207,7 +207,7 @@ async fn a_daily_rate_limit_fails_without_retrying() {
         .await
         .expect_err("the daily limit is used up");
 
-    assert_eq!(error.kind, ErrorKind::Throttled);
+    assert_eq!(error.kind, ErrorKind::QuotaSpent);
     assert_names_source_and_range::<HubSpot>(&error, "2024-05-01..2024-05-31");
     assert!(error.to_string().contains("daily"), "{error}");
     assert_eq!(json_bodies(&server).await.len(), 1);

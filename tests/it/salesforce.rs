@@ -381,7 +381,7 @@ async fn request_limit_exceeded_stops_the_source_for_the_run() {
         .await
         .expect_err("the day's allocation is spent");
 
-    assert_eq!(error.kind, ErrorKind::Throttled, "{error}");
+    assert_eq!(error.kind, ErrorKind::QuotaSpent, "{error}");
     assert_names_source_and_range::<Salesforce>(&error, "2024-05-01");
     let shown = error.to_string();
     assert!(
