@@ -369,12 +369,17 @@ impl Coverage {
     }
 }
 
-/// What one successful pull of one source returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What one successful pull of one source returned: rows, or (from sources that parse
+/// straight into columns, the CSV files) one frame of the [`crate::frames`] columns without
+/// `source`, which the store writes as it is.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Pulled {
     Ads(Vec<AdDay>),
     Deals(Vec<Deal>),
     Claims(Vec<ReportClaim>),
+    AdFrame(polars::prelude::DataFrame),
+    DealFrame(polars::prelude::DataFrame),
+    ClaimFrame(polars::prelude::DataFrame),
 }
 
 impl Pulled {
@@ -383,6 +388,7 @@ impl Pulled {
             Pulled::Ads(rows) => rows.len(),
             Pulled::Deals(rows) => rows.len(),
             Pulled::Claims(rows) => rows.len(),
+            Pulled::AdFrame(df) | Pulled::DealFrame(df) | Pulled::ClaimFrame(df) => df.height(),
         }
     }
 

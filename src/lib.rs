@@ -4,6 +4,8 @@
 //! Layout, in the order data flows (dependencies point one way, down this list):
 //! - [`domain`]: the two normalised row types ([`domain::AdDay`], [`domain::Deal`]), money, and
 //!   the episode states the store keeps between runs;
+//! - [`frames`]: the columns of ad, deal and claim frames, one definition shared by the CSV
+//!   sources that parse straight into columns and the store's snapshot schemas;
 //! - [`clock`]: which days have ended, in the business's time zone and in UTC;
 //! - [`validation`]: config problems, collected and reported all at once;
 //! - [`http`]: the HTTP behaviour every connector and alert target shares (retries, backoff,
@@ -50,6 +52,7 @@ pub mod cycle;
 pub mod demo;
 pub mod domain;
 pub mod episodes;
+pub mod frames;
 pub mod http;
 pub mod output;
 pub mod pipeline;

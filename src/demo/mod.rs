@@ -221,7 +221,9 @@ async fn demo_rows(dir: &Path) -> Result<(Vec<AdDay>, Vec<Deal>)> {
     .pull(everything)
     .await?;
     match (ads.rows, deals.rows) {
-        (Pulled::Ads(ads), Pulled::Deals(deals)) => Ok((ads, deals)),
+        (Pulled::AdFrame(ads), Pulled::DealFrame(deals)) => {
+            Ok((crate::frames::ad_days(&ads)?, crate::frames::deals(&deals)?))
+        }
         _ => anyhow::bail!("the demo CSVs did not parse as ads and deals"),
     }
 }

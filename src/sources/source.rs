@@ -279,7 +279,7 @@ impl fmt::Display for SourceError {
 impl std::error::Error for SourceError {}
 
 /// The rows of one successful pull and the days they account for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pull {
     pub rows: Pulled,
     /// The days this pull vouches for. An API answering for a range covers all of it; a CSV

@@ -24,6 +24,7 @@ use super::{SCHEMA_VERSION, Store, StoreError};
 use crate::domain::{
     AdDay, DateRange, Deal, DealStatus, Money, Pulled, ReportClaim, RowKind, Suspicion,
 };
+use crate::frames::{self, ColumnDef, column};
 
 /// The Parquet key-value metadata key that records the store schema version a snapshot was
 /// written with. Files written before versions existed lack it and are version 1.
@@ -197,6 +198,107 @@ fn stacked<const N: usize>(
     combined.sort(by, SortMultipleOptions::default())
 }
 
+/// What the window's fresh rows (a frame with `source`, one row per natural key) answer: their
+/// channels, their deal ids, their spend (ad rows) or the revenue of the won deals closed in
+/// `range` (deals), and whether there are none.
+fn answer(fresh: &DataFrame, range: DateRange) -> PolarsResult<Answer<'_>> {
+    let channels = fresh.column("channel")?.str()?.iter().flatten().collect();
+    let empty = fresh.height() == 0;
+    if fresh.get_column_index("deal_id").is_none() {
+        return Ok(Answer {
+            channels,
+            ids: HashSet::new(),
+            measure: fresh.column("spend_micros")?.i64()?.sum().unwrap_or(0),
+            empty,
+        });
+    }
+    let closed = fresh.column("closed_date")?.cast(&DataType::Int32)?;
+    let closed = closed.i32()?;
+    let won_in_window = fresh
+        .column("status")?
+        .str()?
+        .equal(DealStatus::Won.as_str())
+        & closed.gt_eq(epoch_days(range.start))
+        & closed.lt_eq(epoch_days(range.end));
+    let measure = fresh
+        .column("amount_micros")?
+        .i64()?
+        .filter(&won_in_window)?
+        .sum()
+        .unwrap_or(0);
+    Ok(Answer {
+        channels,
+        ids: fresh.column("deal_id")?.str()?.iter().flatten().collect(),
+        measure,
+        empty,
+    })
+}
+
+/// A source's frame (the [`crate::frames`] columns without `source`) with `source`, in the
+/// snapshot's column order and checked against its types, keeping the last row of each
+/// natural `key` (a platform repeating a row in one answer keeps its last version).
+fn with_source<R>(
+    schema: &SnapshotSchema<R>,
+    source: &str,
+    df: &DataFrame,
+    key: &[&str],
+) -> PolarsResult<DataFrame> {
+    let mut df = df.clone();
+    df.insert_column(
+        0,
+        Column::new_scalar(
+            "source".into(),
+            Scalar::new(DataType::String, AnyValue::StringOwned(source.into())),
+            df.height(),
+        ),
+    )?;
+    let df = df.select(schema.columns.iter().map(|spec| spec.def.name))?;
+    for (column, spec) in df.columns().iter().zip(schema.columns) {
+        if column.dtype() != &spec.def.column_type.dtype() {
+            polars_bail!(SchemaMismatch: "column `{}` holds {}", spec.def.name, column.dtype());
+        }
+    }
+    let key: Vec<String> = key.iter().map(|k| k.to_string()).collect();
+    df.unique_stable(Some(&key), UniqueKeepStrategy::Last, None)
+}
+
+/// Ad rows as a fresh frame: the last row of each natural key (source, account, campaign,
+/// date), in the snapshot schema.
+fn ads_frame(source: &str, rows: &[AdDay]) -> PolarsResult<DataFrame> {
+    let mut unique: Vec<&AdDay> = Vec::with_capacity(rows.len());
+    let mut seen = HashSet::new();
+    for row in rows.iter().rev() {
+        if seen.insert((&row.account, &row.campaign_id, row.date)) {
+            unique.push(row);
+        }
+    }
+    ADS.frame(source, &unique)
+}
+
+/// Deals as a fresh frame: the last of each deal id.
+fn deals_frame(source: &str, rows: &[Deal]) -> PolarsResult<DataFrame> {
+    let mut unique: Vec<&Deal> = Vec::with_capacity(rows.len());
+    let mut ids = HashSet::new();
+    for row in rows.iter().rev() {
+        if ids.insert(row.id.as_str()) {
+            unique.push(row);
+        }
+    }
+    DEALS.frame(source, &unique)
+}
+
+/// Claims as a fresh frame: the last of each (channel, metric, dates).
+fn claim_frame(source: &str, rows: &[ReportClaim]) -> PolarsResult<DataFrame> {
+    let mut unique: Vec<&ReportClaim> = Vec::with_capacity(rows.len());
+    let mut seen = HashSet::new();
+    for row in rows.iter().rev() {
+        if seen.insert((&row.channel, row.metric, row.period)) {
+            unique.push(row);
+        }
+    }
+    CLAIMS.frame(source, &unique)
+}
+
 /// Why a snapshot does not fit the schema this kassa knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SchemaProblem {
@@ -227,36 +329,10 @@ pub enum SchemaProblem {
     BadStamp { value: Option<String> },
 }
 
-/// How a column is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ColumnType {
-    Text,
-    /// A polars `Date` (days since 1970-01-01).
-    Date,
-    /// A count (impressions, clicks): `u64`.
-    Count,
-    /// Money as exact millionths ([`crate::domain::Money`]): `i64`.
-    Micros,
-    /// An instant as milliseconds since 1970-01-01 UTC: `i64`.
-    UnixMillis,
-}
-
-impl ColumnType {
-    pub(crate) fn dtype(self) -> DataType {
-        match self {
-            ColumnType::Text => DataType::String,
-            ColumnType::Date => DataType::Date,
-            ColumnType::Count => DataType::UInt64,
-            ColumnType::Micros | ColumnType::UnixMillis => DataType::Int64,
-        }
-    }
-}
-
 /// One column of a snapshot schema.
 pub(crate) struct ColumnSpec<R: 'static> {
-    pub(crate) name: &'static str,
-    pub(crate) column_type: ColumnType,
-    pub(crate) nullable: bool,
+    /// Name, type and nullability, from the definition sources share ([`crate::frames`]).
+    pub(crate) def: ColumnDef,
     /// The column's values for rows of a source, as a series of the column type or of its
     /// physical type (`i32` days for dates).
     values: fn(source: &str, rows: &[&R]) -> Series,
@@ -285,88 +361,60 @@ pub(crate) const ADS: SnapshotSchema<AdDay> = SnapshotSchema {
     kind: RowKind::Ads,
     columns: &[
         ColumnSpec {
-            name: "source",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::ADS, "source"),
             values: |source, rows| source_column(source, rows.len()),
         },
         ColumnSpec {
-            name: "account",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::ADS, "account"),
             values: |_, rows| series(rows.iter().map(|r| r.account.as_str())),
         },
         ColumnSpec {
-            name: "channel",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::ADS, "channel"),
             values: |_, rows| series(rows.iter().map(|r| r.channel.as_str())),
         },
         ColumnSpec {
-            name: "campaign_id",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::ADS, "campaign_id"),
             values: |_, rows| series(rows.iter().map(|r| r.campaign_id.as_str())),
         },
         ColumnSpec {
-            name: "campaign_name",
-            column_type: ColumnType::Text,
-            nullable: true,
+            def: column(frames::ADS, "campaign_name"),
             values: |_, rows| series(rows.iter().map(|r| r.campaign_name.as_deref())),
         },
         ColumnSpec {
-            name: "date",
-            column_type: ColumnType::Date,
-            nullable: false,
+            def: column(frames::ADS, "date"),
             values: |_, rows| series(rows.iter().map(|r| epoch_days(r.date))),
         },
         ColumnSpec {
-            name: "impressions",
-            column_type: ColumnType::Count,
-            nullable: false,
+            def: column(frames::ADS, "impressions"),
             values: |_, rows| series(rows.iter().map(|r| r.impressions)),
         },
         ColumnSpec {
-            name: "reach",
-            column_type: ColumnType::Count,
-            nullable: true,
+            def: column(frames::ADS, "reach"),
             values: |_, rows| series(rows.iter().map(|r| r.reach)),
         },
         ColumnSpec {
-            name: "clicks",
-            column_type: ColumnType::Count,
-            nullable: false,
+            def: column(frames::ADS, "clicks"),
             values: |_, rows| series(rows.iter().map(|r| r.clicks)),
         },
         ColumnSpec {
-            name: "spend_micros",
-            column_type: ColumnType::Micros,
-            nullable: false,
+            def: column(frames::ADS, "spend_micros"),
             values: |_, rows| series(rows.iter().map(|r| r.spend.micros())),
         },
         ColumnSpec {
-            name: "currency",
-            column_type: ColumnType::Text,
-            nullable: true,
+            def: column(frames::ADS, "currency"),
             values: |_, rows| series(rows.iter().map(|r| r.currency.as_deref())),
         },
         // Store schema 7: what the platform claims the row brought (null: not reported).
         ColumnSpec {
-            name: "claimed_leads",
-            column_type: ColumnType::Count,
-            nullable: true,
+            def: column(frames::ADS, "claimed_leads"),
             values: |_, rows| series(rows.iter().map(|r| r.claims.leads)),
         },
         ColumnSpec {
-            name: "claimed_purchases",
-            column_type: ColumnType::Count,
-            nullable: true,
+            def: column(frames::ADS, "claimed_purchases"),
             values: |_, rows| series(rows.iter().map(|r| r.claims.purchases)),
         },
         ColumnSpec {
-            name: "claimed_revenue_micros",
-            column_type: ColumnType::Micros,
-            nullable: true,
+            def: column(frames::ADS, "claimed_revenue_micros"),
             values: |_, rows| series(rows.iter().map(|r| r.claims.revenue.map(|m| m.micros()))),
         },
     ],
@@ -378,51 +426,35 @@ pub(crate) const CLAIMS: SnapshotSchema<ReportClaim> = SnapshotSchema {
     kind: RowKind::Claims,
     columns: &[
         ColumnSpec {
-            name: "source",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::CLAIMS, "source"),
             values: |source, rows| source_column(source, rows.len()),
         },
         ColumnSpec {
-            name: "period_start",
-            column_type: ColumnType::Date,
-            nullable: false,
+            def: column(frames::CLAIMS, "period_start"),
             values: |_, rows| series(rows.iter().map(|r| epoch_days(r.period.start))),
         },
         ColumnSpec {
-            name: "period_end",
-            column_type: ColumnType::Date,
-            nullable: false,
+            def: column(frames::CLAIMS, "period_end"),
             values: |_, rows| series(rows.iter().map(|r| epoch_days(r.period.end))),
         },
         ColumnSpec {
-            name: "channel",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::CLAIMS, "channel"),
             values: |_, rows| series(rows.iter().map(|r| r.channel.as_str())),
         },
         ColumnSpec {
-            name: "metric",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::CLAIMS, "metric"),
             values: |_, rows| series(rows.iter().map(|r| r.metric.as_str())),
         },
         ColumnSpec {
-            name: "value_micros",
-            column_type: ColumnType::Micros,
-            nullable: false,
+            def: column(frames::CLAIMS, "value_micros"),
             values: |_, rows| series(rows.iter().map(|r| r.value.micros())),
         },
         ColumnSpec {
-            name: "currency",
-            column_type: ColumnType::Text,
-            nullable: true,
+            def: column(frames::CLAIMS, "currency"),
             values: |_, rows| series(rows.iter().map(|r| r.currency.as_deref())),
         },
         ColumnSpec {
-            name: "note",
-            column_type: ColumnType::Text,
-            nullable: true,
+            def: column(frames::CLAIMS, "note"),
             values: |_, rows| series(rows.iter().map(|r| r.note.as_deref())),
         },
     ],
@@ -433,64 +465,44 @@ pub(crate) const DEALS: SnapshotSchema<Deal> = SnapshotSchema {
     kind: RowKind::Deals,
     columns: &[
         ColumnSpec {
-            name: "source",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::DEALS, "source"),
             values: |source, rows| source_column(source, rows.len()),
         },
         ColumnSpec {
-            name: "deal_id",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::DEALS, "deal_id"),
             values: |_, rows| series(rows.iter().map(|r| r.id.as_str())),
         },
         ColumnSpec {
-            name: "created_date",
-            column_type: ColumnType::Date,
-            nullable: false,
+            def: column(frames::DEALS, "created_date"),
             values: |_, rows| series(rows.iter().map(|r| epoch_days(r.created_date))),
         },
         ColumnSpec {
-            name: "closed_date",
-            column_type: ColumnType::Date,
-            nullable: true,
+            def: column(frames::DEALS, "closed_date"),
             values: |_, rows| series(rows.iter().map(|r| r.closed_date.map(epoch_days))),
         },
         ColumnSpec {
-            name: "status",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::DEALS, "status"),
             values: |_, rows| series(rows.iter().map(|r| r.status.as_str())),
         },
         ColumnSpec {
-            name: "amount_micros",
-            column_type: ColumnType::Micros,
-            nullable: true,
+            def: column(frames::DEALS, "amount_micros"),
             values: |_, rows| series(rows.iter().map(|r| r.amount.map(|a| a.micros()))),
         },
         ColumnSpec {
-            name: "currency",
-            column_type: ColumnType::Text,
-            nullable: true,
+            def: column(frames::DEALS, "currency"),
             values: |_, rows| series(rows.iter().map(|r| r.currency.as_deref())),
         },
         ColumnSpec {
-            name: "channel",
-            column_type: ColumnType::Text,
-            nullable: false,
+            def: column(frames::DEALS, "channel"),
             values: |_, rows| series(rows.iter().map(|r| r.channel.as_str())),
         },
         ColumnSpec {
-            name: "customer_id",
-            column_type: ColumnType::Text,
-            nullable: true,
+            def: column(frames::DEALS, "customer_id"),
             values: |_, rows| series(rows.iter().map(|r| r.customer_id.as_deref())),
         },
         // Store schema 3: the CRM's instants, so a change of time zone re-dates the deal.
         ColumnSpec {
-            name: "created_at_ms",
-            column_type: ColumnType::UnixMillis,
-            nullable: true,
+            def: column(frames::DEALS, "created_at_ms"),
             values: |_, rows| {
                 series(
                     rows.iter()
@@ -499,9 +511,7 @@ pub(crate) const DEALS: SnapshotSchema<Deal> = SnapshotSchema {
             },
         },
         ColumnSpec {
-            name: "closed_at_ms",
-            column_type: ColumnType::UnixMillis,
-            nullable: true,
+            def: column(frames::DEALS, "closed_at_ms"),
             values: |_, rows| {
                 series(rows.iter().map(|r| {
                     r.instants
@@ -520,15 +530,15 @@ impl<R> SnapshotSchema<R> {
             .columns
             .iter()
             .map(|spec| {
-                let values = (spec.values)(source, rows).with_name(spec.name.into());
-                Ok(values.cast(&spec.column_type.dtype())?.into_column())
+                let values = (spec.values)(source, rows).with_name(spec.def.name.into());
+                Ok(values.cast(&spec.def.column_type.dtype())?.into_column())
             })
             .collect::<PolarsResult<Vec<_>>>()?;
         DataFrame::new(rows.len(), columns)
     }
 
     fn spec(&self, name: &str) -> Option<&ColumnSpec<R>> {
-        self.columns.iter().find(|spec| spec.name == name)
+        self.columns.iter().find(|spec| spec.def.name == name)
     }
 
     /// Checks a frame read from `path` against this schema and returns it in this schema's
@@ -548,7 +558,7 @@ impl<R> SnapshotSchema<R> {
                     newest: SCHEMA_VERSION,
                 }));
             };
-            let expected = spec.column_type.dtype();
+            let expected = spec.def.column_type.dtype();
             if column.dtype() != &expected {
                 return Err(refuse(SchemaProblem::WrongType {
                     kind,
@@ -557,7 +567,7 @@ impl<R> SnapshotSchema<R> {
                     expected: expected.to_string(),
                 }));
             }
-            if !spec.nullable && column.null_count() > 0 {
+            if !spec.def.nullable && column.null_count() > 0 {
                 return Err(refuse(SchemaProblem::EmptyValues {
                     column: name,
                     nulls: column.null_count(),
@@ -568,16 +578,16 @@ impl<R> SnapshotSchema<R> {
         let columns = self
             .columns
             .iter()
-            .map(|spec| match df.column(spec.name) {
+            .map(|spec| match df.column(spec.def.name) {
                 Ok(column) => Ok(column.clone()),
-                Err(_) if spec.nullable => Ok(Column::full_null(
-                    spec.name.into(),
+                Err(_) if spec.def.nullable => Ok(Column::full_null(
+                    spec.def.name.into(),
                     height,
-                    &spec.column_type.dtype(),
+                    &spec.def.column_type.dtype(),
                 )),
                 Err(_) => Err(refuse(SchemaProblem::MissingColumn {
                     kind,
-                    column: spec.name.to_string(),
+                    column: spec.def.name.to_string(),
                 })),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -639,10 +649,43 @@ impl Store {
         covered: Option<DateRange>,
         guard: Guard,
     ) -> Result<Checked, StoreError> {
+        let fresh = |result: PolarsResult<DataFrame>| {
+            result.map_err(|e| StoreError::Snapshot {
+                path: self.root.clone(),
+                source: e,
+            })
+        };
         let mut prepared = match rows {
-            Pulled::Ads(rows) => self.prepare_ads(source, range, rows, guard)?,
-            Pulled::Deals(rows) => self.prepare_deals(source, range, rows, guard)?,
-            Pulled::Claims(rows) => self.prepare_claims(source, range, rows)?,
+            Pulled::Ads(rows) => {
+                self.prepare_ads(source, range, fresh(ads_frame(source, rows))?, guard)?
+            }
+            Pulled::Deals(rows) => {
+                self.prepare_deals(source, range, fresh(deals_frame(source, rows))?, guard)?
+            }
+            Pulled::Claims(rows) => {
+                self.prepare_claims(source, range, fresh(claim_frame(source, rows))?)?
+            }
+            Pulled::AdFrame(df) => {
+                let df = fresh(with_source(
+                    &ADS,
+                    source,
+                    df,
+                    &["account", "campaign_id", "date"],
+                ))?;
+                self.prepare_ads(source, range, df, guard)?
+            }
+            Pulled::DealFrame(df) => {
+                let df = fresh(with_source(&DEALS, source, df, &["deal_id"]))?;
+                self.prepare_deals(source, range, df, guard)?
+            }
+            Pulled::ClaimFrame(df) => {
+                let key = ["channel", "metric", "period_start", "period_end"];
+                self.prepare_claims(
+                    source,
+                    range,
+                    fresh(with_source(&CLAIMS, source, df, &key))?,
+                )?
+            }
         };
         if !prepared.suspicions.is_empty() {
             self.mark_suspicious(source, range, &prepared.suspicions)?;
@@ -678,7 +721,7 @@ impl Store {
         &self,
         source: &str,
         range: DateRange,
-        rows: &[AdDay],
+        fresh: DataFrame,
         guard: Guard,
     ) -> Result<Prepared, StoreError> {
         let path = self.snapshot_path(RowKind::Ads, source);
@@ -686,21 +729,7 @@ impl Store {
             path: path.clone(),
             source,
         };
-        // The natural key is (source, account, campaign, date); a platform repeating a row in
-        // one answer keeps its last version.
-        let mut unique: Vec<&AdDay> = Vec::with_capacity(rows.len());
-        let mut seen = HashSet::new();
-        for row in rows.iter().rev() {
-            if seen.insert((&row.account, &row.campaign_id, row.date)) {
-                unique.push(row);
-            }
-        }
-        let answered = Answer {
-            channels: unique.iter().map(|r| r.channel.as_str()).collect(),
-            ids: HashSet::new(),
-            measure: unique.iter().map(|r| r.spend.micros()).sum(),
-            empty: unique.is_empty(),
-        };
+        let answered = answer(&fresh, range).map_err(snapshot_error)?;
         let (start, end) = (epoch_days(range.start), epoch_days(range.end));
         let (kept, judged) = match read_snapshot(&ADS, &path)? {
             Some(Snapshot { frame: df, .. }) => {
@@ -731,13 +760,12 @@ impl Store {
             }
             None => (None, Judged::default()),
         };
-        let fresh = ADS.frame(source, &unique).map_err(snapshot_error)?;
         let stats = UpsertStats {
             replaced: judged.replaced,
             written: fresh.height(),
         };
-        let combined =
-            stacked(kept, fresh, ["date", "account", "campaign_id"]).map_err(snapshot_error)?;
+        let combined = stacked(kept, fresh.clone(), ["date", "account", "campaign_id"])
+            .map_err(snapshot_error)?;
         Ok(Prepared {
             suspicions: judged.suspicions(&answered, "spend", guard),
             path,
@@ -754,21 +782,13 @@ impl Store {
         &self,
         source: &str,
         range: DateRange,
-        rows: &[ReportClaim],
+        fresh: DataFrame,
     ) -> Result<Prepared, StoreError> {
         let path = self.snapshot_path(RowKind::Claims, source);
         let snapshot_error = |source| StoreError::Snapshot {
             path: path.clone(),
             source,
         };
-        // The natural key is (channel, metric, dates); a report repeating one keeps its last.
-        let mut unique: Vec<&ReportClaim> = Vec::with_capacity(rows.len());
-        let mut seen = HashSet::new();
-        for row in rows.iter().rev() {
-            if seen.insert((&row.channel, row.metric, row.period)) {
-                unique.push(row);
-            }
-        }
         let (start, end) = (epoch_days(range.start), epoch_days(range.end));
         let (kept, replaced) = match read_snapshot(&CLAIMS, &path)? {
             Some(Snapshot { frame: df, .. }) => {
@@ -787,7 +807,6 @@ impl Store {
             }
             None => (None, 0),
         };
-        let fresh = CLAIMS.frame(source, &unique).map_err(snapshot_error)?;
         let stats = UpsertStats {
             replaced,
             written: fresh.height(),
@@ -807,7 +826,7 @@ impl Store {
         &self,
         source: &str,
         range: DateRange,
-        rows: &[Deal],
+        fresh: DataFrame,
         guard: Guard,
     ) -> Result<Prepared, StoreError> {
         let path = self.snapshot_path(RowKind::Deals, source);
@@ -827,26 +846,9 @@ impl Store {
             .map(|tz| tz.name().to_string())
             .or_else(|| existing.as_ref().and_then(|s| s.timezone.clone()));
         let existing = existing.map(|s| s.frame);
-        let mut unique: Vec<&Deal> = Vec::with_capacity(rows.len());
-        let mut ids = HashSet::new();
-        for row in rows.iter().rev() {
-            if ids.insert(row.id.as_str()) {
-                unique.push(row);
-            }
-        }
         let (start, end) = (epoch_days(range.start), epoch_days(range.end));
         let in_range = |d: Option<i32>| d.is_some_and(|d| start <= d && d <= end);
-        // Revenue in the window: won deals closed in it.
-        let answered = Answer {
-            channels: unique.iter().map(|r| r.channel.as_str()).collect(),
-            measure: unique
-                .iter()
-                .filter(|r| r.status == DealStatus::Won && in_range(r.closed_date.map(epoch_days)))
-                .filter_map(|r| r.amount.map(|a| a.micros()))
-                .sum(),
-            empty: unique.is_empty(),
-            ids,
-        };
+        let answered = answer(&fresh, range).map_err(snapshot_error)?;
         let (kept, judged) = match existing {
             Some(df) => {
                 let column = |name: &str| -> Result<Int32Chunked, PolarsError> {
@@ -891,12 +893,12 @@ impl Store {
             }
             None => (None, Judged::default()),
         };
-        let fresh = DEALS.frame(source, &unique).map_err(snapshot_error)?;
         let stats = UpsertStats {
             replaced: judged.replaced,
             written: fresh.height(),
         };
-        let combined = stacked(kept, fresh, ["created_date", "deal_id"]).map_err(snapshot_error)?;
+        let combined =
+            stacked(kept, fresh.clone(), ["created_date", "deal_id"]).map_err(snapshot_error)?;
         Ok(Prepared {
             suspicions: judged.suspicions(&answered, "revenue", guard),
             path,
@@ -1210,7 +1212,7 @@ mod tests {
             let want: Vec<(String, DataType)> = schema
                 .columns
                 .iter()
-                .map(|s| (s.name.to_string(), s.column_type.dtype()))
+                .map(|s| (s.def.name.to_string(), s.def.column_type.dtype()))
                 .collect();
             assert_eq!(got, want);
         }

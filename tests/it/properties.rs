@@ -655,7 +655,8 @@ proptest! {
         let text = dialect.file(&header, &lines);
         let pull = pull_csv("csv_ads", "ads.csv", text.as_bytes())
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-        let Pulled::Ads(parsed) = pull.rows else { panic!("ads") };
+        let Pulled::AdFrame(parsed) = pull.rows else { panic!("ads") };
+        let parsed = kassa::frames::ad_days(&parsed).unwrap();
         prop_assert_eq!(parsed.len(), rows.len());
         let sum = |f: fn(&(u32, u32, u32, i64)) -> u64| rows.values().map(f).sum::<u64>();
         prop_assert_eq!(
@@ -700,7 +701,8 @@ proptest! {
         let text = dialect.file(&header, &lines);
         let pull = pull_csv("csv_crm", "crm.csv", text.as_bytes())
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-        let Pulled::Deals(parsed) = pull.rows else { panic!("deals") };
+        let Pulled::DealFrame(parsed) = pull.rows else { panic!("deals") };
+        let parsed = kassa::frames::deals(&parsed).unwrap();
         prop_assert_eq!(parsed.len(), deals.len());
         for status in [DealStatus::Open, DealStatus::Won, DealStatus::Lost] {
             let code = match status { DealStatus::Open => 0, DealStatus::Won => 1, _ => 2 };

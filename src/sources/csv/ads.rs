@@ -11,15 +11,20 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use chrono_tz::Tz;
+use polars::prelude::*;
 use serde::Deserialize;
 
 use super::{
-    CsvFile, FieldError, Format, coverage, day_count, list_ranges, missing_days, validate_path,
+    CsvFile, FieldError, Format, Interner, coverage, day_count, list_ranges, missing_days,
+    validate_path,
 };
-use crate::domain::{AdDay, Claims, DateRange, Pulled, RowKind};
+use crate::domain::{DateRange, Money, Pulled, RowKind};
+use crate::frames;
 use crate::sources::source::{
-    BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError, validate_timezone,
+    BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SourceError,
+    validate_timezone,
 };
 use crate::validation::Problems;
 
@@ -131,17 +136,15 @@ impl Connector for CsvAdsSource {
 
 impl CsvAdsSource {
     /// Reads the whole file (so every bad row is reported, not only those in range) and keeps
-    /// the rows of `range`.
+    /// the rows of `range`, as one frame.
     fn read_range(&self, range: DateRange) -> Result<Pull, SourceError> {
-        let rows = self.read_all()?;
+        let read = self.read_all()?;
         let mut warnings = Vec::new();
-        let covered = coverage(range, rows.iter().map(|r| r.date), &mut warnings);
-        let rows: Vec<AdDay> = rows
-            .into_iter()
-            .filter(|r| range.contains(r.date))
-            .collect();
+        let covered = coverage(range, read.dates(), &mut warnings);
+        let (start, end) = (range.start.to_epoch_days(), range.end.to_epoch_days());
+        let keep: BooleanChunked = read.days.iter().map(|d| start <= *d && *d <= end).collect();
         if let Some(span) = covered {
-            let present: BTreeSet<_> = rows.iter().map(|r| r.date).collect();
+            let present: BTreeSet<_> = read.dates().filter(|d| range.contains(*d)).collect();
             let missing = missing_days(span, &present);
             if !missing.is_empty() {
                 warnings.push(format!(
@@ -152,9 +155,10 @@ impl CsvAdsSource {
                 ));
             }
         }
-        let clicks_only = rows
+        let clicks_only = keep
             .iter()
-            .filter(|r| r.clicks > 0 && r.impressions == 0)
+            .zip(&read.clicks_only)
+            .filter(|(keep, clicks_only)| *keep == Some(true) && **clicks_only)
             .count();
         if clicks_only > 0 {
             warnings.push(format!(
@@ -163,78 +167,257 @@ impl CsvAdsSource {
                 if clicks_only == 1 { "" } else { "s" }
             ));
         }
+        let frame = read.frame.filter(&keep).map_err(|e| self.frame_error(e))?;
         Ok(Pull {
-            rows: Pulled::Ads(rows),
+            rows: Pulled::AdFrame(frame),
             covered,
             warnings,
         })
     }
 
     fn describe(&self) -> Result<String, SourceError> {
-        let rows = self.read_all()?;
-        let span = rows
-            .iter()
-            .map(|r| r.date)
-            .min()
-            .zip(rows.iter().map(|r| r.date).max());
-        Ok(match span {
+        let read = self.read_all()?;
+        Ok(match read.dates().min().zip(read.dates().max()) {
             Some((first, last)) => format!(
                 "{}: {} rows from {first} to {last}",
                 self.path.display(),
-                rows.len()
+                read.days.len()
             ),
             None => format!("{}: header is valid, no rows", self.path.display()),
         })
     }
 
-    fn read_all(&self) -> Result<Vec<AdDay>, SourceError> {
+    fn frame_error(&self, e: PolarsError) -> SourceError {
+        SourceError::new(
+            ErrorKind::InvalidData,
+            format!("{}: {e}", self.path.display()),
+        )
+    }
+
+    /// Parses the file straight into columns: counts and amounts into vectors, the strings
+    /// that repeat (channels, campaigns, currencies) as codes of an [`Interner`], so a row
+    /// costs a few dozen bytes and no allocation. Each row is checked as it is read, with the
+    /// same messages, in the same order, as the rows were always checked; only a duplicate's
+    /// message looks back for the line of the row it repeats.
+    fn read_all(&self) -> Result<Read, SourceError> {
         let file = CsvFile::open(&self.path, REQUIRED_COLUMNS, self.format)?;
-        let mut rows = Vec::new();
-        let mut seen: HashMap<(chrono::NaiveDate, String, String), u64> = HashMap::new();
+        let f = |name| file.field(name);
+        let (date, channel, campaign_id, campaign_name) = (
+            f("date"),
+            f("channel"),
+            f("campaign_id"),
+            f("campaign_name"),
+        );
+        let (impressions, reach, clicks, spend, currency) = (
+            f("impressions"),
+            f("reach"),
+            f("clicks"),
+            f("spend"),
+            f("currency"),
+        );
+        let (leads, purchases, revenue) = (
+            f("claimed_leads"),
+            f("claimed_purchases"),
+            f("claimed_revenue"),
+        );
+        let mut c = Columns::default();
+        // The days each (channel, campaign) has a row on, and, for a key whose latest row was
+        // a duplicate, that row's line (the next duplicate names it, as it always did).
+        let mut days: HashMap<(u32, u32), DaySet> = HashMap::new();
+        let mut repeated: HashMap<(i32, u32, u32), u64> = HashMap::new();
         file.for_each_record(|record| {
-            let row = AdDay {
-                date: record.date("date")?,
-                channel: record.required_text("channel")?,
-                account: self.account.clone(),
-                campaign_id: record.required_text("campaign_id")?,
-                campaign_name: record.optional_text("campaign_name"),
-                // Empty impressions (a clicks-only export) are unknown; they read as 0, which
-                // the analysis takes as "CTR unknown" for the period when there are clicks.
-                impressions: record.optional_count("impressions")?.unwrap_or(0),
-                reach: record.optional_count("reach")?,
-                clicks: record.count("clicks")?,
-                spend: record.money("spend")?,
-                currency: record.optional_text("currency"),
-                claims: Claims {
-                    leads: record.optional_count("claimed_leads")?,
-                    purchases: record.optional_count("claimed_purchases")?,
-                    revenue: record.optional_money("claimed_revenue")?,
-                },
-            };
-            if row.impressions > 0 && row.clicks > row.impressions {
+            let day = record.date(date)?.to_epoch_days();
+            let channel_text = record.required_text_ref(channel)?;
+            let campaign_text = record.required_text_ref(campaign_id)?;
+            let name = record.text(campaign_name);
+            // Empty impressions (a clicks-only export) are unknown; they read as 0, which
+            // the analysis takes as "CTR unknown" for the period when there are clicks.
+            let row_impressions = record.optional_count(impressions)?.unwrap_or(0);
+            let row_reach = record.optional_count(reach)?;
+            let row_clicks = record.count(clicks)?;
+            let row_spend = record.money(spend)?;
+            let row_currency = record.text(currency);
+            let row_leads = record.optional_count(leads)?;
+            let row_purchases = record.optional_count(purchases)?;
+            let row_revenue = record.optional_money(revenue)?;
+            if row_impressions > 0 && row_clicks > row_impressions {
                 return Err(FieldError::new(
                     "clicks",
                     format!(
-                        "{} clicks is more than the {} impressions of the same row; \
-                         leave impressions empty or 0 if the export does not know them",
-                        row.clicks, row.impressions
+                        "{row_clicks} clicks is more than the {row_impressions} impressions of \
+                         the same row; leave impressions empty or 0 if the export does not \
+                         know them"
                     ),
                 ));
             }
-            let key = (row.date, row.channel.clone(), row.campaign_id.clone());
-            if let Some(first) = seen.insert(key, record.line) {
+            let key = (
+                c.channels.code(channel_text),
+                c.campaigns.code(campaign_text),
+            );
+            if !days.entry(key).or_default().insert(day) {
+                let first = match repeated.insert((day, key.0, key.1), record.line) {
+                    Some(line) => line,
+                    None if record.listed => c.line_of(day, key),
+                    None => 0,
+                };
                 return Err(FieldError::new(
                     "campaign_id",
                     format!(
-                        "a second row for campaign {:?} on {} (the first is on line {first}); \
-                         the file must hold one row per day per campaign",
-                        row.campaign_id, row.date
+                        "a second row for campaign {campaign_text:?} on {} (the first is on \
+                         line {first}); the file must hold one row per day per campaign",
+                        NaiveDate::from_epoch_days(day).unwrap_or_default()
                     ),
                 ));
             }
-            rows.push(row);
+            c.days.push(day);
+            c.lines.push(record.line);
+            c.channel.push(key.0);
+            c.campaign.push(key.1);
+            c.name.push(c.names.code(name));
+            c.impressions.push(row_impressions);
+            c.reach.push(row_reach);
+            c.clicks.push(row_clicks);
+            c.spend.push(row_spend.micros());
+            c.currency.push(c.currencies.code(row_currency));
+            c.leads.push(row_leads);
+            c.purchases.push(row_purchases);
+            c.revenue.push(row_revenue.map(Money::micros));
             Ok(())
         })?;
-        Ok(rows)
+        c.into_read(&self.account).map_err(|e| self.frame_error(e))
+    }
+}
+
+/// A file's rows as a frame of the [`frames::ADS`] columns without `source`, and what the
+/// warnings need of them.
+struct Read {
+    frame: DataFrame,
+    /// Each row's day, as days since 1970-01-01.
+    days: Vec<i32>,
+    /// Whether each row has clicks without impressions.
+    clicks_only: Vec<bool>,
+}
+
+impl Read {
+    fn dates(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.days
+            .iter()
+            .filter_map(|d| NaiveDate::from_epoch_days(*d))
+    }
+}
+
+/// The column builders of [`CsvAdsSource::read_all`].
+#[derive(Default)]
+struct Columns {
+    channels: Interner,
+    campaigns: Interner,
+    names: Interner,
+    currencies: Interner,
+    days: Vec<i32>,
+    lines: Vec<u64>,
+    channel: Vec<u32>,
+    campaign: Vec<u32>,
+    name: Vec<u32>,
+    impressions: Vec<u64>,
+    reach: Vec<Option<u64>>,
+    clicks: Vec<u64>,
+    spend: Vec<i64>,
+    currency: Vec<u32>,
+    leads: Vec<Option<u64>>,
+    purchases: Vec<Option<u64>>,
+    revenue: Vec<Option<i64>>,
+}
+
+impl Columns {
+    /// The line of the latest row read for `day` and `key` (only for a duplicate's message).
+    fn line_of(&self, day: i32, key: (u32, u32)) -> u64 {
+        (0..self.days.len())
+            .rev()
+            .find(|&i| self.days[i] == day && (self.channel[i], self.campaign[i]) == key)
+            .map_or(0, |i| self.lines[i])
+    }
+
+    fn into_read(self, account: &str) -> PolarsResult<Read> {
+        let height = self.days.len();
+        let clicks_only = self
+            .clicks
+            .iter()
+            .zip(&self.impressions)
+            .map(|(clicks, impressions)| *clicks > 0 && *impressions == 0)
+            .collect();
+        let columns = vec![
+            Column::new_scalar(
+                "account".into(),
+                Scalar::new(DataType::String, AnyValue::StringOwned(account.into())),
+                height,
+            ),
+            self.channels.column("channel", &self.channel),
+            self.campaigns.column("campaign_id", &self.campaign),
+            self.names.column("campaign_name", &self.name),
+            Int32Chunked::from_slice("date".into(), &self.days)
+                .into_column()
+                .cast(&DataType::Date)?,
+            UInt64Chunked::from_vec("impressions".into(), self.impressions).into_column(),
+            UInt64Chunked::from_iter_options("reach".into(), self.reach.into_iter()).into_column(),
+            UInt64Chunked::from_vec("clicks".into(), self.clicks).into_column(),
+            Int64Chunked::from_vec("spend_micros".into(), self.spend).into_column(),
+            self.currencies.column("currency", &self.currency),
+            UInt64Chunked::from_iter_options("claimed_leads".into(), self.leads.into_iter())
+                .into_column(),
+            UInt64Chunked::from_iter_options(
+                "claimed_purchases".into(),
+                self.purchases.into_iter(),
+            )
+            .into_column(),
+            Int64Chunked::from_iter_options(
+                "claimed_revenue_micros".into(),
+                self.revenue.into_iter(),
+            )
+            .into_column(),
+        ];
+        let frame = DataFrame::new(height, columns)?;
+        debug_assert_eq!(
+            frame
+                .columns()
+                .iter()
+                .map(|c| (c.name().as_str(), c.dtype().clone()))
+                .collect::<Vec<_>>(),
+            frames::schema(&frames::ADS[1..])
+        );
+        Ok(Read {
+            frame,
+            days: self.days,
+            clicks_only,
+        })
+    }
+}
+
+/// The days one campaign has a row on, as bits from its earliest day: a few years of days
+/// are a few hundred bytes, however many rows the file has.
+#[derive(Default)]
+struct DaySet {
+    first: i32,
+    bits: Vec<u64>,
+}
+
+impl DaySet {
+    /// Adds `day`; false when it was there already.
+    fn insert(&mut self, day: i32) -> bool {
+        if self.bits.is_empty() {
+            self.first = day;
+        }
+        if day < self.first {
+            let words = (self.first - day + 63) as usize / 64;
+            self.bits.splice(0..0, std::iter::repeat_n(0, words));
+            self.first -= (words as i32) * 64;
+        }
+        let offset = (day - self.first) as usize;
+        let (word, bit) = (offset / 64, offset % 64);
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        let fresh = self.bits[word] & (1 << bit) == 0;
+        self.bits[word] |= 1 << bit;
+        fresh
     }
 }

@@ -7,12 +7,15 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
+use polars::prelude::*;
 use serde::Deserialize;
 
-use super::{CsvFile, FieldError, Format, coverage, validate_path};
-use crate::domain::{DateRange, Deal, DealStatus, Pulled, RowKind};
+use super::{CsvFile, FieldError, Format, Interner, coverage, validate_path};
+use crate::domain::{DateRange, DealStatus, Money, Pulled, RowKind};
+use crate::frames;
 use crate::sources::source::{
-    BoxFuture, BuildContext, Connector, ConnectorConfig, Pull, SourceError,
+    BoxFuture, BuildContext, Connector, ConnectorConfig, ErrorKind, Pull, SourceError,
 };
 use crate::validation::Problems;
 
@@ -101,45 +104,73 @@ impl Connector for CsvCrmSource {
 }
 
 impl CsvCrmSource {
-    /// Reads the whole file and keeps the deals created or closed in `range`.
+    /// Reads the whole file and keeps the deals created or closed in `range`, as one frame.
     fn read_range(&self, range: DateRange) -> Result<Pull, SourceError> {
-        let deals = self.read_all()?;
+        let read = self.read_all()?;
         let mut warnings = Vec::new();
-        let covered = coverage(range, deal_dates(&deals), &mut warnings);
-        let deals = deals.into_iter().filter(|d| d.touches(&range)).collect();
+        let covered = coverage(range, read.dates(), &mut warnings);
+        let (start, end) = (range.start.to_epoch_days(), range.end.to_epoch_days());
+        let inside = |d: Option<i32>| d.is_some_and(|d| start <= d && d <= end);
+        let keep: BooleanChunked = read
+            .created
+            .iter()
+            .zip(&read.closed)
+            .map(|(created, closed)| inside(Some(*created)) || inside(*closed))
+            .collect();
+        let frame = read.frame.filter(&keep).map_err(|e| self.frame_error(e))?;
         Ok(Pull {
-            rows: Pulled::Deals(deals),
+            rows: Pulled::DealFrame(frame),
             covered,
             warnings,
         })
     }
 
     fn describe(&self) -> Result<String, SourceError> {
-        let deals = self.read_all()?;
-        let span = deal_dates(&deals).min().zip(deal_dates(&deals).max());
-        Ok(match span {
+        let read = self.read_all()?;
+        Ok(match read.dates().min().zip(read.dates().max()) {
             Some((first, last)) => format!(
                 "{}: {} deals from {first} to {last}",
                 self.path.display(),
-                deals.len()
+                read.created.len()
             ),
             None => format!("{}: header is valid, no deals", self.path.display()),
         })
     }
 
-    fn read_all(&self) -> Result<Vec<Deal>, SourceError> {
+    fn frame_error(&self, e: PolarsError) -> SourceError {
+        SourceError::new(
+            ErrorKind::InvalidData,
+            format!("{}: {e}", self.path.display()),
+        )
+    }
+
+    /// Parses the file straight into columns, checking each deal as it is read with the same
+    /// messages, in the same order, as deals were always checked.
+    fn read_all(&self) -> Result<Read, SourceError> {
         let file = CsvFile::open(&self.path, REQUIRED_COLUMNS, self.format)?;
-        let mut deals = Vec::new();
-        let mut seen: HashMap<String, u64> = HashMap::new();
+        let f = |name| file.field(name);
+        let (deal_id, status, created_date, closed_date) = (
+            f("deal_id"),
+            f("status"),
+            f("created_date"),
+            f("closed_date"),
+        );
+        let (amount, currency, channel, customer_id) =
+            (f("amount"), f("currency"), f("channel"), f("customer_id"));
+        let mut ids = StringChunkedBuilder::new("deal_id".into(), 0);
+        let mut customers = StringChunkedBuilder::new("customer_id".into(), 0);
+        let (mut channels, mut currencies, mut statuses) = Default::default();
+        let mut c = Columns::default();
+        let mut seen: HashMap<Box<str>, u64> = HashMap::new();
         file.for_each_record(|record| {
-            let id = record.required_text("deal_id")?;
-            let status: DealStatus = record
-                .required_text("status")?
+            let id = record.required_text_ref(deal_id)?;
+            let deal_status: DealStatus = record
+                .required_text_ref(status)?
                 .parse()
                 .map_err(|m: String| FieldError::new("status", m))?;
-            let created_date = record.date("created_date")?;
-            let closed_date = record.optional_date("closed_date")?;
-            match (status, closed_date) {
+            let created = record.date(created_date)?;
+            let closed = record.optional_date(closed_date)?;
+            match (deal_status, closed) {
                 (DealStatus::Open, Some(_)) => {
                     return Err(FieldError::new(
                         "closed_date",
@@ -149,42 +180,100 @@ impl CsvCrmSource {
                 (DealStatus::Won | DealStatus::Lost, None) => {
                     return Err(FieldError::new(
                         "closed_date",
-                        format!("a {} deal needs its closed date", status.as_str()),
+                        format!("a {} deal needs its closed date", deal_status.as_str()),
                     ));
                 }
-                (_, Some(closed)) if closed < created_date => {
+                (_, Some(closed)) if closed < created => {
                     return Err(FieldError::new(
                         "closed_date",
-                        format!("{closed} is before the created date {created_date}"),
+                        format!("{closed} is before the created date {created}"),
                     ));
                 }
                 _ => {}
             }
-            if let Some(first) = seen.insert(id.clone(), record.line) {
+            if let Some(first) = seen.insert(id.into(), record.line) {
                 return Err(FieldError::new(
                     "deal_id",
                     format!("deal {id:?} appears twice (first on line {first})"),
                 ));
             }
-            deals.push(Deal {
-                id,
-                created_date,
-                closed_date,
-                status,
-                amount: record.optional_money("amount")?,
-                currency: record.optional_text("currency"),
-                channel: record.required_text("channel")?,
-                customer_id: record.optional_text("customer_id"),
-                instants: None,
-            });
+            let deal_amount = record.optional_money(amount)?;
+            let deal_currency = record.text(currency);
+            let deal_channel = record.required_text_ref(channel)?;
+            ids.append_value(id);
+            c.created.push(created.to_epoch_days());
+            c.closed.push(closed.map(|d| d.to_epoch_days()));
+            c.status.push(Interner::code(&mut statuses, deal_status.as_str()));
+            c.amount.push(deal_amount.map(Money::micros));
+            c.currency.push(Interner::code(&mut currencies, deal_currency));
+            c.channel.push(Interner::code(&mut channels, deal_channel));
+            customers.append_option(Some(record.text(customer_id)).filter(|t| !t.is_empty()));
             Ok(())
         })?;
-        Ok(deals)
+        let frame = (|| {
+            let height = c.created.len();
+            let columns = vec![
+                ids.finish().into_column(),
+                Int32Chunked::from_slice("created_date".into(), &c.created)
+                    .into_column()
+                    .cast(&DataType::Date)?,
+                Int32Chunked::from_slice_options("closed_date".into(), &c.closed)
+                    .into_column()
+                    .cast(&DataType::Date)?,
+                statuses.column("status", &c.status),
+                Int64Chunked::from_slice_options("amount_micros".into(), &c.amount).into_column(),
+                currencies.column("currency", &c.currency),
+                channels.column("channel", &c.channel),
+                customers.finish().into_column(),
+                Column::full_null("created_at_ms".into(), height, &DataType::Int64),
+                Column::full_null("closed_at_ms".into(), height, &DataType::Int64),
+            ];
+            let frame = DataFrame::new(height, columns)?;
+            debug_assert_eq!(
+                frame
+                    .columns()
+                    .iter()
+                    .map(|c| (c.name().as_str(), c.dtype().clone()))
+                    .collect::<Vec<_>>(),
+                frames::schema(&frames::DEALS[1..])
+            );
+            Ok(frame)
+        })()
+        .map_err(|e| self.frame_error(e))?;
+        Ok(Read {
+            frame,
+            created: c.created,
+            closed: c.closed,
+        })
     }
 }
 
-fn deal_dates(deals: &[Deal]) -> impl Iterator<Item = chrono::NaiveDate> + '_ {
-    deals
-        .iter()
-        .flat_map(|d| std::iter::once(d.created_date).chain(d.closed_date))
+/// The column builders of [`CsvCrmSource::read_all`] that are read again after it.
+#[derive(Default)]
+struct Columns {
+    created: Vec<i32>,
+    closed: Vec<Option<i32>>,
+    status: Vec<u32>,
+    amount: Vec<Option<i64>>,
+    currency: Vec<u32>,
+    channel: Vec<u32>,
+}
+
+/// A file's deals as a frame of the [`frames::DEALS`] columns without `source`, and their
+/// dates (days since 1970-01-01) for the coverage.
+struct Read {
+    frame: DataFrame,
+    created: Vec<i32>,
+    closed: Vec<Option<i32>>,
+}
+
+impl Read {
+    /// Every created and closed date.
+    fn dates(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.created
+            .iter()
+            .copied()
+            .chain(self.closed.iter().flatten().copied())
+            .filter_map(NaiveDate::from_epoch_days)
+    }
 }

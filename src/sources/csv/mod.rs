@@ -215,10 +215,14 @@ impl CsvFile {
                     .to_string(),
             )
         })?;
-        let text = text
-            .trim_start_matches('\u{feff}')
-            .replace("\r\n", "\n")
-            .replace('\r', "\n");
+        // In place where it can be: a million-row export is not copied twice.
+        let mut text = text;
+        if text.starts_with('\u{feff}') {
+            text.drain(..'\u{feff}'.len_utf8());
+        }
+        if text.contains('\r') {
+            text = text.replace("\r\n", "\n").replace('\r', "\n");
+        }
         let header_line = text.lines().next().unwrap_or("").to_string();
         let (delimiter, how) = match format.delimiter {
             Some(d) => (d, "set by the source's `delimiter` key"),
@@ -276,6 +280,14 @@ impl CsvFile {
         self.columns.contains_key(column)
     }
 
+    /// `name`'s place in the header, looked up once for a file's every record.
+    pub(crate) fn field(&self, name: &'static str) -> Field {
+        Field {
+            name,
+            index: self.columns.get(name).copied(),
+        }
+    }
+
     /// The header's column names, in the file's order.
     pub(crate) fn header(&self) -> Vec<&str> {
         let mut names: Vec<(&str, usize)> =
@@ -304,6 +316,7 @@ impl CsvFile {
                         format: self.format,
                         seen: &seen,
                         line,
+                        listed: errors.len() < MAX_LISTED_ERRORS,
                     };
                     if let Err(e) = parse(&record) {
                         total_errors += 1;
@@ -365,6 +378,40 @@ impl FieldError {
     }
 }
 
+/// A column of the header, found once per file ([`CsvFile::field`]) rather than by name in
+/// every record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Field {
+    name: &'static str,
+    index: Option<usize>,
+}
+
+/// How a record's accessors name a column: by its name, or as a [`Field`] found already.
+pub(crate) trait Column: Copy {
+    fn name(&self) -> &str;
+    fn index(&self, columns: &HashMap<String, usize>) -> Option<usize>;
+}
+
+impl Column for &str {
+    fn name(&self) -> &str {
+        self
+    }
+
+    fn index(&self, columns: &HashMap<String, usize>) -> Option<usize> {
+        columns.get(*self).copied()
+    }
+}
+
+impl Column for Field {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn index(&self, _: &HashMap<String, usize>) -> Option<usize> {
+        self.index
+    }
+}
+
 /// One CSV record with typed accessors that name the column when they fail.
 pub(crate) struct Record<'a> {
     raw: &'a csv::StringRecord,
@@ -372,31 +419,42 @@ pub(crate) struct Record<'a> {
     format: Format,
     seen: &'a Seen,
     pub line: u64,
+    /// Whether an error in this record would be listed (among the first ten): a message that
+    /// costs work to write (one naming an earlier line) need not be written otherwise.
+    pub listed: bool,
 }
 
 impl Record<'_> {
     /// The trimmed text of `column`; empty when the column is absent (optional columns).
-    pub(crate) fn text(&self, column: &str) -> &str {
-        self.columns
-            .get(column)
-            .and_then(|&i| self.raw.get(i))
+    pub(crate) fn text(&self, column: impl Column) -> &str {
+        column
+            .index(self.columns)
+            .and_then(|i| self.raw.get(i))
             .unwrap_or("")
     }
 
-    pub(crate) fn optional_text(&self, column: &str) -> Option<String> {
+    pub(crate) fn optional_text(&self, column: impl Column) -> Option<String> {
         let text = self.text(column);
         (!text.is_empty()).then(|| text.to_string())
     }
 
-    pub(crate) fn required_text(&self, column: &str) -> Result<String, FieldError> {
-        self.optional_text(column)
-            .ok_or_else(|| FieldError::new(column, "is empty"))
+    /// [`Record::required_text`] without a copy.
+    pub(crate) fn required_text_ref(&self, column: impl Column) -> Result<&str, FieldError> {
+        match self.text(column) {
+            "" => Err(FieldError::new(column.name(), "is empty")),
+            text => Ok(text),
+        }
     }
 
-    pub(crate) fn date(&self, column: &str) -> Result<NaiveDate, FieldError> {
+    pub(crate) fn required_text(&self, column: impl Column) -> Result<String, FieldError> {
+        self.optional_text(column)
+            .ok_or_else(|| FieldError::new(column.name(), "is empty"))
+    }
+
+    pub(crate) fn date(&self, column: impl Column) -> Result<NaiveDate, FieldError> {
         self.optional_date(column)?.ok_or_else(|| {
             FieldError::new(
-                column,
+                column.name(),
                 format!(
                     "is empty; expected a date like {}",
                     self.format.date.map_or("2025-01-31", |f| f.example())
@@ -405,38 +463,47 @@ impl Record<'_> {
         })
     }
 
-    pub(crate) fn optional_date(&self, column: &str) -> Result<Option<NaiveDate>, FieldError> {
+    pub(crate) fn optional_date(
+        &self,
+        column: impl Column,
+    ) -> Result<Option<NaiveDate>, FieldError> {
         match self.text(column) {
             "" => Ok(None),
             text => self
                 .parse_date(text)
                 .map(Some)
-                .map_err(|m| FieldError::new(column, m)),
+                .map_err(|m| FieldError::new(column.name(), m)),
         }
     }
 
     /// A whole number ≥ 0; spaces may separate thousands (`1 234`).
-    pub(crate) fn count(&self, column: &str) -> Result<u64, FieldError> {
+    pub(crate) fn count(&self, column: impl Column) -> Result<u64, FieldError> {
         self.optional_count(column)?
-            .ok_or_else(|| FieldError::new(column, "is empty; expected a whole number"))
+            .ok_or_else(|| FieldError::new(column.name(), "is empty; expected a whole number"))
     }
 
     /// [`Record::count`], `None` when the field is empty (unknown, not zero).
-    pub(crate) fn optional_count(&self, column: &str) -> Result<Option<u64>, FieldError> {
+    pub(crate) fn optional_count(&self, column: impl Column) -> Result<Option<u64>, FieldError> {
         let text = self.text(column);
         if text.is_empty() {
             return Ok(None);
         }
+        // Plain digits, as nearly every export writes counts: no copy without thousands.
+        if text.len() < 20 && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(text.parse::<u64>().ok());
+        }
         without_thousands(text)
             .parse::<u64>()
             .map(Some)
-            .map_err(|_| FieldError::new(column, format!("{text:?} is not a whole number ≥ 0")))
+            .map_err(|_| {
+                FieldError::new(column.name(), format!("{text:?} is not a whole number ≥ 0"))
+            })
     }
 
-    pub(crate) fn money(&self, column: &str) -> Result<Money, FieldError> {
+    pub(crate) fn money(&self, column: impl Column) -> Result<Money, FieldError> {
         self.optional_money(column)?.ok_or_else(|| {
             FieldError::new(
-                column,
+                column.name(),
                 "is empty; expected an amount like 125.50 (or 125,50)",
             )
         })
@@ -444,12 +511,25 @@ impl Record<'_> {
 
     /// An amount ≥ 0, `None` when the field is empty. The decimal mark is a point or a
     /// comma, the same throughout the file; spaces may separate thousands (`1 234,50`).
-    pub(crate) fn optional_money(&self, column: &str) -> Result<Option<Money>, FieldError> {
+    pub(crate) fn optional_money(&self, column: impl Column) -> Result<Option<Money>, FieldError> {
         let text = self.text(column);
         if text.is_empty() {
             return Ok(None);
         }
-        let error = |message: String| FieldError::new(column, message);
+        let error = |message: String| FieldError::new(column.name(), message);
+        if let Some((micros, mark)) = plain_amount(text) {
+            if let Some(mark) = mark {
+                self.agree(
+                    mark,
+                    self.format.decimal,
+                    &self.seen.decimal,
+                    DecimalMark::describe,
+                    "decimal",
+                )
+                .map_err(|m| error(format!("{text:?} has {m}")))?;
+            }
+            return Ok(Some(Money::from_micros(micros)));
+        }
         let plain = without_thousands(text);
         let mark = match (plain.contains('.'), plain.contains(',')) {
             (true, true) => {
@@ -489,8 +569,8 @@ impl Record<'_> {
             None => &DateFormat::ALL,
         };
         let Some((format, date)) = candidates.iter().find_map(|f| {
-            NaiveDate::parse_from_str(text, f.pattern())
-                .ok()
+            fixed_width_date(text, *f)
+                .or_else(|| NaiveDate::parse_from_str(text, f.pattern()).ok())
                 .map(|d| (*f, d))
         }) else {
             let names: Vec<&str> = candidates.iter().map(|f| f.name()).collect();
@@ -545,6 +625,102 @@ impl Record<'_> {
                 describe(first)
             )),
         }
+    }
+}
+
+/// An amount written plainly (`1234`, `1234.5`, `0,25`: digits, at most one decimal mark and
+/// at most six places, no sign, no thousands), in micros, with the mark it used; `None` for
+/// anything else, which takes the full path. Nearly every exported amount is plain, and this
+/// reads it without a copy.
+fn plain_amount(text: &str) -> Option<(i64, Option<DecimalMark>)> {
+    let bytes = text.as_bytes();
+    let mark_at = bytes.iter().position(|b| *b == b'.' || *b == b',');
+    let (whole, fraction, mark) = match mark_at {
+        Some(i) => (
+            &bytes[..i],
+            &bytes[i + 1..],
+            Some(if bytes[i] == b'.' {
+                DecimalMark::Point
+            } else {
+                DecimalMark::Comma
+            }),
+        ),
+        None => (bytes, &bytes[..0], None),
+    };
+    let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+    if whole.len() > 12
+        || fraction.len() > 6
+        || (whole.is_empty() && fraction.is_empty())
+        || !digits(whole)
+        || !digits(fraction)
+    {
+        return None;
+    }
+    let value = |part: &[u8]| part.iter().fold(0i64, |v, b| v * 10 + i64::from(b - b'0'));
+    let scale = 10i64.pow(6 - fraction.len() as u32);
+    Some((value(whole) * 1_000_000 + value(fraction) * scale, mark))
+}
+
+/// A date written at its full width (`2025-01-31`, `31.01.2025`), read without chrono's
+/// format parser; `None` for anything else (or an impossible day), which takes the full path.
+fn fixed_width_date(text: &str, format: DateFormat) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u32, |v, c| {
+            c.is_ascii_digit().then(|| v * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = match format {
+        DateFormat::Iso if b[4] == b'-' && b[7] == b'-' => {
+            (number(0..4)?, number(5..7)?, number(8..10)?)
+        }
+        DateFormat::DayMonthYear if b[2] == b'.' && b[5] == b'.' => {
+            (number(6..10)?, number(3..5)?, number(0..2)?)
+        }
+        _ => return None,
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
+}
+
+/// Strings that repeat down a column (channels, campaigns, currencies), each kept once and
+/// referred to by a code: a million rows of a few thousand campaigns hold a few thousand
+/// strings.
+#[derive(Default)]
+pub(crate) struct Interner {
+    codes: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+/// The code of an empty optional value.
+pub(crate) const NONE: u32 = u32::MAX;
+
+impl Interner {
+    /// The code of `text`; [`NONE`] for an empty one.
+    pub(crate) fn code(&mut self, text: &str) -> u32 {
+        if text.is_empty() {
+            return NONE;
+        }
+        if let Some(code) = self.codes.get(text) {
+            return *code;
+        }
+        let code = u32::try_from(self.names.len()).unwrap_or(NONE);
+        self.names.push(text.into());
+        self.codes.insert(text.into(), code);
+        code
+    }
+
+    pub(crate) fn get(&self, code: u32) -> Option<&str> {
+        self.names.get(code as usize).map(|n| &**n)
+    }
+
+    /// The column of `codes`, named `name`.
+    pub(crate) fn column(&self, name: &str, codes: &[u32]) -> polars::prelude::Column {
+        use polars::prelude::{IntoColumn, NewChunkedArray, StringChunked};
+        StringChunked::from_iter_options(name.into(), codes.iter().map(|c| self.get(*c)))
+            .into_column()
     }
 }
 
