@@ -4,7 +4,9 @@
 //!   `ads/<source>.month=2025-03.parquet`, `deals/…`, `claims/…`, with `<kind>/<source>.parquet`
 //!   the source's manifest (`partitions.rs`, `snapshots.rs`); an upsert rewrites only the
 //!   months its window touches. Before schema 8 `<kind>/<source>.parquet` held the rows; such a
-//!   file is still read, and a writer splits it into months.
+//!   file is still read (a read-only `analyze` migrates nothing), and a writer splits it into
+//!   months. The readers come eager ([`Store::ads`]) and lazy ([`Store::scan_ads`]: polars
+//!   scans of the month files, checked from their footers), and return the same frames.
 //! - The ledger lives in SQLite (`ledger.sqlite`): which date ranges each source has covered,
 //!   runs, episode states and source health (`ledger.rs`), the chunks each backfill stored
 //!   (`backfills.rs`), the alert outbox with its dead letters (`outbox.rs`), and the windows
@@ -45,8 +47,9 @@
 //! exist, so such a ledger (and a brand-new one) simply gets version 1 stamped on it.
 //!
 //! Snapshots are never rewritten by a migration, except that schema 8 splits each single-file
-//! snapshot into month files (same rows, same checks) before stamping the ledger: `snapshots.rs` holds one definition of each
-//! snapshot schema (column names, types, which may be null), used both to build frames and to
+//! snapshot into month files (same rows, same checks) before the ledger says 8, in an order a
+//! crash can repeat (`partitions.rs`; `open_ledger_with` runs such a step before its
+//! transaction). `snapshots.rs` holds one definition of each snapshot schema (column names, types, which may be null), used both to build frames and to
 //! check every file it reads. A file lacking a nullable column (it predates that column) reads
 //! with the column as nulls, meaning "not reported", never zero; the next upsert of that source
 //! writes it in full. An unknown column, a column of the wrong type, a missing required column
@@ -71,7 +74,8 @@
 //!    only snapshots change: the version bump is what makes an older kassa refuse the store up
 //!    front instead of tripping over the column in the middle of a run. When the ledger changes
 //!    too, it holds the `ALTER TABLE`s.
-//! 3. Keep `tests/data/store-v1/` opening (`tests/it/store.rs`); never regenerate it.
+//! 3. Keep `tests/data/store-v1/` opening (`tests/it/store.rs`, `tests/it/partitions.rs`);
+//!    never regenerate it.
 
 mod backfills;
 mod ledger;
@@ -235,10 +239,11 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 8,
-        what: "snapshots by month: each source's snapshot is a directory of month files \
-               (`ads/<source>.parquet/month=2025-03.parquet`, by `date`, `created_date` or \
-               `period_start`) so that an upsert rewrites only the months it touches; opening \
-               the store splits each single-file snapshot (see `partitions.rs`); snapshots only",
+        what: "snapshots by month: each source's rows are in one file per month beside the \
+               source's manifest (`ads/<source>.month=2025-03.parquet` and \
+               `ads/<source>.parquet`, by `date`, `created_date` or `period_start`) so that an \
+               upsert rewrites only the months it touches; opening the store splits each \
+               single-file snapshot (see `partitions.rs`); snapshots only",
         sql: "",
     },
 ];

@@ -1,5 +1,5 @@
-//! Parquet snapshots of rows, one file per source and row kind, and the one definition of
-//! their schemas.
+//! Parquet snapshots of rows, one file per source, row kind and month (`partitions.rs` says
+//! where), and the one definition of their schemas.
 //!
 //! [`ADS`] and [`DEALS`] say, column by column, what a snapshot holds: name, type and whether
 //! it may be null. The same definition builds
