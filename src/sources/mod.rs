@@ -136,13 +136,28 @@ impl SourceConfig {
     /// named files exist: first the keys every kind shares, then the kind's own. `key` is
     /// where this table sits, e.g. `sources[2]`.
     pub fn validate(&self, key: &str, problems: &mut Problems) {
-        validate_name(
-            self.name(),
-            &format!("{key}.name"),
-            "source",
-            "meta-main",
-            problems,
-        );
+        // The store names a source's files after it, one a month
+        // (`ads/<name>.month=2025-03.parquet`): the letters a name may use keep it from
+        // passing for another source's month, and a name that looks like one is told so.
+        if self.name().contains(".month=") {
+            problems.push_with_example(
+                format!("{key}.name"),
+                format!(
+                    "{:?} is not a usable source name: it looks like a month file of the store \
+                     (`<source>.month=YYYY-MM`); use letters, digits, '-' and '_'",
+                    self.name()
+                ),
+                "name = \"meta-main\"",
+            );
+        } else {
+            validate_name(
+                self.name(),
+                &format!("{key}.name"),
+                "source",
+                "meta-main",
+                problems,
+            );
+        }
         if !(1..=366).contains(&self.lookback_days()) {
             problems.push_with_example(
                 format!("{key}.lookback_days"),

@@ -1,7 +1,12 @@
 //! The embedded store: no server to start.
 //!
-//! - Rows live in Parquet snapshots, one file per source: `ads/<source>.parquet` and
-//!   `deals/<source>.parquet` under the store's directory (`snapshots.rs`).
+//! - Rows live in Parquet snapshots, one file per source and calendar month:
+//!   `ads/<source>.month=2025-03.parquet`, `deals/…`, `claims/…`, with `<kind>/<source>.parquet`
+//!   the source's manifest (`partitions.rs`, `snapshots.rs`); an upsert rewrites only the
+//!   months its window touches. Before schema 8 `<kind>/<source>.parquet` held the rows; such a
+//!   file is still read (a read-only `analyze` migrates nothing), and a writer splits it into
+//!   months. The readers come eager ([`Store::ads`]) and lazy ([`Store::scan_ads`]: polars
+//!   scans of the month files, checked from their footers), and return the same frames.
 //! - The ledger lives in SQLite (`ledger.sqlite`): which date ranges each source has covered,
 //!   runs, episode states and source health (`ledger.rs`), the chunks each backfill stored
 //!   (`backfills.rs`), the alert outbox with its dead letters (`outbox.rs`), and the windows
@@ -41,8 +46,10 @@
 //! `user_version = 0` but already has its tables. Migration 1 creates them only if they do not
 //! exist, so such a ledger (and a brand-new one) simply gets version 1 stamped on it.
 //!
-//! Snapshots are never rewritten by a migration: `snapshots.rs` holds one definition of each
-//! snapshot schema (column names, types, which may be null), used both to build frames and to
+//! Snapshots are never rewritten by a migration, except that schema 8 splits each single-file
+//! snapshot into month files (same rows, same checks) before the ledger says 8, in an order a
+//! crash can repeat (`partitions.rs`; `open_ledger_with` runs such a step before its
+//! transaction). `snapshots.rs` holds one definition of each snapshot schema (column names, types, which may be null), used both to build frames and to
 //! check every file it reads. A file lacking a nullable column (it predates that column) reads
 //! with the column as nulls, meaning "not reported", never zero; the next upsert of that source
 //! writes it in full. An unknown column, a column of the wrong type, a missing required column
@@ -67,12 +74,14 @@
 //!    only snapshots change: the version bump is what makes an older kassa refuse the store up
 //!    front instead of tripping over the column in the middle of a run. When the ledger changes
 //!    too, it holds the `ALTER TABLE`s.
-//! 3. Keep `tests/data/store-v1/` opening (`tests/it/store.rs`); never regenerate it.
+//! 3. Keep `tests/data/store-v1/` opening (`tests/it/store.rs`, `tests/it/partitions.rs`);
+//!    never regenerate it.
 
 mod backfills;
 mod ledger;
 mod lock;
 mod outbox;
+mod partitions;
 mod snapshots;
 mod suspicious;
 mod tokens;
@@ -228,6 +237,15 @@ pub const MIGRATIONS: &[Migration] = &[
                (`csv_report`); snapshots only",
         sql: "",
     },
+    Migration {
+        version: 8,
+        what: "snapshots by month: each source's rows are in one file per month beside the \
+               source's manifest (`ads/<source>.month=2025-03.parquet` and \
+               `ads/<source>.parquet`, by `date`, `created_date` or `period_start`) so that an \
+               upsert rewrites only the months it touches; opening the store splits each \
+               single-file snapshot (see `partitions.rs`); snapshots only",
+        sql: "",
+    },
 ];
 
 /// The newest store schema this kassa reads and writes.
@@ -293,6 +311,8 @@ pub struct Store {
     /// The zone deal dates are read and written in (`[analysis] timezone`); `None` leaves
     /// stored dates as they are.
     timezone: Option<Tz>,
+    /// Month files rewritten or removed by this `Store`'s upserts.
+    partitions_written: usize,
 }
 
 impl std::fmt::Debug for Store {
@@ -310,7 +330,12 @@ impl Store {
             source,
         })?;
         let ledger_path = root.join("ledger.sqlite");
-        let ledger = open_ledger(&ledger_path, MIGRATIONS)?;
+        // Schema 8 splits single-file snapshots into months before the ledger says 8, so
+        // a crash in between splits the rest on the next open.
+        let ledger = open_ledger_with(&ledger_path, MIGRATIONS, &mut |version| match version {
+            8 => snapshots::split_all(root),
+            _ => Ok(()),
+        })?;
         restrict_to_owner(&ledger_path)?;
         for kind in [RowKind::Ads, RowKind::Deals, RowKind::Claims] {
             let dir = root.join(kind.as_str());
@@ -325,6 +350,7 @@ impl Store {
             ledger_path,
             ledger,
             timezone: None,
+            partitions_written: 0,
         })
     }
 
@@ -345,6 +371,7 @@ impl Store {
             ledger_path,
             ledger,
             timezone: None,
+            partitions_written: 0,
         })
     }
 
@@ -515,7 +542,18 @@ fn sqlite_uri(path: &Path) -> String {
 
 /// Opens the ledger, refusing one newer than the last of `migrations` before writing anything,
 /// then applies the migrations it lacks.
+#[cfg(test)]
 fn open_ledger(path: &Path, migrations: &[Migration]) -> Result<Connection, StoreError> {
+    open_ledger_with(path, migrations, &mut |_| Ok(()))
+}
+
+/// [`open_ledger`], calling `before` with each migration's version before its transaction
+/// (what a migration does to files; it must be safe to do again after a crash).
+fn open_ledger_with(
+    path: &Path,
+    migrations: &[Migration],
+    before: &mut dyn FnMut(u32) -> Result<(), StoreError>,
+) -> Result<Connection, StoreError> {
     let ledger_error = ledger_error(path);
     let newest = migrations.last().map_or(0, |m| m.version);
     let newer = |found: i64| StoreError::NewerStore {
@@ -540,6 +578,7 @@ fn open_ledger(path: &Path, migrations: &[Migration]) -> Result<Connection, Stor
         if i64::from(migration.version) <= found {
             continue;
         }
+        before(migration.version)?;
         // Immediate: take the write lock first, then look again, so two processes opening an
         // old store at once apply each step once.
         let tx = ledger

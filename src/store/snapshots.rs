@@ -1,5 +1,5 @@
-//! Parquet snapshots of rows, one file per source and row kind, and the one definition of
-//! their schemas.
+//! Parquet snapshots of rows, one file per source, row kind and month (`partitions.rs` says
+//! where), and the one definition of their schemas.
 //!
 //! [`ADS`] and [`DEALS`] say, column by column, what a snapshot holds: name, type and whether
 //! it may be null. The same definition builds
@@ -13,13 +13,14 @@
 //! Frames come back with the columns in the definition's order, so snapshots of several
 //! sources and of several ages stack into one frame.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use polars::prelude::*;
 
+use super::partitions::{self, Files, Month, month_of_days, months_between};
 use super::{SCHEMA_VERSION, Store, StoreError};
 use crate::domain::{
     AdDay, DateRange, Deal, DealStatus, Money, Pulled, ReportClaim, RowKind, Suspicion,
@@ -86,9 +87,15 @@ pub struct Checked {
     pub suspicions: Vec<Suspicion>,
 }
 
-/// A snapshot ready to be written, and what the window's answer looked like.
+/// The months of a snapshot ready to be written, and what the window's answer looked like.
 struct Prepared {
-    path: PathBuf,
+    /// The snapshot directory (`ads/meta.parquet`).
+    snapshot: PathBuf,
+    /// The months whose files are rewritten from `frame` (removed when it has no row of one).
+    months: BTreeSet<Month>,
+    /// The date column whose month places a row.
+    month_column: &'static str,
+    /// The rows of those months after the upsert.
     frame: DataFrame,
     timezone: Option<String>,
     stats: UpsertStats,
@@ -232,6 +239,18 @@ fn answer(fresh: &DataFrame, range: DateRange) -> PolarsResult<Answer<'_>> {
         measure,
         empty,
     })
+}
+
+/// The months of a frame's date column, each once.
+fn frame_months(df: &DataFrame, column: &str) -> PolarsResult<Vec<Month>> {
+    let days = df.column(column)?.cast(&DataType::Int32)?;
+    let months: BTreeSet<Month> = days
+        .i32()?
+        .iter()
+        .flatten()
+        .filter_map(month_of_days)
+        .collect();
+    Ok(months.into_iter().collect())
 }
 
 /// A source's frame (the [`crate::frames`] columns without `source`) with `source`, in the
@@ -641,6 +660,9 @@ impl Store {
     /// Either way the window is marked suspicious in the ledger, before the rows are written.
     /// A window that comes back whole clears its kept-rows marks; an accepting guard stores
     /// the answer as it is and clears every mark the window overlaps.
+    ///
+    /// Only the month files the window touches are read and rewritten (see
+    /// `partitions.rs`; for deals, [`Store::deal_months`] says which).
     pub fn upsert_checked(
         &mut self,
         source: &str,
@@ -655,6 +677,12 @@ impl Store {
                 source: e,
             })
         };
+        let kind = match rows {
+            Pulled::Ads(_) | Pulled::AdFrame(_) => RowKind::Ads,
+            Pulled::Deals(_) | Pulled::DealFrame(_) => RowKind::Deals,
+            Pulled::Claims(_) | Pulled::ClaimFrame(_) => RowKind::Claims,
+        };
+        self.split_single_file(kind, source)?;
         let mut prepared = match rows {
             Pulled::Ads(rows) => {
                 self.prepare_ads(source, range, fresh(ads_frame(source, rows))?, guard)?
@@ -690,11 +718,14 @@ impl Store {
         if !prepared.suspicions.is_empty() {
             self.mark_suspicious(source, range, &prepared.suspicions)?;
         }
-        write_snapshot(
-            &prepared.path,
+        write_months(
+            &prepared.snapshot,
             &mut prepared.frame,
+            prepared.month_column,
+            &prepared.months,
             prepared.timezone.as_deref(),
         )?;
+        self.partitions_written += prepared.months.len();
         let kept_all = prepared
             .suspicions
             .iter()
@@ -711,10 +742,73 @@ impl Store {
         })
     }
 
-    fn snapshot_path(&self, kind: RowKind, source: &str) -> PathBuf {
+    /// How many month files the upserts of this `Store` have rewritten or removed (what a
+    /// re-pull costs; the tests count it).
+    pub fn partitions_written(&self) -> usize {
+        self.partitions_written
+    }
+
+    pub(super) fn snapshot_path(&self, kind: RowKind, source: &str) -> PathBuf {
         self.root
             .join(kind.as_str())
             .join(format!("{source}.parquet"))
+    }
+
+    /// The month files of `source`'s snapshot of `kind` (none yet: an empty map). A
+    /// single-file snapshot has been split by [`Store::split_single_file`] before.
+    fn months_of(
+        &self,
+        kind: RowKind,
+        source: &str,
+    ) -> Result<BTreeMap<Month, PathBuf>, StoreError> {
+        let snapshot = self.snapshot_path(kind, source);
+        match files(&snapshot)? {
+            Files::Months(months) => Ok(months),
+            Files::None => Ok(BTreeMap::new()),
+            Files::Single(path) => Err(StoreError::Io {
+                path,
+                source: std::io::Error::other("a single-file snapshot where months were expected"),
+            }),
+        }
+    }
+
+    /// Splits `source`'s single-file snapshot of `kind` (written before store schema 8) into
+    /// month files; nothing when it has none.
+    pub(super) fn split_single_file(&self, kind: RowKind, source: &str) -> Result<(), StoreError> {
+        split(kind, &self.snapshot_path(kind, source))
+    }
+
+    /// The month files of `snapshot` in `months` (those that exist), read, checked, passed
+    /// through `adjust` and stacked; with the zone the first of them records.
+    fn read_months<R>(
+        &self,
+        schema: &SnapshotSchema<R>,
+        files: &BTreeMap<Month, PathBuf>,
+        months: &BTreeSet<Month>,
+        adjust: impl Fn(&Path, Snapshot) -> Result<Snapshot, StoreError>,
+    ) -> Result<Option<Snapshot>, StoreError> {
+        let mut read: Option<Snapshot> = None;
+        for month in months {
+            let Some(path) = files.get(month) else {
+                continue;
+            };
+            let Some(snapshot) = read_snapshot(schema, path)? else {
+                continue;
+            };
+            let snapshot = adjust(path, snapshot)?;
+            match &mut read {
+                Some(read) => {
+                    read.frame
+                        .vstack_mut_owned(snapshot.frame)
+                        .map_err(|source| StoreError::Snapshot {
+                            path: path.clone(),
+                            source,
+                        })?;
+                }
+                None => read = Some(snapshot),
+            }
+        }
+        Ok(read)
     }
 
     fn prepare_ads(
@@ -724,14 +818,20 @@ impl Store {
         fresh: DataFrame,
         guard: Guard,
     ) -> Result<Prepared, StoreError> {
-        let path = self.snapshot_path(RowKind::Ads, source);
+        let snapshot = self.snapshot_path(RowKind::Ads, source);
         let snapshot_error = |source| StoreError::Snapshot {
-            path: path.clone(),
+            path: snapshot.clone(),
             source,
         };
         let answered = answer(&fresh, range).map_err(snapshot_error)?;
         let (start, end) = (epoch_days(range.start), epoch_days(range.end));
-        let (kept, judged) = match read_snapshot(&ADS, &path)? {
+        // A row's date is its month: the window's months hold every stored row it answers
+        // for, and the answer's rows go to theirs.
+        let months: BTreeSet<Month> = months_between(start, end)
+            .chain(frame_months(&fresh, "date").map_err(snapshot_error)?)
+            .collect();
+        let files = self.months_of(RowKind::Ads, source)?;
+        let (kept, judged) = match self.read_months(&ADS, &files, &months, |_, s| Ok(s))? {
             Some(Snapshot { frame: df, .. }) => {
                 let dates = df
                     .column("date")
@@ -768,7 +868,9 @@ impl Store {
             .map_err(snapshot_error)?;
         Ok(Prepared {
             suspicions: judged.suspicions(&answered, "spend", guard),
-            path,
+            snapshot,
+            months,
+            month_column: "date",
             frame: combined,
             timezone: None,
             stats,
@@ -784,13 +886,17 @@ impl Store {
         range: DateRange,
         fresh: DataFrame,
     ) -> Result<Prepared, StoreError> {
-        let path = self.snapshot_path(RowKind::Claims, source);
+        let snapshot = self.snapshot_path(RowKind::Claims, source);
         let snapshot_error = |source| StoreError::Snapshot {
-            path: path.clone(),
+            path: snapshot.clone(),
             source,
         };
         let (start, end) = (epoch_days(range.start), epoch_days(range.end));
-        let (kept, replaced) = match read_snapshot(&CLAIMS, &path)? {
+        let months: BTreeSet<Month> = months_between(start, end)
+            .chain(frame_months(&fresh, "period_start").map_err(snapshot_error)?)
+            .collect();
+        let files = self.months_of(RowKind::Claims, source)?;
+        let (kept, replaced) = match self.read_months(&CLAIMS, &files, &months, |_, s| Ok(s))? {
             Some(Snapshot { frame: df, .. }) => {
                 let starts = df
                     .column("period_start")
@@ -815,11 +921,82 @@ impl Store {
             stacked(kept, fresh, ["period_start", "channel", "metric"]).map_err(snapshot_error)?;
         Ok(Prepared {
             suspicions: Vec::new(),
-            path,
+            snapshot,
+            months,
+            month_column: "period_start",
             frame: combined,
             timezone: None,
             stats,
         })
+    }
+
+    /// The months a deals upsert of the window `start..=end` (days) must read and rewrite, and
+    /// the zone to write them in. Deals live in the month they were created (in the zone their
+    /// file records), but the window also answers for deals *closed* in it and for every deal
+    /// the pull returned, whose stored copy may sit in any month (a deal created two years ago
+    /// and won yesterday; a deal whose created date the CRM moved). So the months are:
+    /// - the window's months, and the months the returned deals were created in;
+    /// - every other month holding a deal closed in the window or one of the returned ids,
+    ///   found by reading only the `deal_id` and `closed_date` columns of those months
+    ///   (deals are few next to ad rows; the ad rows of a month are never read for this);
+    /// - every month, when the month files are not all dated in the zone to write: the
+    ///   upsert then re-dates the whole snapshot once, as a single file was, so that all of a
+    ///   source's months keep one zone and a re-dated deal moves to its new month.
+    fn deal_months(
+        &self,
+        files: &BTreeMap<Month, PathBuf>,
+        (start, end): (i32, i32),
+        returned: Vec<Month>,
+        ids: &HashSet<&str>,
+    ) -> Result<(BTreeSet<Month>, Option<String>), StoreError> {
+        let mut zones = BTreeSet::new();
+        for path in files.values() {
+            zones.insert(inspect_stamp(path)?.timezone);
+        }
+        let stored_zone = zones.iter().flatten().next().cloned();
+        let zone = self
+            .timezone
+            .map(|tz| tz.name().to_string())
+            .or(stored_zone);
+        let mut months: BTreeSet<Month> = months_between(start, end).chain(returned).collect();
+        if zones.iter().any(|z| *z != zone) {
+            months.extend(files.keys());
+            return Ok((months, zone));
+        }
+        for (month, path) in files {
+            if months.contains(month) {
+                continue;
+            }
+            let snapshot_error = |source| StoreError::Snapshot {
+                path: path.clone(),
+                source,
+            };
+            let file = std::fs::File::open(path).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let df = ParquetReader::new(file)
+                .with_columns(Some(vec!["deal_id".into(), "closed_date".into()]))
+                .finish()
+                .map_err(snapshot_error)?;
+            let closed = df
+                .column("closed_date")
+                .and_then(|c| c.cast(&DataType::Int32))
+                .map_err(snapshot_error)?;
+            let closed = closed.i32().map_err(snapshot_error)?;
+            let deal_ids = df
+                .column("deal_id")
+                .and_then(|c| c.str().cloned())
+                .map_err(snapshot_error)?;
+            let answers = closed.iter().zip(deal_ids.iter()).any(|(closed, id)| {
+                closed.is_some_and(|d| start <= d && d <= end)
+                    || id.is_some_and(|id| ids.contains(id))
+            });
+            if answers {
+                months.insert(*month);
+            }
+        }
+        Ok((months, zone))
     }
 
     fn prepare_deals(
@@ -829,26 +1006,25 @@ impl Store {
         fresh: DataFrame,
         guard: Guard,
     ) -> Result<Prepared, StoreError> {
-        let path = self.snapshot_path(RowKind::Deals, source);
+        let snapshot = self.snapshot_path(RowKind::Deals, source);
         let snapshot_error = |source| StoreError::Snapshot {
-            path: path.clone(),
+            path: snapshot.clone(),
             source,
         };
+        let (start, end) = (epoch_days(range.start), epoch_days(range.end));
+        let answered = answer(&fresh, range).map_err(snapshot_error)?;
+        let files = self.months_of(RowKind::Deals, source)?;
+        let returned = frame_months(&fresh, "created_date").map_err(snapshot_error)?;
+        let (months, zone) = self.deal_months(&files, (start, end), returned, &answered.ids)?;
         // The window is judged in one zone: stored deals dated in another are re-dated from
         // their instants first, or a deal whose old day is inside the window and whose new
         // day is outside it would be dropped here and not come back with the pull.
-        let existing = match read_snapshot(&DEALS, &path)? {
-            Some(snapshot) => Some(self.in_store_timezone(&path, snapshot)?),
-            None => None,
-        };
-        let zone = self
-            .timezone
-            .map(|tz| tz.name().to_string())
-            .or_else(|| existing.as_ref().and_then(|s| s.timezone.clone()));
-        let existing = existing.map(|s| s.frame);
-        let (start, end) = (epoch_days(range.start), epoch_days(range.end));
+        let existing = self
+            .read_months(&DEALS, &files, &months, |path, snapshot| {
+                self.in_store_timezone(path, snapshot)
+            })?
+            .map(|s| s.frame);
         let in_range = |d: Option<i32>| d.is_some_and(|d| start <= d && d <= end);
-        let answered = answer(&fresh, range).map_err(snapshot_error)?;
         let (kept, judged) = match existing {
             Some(df) => {
                 let column = |name: &str| -> Result<Int32Chunked, PolarsError> {
@@ -901,7 +1077,9 @@ impl Store {
             stacked(kept, fresh.clone(), ["created_date", "deal_id"]).map_err(snapshot_error)?;
         Ok(Prepared {
             suspicions: judged.suspicions(&answered, "revenue", guard),
-            path,
+            snapshot,
+            months,
+            month_column: "created_date",
             frame: combined,
             timezone: zone,
             stats,
@@ -935,6 +1113,61 @@ impl Store {
         })
     }
 
+    /// Every ad row of the named sources as a lazy scan of their month files: what
+    /// [`Store::ads`] returns, with each file checked from its footer (columns, types, null
+    /// counts, stamp) instead of its rows, so that polars reads only the columns and the row
+    /// groups a query asks for (`scan_ads(&names)?.filter(col("date").gt_eq(lit(from)))`).
+    pub fn scan_ads(&self, sources: &[&str]) -> Result<LazyFrame, StoreError> {
+        self.scan(&ADS, sources, |_| ())
+    }
+
+    /// Every report claim of the named sources as a lazy scan (see [`Store::scan_ads`]).
+    pub fn scan_claims(&self, sources: &[&str]) -> Result<LazyFrame, StoreError> {
+        self.scan(&CLAIMS, sources, |_| ())
+    }
+
+    /// Every deal of the named sources dated in `zone`, as a lazy scan (see
+    /// [`Store::scan_ads`]) when every file is already dated in `zone` (or in no recorded
+    /// zone); otherwise [`Store::deals_in`]'s eager re-dating, as a frame made lazy: that
+    /// happens once after `[analysis] timezone` changed, until the next upsert of the source.
+    pub fn scan_deals_in(&self, sources: &[&str], zone: Tz) -> Result<LazyFrame, StoreError> {
+        let mut redate = false;
+        let scan = self.scan(&DEALS, sources, |stamp| {
+            redate |= stamp.timezone.as_deref().is_some_and(|z| z != zone.name());
+        })?;
+        if redate {
+            return Ok(self.deals_in(sources, zone)?.lazy());
+        }
+        Ok(scan)
+    }
+
+    /// The named sources' month files of one kind, each checked from its footer, as one lazy
+    /// scan in month order; `stamp` sees every file's stamp.
+    fn scan<R>(
+        &self,
+        schema: &SnapshotSchema<R>,
+        sources: &[&str],
+        mut stamp: impl FnMut(&Stamp),
+    ) -> Result<LazyFrame, StoreError> {
+        let mut scans = Vec::new();
+        for source in sources {
+            for path in files(&self.snapshot_path(schema.kind, source))?.paths() {
+                if let Some((scan, read)) = scan_checked(schema, &path)? {
+                    stamp(&read);
+                    scans.push(scan);
+                }
+            }
+        }
+        let snapshot_error = |source| StoreError::Snapshot {
+            path: self.root.clone(),
+            source,
+        };
+        if scans.is_empty() {
+            return Ok(schema.frame("", &[]).map_err(snapshot_error)?.lazy());
+        }
+        concat(scans, UnionArgs::default()).map_err(snapshot_error)
+    }
+
     /// The named sources whose stored deals are dated in another zone than `zone`, with how
     /// many of them reading re-dates and how many keep their dates for want of instants.
     pub fn timezone_changes(
@@ -944,21 +1177,36 @@ impl Store {
     ) -> Result<Vec<TimezoneChange>, StoreError> {
         let mut changes = Vec::new();
         for source in sources {
-            let path = self.snapshot_path(RowKind::Deals, source);
-            let Some(snapshot) = read_snapshot(&DEALS, &path)? else {
-                continue;
-            };
-            let Some(stored) = snapshot.timezone.clone().filter(|z| z != zone.name()) else {
-                continue;
-            };
-            let created = instants(&path, &snapshot.frame, "created_at_ms")?;
-            let without_instants = created.null_count();
-            changes.push(TimezoneChange {
-                source: source.to_string(),
-                stored,
-                redated: created.len() - without_instants,
-                without_instants,
-            });
+            let mut change: Option<TimezoneChange> = None;
+            for path in files(&self.snapshot_path(RowKind::Deals, source))?.paths() {
+                // The zone is in the file's footer: only a file dated in another zone is read,
+                // and only its instants.
+                let Some(stored) = inspect_stamp(&path)?.timezone.filter(|z| z != zone.name())
+                else {
+                    continue;
+                };
+                let file = std::fs::File::open(&path).map_err(|source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let frame = ParquetReader::new(file)
+                    .with_columns(Some(vec!["created_at_ms".into()]))
+                    .finish()
+                    .map_err(|source| StoreError::Snapshot {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let created = instants(&path, &frame, "created_at_ms")?;
+                let change = change.get_or_insert_with(|| TimezoneChange {
+                    source: source.to_string(),
+                    stored,
+                    redated: 0,
+                    without_instants: 0,
+                });
+                change.without_instants += created.null_count();
+                change.redated += created.len() - created.null_count();
+            }
+            changes.extend(change);
         }
         Ok(changes)
     }
@@ -985,11 +1233,12 @@ impl Store {
                 source,
             })?;
         for source in sources {
-            let path = self.snapshot_path(schema.kind, source);
-            if let Some(snapshot) = read_snapshot(schema, &path)? {
-                combined
-                    .vstack_mut_owned(adjust(&path, snapshot)?.frame)
-                    .map_err(|source| StoreError::Snapshot { path, source })?;
+            for path in files(&self.snapshot_path(schema.kind, source))?.paths() {
+                if let Some(snapshot) = read_snapshot(schema, &path)? {
+                    combined
+                        .vstack_mut_owned(adjust(&path, snapshot)?.frame)
+                        .map_err(|source| StoreError::Snapshot { path, source })?;
+                }
             }
         }
         Ok(combined)
@@ -1083,11 +1332,123 @@ fn redated(path: &Path, snapshot: Snapshot, zone: Tz) -> Result<Snapshot, StoreE
     })
 }
 
-/// Reads the snapshot at `path` (`None` when there is none yet), checked against `schema`.
-fn read_snapshot<R>(
-    schema: &SnapshotSchema<R>,
-    path: &Path,
-) -> Result<Option<Snapshot>, StoreError> {
+/// Splits the single-file snapshot at `snapshot` (`ads/meta.parquet`, written before store
+/// schema 8) into month files and a manifest (see `partitions.rs`); nothing when it is not
+/// one. The file is read and checked first: one this kassa cannot read is refused and left as
+/// it was.
+pub(super) fn split(kind: RowKind, snapshot: &Path) -> Result<(), StoreError> {
+    let Files::Single(single) = files(snapshot)? else {
+        return Ok(());
+    };
+    let (read, month_column) = match kind {
+        RowKind::Ads => (read_snapshot(&ADS, &single)?, "date"),
+        RowKind::Deals => (read_snapshot(&DEALS, &single)?, "created_date"),
+        RowKind::Claims => (read_snapshot(&CLAIMS, &single)?, "period_start"),
+    };
+    let Some(Snapshot {
+        mut frame,
+        timezone,
+    }) = read
+    else {
+        return Ok(());
+    };
+    write_months(
+        snapshot,
+        &mut frame,
+        month_column,
+        &BTreeSet::new(),
+        timezone.as_deref(),
+    )?;
+    tracing::info!(file = %single.display(), "split a snapshot into months");
+    Ok(())
+}
+
+/// Splits every single-file snapshot under the store at `root` into month files (store
+/// schema 8). A file this kassa cannot read (damaged, or from a newer kassa) is left as it is:
+/// reading it refuses it, naming it, as before.
+pub(super) fn split_all(root: &Path) -> Result<(), StoreError> {
+    for kind in [RowKind::Ads, RowKind::Deals, RowKind::Claims] {
+        let dir = root.join(kind.as_str());
+        if !dir.is_dir() {
+            continue;
+        }
+        let entries = std::fs::read_dir(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let path = entry
+                .map_err(|source| StoreError::Io {
+                    path: dir.clone(),
+                    source,
+                })?
+                .path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !name.ends_with(".parquet") || partitions::is_month_file(&name) {
+                continue;
+            }
+            match split(kind, &path) {
+                Ok(()) => {}
+                Err(e @ (StoreError::SnapshotSchema { .. } | StoreError::NewerSnapshot { .. })) => {
+                    tracing::warn!(error = %e, "left a snapshot this kassa cannot read as it was");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Parquet key-value metadata key that marks a source's manifest (`ads/meta.parquet`
+/// since store schema 8), whose rows are in month files; a file without it holds the rows.
+const LAYOUT_KEY: &str = "kassa.layout";
+const LAYOUT_MONTHS: &str = "months";
+
+/// The files holding the rows of the snapshot at `snapshot` (`ads/meta.parquet`): its month
+/// files when it is a manifest, else itself (a single file, written before schema 8).
+pub(crate) fn files(snapshot: &Path) -> Result<Files, StoreError> {
+    let Some((_, stamp)) = open_checked(snapshot)? else {
+        return Ok(Files::None);
+    };
+    if stamp.layout.as_deref() == Some(LAYOUT_MONTHS) {
+        Ok(Files::Months(partitions::month_files(snapshot)?))
+    } else {
+        Ok(Files::Single(snapshot.to_path_buf()))
+    }
+}
+
+/// Writes the manifest of `snapshot`: the months it has files for, marked as such.
+fn write_manifest(snapshot: &Path) -> Result<(), StoreError> {
+    let months: Vec<String> = partitions::month_files(snapshot)?
+        .into_keys()
+        .map(partitions::month_name)
+        .collect();
+    let mut df = DataFrame::new(months.len(), vec![Column::new("month".into(), months)]).map_err(
+        |source| StoreError::Snapshot {
+            path: snapshot.to_path_buf(),
+            source,
+        },
+    )?;
+    write_snapshot(
+        snapshot,
+        &partitions::staging_file(snapshot),
+        &mut df,
+        &[(LAYOUT_KEY, LAYOUT_MONTHS)],
+    )
+}
+
+/// What a snapshot file's footer says of it: the zone its deal dates are in.
+pub(crate) struct Stamp {
+    pub(crate) timezone: Option<String>,
+    /// `months` for a manifest.
+    layout: Option<String>,
+}
+
+/// Opens the snapshot file at `path` and checks its stamp (`None` when there is no file).
+fn open_checked(path: &Path) -> Result<Option<(ParquetReader<std::fs::File>, Stamp)>, StoreError> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -1098,14 +1459,13 @@ fn read_snapshot<R>(
             });
         }
     };
-    let snapshot_error = |source| StoreError::Snapshot {
-        path: path.to_path_buf(),
-        source,
-    };
     let mut reader = ParquetReader::new(file);
     let metadata = reader
         .get_metadata()
-        .map_err(snapshot_error)?
+        .map_err(|source| StoreError::Snapshot {
+            path: path.to_path_buf(),
+            source,
+        })?
         .key_value_metadata()
         .clone()
         .unwrap_or_default();
@@ -1117,6 +1477,7 @@ fn read_snapshot<R>(
     };
     let stamp = value_of(STAMP_KEY);
     let timezone = value_of(TIMEZONE_KEY).flatten();
+    let layout = value_of(LAYOUT_KEY).flatten();
     // No stamp: written before schema versions existed, which is version 1.
     if let Some(value) = stamp {
         let version = value.as_deref().and_then(|v| v.parse::<u32>().ok());
@@ -1137,24 +1498,214 @@ fn read_snapshot<R>(
             }
         }
     }
-    let df = reader.finish().map_err(snapshot_error)?;
+    Ok(Some((reader, Stamp { timezone, layout })))
+}
+
+/// The checked stamp of the snapshot file at `path`, from its footer alone.
+pub(crate) fn inspect_stamp(path: &Path) -> Result<Stamp, StoreError> {
+    Ok(open_checked(path)?
+        .map(|(_, stamp)| stamp)
+        .unwrap_or(Stamp {
+            timezone: None,
+            layout: None,
+        }))
+}
+
+/// Reads the snapshot at `path` (`None` when there is none yet), checked against `schema`.
+fn read_snapshot<R>(
+    schema: &SnapshotSchema<R>,
+    path: &Path,
+) -> Result<Option<Snapshot>, StoreError> {
+    let Some((reader, Stamp { timezone, .. })) = open_checked(path)? else {
+        return Ok(None);
+    };
+    let df = reader.finish().map_err(|source| StoreError::Snapshot {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(Some(Snapshot {
         frame: schema.conform(path, df)?,
         timezone,
     }))
 }
 
-/// Writes next to the target and renames over it: readers see the old file or the new one.
+/// Checks the snapshot file at `path` against `schema` from its footer alone (its columns,
+/// their types, and the null counts of its statistics), with the same refusals as
+/// [`SnapshotSchema::conform`], and returns it as a lazy scan in the schema's column order
+/// (the nullable columns it predates as nulls), with the zone its stamp records.
+fn scan_checked<R>(
+    schema: &SnapshotSchema<R>,
+    path: &Path,
+) -> Result<Option<(LazyFrame, Stamp)>, StoreError> {
+    let Some((mut reader, stamp)) = open_checked(path)? else {
+        return Ok(None);
+    };
+    let snapshot_error = |source| StoreError::Snapshot {
+        path: path.to_path_buf(),
+        source,
+    };
+    let refuse = |problem| StoreError::SnapshotSchema {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let kind = schema.kind.as_str();
+    let arrow = reader.schema().map_err(snapshot_error)?;
+    let metadata = reader.get_metadata().map_err(snapshot_error)?.clone();
+    let mut present = HashSet::new();
+    for field in arrow.iter_values() {
+        let name = field.name.to_string();
+        let Some(spec) = schema.spec(&name) else {
+            return Err(refuse(SchemaProblem::UnknownColumn {
+                kind,
+                column: name,
+                newest: SCHEMA_VERSION,
+            }));
+        };
+        let found = DataType::from_arrow_field(field);
+        let expected = spec.def.column_type.dtype();
+        if found != expected {
+            return Err(refuse(SchemaProblem::WrongType {
+                kind,
+                column: name,
+                found: found.to_string(),
+                expected: expected.to_string(),
+            }));
+        }
+        if !spec.def.nullable {
+            // Every row group's statistics count its nulls; a file written without them is
+            // read for that one column.
+            let counted: Option<i64> = metadata
+                .row_groups
+                .iter()
+                .map(|group| {
+                    let mut chunks = group.columns_under_root_iter(&name)?;
+                    let stats = chunks.next()?.statistics(&metadata.footer_buf)?.ok()?;
+                    stats.null_count()
+                })
+                .sum();
+            let nulls = match counted {
+                Some(nulls) => usize::try_from(nulls).unwrap_or(usize::MAX),
+                None => {
+                    let file = std::fs::File::open(path).map_err(|source| StoreError::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                    ParquetReader::new(file)
+                        .with_columns(Some(vec![name.clone()]))
+                        .finish()
+                        .and_then(|df| Ok(df.column(&name)?.null_count()))
+                        .map_err(snapshot_error)?
+                }
+            };
+            if nulls > 0 {
+                return Err(refuse(SchemaProblem::EmptyValues {
+                    column: name,
+                    nulls,
+                }));
+            }
+        }
+        present.insert(name);
+    }
+    let columns = schema
+        .columns
+        .iter()
+        .map(|spec| {
+            if present.contains(spec.def.name) {
+                Ok(col(spec.def.name))
+            } else if spec.def.nullable {
+                Ok(lit(NULL)
+                    .cast(spec.def.column_type.dtype())
+                    .alias(spec.def.name))
+            } else {
+                Err(refuse(SchemaProblem::MissingColumn {
+                    kind,
+                    column: spec.def.name.to_string(),
+                }))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let source = PlRefPath::try_from_path(path).map_err(snapshot_error)?;
+    let scan = LazyFrame::scan_parquet(source, ScanArgsParquet::default())
+        .map_err(snapshot_error)?
+        .select(columns);
+    Ok(Some((scan, stamp)))
+}
+
+/// The month of each row of `frame` by its date column `column`.
+fn row_months(
+    path: &Path,
+    frame: &DataFrame,
+    column: &str,
+) -> Result<Vec<Option<Month>>, StoreError> {
+    let days = frame
+        .column(column)
+        .and_then(|c| c.cast(&DataType::Int32))
+        .map_err(|source| StoreError::Snapshot {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let days = days.i32().map_err(|source| StoreError::Snapshot {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(days.iter().map(|d| d.and_then(month_of_days)).collect())
+}
+
+/// Writes the rows of `frame` into the month files of the snapshot `snapshot`, one file per
+/// month of `months` and of the rows' `month_column` (a month of `months` without rows has its
+/// file removed), then the snapshot's manifest. Each file is written to the staging file and
+/// renamed into place: readers see the old month or the new one.
+fn write_months(
+    snapshot: &Path,
+    frame: &mut DataFrame,
+    month_column: &str,
+    months: &BTreeSet<Month>,
+    timezone: Option<&str>,
+) -> Result<(), StoreError> {
+    let rows = row_months(snapshot, frame, month_column)?;
+    let months: BTreeSet<Month> = months
+        .iter()
+        .copied()
+        .chain(rows.iter().flatten().copied())
+        .collect();
+    let staging = partitions::staging_file(snapshot);
+    let zone: Vec<(&str, &str)> = timezone.map(|z| (TIMEZONE_KEY, z)).into_iter().collect();
+    for month in months {
+        let target = partitions::partition_path(snapshot, month);
+        let mask: BooleanChunked = rows.iter().map(|m| *m == Some(month)).collect();
+        let mut part = frame.filter(&mask).map_err(|source| StoreError::Snapshot {
+            path: target.clone(),
+            source,
+        })?;
+        if part.height() == 0 {
+            match std::fs::remove_file(&target) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        path: target,
+                        source,
+                    });
+                }
+            }
+            continue;
+        }
+        write_snapshot(&target, &staging, &mut part, &zone)?;
+    }
+    write_manifest(snapshot)
+}
+
+/// Writes `tmp` and renames it over `path`: readers see the old file or the new one.
 /// The file is stamped with the store schema version it was written with, and a deals file
 /// with the time zone its dates are in.
 fn write_snapshot(
     path: &Path,
+    tmp: &Path,
     df: &mut DataFrame,
-    timezone: Option<&str>,
+    metadata: &[(&str, &str)],
 ) -> Result<(), StoreError> {
-    let tmp = path.with_extension(TEMPORARY_EXTENSION);
-    let written = write_temporary(&tmp, df, timezone).and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|source| StoreError::Io {
+    let written = write_temporary(tmp, df, metadata).and_then(|()| {
+        std::fs::rename(tmp, path).map_err(|source| StoreError::Io {
             path: path.to_path_buf(),
             source,
         })
@@ -1162,19 +1713,18 @@ fn write_snapshot(
     if written.is_err() {
         // A full disk leaves a partial file: it would hold the space until the next success.
         // Removing it may fail too (it may not exist); the write's own error is what matters.
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     written
 }
 
-/// What a snapshot is written as before it is renamed into place: `ads/meta.parquet.tmp`.
+/// What a month is written as before it is renamed into place: `ads/meta.parquet.tmp`.
 pub(super) const TEMPORARY_EXTENSION: &str = "parquet.tmp";
-
 /// Writes and syncs the temporary file of [`write_snapshot`].
 fn write_temporary(
     tmp: &Path,
     df: &mut DataFrame,
-    timezone: Option<&str>,
+    metadata: &[(&str, &str)],
 ) -> Result<(), StoreError> {
     let io_error = |source| StoreError::Io {
         path: tmp.to_path_buf(),
@@ -1182,9 +1732,7 @@ fn write_temporary(
     };
     let file = std::fs::File::create(tmp).map_err(io_error)?;
     let mut pairs = vec![(STAMP_KEY.to_string(), SCHEMA_VERSION.to_string())];
-    if let Some(zone) = timezone {
-        pairs.push((TIMEZONE_KEY.to_string(), zone.to_string()));
-    }
+    pairs.extend(metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let stamp = KeyValueMetadata::from_static(pairs);
     ParquetWriter::new(&file)
         .with_key_value_metadata(Some(stamp))

@@ -28,6 +28,7 @@ mod layers;
 mod meta;
 mod network;
 mod outbox;
+mod partitions;
 mod pipedrive;
 mod promises;
 mod properties;
