@@ -612,21 +612,19 @@ pub fn analyze_as_of(
     };
     let span = tracing::info_span!("analyze", range = %range);
     let _entered = span.enter();
-    let ads = store
-        .ads(&observed)
-        .context("cannot load ad rows from the store")?;
-    let deals = store
-        .deals_in(&observed, settings.timezone)
-        .context("cannot load deals from the store")?;
-    let claims = store
-        .claims(&names)
-        .context("cannot load report claims from the store")?;
-    tracing::debug!(
-        ads = ads.height(),
-        deals = deals.height(),
-        claims = claims.height(),
-        "loaded"
-    );
+    // Lazy scans: the analysis reads only the columns it needs, one month file of ad rows
+    // at a time.
+    let scans = analysis::Scans {
+        ads: store
+            .scan_ad_parts(&observed)
+            .context("cannot read ad rows from the store")?,
+        deals: store
+            .scan_deals_in(&observed, settings.timezone)
+            .context("cannot read deals from the store")?,
+        claims: store
+            .scan_claims(&names)
+            .context("cannot read report claims from the store")?,
+    };
     // A rates file with bad rows still lends its good ones; the amounts the bad ones would
     // have converted become unknown, and the warning says why.
     let mut rule = settings.rule.clone();
@@ -642,7 +640,7 @@ pub fn analyze_as_of(
         }
     };
     let mut analysis =
-        off_runtime(|| analysis::analyze(&ads, &deals, &claims, &coverage, &rule, range, today))
+        off_runtime(|| analysis::analyze_scans(scans, &coverage, &rule, range, today))
             .context("the analysis failed")?;
     analysis
         .warnings

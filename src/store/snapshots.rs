@@ -1121,6 +1121,17 @@ impl Store {
         self.scan(&ADS, sources, |_| ())
     }
 
+    /// Every ad row of the named sources as one lazy scan per month file (at least one, empty
+    /// when nothing is stored): an analysis that sums each on its own holds one month's rows in
+    /// memory at a time, however long the history.
+    pub fn scan_ad_parts(&self, sources: &[&str]) -> Result<Vec<LazyFrame>, StoreError> {
+        let parts = self.scan_parts(&ADS, sources, |_| ())?;
+        if parts.is_empty() {
+            return Ok(vec![self.scan(&ADS, sources, |_| ())?]);
+        }
+        Ok(parts)
+    }
+
     /// Every report claim of the named sources as a lazy scan (see [`Store::scan_ads`]).
     pub fn scan_claims(&self, sources: &[&str]) -> Result<LazyFrame, StoreError> {
         self.scan(&CLAIMS, sources, |_| ())
@@ -1141,14 +1152,14 @@ impl Store {
         Ok(scan)
     }
 
-    /// The named sources' month files of one kind, each checked from its footer, as one lazy
-    /// scan in month order; `stamp` sees every file's stamp.
-    fn scan<R>(
+    /// The named sources' month files of one kind, each checked from its footer, each a lazy
+    /// scan, in month order; `stamp` sees every file's stamp.
+    fn scan_parts<R>(
         &self,
         schema: &SnapshotSchema<R>,
         sources: &[&str],
         mut stamp: impl FnMut(&Stamp),
-    ) -> Result<LazyFrame, StoreError> {
+    ) -> Result<Vec<LazyFrame>, StoreError> {
         let mut scans = Vec::new();
         for source in sources {
             for path in files(&self.snapshot_path(schema.kind, source))?.paths() {
@@ -1158,6 +1169,18 @@ impl Store {
                 }
             }
         }
+        Ok(scans)
+    }
+
+    /// The named sources' month files of one kind as one lazy scan in month order (an empty
+    /// frame of the schema when there are none); `stamp` sees every file's stamp.
+    fn scan<R>(
+        &self,
+        schema: &SnapshotSchema<R>,
+        sources: &[&str],
+        mut stamp: impl FnMut(&Stamp),
+    ) -> Result<LazyFrame, StoreError> {
+        let scans = self.scan_parts(schema, sources, &mut stamp)?;
         let snapshot_error = |source| StoreError::Snapshot {
             path: self.root.clone(),
             source,
