@@ -45,6 +45,7 @@ mod daily;
 pub mod periods;
 pub mod reconcile;
 pub mod rules;
+pub mod stats;
 
 pub use crate::domain::FindingKind;
 pub use periods::{GapReason, Granularity};
