@@ -173,6 +173,16 @@ def table(runs, args):
         f"{run['generated']['rows'] / 1e6:.2f}M rows: {run['flagged']} flagged channel-weeks, "
         + ("kassa and every reference agree" if run["agree"] else "**the references DISAGREE**")
         for run in runs) + ".")
+    if len(runs) > 1:
+        small, large = runs[0], runs[-1]
+        times = large["generated"]["rows"] / small["generated"]["rows"]
+        growth = ", ".join(
+            f"{name} x{large['results'][key][0] / small['results'][key][0]:.1f} time, "
+            f"x{large['results'][key][1] / small['results'][key][1]:.1f} memory"
+            for name, key in (("kassa", "kassa csv"), ("DuckDB", "duckdb csv")))
+        lines.append(f"Growth, CSV -> findings, from {small['generated']['rows'] / 1e6:.2f}M "
+                     f"to {large['generated']['rows'] / 1e6:.2f}M rows (x{times:.1f} the data): "
+                     f"{growth}.")
     for run in runs:
         if run["stages"]:
             lines += ["", f"Stages at {run['generated']['rows'] / 1e6:.2f}M rows (`kassa-bench stages`, "
