@@ -376,16 +376,12 @@ fn stages(dir: &Path) -> Result<()> {
     for config in &settings.sources {
         let name = config.name();
         let source = config.build(&context)?;
-        // Reading a CSV source parses and validates each row in one pass (today), so the two
-        // are one stage; `rows` turns the parsed rows into a frame on the way into the store.
+        // A CSV source parses into columns and validates them in one pass, so the two are
+        // one stage; it hands the store one frame.
         let pull = stage(&format!("backfill {name}: parse + validate"), || {
             Ok(runtime.block_on(source.pull(everything))?)
         })?;
-        let rows = match &pull.rows {
-            Pulled::Ads(rows) => rows.len(),
-            Pulled::Deals(rows) => rows.len(),
-            Pulled::Claims(rows) => rows.len(),
-        };
+        let rows = pull.rows.len();
         stage(&format!("backfill {name}: write ({rows} rows)"), || {
             Ok(store.upsert(name, everything, &pull.rows, pull.covered)?)
         })?;
@@ -394,11 +390,15 @@ fn stages(dir: &Path) -> Result<()> {
 
     // Analyze: what `pipeline::analyze_as_of` does, in its order.
     let store = Store::open(&store_path)?;
-    let (ads, deals, claims, coverage) = stage("analyze: scan", || {
+    // Scans are lazy: opening them reads only the files' footers; the aggregation reads the
+    // columns it needs, one month file of ad rows at a time.
+    let (scans, coverage) = stage("analyze: scan (footers)", || {
         Ok((
-            store.ads(&names)?,
-            store.deals_in(&names, settings.timezone)?,
-            store.claims(&names)?,
+            analysis::Scans {
+                ads: store.scan_ad_parts(&names)?,
+                deals: store.scan_deals_in(&names, settings.timezone)?,
+                claims: store.scan_claims(&names)?,
+            },
             store.coverage(&names)?,
         ))
     })?;
@@ -409,20 +409,15 @@ fn stages(dir: &Path) -> Result<()> {
         .context("the store covers no day")?;
     let range = DateRange::new(first, last_day()?).context("a range")?;
     let today = last_day()? + Duration::days(1);
-    // The aggregation is private to the analysis; the rule walks its small period table, so
-    // this stage is almost all aggregation.
-    let result = stage("analyze: aggregate + rule", || {
-        Ok(analysis::analyze(
-            &ads,
-            &deals,
-            &claims,
+    let result = stage("analyze: read + aggregate + rule", || {
+        Ok(analysis::analyze_scans(
+            scans,
             &coverage,
             &settings.rule,
             range,
             today,
         )?)
     })?;
-    drop((ads, deals, claims));
     let whole = stage("analyze: whole (pipeline::analyze)", || {
         pipeline::analyze(&settings, &store, None, None, today)
     })?;
@@ -477,7 +472,9 @@ async fn nightly_in(dir: &Path, lookback: u32) -> Result<()> {
         match config.build(&context)?.pull(everything).await?.rows {
             Pulled::Ads(rows) => ads = rows,
             Pulled::Deals(rows) => deals = rows,
-            Pulled::Claims(_) => {}
+            Pulled::AdFrame(df) => ads = kassa::frames::ad_days(&df)?,
+            Pulled::DealFrame(df) => deals = kassa::frames::deals(&df)?,
+            Pulled::Claims(_) | Pulled::ClaimFrame(_) => {}
         }
     }
     for row in &mut ads {
