@@ -878,8 +878,8 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
     )
 }
 
-/// The metric audit's `[analysis]` keys: a window long enough for the minimum, lags shorter
-/// than the window, a minimum of at least 4 pairs (below that Fisher's interval is undefined).
+/// The metric audit's `[analysis]` keys: a minimum of at least 4 pairs (below that Fisher's
+/// interval is undefined) and a window that can hold it (else no metric ever gets a verdict).
 fn validate_audit(
     raw: &RawAnalysis,
     defaults: AuditSettings,
@@ -926,7 +926,7 @@ fn validate_audit(
         defaults.max_lag,
         "max_lag_periods = 6",
     );
-    if raw.audit_periods.is_some() && periods < min_periods {
+    if periods < min_periods {
         problems.push_with_example(
             "analysis.audit_periods",
             format!("{periods} periods can never hold min_periods = {min_periods} pairs; use at least {min_periods}"),

@@ -21,6 +21,8 @@
 //! left out as missing pairs, never read as zero; the series keep their positions so a lag
 //! is always a lag in calendar periods.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 
 use super::rules::{ActivityMetric, MoneyMetric, RuleSettings};
@@ -166,15 +168,16 @@ pub fn audit(periods: &[PeriodMetrics], rule: &RuleSettings) -> MetricAudit {
             .map(|p| p.period_end)
     });
 
+    let complete: HashMap<(&str, NaiveDate), &PeriodMetrics> = periods
+        .iter()
+        .filter(|p| p.complete)
+        .map(|p| ((p.channel.as_str(), p.period_start), p))
+        .collect();
     let mut found = Vec::new();
     for channel in channels {
         let rows: Vec<Option<&PeriodMetrics>> = window
             .iter()
-            .map(|start| {
-                periods
-                    .iter()
-                    .find(|p| p.channel == channel && p.period_start == *start && p.complete)
-            })
+            .map(|start| complete.get(&(channel, *start)).copied())
             .collect();
         let y: Vec<Option<f64>> = rows
             .iter()

@@ -31,7 +31,7 @@
 //! `period_end`, `channel`, `metric`, `value_micros`, `currency`, `note`), and the ads frame's
 //! nullable `claimed_leads`, `claimed_purchases`, `claimed_revenue_micros` feed [`reconcile`].
 //!
-//! Adding a rule (lag, metric audit): a sibling module with a function from
+//! Adding a rule (lag, decoupling): a sibling module with a function from
 //! the period table (or the frames) to `Vec<Finding>`, called in [`analyze`]; a variant in
 //! [`FindingKind`] and one in [`FindingDetail`] carrying its numbers. The exhaustive matches
 //! on the kind then point at every place that needs words or a JSON shape (`text`, `report`).
