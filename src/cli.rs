@@ -116,6 +116,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The metric audit: which activity metric moves with money, and which is a ritual.
+    Audit {
+        /// First day the audit may read (widened to the start of its period); default: the
+        /// first covered day.
+        #[arg(long, value_name = "DATE")]
+        from: Option<NaiveDate>,
+        /// Last day (widened to the end of its period); the audit reads the last
+        /// `[analysis] audit_periods` complete periods up to it. Default: the last covered day.
+        #[arg(long, value_name = "DATE")]
+        to: Option<NaiveDate>,
+        /// `table` for people, `json` for other tools (see the README for the contract).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// The nightly cycle: re-pull each source's lookback window, analyse, alert on what is new.
     Run {
         /// Run as if today were DATE (YYYY-MM-DD), to replay a past night.
@@ -314,7 +328,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     }
     // Commands that contact nothing read no secret, so they run where no token is set.
     let secrets = match cli.command {
-        Command::Analyze { .. } | Command::Outbox { .. } => Secrets::Unused,
+        Command::Analyze { .. } | Command::Audit { .. } | Command::Outbox { .. } => Secrets::Unused,
         _ => Secrets::Needed,
     };
     let settings = match Settings::load_for(cli.config.as_deref(), secrets) {
@@ -402,20 +416,23 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 result
             })
         }
-        Command::Analyze { from, to, format } => {
+        Command::Analyze { from, to, format } | Command::Audit { from, to, format } => {
+            let audit = matches!(cli.command, Command::Audit { .. });
             // Reading only: no lock, no ledger created, no migration; works on a read-only store.
             let store = Store::open_read_only(&settings.store_path).with_context(|| {
                 format!("cannot open the store at {}", settings.store_path.display())
             })?;
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
-            match format {
-                Format::Table => {
-                    outln!(
-                        "{}",
-                        report::to_table(&analysis, settings.alerting.locale).trim_end()
-                    )
+            let locale = settings.alerting.locale;
+            match (format, audit) {
+                (Format::Table, false) => {
+                    outln!("{}", report::to_table(&analysis, locale).trim_end())
                 }
-                Format::Json => outln!("{}", report::to_json(&analysis)),
+                (Format::Json, false) => outln!("{}", report::to_json(&analysis)),
+                (Format::Table, true) => {
+                    outln!("{}", report::to_audit_table(&analysis, locale).trim_end())
+                }
+                (Format::Json, true) => outln!("{}", report::audit_to_json(&analysis)),
             }
             Ok(Outcome::Success)
         }

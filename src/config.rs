@@ -19,7 +19,8 @@ use std::net::SocketAddr;
 use crate::alerts::{AlertTargetConfig, validate_all};
 use crate::analysis::currency::{self, CurrencySettings};
 use crate::analysis::{
-    ActivityMetric, Granularity, MinAbs, MoneyMetric, ReconcileSettings, RuleSettings,
+    ActivityMetric, AuditSettings, Granularity, MinAbs, MoneyMetric, ReconcileSettings,
+    RuleSettings,
 };
 use crate::domain::Locale;
 use crate::sources::{SourceConfig, kinds_list};
@@ -122,6 +123,9 @@ struct RawAnalysis {
     activity_growth_min: Option<f64>,
     money_metric: Option<String>,
     money_growth_max: Option<f64>,
+    audit_periods: Option<i64>,
+    max_lag_periods: Option<i64>,
+    min_periods: Option<i64>,
 }
 
 /// Whether a command reads the secrets the configuration names (sources' tokens, targets'
@@ -208,6 +212,9 @@ impl Settings {
             activity_growth_min: analysis.float("activity_growth_min"),
             money_metric: analysis.string("money_metric"),
             money_growth_max: analysis.float("money_growth_max"),
+            audit_periods: analysis.int("audit_periods"),
+            max_lag_periods: analysis.int("max_lag_periods"),
+            min_periods: analysis.int("min_periods"),
         };
         analysis.finish(&mut problems, &mut env_keys);
         let (timezone, mut rule) = validate_analysis(raw_analysis, &mut problems);
@@ -770,6 +777,7 @@ fn describe(value: &config::Value) -> String {
 
 fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSettings) {
     let defaults = RuleSettings::default();
+    let audit = validate_audit(&raw, defaults.audit, problems);
     let granularity = match raw.granularity.as_deref() {
         None => defaults.granularity,
         Some(text) => parse_enum::<Granularity>(text).unwrap_or_else(|| {
@@ -865,8 +873,71 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             money_growth_max,
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
+            audit,
         },
     )
+}
+
+/// The metric audit's `[analysis]` keys: a minimum of at least 4 pairs (below that Fisher's
+/// interval is undefined) and a window that can hold it (else no metric ever gets a verdict).
+fn validate_audit(
+    raw: &RawAnalysis,
+    defaults: AuditSettings,
+    problems: &mut Problems,
+) -> AuditSettings {
+    let mut key = |name: &'static str,
+                   value: Option<i64>,
+                   range: std::ops::RangeInclusive<i64>,
+                   default: usize,
+                   example: &str| match value {
+        None => default,
+        Some(n) if range.contains(&n) => n as usize,
+        Some(n) => {
+            problems.push_with_example(
+                format!("analysis.{name}"),
+                format!(
+                    "{n} is out of range; use {} to {} periods",
+                    range.start(),
+                    range.end()
+                ),
+                example,
+            );
+            default
+        }
+    };
+    let min_periods = key(
+        "min_periods",
+        raw.min_periods,
+        4..=1000,
+        defaults.min_periods,
+        "min_periods = 8",
+    );
+    let periods = key(
+        "audit_periods",
+        raw.audit_periods,
+        4..=1000,
+        defaults.periods,
+        "audit_periods = 26",
+    );
+    let max_lag = key(
+        "max_lag_periods",
+        raw.max_lag_periods,
+        0..=52,
+        defaults.max_lag,
+        "max_lag_periods = 6",
+    );
+    if periods < min_periods {
+        problems.push_with_example(
+            "analysis.audit_periods",
+            format!("{periods} periods can never hold min_periods = {min_periods} pairs; use at least {min_periods}"),
+            "audit_periods = 26",
+        );
+    }
+    AuditSettings {
+        periods,
+        max_lag,
+        min_periods,
+    }
 }
 
 /// Growth beyond this (1000%) is taken for a percentage written as a whole number.

@@ -22,13 +22,16 @@
 //! - [`periods`]: granularity, the polars aggregation, why a period is incomplete;
 //! - [`rules`]: the default rule, activity without money, and where the chain broke;
 //! - [`reconcile`]: what reports and platforms claim against what kassa observed
-//!   (`claim_mismatch`, `claim_below_observed`, `overclaimed_total`).
+//!   (`claim_mismatch`, `claim_below_observed`, `overclaimed_total`);
+//! - [`audit`]: the metric audit, which activity metric moves with money and which is a
+//!   ritual (read from the period table; it judges metrics, not periods, so it makes no
+//!   findings).
 //!
 //! A third frame, the report claims (the store's `claims` schema: `source`, `period_start`,
 //! `period_end`, `channel`, `metric`, `value_micros`, `currency`, `note`), and the ads frame's
 //! nullable `claimed_leads`, `claimed_purchases`, `claimed_revenue_micros` feed [`reconcile`].
 //!
-//! Adding a rule (lag, metric audit): a sibling module with a function from
+//! Adding a rule (lag, decoupling): a sibling module with a function from
 //! the period table (or the frames) to `Vec<Finding>`, called in [`analyze`]; a variant in
 //! [`FindingKind`] and one in [`FindingDetail`] carrying its numbers. The exhaustive matches
 //! on the kind then point at every place that needs words or a JSON shape (`text`, `report`).
@@ -40,6 +43,7 @@ use polars::prelude::*;
 
 use crate::domain::{Coverage, DateRange, Money, SuspiciousWindow};
 
+pub mod audit;
 pub mod currency;
 mod daily;
 pub mod periods;
@@ -48,6 +52,7 @@ pub mod rules;
 pub mod stats;
 
 pub use crate::domain::FindingKind;
+pub use audit::{AuditSettings, AuditVerdict, MetricAudit, MetricAuditRow};
 pub use periods::{GapReason, Granularity};
 pub use reconcile::{
     ClaimCheck, ClaimGap, ClaimOrigin, ClaimShare, ClaimVerdict, MinAbs, Overclaim,
@@ -214,6 +219,8 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// Every claim whose dates meet the range, beside what kassa observed.
     pub reconciliation: Vec<ReconciliationRow>,
+    /// Which activity metric moves with money, over the range's last periods.
+    pub metric_audit: MetricAudit,
 }
 
 impl Analysis {
@@ -434,6 +441,7 @@ pub fn analyze_scans(
             ))
     });
 
+    let metric_audit = audit::audit(&table, settings);
     Ok(Analysis {
         granularity: g,
         from,
@@ -443,6 +451,7 @@ pub fn analyze_scans(
         periods: table,
         findings,
         reconciliation: reconciled.rows,
+        metric_audit,
     })
 }
 

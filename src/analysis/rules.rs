@@ -11,6 +11,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::audit::AuditSettings;
 use super::currency::CurrencySettings;
 use super::periods::Granularity;
 use super::reconcile::ReconcileSettings;
@@ -30,6 +31,15 @@ pub enum ActivityMetric {
 
 impl ActivityMetric {
     pub const ALL: &'static str = "impressions, reach, clicks, ctr, spend, leads";
+    /// Every activity metric, in the order the metric audit lists them.
+    pub const EVERY: [ActivityMetric; 6] = [
+        ActivityMetric::Impressions,
+        ActivityMetric::Reach,
+        ActivityMetric::Clicks,
+        ActivityMetric::Ctr,
+        ActivityMetric::Spend,
+        ActivityMetric::Leads,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -49,7 +59,7 @@ impl ActivityMetric {
         self.value(p).is_none() && !(self == ActivityMetric::Ctr && p.clicks == 0)
     }
 
-    fn value(self, p: &PeriodMetrics) -> Option<f64> {
+    pub(super) fn value(self, p: &PeriodMetrics) -> Option<f64> {
         match self {
             ActivityMetric::Impressions => Some(p.impressions as f64),
             ActivityMetric::Reach => p.reach.map(|r| r as f64),
@@ -79,7 +89,7 @@ impl MoneyMetric {
         }
     }
 
-    fn value(self, p: &PeriodMetrics) -> Option<f64> {
+    pub(super) fn value(self, p: &PeriodMetrics) -> Option<f64> {
         match self {
             MoneyMetric::Revenue => p.revenue.map(|r| r.as_f64()),
             MoneyMetric::DealsWon => Some(p.deals_won as f64),
@@ -99,6 +109,9 @@ pub struct RuleSettings {
     pub money_growth_max: f64,
     pub reconciliation: ReconcileSettings,
     pub currency: CurrencySettings,
+    /// The metric audit's window, lags and minimum (`[analysis] audit_periods`,
+    /// `max_lag_periods`, `min_periods`).
+    pub audit: AuditSettings,
 }
 
 impl Default for RuleSettings {
@@ -116,6 +129,7 @@ impl Default for RuleSettings {
             money_growth_max: 0.0,
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }

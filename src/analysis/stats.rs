@@ -122,12 +122,18 @@ pub fn best_lag(
 
 /// The 95% interval of r over `n` pairs: tanh(atanh(r) ± 1.96 / sqrt(n - 3)).
 pub fn fisher_interval(r: f64, n: usize) -> (f64, f64) {
+    fisher_interval_at(r, n, 1.959_963_985)
+}
+
+/// The interval of r over `n` pairs at the normal quantile `z` (1.96 for 95%; larger for an
+/// interval corrected for many comparisons): tanh(atanh(r) ± z / sqrt(n - 3)).
+pub fn fisher_interval_at(r: f64, n: usize, z_crit: f64) -> (f64, f64) {
     if n <= 3 {
         return (-1.0, 1.0);
     }
     // atanh(±1) is infinite: a perfect correlation's interval is the point itself.
     let z = r.clamp(-0.999_999_999, 0.999_999_999).atanh();
-    let half = 1.959_963_985 / ((n - 3) as f64).sqrt();
+    let half = z_crit / ((n - 3) as f64).sqrt();
     ((z - half).tanh(), (z + half).tanh())
 }
 

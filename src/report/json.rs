@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::analysis::{
     Analysis, ChainBreak, ClaimOrigin, ClaimVerdict, Finding, FindingDetail, FindingKind,
-    GapReason, Granularity, Growth, PeriodMetrics, ReconciliationRow, Verdict,
+    GapReason, Granularity, Growth, MetricAudit, PeriodMetrics, ReconciliationRow, Verdict,
 };
 use crate::domain::Locale;
 use crate::text;
@@ -42,6 +42,7 @@ struct AnalysisJson<'a> {
     periods: Vec<PeriodJson<'a>>,
     findings: Vec<FindingJson<'a>>,
     reconciliation: Vec<ClaimJson<'a>>,
+    metric_audit: Vec<AuditRowJson<'a>>,
 }
 
 impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
@@ -59,8 +60,83 @@ impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
             periods: a.periods.iter().map(PeriodJson::from).collect(),
             findings: a.findings.iter().map(FindingJson::from).collect(),
             reconciliation: a.reconciliation.iter().map(ClaimJson::from).collect(),
+            metric_audit: audit_rows(&a.metric_audit),
         }
     }
+}
+
+/// The metric audit alone, as `kassa audit --format json` prints it: the window and the
+/// correction, then the same `metric_audit` list as in [`to_json`].
+#[allow(
+    clippy::expect_used,
+    reason = "plain structs of strings, numbers and dates: serde_json cannot fail on them"
+)]
+pub fn audit_to_json(analysis: &Analysis) -> String {
+    let audit = &analysis.metric_audit;
+    serde_json::to_string_pretty(&AuditJson {
+        granularity: analysis.granularity,
+        from: audit.from,
+        to: audit.to,
+        periods: audit.periods,
+        money_metric: audit.money_metric.name(),
+        max_lag_periods: audit.settings.max_lag,
+        min_periods: audit.settings.min_periods,
+        tests: audit.tests,
+        confidence: audit.confidence,
+        metric_audit: audit_rows(audit),
+    })
+    .expect("an audit always serialises")
+}
+
+#[derive(Serialize)]
+struct AuditJson<'a> {
+    granularity: Granularity,
+    /// The window's first and last day; null when no period is complete yet.
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    periods: usize,
+    money_metric: &'static str,
+    max_lag_periods: usize,
+    min_periods: usize,
+    tests: usize,
+    confidence: f64,
+    metric_audit: Vec<AuditRowJson<'a>>,
+}
+
+/// One metric on one channel. The figures are null when there is no correlation
+/// (`not_enough_data`, `constant`); `ci_low`/`ci_high` are the Bonferroni-corrected interval
+/// of `pearson` at `confidence`.
+#[derive(Serialize)]
+struct AuditRowJson<'a> {
+    metric: &'static str,
+    channel: &'a str,
+    verdict: &'static str,
+    best_lag: Option<usize>,
+    pearson: Option<f64>,
+    spearman: Option<f64>,
+    n: usize,
+    ci_low: Option<f64>,
+    ci_high: Option<f64>,
+    confidence: f64,
+}
+
+fn audit_rows(audit: &MetricAudit) -> Vec<AuditRowJson<'_>> {
+    audit
+        .rows
+        .iter()
+        .map(|row| AuditRowJson {
+            metric: row.metric.name(),
+            channel: &row.channel,
+            verdict: row.verdict.code(),
+            best_lag: row.best.map(|b| b.lag),
+            pearson: row.best.map(|b| b.pearson.r),
+            spearman: row.best.and_then(|b| b.spearman).map(|s| s.r),
+            n: row.n,
+            ci_low: row.best.map(|b| b.ci_low),
+            ci_high: row.best.map(|b| b.ci_high),
+            confidence: audit.confidence,
+        })
+        .collect()
 }
 
 /// Amounts are numbers in the currency's units.

@@ -1,9 +1,12 @@
 //! Renders an [`Analysis`](crate::analysis::Analysis) for people ([`table`], a terminal table)
-//! or for other tools ([`json`], the contract of `kassa analyze --format json`). Rendering
+//! or for other tools ([`json`], the contract of `kassa analyze --format json`), and the
+//! metric audit of `kassa audit` ([`audit`], its table; its JSON is in [`json`]). Rendering
 //! only: nothing here decides anything, and the words come from [`crate::text`].
 
+pub mod audit;
 pub mod json;
 pub mod table;
 
-pub use json::to_json;
+pub use audit::to_audit_table;
+pub use json::{audit_to_json, to_json};
 pub use table::to_table;

@@ -134,7 +134,7 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
 
 /// Writes `rows` (the header first) as aligned columns: the first `left` columns and the last
 /// align left, the numbers between them right.
-fn write_rows(out: &mut String, rows: &[Vec<String>], left: usize) {
+pub(super) fn write_rows(out: &mut String, rows: &[Vec<String>], left: usize) {
     let columns = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))

@@ -10,6 +10,7 @@
 //!   episode spans, the digest, resolved notes, the `alert-test` sample;
 //! - [`reconcile`]: claims the till does not confirm, platforms counting the same sale, why a
 //!   claim has no verdict, the reconciliation table's words;
+//! - [`audit`]: the metric audit's heading, verdicts, their meaning and table columns;
 //! - [`report`]: the terminal table's heading, summary, verdicts and column names;
 //! - [`console`]: what `backfill`, `run`, `check`, `alert-test` and the demo print.
 //!
@@ -48,6 +49,7 @@ use crate::analysis::{ALL_CHANNELS, Finding, Granularity};
 use crate::domain::{DateRange, Locale};
 
 pub mod alerts;
+pub mod audit;
 pub mod console;
 pub mod findings;
 pub mod reconcile;

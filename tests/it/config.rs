@@ -494,3 +494,22 @@ fn channel_rules_problems_are_reported_at_once() {
         ],
     );
 }
+
+/// The metric audit's keys: a minimum below the 4 pairs Fisher's interval needs, a negative
+/// lag, and a window too short for the minimum are each refused with an example.
+#[test]
+fn metric_audit_keys_are_validated() {
+    let (_ws, run) = check_with("[analysis]\nmin_periods = 3\nmax_lag_periods = -1\n");
+    assert_refused(
+        &run,
+        &[
+            "analysis.min_periods: 3 is out of range; use 4 to 1000 periods",
+            "analysis.max_lag_periods: -1 is out of range; use 0 to 52 periods",
+        ],
+    );
+    let (_ws, run) = check_with("[analysis]\naudit_periods = 6\n");
+    assert_refused(
+        &run,
+        &["analysis.audit_periods: 6 periods can never hold min_periods = 8 pairs; use at least 8"],
+    );
+}

@@ -10,6 +10,7 @@
 mod alerts;
 mod amocrm;
 mod analysis;
+mod audit;
 mod auth;
 mod bitrix24;
 mod cli;
