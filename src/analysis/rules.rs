@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::currency::CurrencySettings;
+use super::lag::{LagSettings, MoneyTiming};
 use super::periods::Granularity;
 use super::reconcile::ReconcileSettings;
 use super::{Finding, FindingDetail, PeriodMetrics};
@@ -49,7 +50,7 @@ impl ActivityMetric {
         self.value(p).is_none() && !(self == ActivityMetric::Ctr && p.clicks == 0)
     }
 
-    fn value(self, p: &PeriodMetrics) -> Option<f64> {
+    pub(super) fn value(self, p: &PeriodMetrics) -> Option<f64> {
         match self {
             ActivityMetric::Impressions => Some(p.impressions as f64),
             ActivityMetric::Reach => p.reach.map(|r| r as f64),
@@ -79,7 +80,7 @@ impl MoneyMetric {
         }
     }
 
-    fn value(self, p: &PeriodMetrics) -> Option<f64> {
+    pub(super) fn value(self, p: &PeriodMetrics) -> Option<f64> {
         match self {
             MoneyMetric::Revenue => p.revenue.map(|r| r.as_f64()),
             MoneyMetric::DealsWon => Some(p.deals_won as f64),
@@ -97,6 +98,8 @@ pub struct RuleSettings {
     pub activity_growth_min: f64,
     pub money_metric: MoneyMetric,
     pub money_growth_max: f64,
+    /// `lag_periods` and `max_lag_periods` (see [`super::lag`]).
+    pub lag: LagSettings,
     pub reconciliation: ReconcileSettings,
     pub currency: CurrencySettings,
 }
@@ -114,6 +117,7 @@ impl Default for RuleSettings {
             activity_growth_min: 0.20,
             money_metric: MoneyMetric::Revenue,
             money_growth_max: 0.0,
+            lag: LagSettings::default(),
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
         }
@@ -159,6 +163,9 @@ pub struct ActivityWithoutMoney {
     pub leads: Option<Growth>,
     pub deals_won: Option<Growth>,
     pub chain_break: Option<ChainBreak>,
+    /// When money is expected later than the flagged period (a learned lag, or
+    /// `lag_periods`): whether it is not yet due or overdue.
+    pub timing: Option<MoneyTiming>,
 }
 
 /// `(value - baseline) / baseline`; zero over a zero baseline is no growth, anything more is
@@ -278,6 +285,7 @@ pub(super) fn activity_without_money(
                         leads,
                         deals_won,
                         chain_break,
+                        timing: None,
                     }),
                     message: String::new(),
                 });
