@@ -430,9 +430,10 @@ pub fn analyze_scans(
                 Verdict::Clear
             };
         }
-        let reported = |start: NaiveDate| start >= from && start <= to;
-        findings.extend(flags.into_iter().filter(|f| reported(f.period_start)));
-        table.extend(rows.into_iter().filter(|p| reported(p.period_start)));
+        // Periods past the range were read only for the money of a lag.
+        let in_range = |start: NaiveDate| start >= from && start <= to;
+        findings.extend(flags.into_iter().filter(|f| in_range(f.period_start)));
+        table.extend(rows.into_iter().filter(|p| in_range(p.period_start)));
     }
     let reconciled = reconcile::reconcile(
         ads,
@@ -452,6 +453,8 @@ pub fn analyze_scans(
     findings.extend(reconciled.findings);
     // One data gap per period, on the total: it lacks a verdict whenever any channel does
     // (its sums hold every channel's unknown amounts, and it has the fewest complete periods).
+    // The exception is `lag_periods = "auto"`, where a channel's learned lag can be longer
+    // than the total's: its `money_not_due` periods then show in the period table only.
     for p in table
         .iter()
         .filter(|p| p.channel == ALL_CHANNELS && p.verdict == Verdict::NoVerdict)
