@@ -19,8 +19,8 @@ use std::net::SocketAddr;
 use crate::alerts::{AlertTargetConfig, validate_all};
 use crate::analysis::currency::{self, CurrencySettings};
 use crate::analysis::{
-    ActivityMetric, AuditSettings, Granularity, MinAbs, MoneyMetric, ReconcileSettings,
-    RuleSettings,
+    ActivityMetric, AuditSettings, Granularity, LagPeriods, LagSettings, MinAbs, MoneyMetric,
+    ReconcileSettings, RuleSettings,
 };
 use crate::domain::Locale;
 use crate::sources::{SourceConfig, kinds_list};
@@ -124,8 +124,9 @@ struct RawAnalysis {
     money_metric: Option<String>,
     money_growth_max: Option<f64>,
     audit_periods: Option<i64>,
-    max_lag_periods: Option<i64>,
     min_periods: Option<i64>,
+    lag_periods: Option<String>,
+    max_lag_periods: Option<i64>,
 }
 
 /// Whether a command reads the secrets the configuration names (sources' tokens, targets'
@@ -213,8 +214,9 @@ impl Settings {
             money_metric: analysis.string("money_metric"),
             money_growth_max: analysis.float("money_growth_max"),
             audit_periods: analysis.int("audit_periods"),
-            max_lag_periods: analysis.int("max_lag_periods"),
             min_periods: analysis.int("min_periods"),
+            lag_periods: analysis.string("lag_periods"),
+            max_lag_periods: analysis.int("max_lag_periods"),
         };
         analysis.finish(&mut problems, &mut env_keys);
         let (timezone, mut rule) = validate_analysis(raw_analysis, &mut problems);
@@ -862,6 +864,9 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
         defaults.money_growth_max,
         "money_growth_max = 0.0",
     );
+    let lag = validate_lag(raw.lag_periods, raw.max_lag_periods, granularity, problems);
+    let mut audit = audit;
+    audit.max_lag = lag.max_lag(granularity);
     (
         timezone,
         RuleSettings {
@@ -871,6 +876,7 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             activity_growth_min,
             money_metric,
             money_growth_max,
+            lag,
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
             audit,
@@ -919,13 +925,6 @@ fn validate_audit(
         defaults.periods,
         "audit_periods = 26",
     );
-    let max_lag = key(
-        "max_lag_periods",
-        raw.max_lag_periods,
-        0..=52,
-        defaults.max_lag,
-        "max_lag_periods = 6",
-    );
     if periods < min_periods {
         problems.push_with_example(
             "analysis.audit_periods",
@@ -933,11 +932,56 @@ fn validate_audit(
             "audit_periods = 26",
         );
     }
+    // The longest lag is the lag rule's `max_lag_periods`, set once the granularity is known.
     AuditSettings {
         periods,
-        max_lag,
+        max_lag: defaults.max_lag,
         min_periods,
     }
+}
+
+/// `[analysis] max_lag_periods` (1 to 104; default by granularity) and `lag_periods` ("auto" or
+/// 0 to `max_lag_periods`: a fixed lag beyond the longest one tried could never be learned or
+/// checked against the data).
+fn validate_lag(
+    lag_periods: Option<String>,
+    max_lag_periods: Option<i64>,
+    g: Granularity,
+    problems: &mut Problems,
+) -> LagSettings {
+    let max_lag_periods = match max_lag_periods {
+        None => None,
+        Some(n) if (1..=104).contains(&n) => Some(n as usize),
+        Some(n) => {
+            problems.push_with_example(
+                "analysis.max_lag_periods",
+                format!("{n} is out of range; use 1 to 104 periods"),
+                "max_lag_periods = 6",
+            );
+            None
+        }
+    };
+    let mut lag = LagSettings {
+        lag_periods: LagPeriods::default(),
+        max_lag_periods,
+    };
+    let max = lag.max_lag(g);
+    lag.lag_periods = match lag_periods.as_deref().map(str::trim) {
+        None => LagPeriods::default(),
+        Some("auto") => LagPeriods::Auto,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if n <= max => LagPeriods::Fixed(n),
+            _ => {
+                problems.push_with_example(
+                    "analysis.lag_periods",
+                    format!("{text:?} is not \"auto\" or a number of periods from 0 to {max} (max_lag_periods)"),
+                    "lag_periods = \"auto\"",
+                );
+                LagPeriods::default()
+            }
+        },
+    };
+    lag
 }
 
 /// Growth beyond this (1000%) is taken for a percentage written as a whole number.

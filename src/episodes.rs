@@ -126,13 +126,15 @@ fn alertable(finding: &Finding) -> bool {
         | FindingDetail::ClaimBelowObserved(_)
         | FindingDetail::OverclaimedTotal(_) => true,
         FindingDetail::DataGap(gap) => {
-            !gap.reasons
+            !gap.reasons.iter().any(|r| {
+                matches!(
+                    r,
+                    GapReason::NotEnded { .. } | GapReason::MoneyNotDue { .. }
+                )
+            }) && gap
+                .reasons
                 .iter()
-                .any(|r| matches!(r, GapReason::NotEnded { .. }))
-                && gap
-                    .reasons
-                    .iter()
-                    .any(|r| !matches!(r, GapReason::SourcePending { .. }))
+                .any(|r| !matches!(r, GapReason::SourcePending { .. }))
         }
     }
 }
@@ -463,6 +465,7 @@ mod tests {
                 leads: None,
                 deals_won: None,
                 chain_break: None,
+                timing: None,
             }),
             message: String::new(),
         }

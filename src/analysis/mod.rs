@@ -21,6 +21,8 @@
 //! - [`currency`]: every amount into the reporting currency first, or unknown without a rate;
 //! - [`periods`]: granularity, the polars aggregation, why a period is incomplete;
 //! - [`rules`]: the default rule, activity without money, and where the chain broke;
+//! - [`lag`]: how many periods money follows activity per channel, the rule's `lag_periods`,
+//!   and whether a flagged period's money is not yet due or overdue;
 //! - [`reconcile`]: what reports and platforms claim against what kassa observed
 //!   (`claim_mismatch`, `claim_below_observed`, `overclaimed_total`);
 //! - [`audit`]: the metric audit, which activity metric moves with money and which is a
@@ -46,6 +48,7 @@ use crate::domain::{Coverage, DateRange, Money, SuspiciousWindow};
 pub mod audit;
 pub mod currency;
 mod daily;
+pub mod lag;
 pub mod periods;
 pub mod reconcile;
 pub mod rules;
@@ -53,6 +56,7 @@ pub mod stats;
 
 pub use crate::domain::FindingKind;
 pub use audit::{AuditSettings, AuditVerdict, MetricAudit, MetricAuditRow};
+pub use lag::{ChannelLag, LagPeriods, LagSettings, MetricLag, MoneyDue, MoneyTiming};
 pub use periods::{GapReason, Granularity};
 pub use reconcile::{
     ClaimCheck, ClaimGap, ClaimOrigin, ClaimShare, ClaimVerdict, MinAbs, Overclaim,
@@ -221,6 +225,8 @@ pub struct Analysis {
     pub reconciliation: Vec<ReconciliationRow>,
     /// Which activity metric moves with money, over the range's last periods.
     pub metric_audit: MetricAudit,
+    /// Per channel (the total first), how many periods its money follows its activity.
+    pub lags: Vec<ChannelLag>,
 }
 
 impl Analysis {
@@ -303,9 +309,14 @@ pub fn analyze_scans(
         .flat_map(|c| c.ranges.iter().map(|r| r.start))
         .min()
         .map_or(from, |first| g.period_start(first).min(from));
+    // With a lag, the rule reads money up to that many periods past the range.
     let window = DateRange {
         start: history_start,
-        end: to,
+        end: g.period_end(lag::advance(
+            g,
+            g.period_start(to),
+            settings.lag.lookahead(g),
+        )),
     };
 
     let converted = currency::convert(ads, deals, claims, &settings.currency, window)?;
@@ -327,7 +338,7 @@ pub fn analyze_scans(
 
     let mut starts = Vec::new();
     let mut start = history_start;
-    while start <= to {
+    while start <= window.end {
         starts.push(start);
         start = g.next_start(start);
     }
@@ -341,6 +352,7 @@ pub fn analyze_scans(
     let channels: BTreeSet<&str> = sums.keys().map(|(c, _)| c.as_str()).collect();
     let mut findings = Vec::new();
     let mut table = Vec::new();
+    let mut lags = Vec::new();
     for channel in std::iter::once(ALL_CHANNELS).chain(channels.iter().copied()) {
         let mut rows = Vec::with_capacity(starts.len());
         for (i, &start) in starts.iter().enumerate() {
@@ -376,19 +388,45 @@ pub fn analyze_scans(
             ));
             rows.push(periods::period_metrics(channel, g, start, &total, gaps));
         }
-        mark_missing_baselines(&mut rows, g, settings.baseline_periods);
+        // The lag is learned from the periods up to the range's end, never from the money
+        // read past it.
+        let reported_rows = rows.partition_point(|r| r.period_start <= to);
+        let channel_lag = lag::channel_lag(
+            &rows[..reported_rows],
+            &settings.activity_metrics,
+            settings.money_metric,
+            &settings.lag,
+            g,
+        );
+        // With a lag the rule judges each period's activity against later money; the reasons
+        // it finds go back to the period, whose own metrics stay as they were.
+        let mut judged = (channel_lag.rule_lag > 0)
+            .then(|| lag::with_money_later(&rows, channel_lag.rule_lag, g));
+        let target = judged.as_mut().unwrap_or(&mut rows);
+        mark_missing_baselines(target, g, settings.baseline_periods);
 
         // The rules, over the channel's whole history; every rule module adds its call here.
-        let refs: Vec<&PeriodMetrics> = rows.iter().collect();
+        let refs: Vec<&PeriodMetrics> = target.iter().collect();
         let rules::RuleOutcome {
-            findings: flags,
+            findings: mut flags,
             unjudged,
         } = rules::activity_without_money(&refs, settings, currency.as_deref());
         for (start, metrics) in unjudged {
-            if let Some(row) = rows.iter_mut().find(|r| r.period_start == start) {
+            if let Some(row) = target.iter_mut().find(|r| r.period_start == start) {
                 row.gaps.push(GapReason::ActivityUnknown { metrics });
             }
         }
+        if let Some(judged) = judged {
+            for (row, j) in rows.iter_mut().zip(judged) {
+                row.gaps = j.gaps;
+            }
+        }
+        for flag in &mut flags {
+            if let FindingDetail::ActivityWithoutMoney(a) = &mut flag.detail {
+                a.timing = lag::timing(g, flag.period_start, &channel_lag, today);
+            }
+        }
+        lags.push(channel_lag);
 
         for row in &mut rows {
             row.verdict = if !row.gaps.is_empty() {
@@ -399,8 +437,10 @@ pub fn analyze_scans(
                 Verdict::Clear
             };
         }
-        findings.extend(flags.into_iter().filter(|f| f.period_start >= from));
-        table.extend(rows.into_iter().filter(|p| p.period_start >= from));
+        // Periods past the range were read only for the money of a lag.
+        let in_range = |start: NaiveDate| start >= from && start <= to;
+        findings.extend(flags.into_iter().filter(|f| in_range(f.period_start)));
+        table.extend(rows.into_iter().filter(|p| in_range(p.period_start)));
     }
     let reconciled = reconcile::reconcile(
         ads,
@@ -420,6 +460,8 @@ pub fn analyze_scans(
     findings.extend(reconciled.findings);
     // One data gap per period, on the total: it lacks a verdict whenever any channel does
     // (its sums hold every channel's unknown amounts, and it has the fewest complete periods).
+    // The exception is `lag_periods = "auto"`, where a channel's learned lag can be longer
+    // than the total's: its `money_not_due` periods then show in the period table only.
     for p in table
         .iter()
         .filter(|p| p.channel == ALL_CHANNELS && p.verdict == Verdict::NoVerdict)
@@ -452,6 +494,7 @@ pub fn analyze_scans(
         findings,
         reconciliation: reconciled.rows,
         metric_audit,
+        lags,
     })
 }
 

@@ -98,6 +98,14 @@ pub enum GapReason {
         source: String,
         ranges: Vec<DateRange>,
     },
+    /// The rule holds this period's activity against money `lag` periods later
+    /// (`lag_periods`), and that period has not ended (its last day is `due`): the money is
+    /// not known yet. Not a failure; time fills it.
+    MoneyNotDue {
+        granularity: Granularity,
+        lag: usize,
+        due: NaiveDate,
+    },
 }
 
 impl GapReason {
@@ -110,7 +118,8 @@ impl GapReason {
             | GapReason::NoBaseline { .. }
             | GapReason::ActivityUnknown { .. }
             | GapReason::MissingRate { .. }
-            | GapReason::SourcePending { .. } => 0,
+            | GapReason::SourcePending { .. }
+            | GapReason::MoneyNotDue { .. } => 0,
         }
     }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::audit::AuditSettings;
 use super::currency::CurrencySettings;
+use super::lag::{LagSettings, MoneyTiming};
 use super::periods::Granularity;
 use super::reconcile::ReconcileSettings;
 use super::{Finding, FindingDetail, PeriodMetrics};
@@ -107,6 +108,8 @@ pub struct RuleSettings {
     pub activity_growth_min: f64,
     pub money_metric: MoneyMetric,
     pub money_growth_max: f64,
+    /// `lag_periods` and `max_lag_periods` (see [`super::lag`]).
+    pub lag: LagSettings,
     pub reconciliation: ReconcileSettings,
     pub currency: CurrencySettings,
     /// The metric audit's window, lags and minimum (`[analysis] audit_periods`,
@@ -127,6 +130,7 @@ impl Default for RuleSettings {
             activity_growth_min: 0.20,
             money_metric: MoneyMetric::Revenue,
             money_growth_max: 0.0,
+            lag: LagSettings::default(),
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
             audit: AuditSettings::default(),
@@ -173,6 +177,9 @@ pub struct ActivityWithoutMoney {
     pub leads: Option<Growth>,
     pub deals_won: Option<Growth>,
     pub chain_break: Option<ChainBreak>,
+    /// When money is expected later than the flagged period (a learned lag, or
+    /// `lag_periods`): whether it is not yet due or overdue.
+    pub timing: Option<MoneyTiming>,
 }
 
 /// `(value - baseline) / baseline`; zero over a zero baseline is no growth, anything more is
@@ -292,6 +299,7 @@ pub(super) fn activity_without_money(
                         leads,
                         deals_won,
                         chain_break,
+                        timing: None,
                     }),
                     message: String::new(),
                 });

@@ -8,9 +8,11 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::analysis::stats::{Correlation, NoCorrelation};
 use crate::analysis::{
-    Analysis, ChainBreak, ClaimOrigin, ClaimVerdict, Finding, FindingDetail, FindingKind,
-    GapReason, Granularity, Growth, MetricAudit, PeriodMetrics, ReconciliationRow, Verdict,
+    Analysis, ChainBreak, ChannelLag, ClaimOrigin, ClaimVerdict, Finding, FindingDetail,
+    FindingKind, GapReason, Granularity, Growth, MetricAudit, MoneyDue, MoneyTiming, PeriodMetrics,
+    ReconciliationRow, Verdict,
 };
 use crate::domain::Locale;
 use crate::text;
@@ -43,6 +45,7 @@ struct AnalysisJson<'a> {
     findings: Vec<FindingJson<'a>>,
     reconciliation: Vec<ClaimJson<'a>>,
     metric_audit: Vec<AuditRowJson<'a>>,
+    lags: Vec<LagJson<'a>>,
 }
 
 impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
@@ -61,6 +64,7 @@ impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
             findings: a.findings.iter().map(FindingJson::from).collect(),
             reconciliation: a.reconciliation.iter().map(ClaimJson::from).collect(),
             metric_audit: audit_rows(&a.metric_audit),
+            lags: a.lags.iter().flat_map(LagJson::rows).collect(),
         }
     }
 }
@@ -217,6 +221,8 @@ struct FindingJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     chain_break: Option<ChainBreak>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    money_due: Option<MoneyDueJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     metric: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     claimed: Option<f64>,
@@ -253,6 +259,7 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             leads: None,
             deals_won: None,
             chain_break: None,
+            money_due: None,
             metric: None,
             claimed: None,
             observed: None,
@@ -273,6 +280,7 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
                 json.leads = flag.leads.as_ref();
                 json.deals_won = flag.deals_won.as_ref();
                 json.chain_break = flag.chain_break;
+                json.money_due = flag.timing.map(MoneyDueJson::from);
             }
             FindingDetail::DataGap(gap) => {
                 json.gaps = gap_words(&gap.reasons);
@@ -304,6 +312,139 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             }
         }
         json
+    }
+}
+
+/// When a flag's money is expected (`money_due` of an `activity_without_money`).
+#[derive(Serialize)]
+struct MoneyDueJson {
+    /// `not_yet_due` or `overdue`.
+    status: &'static str,
+    /// The last day of the period the money is expected in.
+    due: NaiveDate,
+    rule_lag: usize,
+    learned_lag: Option<usize>,
+}
+
+impl From<MoneyTiming> for MoneyDueJson {
+    fn from(t: MoneyTiming) -> Self {
+        MoneyDueJson {
+            status: match t.status {
+                MoneyDue::NotYetDue => "not_yet_due",
+                MoneyDue::Overdue => "overdue",
+            },
+            due: t.due,
+            rule_lag: t.rule_lag,
+            learned_lag: t.learned_lag,
+        }
+    }
+}
+
+/// One row of `lags`: one activity metric of one channel against money. `best_lag`, `r`, `n`,
+/// `ci_low` and `ci_high` are null when no lag has a correlation, and `reason` says why.
+#[derive(Serialize)]
+struct LagJson<'a> {
+    channel: &'a str,
+    metric: &'static str,
+    money_metric: &'static str,
+    max_lag: usize,
+    best_lag: Option<usize>,
+    r: Option<f64>,
+    n: Option<usize>,
+    ci_low: Option<f64>,
+    ci_high: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<ReasonJson>,
+    /// The channel's learned lag (null when none could be learned) and the metric it came from.
+    channel_lag: Option<usize>,
+    channel_lag_metric: Option<&'static str>,
+    /// The lag the default rule used on the channel.
+    rule_lag: usize,
+    by_lag: Vec<LagPointJson>,
+}
+
+/// Why there is no correlation: `too_few_periods` (with `n` and `needed`) or `constant`.
+#[derive(Serialize)]
+struct ReasonJson {
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    needed: Option<usize>,
+}
+
+impl From<NoCorrelation> for ReasonJson {
+    fn from(reason: NoCorrelation) -> Self {
+        match reason {
+            NoCorrelation::TooFewPeriods { n, needed } => ReasonJson {
+                code: "too_few_periods",
+                n: Some(n),
+                needed: Some(needed),
+            },
+            NoCorrelation::Constant => ReasonJson {
+                code: "constant",
+                n: None,
+                needed: None,
+            },
+        }
+    }
+}
+
+/// The correlation at one lag, or why there is none.
+#[derive(Serialize)]
+struct LagPointJson {
+    lag: usize,
+    r: Option<f64>,
+    n: Option<usize>,
+    ci_low: Option<f64>,
+    ci_high: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<ReasonJson>,
+}
+
+impl LagPointJson {
+    fn new(lag: usize, c: Result<Correlation, NoCorrelation>) -> Self {
+        let (c, reason) = match c {
+            Ok(c) => (Some(c), None),
+            Err(reason) => (None, Some(ReasonJson::from(reason))),
+        };
+        LagPointJson {
+            lag,
+            r: c.map(|c| c.r),
+            n: c.map(|c| c.n),
+            ci_low: c.map(|c| c.ci_low),
+            ci_high: c.map(|c| c.ci_high),
+            reason,
+        }
+    }
+}
+
+impl<'a> LagJson<'a> {
+    fn rows(c: &'a ChannelLag) -> impl Iterator<Item = LagJson<'a>> + 'a {
+        c.metrics.iter().map(move |m| {
+            let best_lag = m.best.ok().map(|(lag, _)| lag);
+            let best = LagPointJson::new(best_lag.unwrap_or(0), m.best.map(|(_, c)| c));
+            LagJson {
+                channel: &c.channel,
+                metric: m.metric.name(),
+                money_metric: c.money_metric.name(),
+                max_lag: c.max_lag,
+                best_lag,
+                r: best.r,
+                n: best.n,
+                ci_low: best.ci_low,
+                ci_high: best.ci_high,
+                reason: best.reason,
+                channel_lag: c.learned.map(|(lag, _)| lag),
+                channel_lag_metric: c.learned.map(|(_, metric)| metric.name()),
+                rule_lag: c.rule_lag,
+                by_lag: m
+                    .by_lag
+                    .iter()
+                    .map(|&(lag, c)| LagPointJson::new(lag, c))
+                    .collect(),
+            }
+        })
     }
 }
 
@@ -410,6 +551,7 @@ fn reason_code(reason: &GapReason) -> &'static str {
         GapReason::NoBaseline { .. } => "no_baseline",
         GapReason::ActivityUnknown { .. } => "activity_unknown",
         GapReason::MissingRate { .. } => "missing_rate",
+        GapReason::MoneyNotDue { .. } => "money_not_due",
     }
 }
 
@@ -457,6 +599,7 @@ mod tests {
                 leads: Some(growth("leads", 5.0, 0.0, f64::INFINITY)),
                 deals_won: None,
                 chain_break: Some(ChainBreak::LeadToSale),
+                timing: None,
             }),
             Some("USD"),
         );

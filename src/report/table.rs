@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::analysis::{Analysis, FindingKind, Verdict, channel_order};
 use crate::domain::Locale;
 use crate::text::report::{
-    channel_title, columns, heading, marker, summary, verdict, warning_line,
+    channel_title, columns, heading, lag_line, marker, summary, verdict, warning_line,
 };
 use crate::text::{ctr, date_range, decimal, format_money, integer, percent, reconcile};
 
@@ -78,6 +78,9 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
             ]);
         }
         write_rows(&mut out, &rows, 1);
+        if let Some(lag) = analysis.lags.iter().find(|l| l.channel == channel) {
+            let _ = writeln!(out, "  {}", lag_line(lag, g, locale));
+        }
     }
     if !analysis.reconciliation.is_empty() {
         let _ = writeln!(out, "\n{}", reconcile::section_title(locale));

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::analysis::{
     ALL_CHANNELS, ActivityWithoutMoney, Analysis, ChainBreak, Finding, FindingDetail, GapReason,
-    Granularity, RuleSettings,
+    Granularity, MoneyDue, MoneyTiming, RuleSettings,
 };
 use crate::domain::{DateRange, Locale};
 
@@ -228,6 +228,28 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
                 )
             }
         }
+        (
+            GapReason::MoneyNotDue {
+                granularity,
+                lag,
+                due,
+            },
+            Locale::En,
+        ) => format!(
+            "its money is not due yet: activity is held against money {} later, known after {due}",
+            period_countable(*granularity).count(*lag as u64, locale)
+        ),
+        (
+            GapReason::MoneyNotDue {
+                granularity,
+                lag,
+                due,
+            },
+            Locale::Ru,
+        ) => format!(
+            "деньги ещё не подошли по сроку: активность сравнивается с деньгами через {}, они станут известны после {due}",
+            periods_later_ru(*granularity, *lag)
+        ),
         (GapReason::WonWithoutAmount(n), Locale::Ru) => format!(
             "у {} {} не указана сумма, поэтому выручка неизвестна",
             super::integer(*n, locale),
@@ -235,6 +257,16 @@ pub fn gap_reason(reason: &GapReason, locale: Locale) -> String {
             super::plural_ru(*n, "успешной сделки", "успешных сделок", "успешных сделок")
         ),
     }
+}
+
+/// "через 1 неделю", "через 2 недели", "через 5 недель": the accusative after "через".
+pub(super) fn periods_later_ru(g: Granularity, n: usize) -> String {
+    let forms = period_countable(g).ru;
+    format!(
+        "{} {}",
+        super::integer(n as u64, Locale::Ru),
+        super::plural_ru(n as u64, noun_accusative_ru(g), forms[1], forms[2])
+    )
 }
 
 /// The word with its first letter in upper case: "неделю" → "Неделю".
@@ -322,7 +354,51 @@ fn explain_flag(
         text.push(' ');
         text.push_str(&chain);
     }
+    if let Some(timing) = &flag.timing {
+        text.push(' ');
+        text.push_str(&timing_sentence(timing, g, locale));
+    }
     text
+}
+
+/// When the money of a flagged period is expected, and whether it is not yet due or overdue.
+pub fn timing_sentence(t: &MoneyTiming, g: Granularity, locale: Locale) -> String {
+    let learned = t.learned_lag.filter(|&l| l >= t.rule_lag);
+    let due = t.due;
+    match (learned, t.status, locale) {
+        (Some(l), MoneyDue::NotYetDue, Locale::En) => format!(
+            "Money here follows activity by about {} (learned from this channel's history), so this money is not yet due (expected by {due}): watch, do not cut yet.",
+            period_countable(g).count(l as u64, locale)
+        ),
+        (Some(l), MoneyDue::Overdue, Locale::En) => format!(
+            "Money here follows activity by about {} (learned from this channel's history); it was due by {due} and has not come: it is overdue.",
+            period_countable(g).count(l as u64, locale)
+        ),
+        (None, MoneyDue::NotYetDue, Locale::En) => format!(
+            "Money is held against activity {} later (lag_periods), so this money is not yet due (expected by {due}): watch, do not cut yet.",
+            period_countable(g).count(t.rule_lag as u64, locale)
+        ),
+        (None, MoneyDue::Overdue, Locale::En) => format!(
+            "Money is held against activity {} later (lag_periods); it was due by {due} and has not come: it is overdue.",
+            period_countable(g).count(t.rule_lag as u64, locale)
+        ),
+        (Some(l), MoneyDue::NotYetDue, Locale::Ru) => format!(
+            "Деньги в этом канале приходят примерно через {} после активности (так говорит его история), поэтому срок ещё не наступил (ожидаются до {due}): наблюдайте и пока не сокращайте бюджет.",
+            periods_later_ru(g, l)
+        ),
+        (Some(l), MoneyDue::Overdue, Locale::Ru) => format!(
+            "Деньги в этом канале приходят примерно через {} после активности (так говорит его история); они ожидались до {due} и не пришли: срок прошёл.",
+            periods_later_ru(g, l)
+        ),
+        (None, MoneyDue::NotYetDue, Locale::Ru) => format!(
+            "Активность сравнивается с деньгами через {} (lag_periods), поэтому срок ещё не наступил (ожидаются до {due}): наблюдайте и пока не сокращайте бюджет.",
+            periods_later_ru(g, t.rule_lag)
+        ),
+        (None, MoneyDue::Overdue, Locale::Ru) => format!(
+            "Активность сравнивается с деньгами через {} (lag_periods); деньги ожидались до {due} и не пришли: срок прошёл.",
+            periods_later_ru(g, t.rule_lag)
+        ),
+    }
 }
 
 /// Where the chain broke, as a sentence, when the finding says.
@@ -377,7 +453,22 @@ pub fn chain_sentence(flag: &ActivityWithoutMoney, locale: Locale) -> Option<Str
 /// The decision to consider, for alerts; a data gap asks for none (its reasons say what to fix).
 pub fn decision(f: &Finding, locale: Locale) -> Option<String> {
     match &f.detail {
-        FindingDetail::ActivityWithoutMoney(flag) => Some(flag_decision(&f.channel, flag, locale)),
+        FindingDetail::ActivityWithoutMoney(flag) => Some(match flag.timing {
+            // Money that may still come asks for patience, not a cut.
+            Some(MoneyTiming {
+                status: MoneyDue::NotYetDue,
+                due,
+                ..
+            }) => match locale {
+                Locale::En => format!(
+                    "Watch, do not cut yet: the money from this activity is not due until {due}; look again after that day."
+                ),
+                Locale::Ru => format!(
+                    "Наблюдайте и пока не сокращайте бюджет: деньги от этой активности ожидаются до {due}; вернитесь к этому после этой даты."
+                ),
+            },
+            _ => flag_decision(&f.channel, flag, locale),
+        }),
         FindingDetail::DataGap(_) => None,
         FindingDetail::ClaimMismatch(_)
         | FindingDetail::ClaimBelowObserved(_)

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::{CLAIMS, DAYS, PERIODS, ROWS, date_range, format_money, period_countable, period_noun};
-use crate::analysis::{ALL_CHANNELS, AnalysisWarning, FindingKind, Granularity};
+use super::{decimal, metric_name};
+use crate::analysis::stats::{Correlation, NoCorrelation};
+use crate::analysis::{ALL_CHANNELS, AnalysisWarning, ChannelLag, FindingKind, Granularity};
 use crate::domain::{Locale, Suspicion, SuspiciousWindow};
 
 /// `kassa: weeks from 2025-01-06 to 2025-06-29, amounts in USD`.
@@ -309,5 +311,99 @@ pub fn columns(g: Granularity, locale: Locale) -> [&'static str; 11] {
             "ROMI",
             "оценка",
         ],
+    }
+}
+
+/// One line under a channel's periods: how many periods its money follows its activity (with
+/// the correlation it was learned from), or why no lag was learned, and the lag the rule used.
+pub fn lag_line(c: &ChannelLag, g: Granularity, locale: Locale) -> String {
+    let periods = |n: usize| period_countable(g).count(n as u64, locale);
+    let learned = c.learned.and_then(|(lag, metric)| {
+        let m = c.metrics.iter().find(|m| m.metric == metric)?;
+        Some((lag, metric, m.best.ok()?.1))
+    });
+    let stats = |r: &Correlation| {
+        let d = |v: f64| decimal(v, 2, locale);
+        match locale {
+            Locale::En => format!(
+                "r = {}, n = {}, 95% interval {} to {}",
+                d(r.r),
+                r.n,
+                d(r.ci_low),
+                d(r.ci_high)
+            ),
+            Locale::Ru => format!(
+                "корреляция {}, пар {}, 95% интервал от {} до {}",
+                d(r.r),
+                r.n,
+                d(r.ci_low),
+                d(r.ci_high)
+            ),
+        }
+    };
+    let first_reason = c.metrics.iter().find_map(|m| m.best.err());
+    let all_failed = c.metrics.iter().all(|m| m.best.is_err());
+    let found = match (learned, locale) {
+        (Some((0, metric, r)), Locale::En) => format!(
+            "money moves with {} in the same {} ({})",
+            metric_name(metric.name(), locale),
+            period_noun(g),
+            stats(&r)
+        ),
+        (Some((lag, metric, r)), Locale::En) => format!(
+            "money follows {} by about {} ({})",
+            metric_name(metric.name(), locale),
+            periods(lag),
+            stats(&r)
+        ),
+        (Some((0, metric, r)), Locale::Ru) => format!(
+            "деньги движутся вместе с метрикой {} в том же периоде ({})",
+            metric_name(metric.name(), locale),
+            stats(&r)
+        ),
+        (Some((lag, metric, r)), Locale::Ru) => format!(
+            "деньги идут за метрикой {} примерно через {} ({})",
+            metric_name(metric.name(), locale),
+            super::findings::periods_later_ru(g, lag),
+            stats(&r)
+        ),
+        (None, locale) => match (all_failed.then_some(first_reason).flatten(), locale) {
+            (Some(NoCorrelation::TooFewPeriods { n, needed }), Locale::En) => format!(
+                "none learned (too few complete {}: {n} of the {needed} needed)",
+                period_countable(g).en[1]
+            ),
+            (Some(NoCorrelation::TooFewPeriods { n, needed }), Locale::Ru) => {
+                format!("не найдено (мало полных периодов: {n} из {needed} нужных)")
+            }
+            (Some(NoCorrelation::Constant), Locale::En) => {
+                "none learned (activity or money does not vary)".to_string()
+            }
+            (Some(NoCorrelation::Constant), Locale::Ru) => {
+                "не найдено (активность или деньги не меняются)".to_string()
+            }
+            (None, Locale::En) => {
+                "none learned (no lag correlates activity with money beyond chance)".to_string()
+            }
+            (None, Locale::Ru) => {
+                "не найдено (связь активности с деньгами не отличима от случайной)".to_string()
+            }
+        },
+    };
+    match (c.rule_lag, locale) {
+        (0, Locale::En) => format!(
+            "Lag: {found}; the rule holds activity against money of the same {}.",
+            period_noun(g)
+        ),
+        (n, Locale::En) => format!(
+            "Lag: {found}; the rule holds activity against money {} later.",
+            periods(n)
+        ),
+        (0, Locale::Ru) => format!(
+            "Запаздывание денег: {found}; правило сравнивает активность с деньгами того же периода."
+        ),
+        (n, Locale::Ru) => format!(
+            "Запаздывание денег: {found}; правило сравнивает активность с деньгами через {}.",
+            super::findings::periods_later_ru(g, n)
+        ),
     }
 }

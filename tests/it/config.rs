@@ -504,7 +504,7 @@ fn metric_audit_keys_are_validated() {
         &run,
         &[
             "analysis.min_periods: 3 is out of range; use 4 to 1000 periods",
-            "analysis.max_lag_periods: -1 is out of range; use 0 to 52 periods",
+            "analysis.max_lag_periods: -1 is out of range; use 1 to 104 periods",
         ],
     );
     let (_ws, run) = check_with("[analysis]\naudit_periods = 6\n");

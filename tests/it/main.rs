@@ -25,6 +25,7 @@ mod faults;
 mod google_ads;
 mod helpers;
 mod hubspot;
+mod lag;
 mod layers;
 mod meta;
 mod network;
