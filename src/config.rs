@@ -19,9 +19,10 @@ use std::net::SocketAddr;
 use crate::alerts::{AlertTargetConfig, validate_all};
 use crate::analysis::currency::{self, CurrencySettings};
 use crate::analysis::{
-    ActivityMetric, Granularity, MinAbs, MoneyMetric, ReconcileSettings, RuleSettings,
+    ActivityMetric, ChainSettings, Granularity, MinAbs, MoneyMetric, ReconcileSettings,
+    RuleSettings,
 };
-use crate::domain::Locale;
+use crate::domain::{Locale, Money};
 use crate::sources::{SourceConfig, kinds_list};
 use crate::telemetry::LogFormat;
 use crate::validation::{Problems, closest, with_suggestion};
@@ -122,6 +123,10 @@ struct RawAnalysis {
     activity_growth_min: Option<f64>,
     money_metric: Option<String>,
     money_growth_max: Option<f64>,
+    spend_without_money_floor: Option<f64>,
+    spend_without_money_periods: Option<i64>,
+    decoupling_window: Option<i64>,
+    decoupling_max_r: Option<f64>,
 }
 
 /// Whether a command reads the secrets the configuration names (sources' tokens, targets'
@@ -208,6 +213,10 @@ impl Settings {
             activity_growth_min: analysis.float("activity_growth_min"),
             money_metric: analysis.string("money_metric"),
             money_growth_max: analysis.float("money_growth_max"),
+            spend_without_money_floor: analysis.float("spend_without_money_floor"),
+            spend_without_money_periods: analysis.int("spend_without_money_periods"),
+            decoupling_window: analysis.int("decoupling_window"),
+            decoupling_max_r: analysis.float("decoupling_max_r"),
         };
         analysis.finish(&mut problems, &mut env_keys);
         let (timezone, mut rule) = validate_analysis(raw_analysis, &mut problems);
@@ -769,6 +778,7 @@ fn describe(value: &config::Value) -> String {
 }
 
 fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSettings) {
+    let chain = validate_chain(&raw, problems);
     let defaults = RuleSettings::default();
     let granularity = match raw.granularity.as_deref() {
         None => defaults.granularity,
@@ -865,8 +875,73 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             money_growth_max,
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
+            chain,
         },
     )
+}
+
+/// The chain rules' keys of `[analysis]`: each checked on its own, with an example.
+fn validate_chain(raw: &RawAnalysis, problems: &mut Problems) -> ChainSettings {
+    let defaults = ChainSettings::default();
+    let spend_floor = match raw.spend_without_money_floor {
+        None => defaults.spend_floor,
+        Some(v) if (0.0..1e12).contains(&v) => {
+            Money::from_micros((v * 1e6).round() as i64)
+        }
+        Some(v) => {
+            problems.push_with_example(
+                "analysis.spend_without_money_floor",
+                format!("{v} is not an amount of zero or more in the reporting currency"),
+                "spend_without_money_floor = 1000",
+            );
+            defaults.spend_floor
+        }
+    };
+    let spend_periods = match raw.spend_without_money_periods {
+        None => defaults.spend_periods,
+        Some(n) if (1..=104).contains(&n) => n as usize,
+        Some(n) => {
+            problems.push_with_example(
+                "analysis.spend_without_money_periods",
+                format!("{n} is out of range; use 1 to 104 periods"),
+                "spend_without_money_periods = 3",
+            );
+            defaults.spend_periods
+        }
+    };
+    let min = crate::analysis::stats::MIN_PERIODS as i64;
+    let decoupling_window = match raw.decoupling_window {
+        None => defaults.decoupling_window,
+        Some(n) if (min..=104).contains(&n) => n as usize,
+        Some(n) => {
+            problems.push_with_example(
+                "analysis.decoupling_window",
+                format!(
+                    "{n} is out of range; use {min} to 104 periods (no correlation is computed on fewer than {min})"
+                ),
+                "decoupling_window = 8",
+            );
+            defaults.decoupling_window
+        }
+    };
+    let decoupling_max_r = match raw.decoupling_max_r {
+        None => defaults.decoupling_max_r,
+        Some(r) if (-1.0..=1.0).contains(&r) => r,
+        Some(r) => {
+            problems.push_with_example(
+                "analysis.decoupling_max_r",
+                format!("{r} is not a correlation between -1 and 1"),
+                "decoupling_max_r = 0.3",
+            );
+            defaults.decoupling_max_r
+        }
+    };
+    ChainSettings {
+        spend_floor,
+        spend_periods,
+        decoupling_window,
+        decoupling_max_r,
+    }
 }
 
 /// Growth beyond this (1000%) is taken for a percentage written as a whole number.

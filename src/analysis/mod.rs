@@ -21,6 +21,7 @@
 //! - [`currency`]: every amount into the reporting currency first, or unknown without a rate;
 //! - [`periods`]: granularity, the polars aggregation, why a period is incomplete;
 //! - [`rules`]: the default rule, activity without money, and where the chain broke;
+//! - [`chain`]: leads without money, spend without money, decoupling;
 //! - [`reconcile`]: what reports and platforms claim against what kassa observed
 //!   (`claim_mismatch`, `claim_below_observed`, `overclaimed_total`).
 //!
@@ -40,6 +41,7 @@ use polars::prelude::*;
 
 use crate::domain::{Coverage, DateRange, Money, SuspiciousWindow};
 
+pub mod chain;
 pub mod currency;
 mod daily;
 pub mod periods;
@@ -48,6 +50,7 @@ pub mod rules;
 pub mod stats;
 
 pub use crate::domain::FindingKind;
+pub use chain::{ChainSettings, Decoupling, LeadsWithoutMoney, SpendWithoutMoney};
 pub use periods::{GapReason, Granularity};
 pub use reconcile::{
     ClaimCheck, ClaimGap, ClaimOrigin, ClaimShare, ClaimVerdict, MinAbs, Overclaim,
@@ -143,6 +146,9 @@ pub enum FindingDetail {
     ClaimMismatch(ClaimCheck),
     ClaimBelowObserved(ClaimCheck),
     OverclaimedTotal(Overclaim),
+    LeadsWithoutMoney(LeadsWithoutMoney),
+    SpendWithoutMoney(SpendWithoutMoney),
+    Decoupling(Decoupling),
 }
 
 impl FindingDetail {
@@ -153,6 +159,9 @@ impl FindingDetail {
             FindingDetail::ClaimMismatch(_) => FindingKind::ClaimMismatch,
             FindingDetail::ClaimBelowObserved(_) => FindingKind::ClaimBelowObserved,
             FindingDetail::OverclaimedTotal(_) => FindingKind::OverclaimedTotal,
+            FindingDetail::LeadsWithoutMoney(_) => FindingKind::LeadsWithoutMoney,
+            FindingDetail::SpendWithoutMoney(_) => FindingKind::SpendWithoutMoney,
+            FindingDetail::Decoupling(_) => FindingKind::Decoupling,
         }
     }
 }
@@ -175,6 +184,32 @@ pub struct Finding {
 impl Finding {
     pub fn kind(&self) -> FindingKind {
         self.detail.kind()
+    }
+
+    /// The money at stake, in the reporting currency: the spend of the period for findings
+    /// about activity (the whole streak's for `spend_without_money`); for a claim, the money
+    /// the claim and the observation disagree by (the gap itself for revenue and spend, the
+    /// ROAS gap times the spend for ROAS) or, for claimed counts and CPL, the spend paid on
+    /// the strength of the claim. `None` for a data gap: it is about missing data, not money.
+    pub fn money_at_stake(&self) -> Option<f64> {
+        use crate::domain::ClaimMetric;
+        let spend = self.spend.as_f64();
+        let claim = |metric: ClaimMetric, gap: f64| match metric {
+            ClaimMetric::Revenue | ClaimMetric::Spend => gap.abs(),
+            ClaimMetric::Roas => (gap * spend).abs(),
+            _ => spend,
+        };
+        match &self.detail {
+            FindingDetail::DataGap(_) => None,
+            FindingDetail::ActivityWithoutMoney(_)
+            | FindingDetail::LeadsWithoutMoney(_)
+            | FindingDetail::Decoupling(_) => Some(spend),
+            FindingDetail::SpendWithoutMoney(s) => Some(s.streak_spend.as_f64()),
+            FindingDetail::ClaimMismatch(c) | FindingDetail::ClaimBelowObserved(c) => {
+                Some(claim(c.metric, c.gap))
+            }
+            FindingDetail::OverclaimedTotal(o) => Some(claim(o.metric, o.gap)),
+        }
     }
 }
 
@@ -382,6 +417,10 @@ pub fn analyze_scans(
                 row.gaps.push(GapReason::ActivityUnknown { metrics });
             }
         }
+        let refs: Vec<&PeriodMetrics> = rows.iter().collect();
+        let mut flags = flags;
+        let chained = chain::chain_rules(&refs, settings, currency.as_deref(), &flags);
+        flags.extend(chained);
 
         for row in &mut rows {
             row.verdict = if !row.gaps.is_empty() {

@@ -11,6 +11,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::chain::ChainSettings;
 use super::currency::CurrencySettings;
 use super::periods::Granularity;
 use super::reconcile::ReconcileSettings;
@@ -49,7 +50,7 @@ impl ActivityMetric {
         self.value(p).is_none() && !(self == ActivityMetric::Ctr && p.clicks == 0)
     }
 
-    fn value(self, p: &PeriodMetrics) -> Option<f64> {
+    pub(super) fn value(self, p: &PeriodMetrics) -> Option<f64> {
         match self {
             ActivityMetric::Impressions => Some(p.impressions as f64),
             ActivityMetric::Reach => p.reach.map(|r| r as f64),
@@ -79,7 +80,7 @@ impl MoneyMetric {
         }
     }
 
-    fn value(self, p: &PeriodMetrics) -> Option<f64> {
+    pub(super) fn value(self, p: &PeriodMetrics) -> Option<f64> {
         match self {
             MoneyMetric::Revenue => p.revenue.map(|r| r.as_f64()),
             MoneyMetric::DealsWon => Some(p.deals_won as f64),
@@ -99,6 +100,8 @@ pub struct RuleSettings {
     pub money_growth_max: f64,
     pub reconciliation: ReconcileSettings,
     pub currency: CurrencySettings,
+    /// The chain rules: leads, spend without money, decoupling.
+    pub chain: ChainSettings,
 }
 
 impl Default for RuleSettings {
@@ -116,6 +119,7 @@ impl Default for RuleSettings {
             money_growth_max: 0.0,
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
+            chain: ChainSettings::default(),
         }
     }
 }
@@ -175,7 +179,7 @@ pub fn growth(value: f64, baseline: f64) -> f64 {
     }
 }
 
-fn growth_of(
+pub(super) fn growth_of(
     metric: &str,
     value: f64,
     history: &[&PeriodMetrics],

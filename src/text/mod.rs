@@ -8,6 +8,7 @@
 //!   decision to consider;
 //! - [`alerts`]: everything alert-shaped: titles per finding kind and event, fact labels,
 //!   episode spans, the digest, resolved notes, the `alert-test` sample;
+//! - [`chain`]: leads without money, spend without money, decoupling, and money at stake;
 //! - [`reconcile`]: claims the till does not confirm, platforms counting the same sale, why a
 //!   claim has no verdict, the reconciliation table's words;
 //! - [`report`]: the terminal table's heading, summary, verdicts and column names;
@@ -48,6 +49,7 @@ use crate::analysis::{ALL_CHANNELS, Finding, Granularity};
 use crate::domain::{DateRange, Locale};
 
 pub mod alerts;
+pub mod chain;
 pub mod console;
 pub mod findings;
 pub mod reconcile;

@@ -12,6 +12,7 @@ mod amocrm;
 mod analysis;
 mod auth;
 mod bitrix24;
+mod chain;
 mod cli;
 mod command_line;
 mod config;
