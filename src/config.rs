@@ -885,9 +885,7 @@ fn validate_chain(raw: &RawAnalysis, problems: &mut Problems) -> ChainSettings {
     let defaults = ChainSettings::default();
     let spend_floor = match raw.spend_without_money_floor {
         None => defaults.spend_floor,
-        Some(v) if (0.0..1e12).contains(&v) => {
-            Money::from_micros((v * 1e6).round() as i64)
-        }
+        Some(v) if (0.0..1e12).contains(&v) => Money::from_micros((v * 1e6).round() as i64),
         Some(v) => {
             problems.push_with_example(
                 "analysis.spend_without_money_floor",

@@ -1,7 +1,8 @@
 //! Where the chain from click to money breaks, as findings of their own, and what is at stake:
 //!
-//! - `leads_without_money`: leads grew by `activity_growth_min` over their baseline while the
-//!   money metric grew at most `money_growth_max`: the break is between lead and sale (lead
+//! - `leads_without_money`: leads of a channel with spend in the period grew by
+//!   `activity_growth_min` over their baseline while the money metric grew at most
+//!   `money_growth_max`: the break is between lead and sale (lead
 //!   quality, or how sales worked them), which is a different conversation from "activity
 //!   without money" (the marketer's). When both hold for one period and channel, both stay in
 //!   the analysis (each rule's verdict is a fact) and the episodes take only this one, so one
@@ -136,7 +137,10 @@ fn leads_without_money(
             let money = money_metric.value(p).and_then(|value| {
                 growth_of(money_metric.name(), value, base, |q| money_metric.value(q))
             });
+            // Leads of a channel nothing was spent on (deals no rule attributes, a CRM-only
+            // source) are no link of a paid chain.
             if let (Some(leads), Some(money)) = (leads, money)
+                && p.spend_known > Money::ZERO
                 && leads.growth >= settings.activity_growth_min
                 && money.growth <= settings.money_growth_max
             {

@@ -244,13 +244,22 @@ fn facts(f: &Finding, e: &Episode, g: Granularity, locale: Locale) -> Vec<Fact> 
         FindingDetail::Decoupling(d) => vec![
             fact(
                 labels.activity,
-                format!(
-                    "{} ~ {}: r = {} (n = {})",
-                    metric_name(&d.metric, locale),
-                    metric_name(&d.money_metric, locale),
-                    super::decimal(d.correlation.r, 2, locale),
-                    d.correlation.n
-                ),
+                match locale {
+                    Locale::En => format!(
+                        "{} ~ {}: r = {} (n = {})",
+                        metric_name(&d.metric, locale),
+                        metric_name(&d.money_metric, locale),
+                        super::decimal(d.correlation.r, 2, locale),
+                        d.correlation.n
+                    ),
+                    Locale::Ru => format!(
+                        "{} ~ {}: корреляция {} (периодов: {})",
+                        metric_name(&d.metric, locale),
+                        metric_name(&d.money_metric, locale),
+                        super::decimal(d.correlation.r, 2, locale),
+                        d.correlation.n
+                    ),
+                },
             ),
             spend,
             periods,

@@ -315,7 +315,7 @@ fn a_correlation_that_breaks_while_activity_rises_is_decoupling_and_one_that_hol
 }
 
 /// Five weeks: meta spends 50 a week then 65, google 400 then 520; each wins one deal of 1000
-/// a week and gets one lead; in week 5 both have 130 clicks instead of 100 (+30%) and the
+/// a week (its only lead); in week 5 both have 130 clicks instead of 100 (+30%) and the
 /// same revenue: `activity_without_money` for meta (65 at stake), google (520) and all (585).
 /// Two Slack targets post to `url`: `team`, and `owner` with `min_money_at_stake = 100`.
 fn three_episodes_workspace(url: &str) -> Workspace {
@@ -332,11 +332,16 @@ fn three_episodes_workspace(url: &str) -> Workspace {
             ads.push_str(&format!(
                 "{monday},{channel},{channel}-1,1000,500,{clicks},{spend}\n"
             ));
+            // Won on Sunday: the CRM export reaches the end of the last week.
             crm.push_str(&format!(
                 "{channel}-{w},{monday},{},won,1000,{channel}\n",
-                wednesday(monday)
+                d(monday) + chrono::Duration::days(6)
             ));
         }
+    }
+    // An empty row on the last Sunday: the ad export reaches the end of the last week too.
+    for channel in ["meta", "google"] {
+        ads.push_str(&format!("2025-02-09,{channel},{channel}-1,0,0,0,0\n"));
     }
     let path = |name: &str, text: &str| ws.write(name, text).display().to_string();
     let (ads, crm, url) = (
