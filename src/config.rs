@@ -19,10 +19,10 @@ use std::net::SocketAddr;
 use crate::alerts::{AlertTargetConfig, validate_all};
 use crate::analysis::currency::{self, CurrencySettings};
 use crate::analysis::{
-    ActivityMetric, AuditSettings, Granularity, LagPeriods, LagSettings, MinAbs, MoneyMetric,
-    ReconcileSettings, RuleSettings,
+    ActivityMetric, AuditSettings, ChainSettings, Granularity, LagPeriods, LagSettings, MinAbs,
+    MoneyMetric, ReconcileSettings, RuleSettings,
 };
-use crate::domain::Locale;
+use crate::domain::{Locale, Money};
 use crate::sources::{SourceConfig, kinds_list};
 use crate::telemetry::LogFormat;
 use crate::validation::{Problems, closest, with_suggestion};
@@ -127,6 +127,10 @@ struct RawAnalysis {
     min_periods: Option<i64>,
     lag_periods: Option<String>,
     max_lag_periods: Option<i64>,
+    spend_without_money_floor: Option<f64>,
+    spend_without_money_periods: Option<i64>,
+    decoupling_window: Option<i64>,
+    decoupling_max_r: Option<f64>,
 }
 
 /// Whether a command reads the secrets the configuration names (sources' tokens, targets'
@@ -217,6 +221,10 @@ impl Settings {
             min_periods: analysis.int("min_periods"),
             lag_periods: analysis.string("lag_periods"),
             max_lag_periods: analysis.int("max_lag_periods"),
+            spend_without_money_floor: analysis.float("spend_without_money_floor"),
+            spend_without_money_periods: analysis.int("spend_without_money_periods"),
+            decoupling_window: analysis.int("decoupling_window"),
+            decoupling_max_r: analysis.float("decoupling_max_r"),
         };
         analysis.finish(&mut problems, &mut env_keys);
         let (timezone, mut rule) = validate_analysis(raw_analysis, &mut problems);
@@ -778,6 +786,7 @@ fn describe(value: &config::Value) -> String {
 }
 
 fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSettings) {
+    let chain = validate_chain(&raw, problems);
     let defaults = RuleSettings::default();
     let audit = validate_audit(&raw, defaults.audit, problems);
     let granularity = match raw.granularity.as_deref() {
@@ -880,6 +889,7 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
             audit,
+            chain,
         },
     )
 }
@@ -982,6 +992,68 @@ fn validate_lag(
         },
     };
     lag
+}
+
+/// The chain rules' keys of `[analysis]`: each checked on its own, with an example.
+fn validate_chain(raw: &RawAnalysis, problems: &mut Problems) -> ChainSettings {
+    let defaults = ChainSettings::default();
+    let spend_floor = match raw.spend_without_money_floor {
+        None => defaults.spend_floor,
+        Some(v) if (0.0..1e12).contains(&v) => Money::from_micros((v * 1e6).round() as i64),
+        Some(v) => {
+            problems.push_with_example(
+                "analysis.spend_without_money_floor",
+                format!("{v} is not an amount of zero or more in the reporting currency"),
+                "spend_without_money_floor = 1000",
+            );
+            defaults.spend_floor
+        }
+    };
+    let spend_periods = match raw.spend_without_money_periods {
+        None => defaults.spend_periods,
+        Some(n) if (1..=104).contains(&n) => n as usize,
+        Some(n) => {
+            problems.push_with_example(
+                "analysis.spend_without_money_periods",
+                format!("{n} is out of range; use 1 to 104 periods"),
+                "spend_without_money_periods = 3",
+            );
+            defaults.spend_periods
+        }
+    };
+    let min = crate::analysis::stats::MIN_PERIODS as i64;
+    let decoupling_window = match raw.decoupling_window {
+        None => defaults.decoupling_window,
+        Some(n) if (min..=104).contains(&n) => n as usize,
+        Some(n) => {
+            problems.push_with_example(
+                "analysis.decoupling_window",
+                format!(
+                    "{n} is out of range; use {min} to 104 periods (no correlation is computed on fewer than {min})"
+                ),
+                "decoupling_window = 8",
+            );
+            defaults.decoupling_window
+        }
+    };
+    let decoupling_max_r = match raw.decoupling_max_r {
+        None => defaults.decoupling_max_r,
+        Some(r) if (-1.0..=1.0).contains(&r) => r,
+        Some(r) => {
+            problems.push_with_example(
+                "analysis.decoupling_max_r",
+                format!("{r} is not a correlation between -1 and 1"),
+                "decoupling_max_r = 0.3",
+            );
+            defaults.decoupling_max_r
+        }
+    };
+    ChainSettings {
+        spend_floor,
+        spend_periods,
+        decoupling_window,
+        decoupling_max_r,
+    }
 }
 
 /// Growth beyond this (1000%) is taken for a percentage written as a whole number.

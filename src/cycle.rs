@@ -162,7 +162,9 @@ pub async fn run_cycle(
     };
 
     // 3. Compare episodes with what was already said, and record what to say now.
-    let mut messages: Vec<AlertMessage> = Vec::new();
+    // Each message with its money at stake: the run sends the largest first, and a target's
+    // `min_money_at_stake` leaves out the small ones.
+    let mut messages: Vec<(AlertMessage, Option<f64>)> = Vec::new();
     let mut plan = episodes::Plan::default();
     if let Some(analysis) = &analysis {
         outcome.findings = analysis.counts();
@@ -197,7 +199,11 @@ pub async fn run_cycle(
                 "the episode is not resolved: its periods overlap a suspicious re-pull; it stays open until that window is re-pulled whole or accepted with `kassa backfill --accept-empty`"
             );
         }
-        messages.extend(plan.changes.iter().map(|c| message_for(c, settings)));
+        messages.extend(
+            plan.changes
+                .iter()
+                .map(|c| (message_for(c, settings), money_at_stake(c))),
+        );
     }
     // A source that failed run after run, or is back after that.
     let ran: Vec<(&str, Option<String>)> = outcome
@@ -217,8 +223,9 @@ pub async fn run_cycle(
     messages.extend(
         source_changes
             .iter()
-            .map(|c| source_message(c, settings.alerting.locale)),
+            .map(|c| (source_message(c, settings.alerting.locale), None)),
     );
+    by_money_at_stake(&mut messages);
     // This run's state of a source where it changed, the ledger's otherwise.
     outcome.sources_down = names
         .iter()
@@ -234,7 +241,10 @@ pub async fn run_cycle(
     for target in targets {
         let wanted: Vec<&AlertMessage> = messages
             .iter()
-            .filter(|m| target.wants(&m.finding_kind, &m.channel))
+            .filter(|(m, money)| {
+                target.wants(&m.finding_kind, &m.channel) && target.wants_money(*money)
+            })
+            .map(|(m, _)| m)
             .collect();
         for message in capped(
             &wanted,
@@ -428,6 +438,29 @@ fn capped(
     out
 }
 
+/// The money at stake of the episode a change is about; `None` for data gaps and for a
+/// resolved episode the analysis no longer shows.
+fn money_at_stake(change: &Change) -> Option<f64> {
+    match change {
+        Change::Opened(e) | Change::Updated(_, e) | Change::Resolved(_, Some(e), _) => {
+            e.money_at_stake()
+        }
+        Change::Resolved(_, None, _) => None,
+    }
+}
+
+/// Orders a run's alerts by money at stake, largest first; alerts without money at stake
+/// (data gaps, sources down) follow in the order they came. The cap keeps the first ones
+/// whole and folds the rest into the digest, so the small amounts are the ones folded.
+fn by_money_at_stake(messages: &mut [(AlertMessage, Option<f64>)]) {
+    messages.sort_by(|(_, a), (_, b)| match (a, b) {
+        (Some(a), Some(b)) => b.total_cmp(a),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+}
+
 fn episode_data(e: &Episode, key: &str) -> serde_json::Value {
     json!({
         "episode": {
@@ -439,6 +472,7 @@ fn episode_data(e: &Episode, key: &str) -> serde_json::Value {
             "last_period_end": e.last_end,
             "periods": e.findings.len(),
             "spend": e.spend().as_f64(),
+            "money_at_stake": e.money_at_stake(),
             "ended_by": e.ended_by,
         },
         "finding": report::json::finding(e.latest()),

@@ -561,16 +561,25 @@ pub enum FindingKind {
     ClaimBelowObserved,
     /// Platforms together claim more purchases or revenue in a period than the CRM recorded.
     OverclaimedTotal,
+    /// Leads grew, won money did not: lead quality or sales (the chain breaks lead -> sale).
+    LeadsWithoutMoney,
+    /// Spend above a floor for several periods in a row with no won revenue at all.
+    SpendWithoutMoney,
+    /// Activity and money stopped moving together while activity rises.
+    Decoupling,
 }
 
 impl FindingKind {
     /// Every kind, in the order reports list them.
-    pub const ALL: [FindingKind; 5] = [
+    pub const ALL: [FindingKind; 8] = [
         FindingKind::ActivityWithoutMoney,
         FindingKind::DataGap,
         FindingKind::ClaimMismatch,
         FindingKind::ClaimBelowObserved,
         FindingKind::OverclaimedTotal,
+        FindingKind::LeadsWithoutMoney,
+        FindingKind::SpendWithoutMoney,
+        FindingKind::Decoupling,
     ];
 
     /// The kind's name on the wire (JSON `kind`, alert filters, metric labels).
@@ -581,6 +590,9 @@ impl FindingKind {
             FindingKind::ClaimMismatch => "claim_mismatch",
             FindingKind::ClaimBelowObserved => "claim_below_observed",
             FindingKind::OverclaimedTotal => "overclaimed_total",
+            FindingKind::LeadsWithoutMoney => "leads_without_money",
+            FindingKind::SpendWithoutMoney => "spend_without_money",
+            FindingKind::Decoupling => "decoupling",
         }
     }
 
@@ -629,10 +641,16 @@ impl AlertKind {
     /// and `claim_below_observed`, which a target receives only when it lists it (gaps are
     /// reported by `run` itself, and a data gap every night would drown the alerts that
     /// matter; an under-claim is a data problem, not money going missing).
+    ///
+    /// `decoupling` too: it is a diagnosis for whoever reviews the metrics (the metric a
+    /// marketer reports stopped predicting money), usually beside an `activity_without_money`
+    /// alert for the same week, not a second page about the same money.
     pub fn sent_by_default(self) -> bool {
         !matches!(
             self,
-            AlertKind::Finding(FindingKind::DataGap | FindingKind::ClaimBelowObserved)
+            AlertKind::Finding(
+                FindingKind::DataGap | FindingKind::ClaimBelowObserved | FindingKind::Decoupling
+            )
         )
     }
 }

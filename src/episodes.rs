@@ -46,10 +46,13 @@ impl Episode {
             .iter()
             .filter_map(|f| match &f.detail {
                 FindingDetail::ActivityWithoutMoney(flag) => Some(flag.activity.growth),
+                FindingDetail::LeadsWithoutMoney(flag) => Some(flag.leads.growth),
                 FindingDetail::DataGap(_)
                 | FindingDetail::ClaimMismatch(_)
                 | FindingDetail::ClaimBelowObserved(_)
-                | FindingDetail::OverclaimedTotal(_) => None,
+                | FindingDetail::OverclaimedTotal(_)
+                | FindingDetail::SpendWithoutMoney(_)
+                | FindingDetail::Decoupling(_) => None,
             })
             .fold(f64::NEG_INFINITY, f64::max);
         if peak == f64::NEG_INFINITY { 0.0 } else { peak }
@@ -58,6 +61,20 @@ impl Episode {
     /// The spend over all flagged periods.
     pub fn spend(&self) -> crate::domain::Money {
         crate::domain::Money::from_micros(self.findings.iter().map(|f| f.spend.micros()).sum())
+    }
+
+    /// The money at stake over the episode ([`Finding::money_at_stake`]): the sum over its
+    /// periods, except for `spend_without_money`, whose latest period already holds the whole
+    /// streak's spend; `None` for data gaps, which are not about money.
+    pub fn money_at_stake(&self) -> Option<f64> {
+        match self.kind {
+            FindingKind::SpendWithoutMoney => self.latest().money_at_stake(),
+            _ => self
+                .findings
+                .iter()
+                .map(Finding::money_at_stake)
+                .sum::<Option<f64>>(),
+        }
     }
 
     #[allow(
@@ -112,7 +129,11 @@ fn subject(finding: &Finding) -> String {
             format!("{} by {}", check.metric.as_str(), check.claimed_by)
         }
         FindingDetail::OverclaimedTotal(overclaim) => overclaim.metric.as_str().to_string(),
-        FindingDetail::ActivityWithoutMoney(_) | FindingDetail::DataGap(_) => String::new(),
+        FindingDetail::ActivityWithoutMoney(_)
+        | FindingDetail::DataGap(_)
+        | FindingDetail::LeadsWithoutMoney(_)
+        | FindingDetail::SpendWithoutMoney(_)
+        | FindingDetail::Decoupling(_) => String::new(),
     }
 }
 
@@ -124,7 +145,10 @@ fn alertable(finding: &Finding) -> bool {
         FindingDetail::ActivityWithoutMoney(_)
         | FindingDetail::ClaimMismatch(_)
         | FindingDetail::ClaimBelowObserved(_)
-        | FindingDetail::OverclaimedTotal(_) => true,
+        | FindingDetail::OverclaimedTotal(_)
+        | FindingDetail::LeadsWithoutMoney(_)
+        | FindingDetail::SpendWithoutMoney(_)
+        | FindingDetail::Decoupling(_) => true,
         FindingDetail::DataGap(gap) => {
             !gap.reasons.iter().any(|r| {
                 matches!(
@@ -139,11 +163,28 @@ fn alertable(finding: &Finding) -> bool {
     }
 }
 
+/// Whether `finding` is an `activity_without_money` period that `leads_without_money` also
+/// flagged: the more specific kind speaks for both, so the owner gets one alert, naming the
+/// break (lead -> sale) and the activity that grew.
+fn folded_into_leads(finding: &Finding, analysis: &Analysis) -> bool {
+    finding.kind() == FindingKind::ActivityWithoutMoney
+        && analysis.findings.iter().any(|other| {
+            other.kind() == FindingKind::LeadsWithoutMoney
+                && other.channel == finding.channel
+                && other.period_start == finding.period_start
+        })
+}
+
 /// Groups the flagged periods of `analysis`, and its data gaps that more time alone will not
-/// fill, into episodes.
+/// fill, into episodes. An `activity_without_money` period also flagged `leads_without_money`
+/// joins only the latter's episode.
 pub fn find_episodes(analysis: &Analysis) -> Vec<Episode> {
     let g = analysis.granularity;
-    let mut flagged: Vec<&Finding> = analysis.findings.iter().filter(|f| alertable(f)).collect();
+    let mut flagged: Vec<&Finding> = analysis
+        .findings
+        .iter()
+        .filter(|f| alertable(f) && !folded_into_leads(f, analysis))
+        .collect();
     flagged.sort_by(|a, b| {
         (a.kind(), &a.channel, a.period_start).cmp(&(b.kind(), &b.channel, b.period_start))
     });

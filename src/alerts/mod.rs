@@ -29,7 +29,10 @@
 //!   `data_gap`, which a target gets only when it lists it;
 //! - `channels` (optional list): the channels this target wants (e.g. `["meta", "all"]`);
 //!   absent means all of them. A `source_down` alert is about a source, not a channel, and
-//!   passes this filter.
+//!   passes this filter;
+//! - `min_money_at_stake` (optional amount in the reporting currency): alerts with less money
+//!   at stake are not sent to this target; alerts without money at stake (`data_gap`,
+//!   `source_down`) pass.
 //!
 //! The keys of each kind are documented on [`SlackConfig`], [`TelegramConfig`] and
 //! [`WebhookConfig`].
@@ -162,6 +165,7 @@ impl AlertTargetConfig {
             kind: self.kind(),
             findings: filters.findings.map(<[String]>::to_vec),
             channels: filters.channels.map(<[String]>::to_vec),
+            min_money_at_stake: filters.min_money_at_stake,
             receiver,
             client,
         })
@@ -193,6 +197,7 @@ pub struct AlertTarget {
     kind: &'static str,
     findings: Option<Vec<String>>,
     channels: Option<Vec<String>>,
+    min_money_at_stake: Option<f64>,
     receiver: Box<dyn Receiver>,
     client: HttpClient,
 }
@@ -204,6 +209,7 @@ impl fmt::Debug for AlertTarget {
             .field("name", &self.name)
             .field("findings", &self.findings)
             .field("channels", &self.channels)
+            .field("min_money_at_stake", &self.min_money_at_stake)
             .field(self.kind, &self.receiver)
             .finish_non_exhaustive()
     }
@@ -238,6 +244,17 @@ impl AlertTarget {
                 .as_ref()
                 .is_none_or(|list| list.iter().any(|c| c == channel));
         finding_ok && channel_ok
+    }
+
+    /// Whether an alert with this much money at stake is worth this target's attention
+    /// (`min_money_at_stake`). An alert without money at stake (`data_gap`, `source_down`, a
+    /// resolved note of an episode no longer seen) always passes: it is about missing data or
+    /// a closed matter, not an amount.
+    pub fn wants_money(&self, money_at_stake: Option<f64>) -> bool {
+        match (self.min_money_at_stake, money_at_stake) {
+            (Some(min), Some(money)) => money >= min,
+            _ => true,
+        }
     }
 
     /// [`AlertTarget::wants`] for a whole message: digest and test events always pass.

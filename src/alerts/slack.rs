@@ -44,6 +44,9 @@ pub struct SlackConfig {
     pub findings: Option<Vec<String>>,
     /// Channels to send; absent: all.
     pub channels: Option<Vec<String>>,
+    /// Alerts about less money at stake than this (reporting currency) are not sent;
+    /// `data_gap` and `source_down` have no money at stake and always pass.
+    pub min_money_at_stake: Option<f64>,
     /// The environment variable holding the webhook URL (the URL is the secret).
     pub url_env: Option<String>,
     /// A file holding the webhook URL (surrounding whitespace is ignored).
@@ -171,6 +174,7 @@ impl TargetConfig for SlackConfig {
             name: &self.name,
             findings: self.findings.as_deref(),
             channels: self.channels.as_deref(),
+            min_money_at_stake: self.min_money_at_stake,
         }
     }
 

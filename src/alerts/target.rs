@@ -127,6 +127,8 @@ pub struct Filters<'a> {
     pub name: &'a str,
     pub findings: Option<&'a [String]>,
     pub channels: Option<&'a [String]>,
+    /// `min_money_at_stake`: in the reporting currency.
+    pub min_money_at_stake: Option<f64>,
 }
 
 impl Filters<'_> {
@@ -161,6 +163,15 @@ impl Filters<'_> {
                     );
                 }
             }
+        }
+        if let Some(min) = self.min_money_at_stake
+            && !(min.is_finite() && min >= 0.0)
+        {
+            problems.push_with_example(
+                format!("{key}.min_money_at_stake"),
+                format!("{min} is not an amount of zero or more in the reporting currency"),
+                "min_money_at_stake = 5000",
+            );
         }
         if let Some(channels) = self.channels {
             if channels.is_empty() {

@@ -50,6 +50,9 @@ pub struct TelegramConfig {
     pub findings: Option<Vec<String>>,
     /// Channels to send; absent: all.
     pub channels: Option<Vec<String>>,
+    /// Alerts about less money at stake than this (reporting currency) are not sent;
+    /// `data_gap` and `source_down` have no money at stake and always pass.
+    pub min_money_at_stake: Option<f64>,
     /// The environment variable holding the bot token (from @BotFather).
     pub token_env: Option<String>,
     /// A file holding the bot token.
@@ -248,6 +251,7 @@ impl TargetConfig for TelegramConfig {
             name: &self.name,
             findings: self.findings.as_deref(),
             channels: self.channels.as_deref(),
+            min_money_at_stake: self.min_money_at_stake,
         }
     }
 

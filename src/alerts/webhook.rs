@@ -54,6 +54,9 @@ pub struct WebhookConfig {
     pub findings: Option<Vec<String>>,
     /// Channels to send; absent: all.
     pub channels: Option<Vec<String>>,
+    /// Alerts about less money at stake than this (reporting currency) are not sent;
+    /// `data_gap` and `source_down` have no money at stake and always pass.
+    pub min_money_at_stake: Option<f64>,
     /// The environment variable holding the receiver's URL (treated as a secret: such URLs
     /// often carry a token).
     pub url_env: Option<String>,
@@ -264,6 +267,7 @@ impl TargetConfig for WebhookConfig {
             name: &self.name,
             findings: self.findings.as_deref(),
             channels: self.channels.as_deref(),
+            min_money_at_stake: self.min_money_at_stake,
         }
     }
 

@@ -23,6 +23,7 @@
 //! - [`rules`]: the default rule, activity without money, and where the chain broke;
 //! - [`lag`]: how many periods money follows activity per channel, the rule's `lag_periods`,
 //!   and whether a flagged period's money is not yet due or overdue;
+//! - [`chain`]: leads without money, spend without money, decoupling;
 //! - [`reconcile`]: what reports and platforms claim against what kassa observed
 //!   (`claim_mismatch`, `claim_below_observed`, `overclaimed_total`);
 //! - [`audit`]: the metric audit, which activity metric moves with money and which is a
@@ -46,6 +47,7 @@ use polars::prelude::*;
 use crate::domain::{Coverage, DateRange, Money, SuspiciousWindow};
 
 pub mod audit;
+pub mod chain;
 pub mod currency;
 mod daily;
 pub mod lag;
@@ -56,6 +58,7 @@ pub mod stats;
 
 pub use crate::domain::FindingKind;
 pub use audit::{AuditSettings, AuditVerdict, MetricAudit, MetricAuditRow};
+pub use chain::{ChainSettings, Decoupling, LeadsWithoutMoney, SpendWithoutMoney};
 pub use lag::{ChannelLag, LagPeriods, LagSettings, MetricLag, MoneyDue, MoneyTiming};
 pub use periods::{GapReason, Granularity};
 pub use reconcile::{
@@ -152,6 +155,9 @@ pub enum FindingDetail {
     ClaimMismatch(ClaimCheck),
     ClaimBelowObserved(ClaimCheck),
     OverclaimedTotal(Overclaim),
+    LeadsWithoutMoney(LeadsWithoutMoney),
+    SpendWithoutMoney(SpendWithoutMoney),
+    Decoupling(Decoupling),
 }
 
 impl FindingDetail {
@@ -162,6 +168,9 @@ impl FindingDetail {
             FindingDetail::ClaimMismatch(_) => FindingKind::ClaimMismatch,
             FindingDetail::ClaimBelowObserved(_) => FindingKind::ClaimBelowObserved,
             FindingDetail::OverclaimedTotal(_) => FindingKind::OverclaimedTotal,
+            FindingDetail::LeadsWithoutMoney(_) => FindingKind::LeadsWithoutMoney,
+            FindingDetail::SpendWithoutMoney(_) => FindingKind::SpendWithoutMoney,
+            FindingDetail::Decoupling(_) => FindingKind::Decoupling,
         }
     }
 }
@@ -184,6 +193,32 @@ pub struct Finding {
 impl Finding {
     pub fn kind(&self) -> FindingKind {
         self.detail.kind()
+    }
+
+    /// The money at stake, in the reporting currency: the spend of the period for findings
+    /// about activity (the whole streak's for `spend_without_money`); for a claim, the money
+    /// the claim and the observation disagree by (the gap itself for revenue and spend, the
+    /// ROAS gap times the spend for ROAS) or, for claimed counts and CPL, the spend paid on
+    /// the strength of the claim. `None` for a data gap: it is about missing data, not money.
+    pub fn money_at_stake(&self) -> Option<f64> {
+        use crate::domain::ClaimMetric;
+        let spend = self.spend.as_f64();
+        let claim = |metric: ClaimMetric, gap: f64| match metric {
+            ClaimMetric::Revenue | ClaimMetric::Spend => gap.abs(),
+            ClaimMetric::Roas => (gap * spend).abs(),
+            _ => spend,
+        };
+        match &self.detail {
+            FindingDetail::DataGap(_) => None,
+            FindingDetail::ActivityWithoutMoney(_)
+            | FindingDetail::LeadsWithoutMoney(_)
+            | FindingDetail::Decoupling(_) => Some(spend),
+            FindingDetail::SpendWithoutMoney(s) => Some(s.streak_spend.as_f64()),
+            FindingDetail::ClaimMismatch(c) | FindingDetail::ClaimBelowObserved(c) => {
+                Some(claim(c.metric, c.gap))
+            }
+            FindingDetail::OverclaimedTotal(o) => Some(claim(o.metric, o.gap)),
+        }
     }
 }
 
@@ -427,6 +462,10 @@ pub fn analyze_scans(
             }
         }
         lags.push(channel_lag);
+        // The chain rules read each period's own leads, spend and money (no lag).
+        let refs: Vec<&PeriodMetrics> = rows.iter().collect();
+        let chained = chain::chain_rules(&refs, settings, currency.as_deref(), &flags);
+        flags.extend(chained);
 
         for row in &mut rows {
             row.verdict = if !row.gaps.is_empty() {

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::audit::AuditSettings;
+use super::chain::ChainSettings;
 use super::currency::CurrencySettings;
 use super::lag::{LagSettings, MoneyTiming};
 use super::periods::Granularity;
@@ -115,6 +116,8 @@ pub struct RuleSettings {
     /// The metric audit's window, lags and minimum (`[analysis] audit_periods`,
     /// `max_lag_periods`, `min_periods`).
     pub audit: AuditSettings,
+    /// The chain rules: leads, spend without money, decoupling.
+    pub chain: ChainSettings,
 }
 
 impl Default for RuleSettings {
@@ -134,6 +137,7 @@ impl Default for RuleSettings {
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
             audit: AuditSettings::default(),
+            chain: ChainSettings::default(),
         }
     }
 }
@@ -196,7 +200,7 @@ pub fn growth(value: f64, baseline: f64) -> f64 {
     }
 }
 
-fn growth_of(
+pub(super) fn growth_of(
     metric: &str,
     value: f64,
     history: &[&PeriodMetrics],

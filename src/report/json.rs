@@ -223,7 +223,7 @@ struct FindingJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     money_due: Option<MoneyDueJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    metric: Option<&'static str>,
+    metric: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     claimed: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -237,7 +237,30 @@ struct FindingJson<'a> {
     claimed_by: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shares: Option<Vec<ShareJson<'a>>>,
+    /// `spend_without_money`: periods in the streak, its first period, its spend, the floor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    periods: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    streak_start: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    streak_spend: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spend_floor: Option<f64>,
+    /// `decoupling`: the activity metric, the money metric, the correlation with its n and
+    /// interval, the window's first period, the threshold and the activity's trend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    money_metric: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation: Option<&'a Correlation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    window_start: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity_trend: Option<f64>,
     spend: f64,
+    /// In the reporting currency; null for a data gap ([`Finding::money_at_stake`]).
+    money_at_stake: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     currency: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -267,7 +290,17 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             gap_ratio: None,
             claimed_by: None,
             shares: None,
+            periods: None,
+            streak_start: None,
+            streak_spend: None,
+            spend_floor: None,
+            money_metric: None,
+            correlation: None,
+            window_start: None,
+            threshold: None,
+            activity_trend: None,
             spend: f.spend.as_f64(),
+            money_at_stake: f.money_at_stake().and_then(finite),
             currency: f.currency.as_deref(),
             gaps: Vec::new(),
             reasons: Vec::new(),
@@ -281,6 +314,27 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
                 json.deals_won = flag.deals_won.as_ref();
                 json.chain_break = flag.chain_break;
                 json.money_due = flag.timing.map(MoneyDueJson::from);
+            }
+            FindingDetail::LeadsWithoutMoney(flag) => {
+                json.activity = flag.activity.as_ref();
+                json.money = Some(&flag.money);
+                json.leads = Some(&flag.leads);
+                json.deals_won = flag.deals_won.as_ref();
+                json.chain_break = Some(ChainBreak::LeadToSale);
+            }
+            FindingDetail::SpendWithoutMoney(s) => {
+                json.periods = Some(s.periods);
+                json.streak_start = Some(s.streak_start);
+                json.streak_spend = Some(s.streak_spend.as_f64());
+                json.spend_floor = Some(s.floor.as_f64());
+            }
+            FindingDetail::Decoupling(d) => {
+                json.metric = Some(&d.metric);
+                json.money_metric = Some(&d.money_metric);
+                json.correlation = Some(&d.correlation);
+                json.window_start = Some(d.window_start);
+                json.threshold = Some(d.threshold);
+                json.activity_trend = Some(d.activity_trend);
             }
             FindingDetail::DataGap(gap) => {
                 json.gaps = gap_words(&gap.reasons);
@@ -605,7 +659,7 @@ mod tests {
         );
         assert_eq!(
             json(&flag),
-            r#"{"kind":"activity_without_money","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","activity":{"metric":"reach","value":150.0,"baseline":100.0,"growth":0.5},"money":{"metric":"revenue","value":0.0,"baseline":0.0,"growth":0.0},"leads":{"metric":"leads","value":5.0,"baseline":0.0,"growth":null},"chain_break":"lead_to_sale","spend":3464.11,"currency":"USD","message":"words"}"#
+            r#"{"kind":"activity_without_money","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","activity":{"metric":"reach","value":150.0,"baseline":100.0,"growth":0.5},"money":{"metric":"revenue","value":0.0,"baseline":0.0,"growth":0.0},"leads":{"metric":"leads","value":5.0,"baseline":0.0,"growth":null},"chain_break":"lead_to_sale","spend":3464.11,"money_at_stake":3464.11,"currency":"USD","message":"words"}"#
         );
     }
 
@@ -625,7 +679,7 @@ mod tests {
         );
         assert_eq!(
             json(&gap),
-            r#"{"kind":"data_gap","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","spend":3464.11,"gaps":["the week has not ended yet (it ends 2025-03-16)","1 won deal without an amount, so revenue is unknown"],"reasons":["not_ended","won_without_amount"],"message":"words"}"#
+            r#"{"kind":"data_gap","channel":"meta","period_start":"2025-03-10","period_end":"2025-03-16","spend":3464.11,"money_at_stake":null,"gaps":["the week has not ended yet (it ends 2025-03-16)","1 won deal without an amount, so revenue is unknown"],"reasons":["not_ended","won_without_amount"],"message":"words"}"#
         );
     }
 }

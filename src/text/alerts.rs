@@ -56,6 +56,18 @@ fn kind_title(kind: FindingKind, updated: bool, locale: Locale) -> &'static str 
         (FindingKind::OverclaimedTotal, true, Locale::Ru) => {
             "Площадки по-прежнему приписывают себе одни и те же продажи"
         }
+        (FindingKind::LeadsWithoutMoney, false, Locale::En) => "Leads without money",
+        (FindingKind::LeadsWithoutMoney, true, Locale::En) => "Leads without money continue",
+        (FindingKind::LeadsWithoutMoney, false, Locale::Ru) => "Заявки без денег",
+        (FindingKind::LeadsWithoutMoney, true, Locale::Ru) => "Заявки без денег продолжаются",
+        (FindingKind::SpendWithoutMoney, false, Locale::En) => "Spend without a sale",
+        (FindingKind::SpendWithoutMoney, true, Locale::En) => "Still spend without a sale",
+        (FindingKind::SpendWithoutMoney, false, Locale::Ru) => "Расход без продаж",
+        (FindingKind::SpendWithoutMoney, true, Locale::Ru) => "Расход без продаж продолжается",
+        (FindingKind::Decoupling, false, Locale::En) => "Activity decoupled from money",
+        (FindingKind::Decoupling, true, Locale::En) => "Activity still decoupled from money",
+        (FindingKind::Decoupling, false, Locale::Ru) => "Активность оторвалась от денег",
+        (FindingKind::Decoupling, true, Locale::Ru) => "Активность по-прежнему оторвана от денег",
     }
 }
 
@@ -98,10 +110,17 @@ pub fn episode(e: &Episode, updated: bool, g: Granularity, locale: Locale) -> Al
             ),
         });
     }
+    let mut facts = facts(latest, e, g, locale);
+    if let Some(money) = e.money_at_stake() {
+        facts.push(Fact {
+            label: super::chain::money_at_stake_label(locale).to_string(),
+            value: format_money(money, latest.currency.as_deref(), locale),
+        });
+    }
     AlertWords {
         title,
         summary,
-        facts: facts(latest, e, g, locale),
+        facts,
         decision: decision(latest, locale).map(|d| match locale {
             Locale::En => format!("What to decide: {d}"),
             Locale::Ru => format!("Что сделать: {d}"),
@@ -198,6 +217,53 @@ fn facts(f: &Finding, e: &Episode, g: Granularity, locale: Locale) -> Vec<Fact> 
             }
             facts
         }
+        FindingDetail::LeadsWithoutMoney(flag) => {
+            let growth = |g: &crate::analysis::Growth| {
+                format!(
+                    "{} {}",
+                    metric_name(&g.metric, locale),
+                    signed_percent(g.growth, locale)
+                )
+            };
+            let mut facts = vec![fact(labels.activity, growth(&flag.leads))];
+            if let Some(a) = &flag.activity {
+                facts.push(fact(labels.activity, growth(a)));
+            }
+            facts.extend([
+                fact(labels.money, growth(&flag.money)),
+                spend,
+                periods,
+                fact(
+                    labels.chain,
+                    chain_break_label(ChainBreak::LeadToSale, locale).to_string(),
+                ),
+            ]);
+            facts
+        }
+        FindingDetail::SpendWithoutMoney(_) => vec![spend, periods],
+        FindingDetail::Decoupling(d) => vec![
+            fact(
+                labels.activity,
+                match locale {
+                    Locale::En => format!(
+                        "{} ~ {}: r = {} (n = {})",
+                        metric_name(&d.metric, locale),
+                        metric_name(&d.money_metric, locale),
+                        super::decimal(d.correlation.r, 2, locale),
+                        d.correlation.n
+                    ),
+                    Locale::Ru => format!(
+                        "{} ~ {}: корреляция {} (периодов: {})",
+                        metric_name(&d.metric, locale),
+                        metric_name(&d.money_metric, locale),
+                        super::decimal(d.correlation.r, 2, locale),
+                        d.correlation.n
+                    ),
+                },
+            ),
+            spend,
+            periods,
+        ],
         FindingDetail::DataGap(gap) => {
             let reasons = gap
                 .reasons
@@ -297,6 +363,55 @@ pub fn resolved(
         ),
         (Some(FindingKind::DataGap), Resolution::Cleared, Locale::Ru) => format!(
             "Данные уточнились, и пробела с {first_start} по {last_end} больше нет; прежнее оповещение можно не учитывать."
+        ),
+        (
+            Some(
+                kind @ (FindingKind::LeadsWithoutMoney
+                | FindingKind::SpendWithoutMoney
+                | FindingKind::Decoupling),
+            ),
+            Resolution::Ended(next),
+            Locale::En,
+        ) => format!(
+            "The episode of {} from {first_start} to {last_end} is over: the {noun} of {next} no longer shows it.",
+            kind_title(kind, false, locale).to_lowercase()
+        ),
+        (
+            Some(
+                kind @ (FindingKind::LeadsWithoutMoney
+                | FindingKind::SpendWithoutMoney
+                | FindingKind::Decoupling),
+            ),
+            Resolution::Ended(next),
+            Locale::Ru,
+        ) => format!(
+            "Эпизод «{}» с {first_start} по {last_end} закончился: за {} его уже не видно.",
+            kind_title(kind, false, locale),
+            next_ru(next)
+        ),
+        (
+            Some(
+                kind @ (FindingKind::LeadsWithoutMoney
+                | FindingKind::SpendWithoutMoney
+                | FindingKind::Decoupling),
+            ),
+            Resolution::Cleared,
+            Locale::En,
+        ) => format!(
+            "Restated data no longer shows {} from {first_start} to {last_end}; the earlier alert no longer applies.",
+            kind_title(kind, false, locale).to_lowercase()
+        ),
+        (
+            Some(
+                kind @ (FindingKind::LeadsWithoutMoney
+                | FindingKind::SpendWithoutMoney
+                | FindingKind::Decoupling),
+            ),
+            Resolution::Cleared,
+            Locale::Ru,
+        ) => format!(
+            "Данные уточнились, и эпизода «{}» с {first_start} по {last_end} больше не видно; прежнее оповещение можно не учитывать.",
+            kind_title(kind, false, locale)
         ),
         (
             Some(

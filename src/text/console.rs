@@ -156,7 +156,8 @@ pub fn run_analysis(flagged: usize, gaps: usize, locale: Locale) -> String {
     match locale {
         Locale::En => format!("analysis: {n} flagged {periods}, {gaps} without a verdict"),
         Locale::Ru => format!(
-            "анализ: активность без денег — {}, без оценки — {}",
+            // Every rule's flags, not only the default rule's: "с тревогой", not a kind's name.
+            "анализ: с тревогой — {}, без оценки — {}",
             PERIODS.count(n, locale),
             PERIODS.count(gaps as u64, locale)
         ),

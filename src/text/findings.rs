@@ -29,6 +29,11 @@ pub fn describe(f: &Finding, settings: &RuleSettings, locale: Locale) -> String 
             super::reconcile::claim_sentence(f, check, locale)
         }
         FindingDetail::OverclaimedTotal(o) => super::reconcile::overclaim_sentence(f, o, locale),
+        FindingDetail::LeadsWithoutMoney(flag) => {
+            super::chain::leads_sentence(f, flag, settings, locale)
+        }
+        FindingDetail::SpendWithoutMoney(s) => super::chain::spend_sentence(f, s, settings, locale),
+        FindingDetail::Decoupling(d) => super::chain::decoupling_sentence(f, d, settings, locale),
         FindingDetail::DataGap(gap) => {
             let g = settings.granularity;
             let reasons = gap
@@ -470,6 +475,11 @@ pub fn decision(f: &Finding, locale: Locale) -> Option<String> {
             _ => flag_decision(&f.channel, flag, locale),
         }),
         FindingDetail::DataGap(_) => None,
+        FindingDetail::LeadsWithoutMoney(_) => {
+            Some(super::chain::leads_decision(&f.channel, locale))
+        }
+        FindingDetail::SpendWithoutMoney(s) => Some(super::chain::spend_decision(f, s, locale)),
+        FindingDetail::Decoupling(d) => Some(super::chain::decoupling_decision(f, d, locale)),
         FindingDetail::ClaimMismatch(_)
         | FindingDetail::ClaimBelowObserved(_)
         | FindingDetail::OverclaimedTotal(_) => super::reconcile::decision(f, locale),

@@ -8,6 +8,7 @@
 //!   decision to consider;
 //! - [`alerts`]: everything alert-shaped: titles per finding kind and event, fact labels,
 //!   episode spans, the digest, resolved notes, the `alert-test` sample;
+//! - [`chain`]: leads without money, spend without money, decoupling, and money at stake;
 //! - [`reconcile`]: claims the till does not confirm, platforms counting the same sale, why a
 //!   claim has no verdict, the reconciliation table's words;
 //! - [`audit`]: the metric audit's heading, verdicts, their meaning and table columns;
@@ -50,6 +51,7 @@ use crate::domain::{DateRange, Locale};
 
 pub mod alerts;
 pub mod audit;
+pub mod chain;
 pub mod console;
 pub mod findings;
 pub mod reconcile;

@@ -188,6 +188,10 @@ pub fn summary(counts: &BTreeMap<FindingKind, usize>, g: Granularity, locale: Lo
                 FindingKind::ClaimMismatch
                     | FindingKind::ClaimBelowObserved
                     | FindingKind::OverclaimedTotal
+                    // The chain's kinds likewise: named when they happen.
+                    | FindingKind::LeadsWithoutMoney
+                    | FindingKind::SpendWithoutMoney
+                    | FindingKind::Decoupling
             );
             if reconciliation && n == 0 {
                 return None;
@@ -224,6 +228,30 @@ pub fn summary(counts: &BTreeMap<FindingKind, usize>, g: Granularity, locale: Lo
                 (FindingKind::OverclaimedTotal, Locale::Ru) => {
                     format!("площадки приписывают себе одни и те же продажи: {periods}")
                 }
+                (FindingKind::LeadsWithoutMoney, Locale::En) => {
+                    format!("{} of leads without money", PERIODS.count(n, locale))
+                }
+                (FindingKind::LeadsWithoutMoney, Locale::Ru) => {
+                    format!("заявки без денег: {}", PERIODS.count(n, locale))
+                }
+                (FindingKind::SpendWithoutMoney, Locale::En) => {
+                    format!("{} of spend without a sale", PERIODS.count(n, locale))
+                }
+                (FindingKind::SpendWithoutMoney, Locale::Ru) => {
+                    format!("расход без продаж: {}", PERIODS.count(n, locale))
+                }
+                (FindingKind::Decoupling, Locale::En) => {
+                    format!(
+                        "{} of activity decoupled from money",
+                        PERIODS.count(n, locale)
+                    )
+                }
+                (FindingKind::Decoupling, Locale::Ru) => {
+                    format!(
+                        "активность оторвалась от денег: {}",
+                        PERIODS.count(n, locale)
+                    )
+                }
             })
         })
         .collect();
@@ -246,6 +274,12 @@ pub fn marker(kind: FindingKind, locale: Locale) -> &'static str {
         (FindingKind::ClaimBelowObserved, Locale::En) => "low ",
         (FindingKind::ClaimMismatch | FindingKind::OverclaimedTotal, Locale::Ru) => "(≠)",
         (FindingKind::ClaimBelowObserved, Locale::Ru) => "(<)",
+        (FindingKind::LeadsWithoutMoney, Locale::En) => "LEAD",
+        (FindingKind::SpendWithoutMoney, Locale::En) => "SPEND",
+        (FindingKind::Decoupling, Locale::En) => "DECPL",
+        (FindingKind::LeadsWithoutMoney, Locale::Ru) => "(з)",
+        (FindingKind::SpendWithoutMoney, Locale::Ru) => "(р)",
+        (FindingKind::Decoupling, Locale::Ru) => "(~)",
     }
 }
 
@@ -258,6 +292,12 @@ pub fn verdict(kind: Option<FindingKind>, locale: Locale) -> &'static str {
         (None, Locale::En) => "clear",
         (Some(FindingKind::ActivityWithoutMoney), Locale::Ru) => "АКТИВНОСТЬ БЕЗ ДЕНЕГ",
         (Some(FindingKind::DataGap), Locale::Ru) => "нет оценки",
+        (Some(FindingKind::LeadsWithoutMoney), Locale::En) => "LEADS WITHOUT MONEY",
+        (Some(FindingKind::LeadsWithoutMoney), Locale::Ru) => "ЗАЯВКИ БЕЗ ДЕНЕГ",
+        (Some(FindingKind::SpendWithoutMoney), Locale::En) => "SPEND WITHOUT MONEY",
+        (Some(FindingKind::SpendWithoutMoney), Locale::Ru) => "РАСХОД БЕЗ ПРОДАЖ",
+        (Some(FindingKind::Decoupling), Locale::En) => "DECOUPLED",
+        (Some(FindingKind::Decoupling), Locale::Ru) => "ОТРЫВ ОТ ДЕНЕГ",
         // Claims have a table of their own; a period row never carries their verdicts.
         (
             Some(

@@ -160,6 +160,15 @@ fn the_demo_agrees_with_the_independent_python_oracle_on_every_week() {
     assert_eq!(backfill.code, 0, "{backfill:?}");
     let report = ws.kassa(&["analyze", "--format", "json"]).json();
 
+    // The oracle knows the default rule only: a judged period is flagged by it when an
+    // `activity_without_money` finding names it (the chain's rules flag periods of their own).
+    let by_default_rule = |channel: &Value, start: &Value| {
+        report["findings"].as_array().unwrap().iter().any(|f| {
+            f["kind"] == "activity_without_money"
+                && &f["channel"] == channel
+                && &f["period_start"] == start
+        })
+    };
     let judged: Vec<(String, String, bool)> = report["periods"]
         .as_array()
         .unwrap()
@@ -169,7 +178,7 @@ fn the_demo_agrees_with_the_independent_python_oracle_on_every_week() {
             (
                 p["channel"].as_str().unwrap().to_string(),
                 p["period_start"].as_str().unwrap().to_string(),
-                p["verdict"] == "flagged",
+                by_default_rule(&p["channel"], &p["period_start"]),
             )
         })
         .collect();
@@ -594,7 +603,8 @@ fn the_demo_replays_the_nights_and_shows_what_each_target_received() {
     );
     for expected in [
         "── night of 2025-03-17",
-        "team (episode.opened): Activity without money: Channel meta, week 2025-03-10 to 2025-03-16",
+        // meta's leads grew while its revenue fell: one alert, of the more specific kind.
+        "team (episode.opened): Leads without money: Channel meta, week 2025-03-10 to 2025-03-16",
         "── night of 2025-03-31",
         "owner (episode.resolved): Resolved: Channel meta, 2025-03-10 to 2025-03-23",
         "bi (episode.opened): Activity without money: Channel google, week 2025-05-19 to 2025-05-25",
@@ -605,7 +615,7 @@ fn the_demo_replays_the_nights_and_shows_what_each_target_received() {
         "── night of 2025-04-28",
         "team (episode.opened): A claim the till does not confirm: Channel meta, week 2025-04-21 to 2025-04-27",
         "claims 106 leads on channel meta for 2025-04-21..2025-04-27; the CRM recorded 44 (−58%)",
-        "21 alerts delivered (21 requests reached the receivers)",
+        "27 alerts delivered (27 requests reached the receivers)",
     ] {
         assert!(
             stdout.contains(expected),

@@ -13,6 +13,7 @@ mod analysis;
 mod audit;
 mod auth;
 mod bitrix24;
+mod chain;
 mod cli;
 mod command_line;
 mod config;

@@ -112,8 +112,9 @@ async fn ru_table_has_no_english() {
     );
     assert_russian("backfill", &backfill.stdout);
 
-    // The March episode opens on two channels, then ends; its two resolved notes are capped
-    // into one digest.
+    // The March episode opens on two channels, then ends; its two resolved notes and the
+    // total's activity without money of the next week (already over) are capped into one
+    // digest.
     let mut runs = String::new();
     for (night, cap) in [("2025-03-17", 10), ("2025-03-31", 1)] {
         configure(&ws, cap);
@@ -123,9 +124,9 @@ async fn ru_table_has_no_english() {
     }
     for expected in [
         "заново загружено",
-        "анализ: активность без денег — 2 периода",
-        "оповещение отправлено (team): Активность без денег",
-        "оповещение отправлено (team): Ещё 2 оповещения",
+        "анализ: с тревогой — 4 периода",
+        "оповещение отправлено (team): Заявки без денег",
+        "оповещение отправлено (team): Ещё 3 оповещения",
     ] {
         assert!(
             runs.contains(expected),
@@ -250,21 +251,23 @@ fn demo_ru_pulls_yandex_direct_vk_ads_and_amocrm() {
     let stdout = ru_demo();
     for expected in [
         "имитации Яндекс Директа (API отчётов) и VK Рекламы",
-        // The activity-without-money week is flagged on the VK Ads channel, alerted to every
-        // target, and resolved; the same on Yandex Direct in May.
-        "team (episode.opened): Активность без денег: Канал vk_ads, неделя с 2025-03-10 по 2025-03-16",
-        "owner (episode.opened): Активность без денег: Канал vk_ads, неделя с 2025-03-10 по 2025-03-16",
-        "bi (episode.opened): Активность без денег: Канал vk_ads, неделя с 2025-03-10 по 2025-03-16",
+        // The March week on the VK Ads channel, where leads grew and won revenue did not, is
+        // alerted once to every target as leads without money, and resolved; activity without
+        // money on Yandex Direct in May.
+        "team (episode.opened): Заявки без денег: Канал vk_ads, неделя с 2025-03-10 по 2025-03-16",
+        "owner (episode.opened): Заявки без денег: Канал vk_ads, неделя с 2025-03-10 по 2025-03-16",
+        "bi (episode.opened): Заявки без денег: Канал vk_ads, неделя с 2025-03-10 по 2025-03-16",
         "owner (episode.resolved): Эпизод закрыт: Канал vk_ads, с 2025-03-10 по 2025-03-23",
         "bi (episode.opened): Активность без денег: Канал yandex_direct, неделя с 2025-05-19 по 2025-05-25",
         // The alert bodies in Russian, money in roubles after the amount.
-        "показы выросли на 35% к среднему за 4 предыдущих недели",
+        "Показы тоже выросли на 35%.",
+        "Цепочка рвётся между заявкой и продажей",
         "Расход за неделю: 525\u{a0}368,70\u{a0}₽",
         "\"parse_mode\": \"HTML\"",
         // VK Ads' goals claim 2.5 times the leads amoCRM recorded one week.
         "team (episode.opened): Заявленное не подтверждает CRM: Канал vk_ads, неделя с 2025-04-21 по 2025-04-27",
         "Источник «vk», с 2025-04-21 по 2025-04-27, канал vk_ads: заявки — 106; в CRM — 44 (−58%)",
-        "За 14 ночных запусков отправлено 21 оповещение (до получателей дошёл 21 запрос)",
+        "За 14 ночных запусков отправлено 27 оповещений (до получателей дошло 27 запросов)",
         // Every platform was asked: Yandex's first report waited in the offline queue, VK Ads
         // issued one token for the whole demo (kept in the store), amoCRM listed its leads.
         "на 2 из них ответила очередь офлайн-отчётов: 201, затем 202",
@@ -328,7 +331,7 @@ fn demo_ru_has_no_english_framing() {
         "Демо kassa",
         "── ночной запуск 2025-03-17",
         "Эпизод закрыт: Канал vk_ads",
-        "За 14 ночных запусков отправлено 21 оповещение (до получателей дошёл 21 запрос)",
+        "За 14 ночных запусков отправлено 27 оповещений (до получателей дошло 27 запросов)",
         "Попробуйте сами:",
     ] {
         assert!(stdout.contains(expected), "{expected:?} missing:\n{stdout}");
