@@ -122,6 +122,7 @@ struct RawAnalysis {
     activity_growth_min: Option<f64>,
     money_metric: Option<String>,
     money_growth_max: Option<f64>,
+    returning_fall_periods: Option<i64>,
 }
 
 /// Whether a command reads the secrets the configuration names (sources' tokens, targets'
@@ -208,6 +209,7 @@ impl Settings {
             activity_growth_min: analysis.float("activity_growth_min"),
             money_metric: analysis.string("money_metric"),
             money_growth_max: analysis.float("money_growth_max"),
+            returning_fall_periods: analysis.int("returning_fall_periods"),
         };
         analysis.finish(&mut problems, &mut env_keys);
         let (timezone, mut rule) = validate_analysis(raw_analysis, &mut problems);
@@ -854,6 +856,18 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
         defaults.money_growth_max,
         "money_growth_max = 0.0",
     );
+    let returning_fall_periods = match raw.returning_fall_periods {
+        None => defaults.returning_fall_periods,
+        Some(n) if (1..=52).contains(&n) => n as usize,
+        Some(n) => {
+            problems.push_with_example(
+                "analysis.returning_fall_periods",
+                format!("{n} is out of range; use 1 to 52 periods"),
+                "returning_fall_periods = 3",
+            );
+            defaults.returning_fall_periods
+        }
+    };
     (
         timezone,
         RuleSettings {
@@ -863,6 +877,7 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             activity_growth_min,
             money_metric,
             money_growth_max,
+            returning_fall_periods,
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
         },

@@ -561,16 +561,19 @@ pub enum FindingKind {
     ClaimBelowObserved,
     /// Platforms together claim more purchases or revenue in a period than the CRM recorded.
     OverclaimedTotal,
+    /// Returning-customer revenue fell for several periods in a row while spend rose.
+    ReturningRevenueFalling,
 }
 
 impl FindingKind {
     /// Every kind, in the order reports list them.
-    pub const ALL: [FindingKind; 5] = [
+    pub const ALL: [FindingKind; 6] = [
         FindingKind::ActivityWithoutMoney,
         FindingKind::DataGap,
         FindingKind::ClaimMismatch,
         FindingKind::ClaimBelowObserved,
         FindingKind::OverclaimedTotal,
+        FindingKind::ReturningRevenueFalling,
     ];
 
     /// The kind's name on the wire (JSON `kind`, alert filters, metric labels).
@@ -581,6 +584,7 @@ impl FindingKind {
             FindingKind::ClaimMismatch => "claim_mismatch",
             FindingKind::ClaimBelowObserved => "claim_below_observed",
             FindingKind::OverclaimedTotal => "overclaimed_total",
+            FindingKind::ReturningRevenueFalling => "returning_revenue_falling",
         }
     }
 

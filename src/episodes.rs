@@ -49,7 +49,8 @@ impl Episode {
                 FindingDetail::DataGap(_)
                 | FindingDetail::ClaimMismatch(_)
                 | FindingDetail::ClaimBelowObserved(_)
-                | FindingDetail::OverclaimedTotal(_) => None,
+                | FindingDetail::OverclaimedTotal(_)
+                | FindingDetail::ReturningRevenueFalling(_) => None,
             })
             .fold(f64::NEG_INFINITY, f64::max);
         if peak == f64::NEG_INFINITY { 0.0 } else { peak }
@@ -112,7 +113,9 @@ fn subject(finding: &Finding) -> String {
             format!("{} by {}", check.metric.as_str(), check.claimed_by)
         }
         FindingDetail::OverclaimedTotal(overclaim) => overclaim.metric.as_str().to_string(),
-        FindingDetail::ActivityWithoutMoney(_) | FindingDetail::DataGap(_) => String::new(),
+        FindingDetail::ActivityWithoutMoney(_)
+        | FindingDetail::DataGap(_)
+        | FindingDetail::ReturningRevenueFalling(_) => String::new(),
     }
 }
 
@@ -124,7 +127,8 @@ fn alertable(finding: &Finding) -> bool {
         FindingDetail::ActivityWithoutMoney(_)
         | FindingDetail::ClaimMismatch(_)
         | FindingDetail::ClaimBelowObserved(_)
-        | FindingDetail::OverclaimedTotal(_) => true,
+        | FindingDetail::OverclaimedTotal(_)
+        | FindingDetail::ReturningRevenueFalling(_) => true,
         FindingDetail::DataGap(gap) => {
             !gap.reasons
                 .iter()

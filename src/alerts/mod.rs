@@ -115,6 +115,16 @@ impl AlertTargetConfig {
         self.spec().filters().name
     }
 
+    /// Which alerts the target takes, without resolving its secrets (for `analyze --replay`).
+    pub fn filter(&self) -> TargetFilter {
+        let filters = self.spec().filters();
+        TargetFilter {
+            name: filters.name.to_string(),
+            findings: filters.findings.map(<[String]>::to_vec),
+            channels: filters.channels.map(<[String]>::to_vec),
+        }
+    }
+
     /// Makes relative file paths relative to `base`, the configuration file's directory.
     pub fn resolve_paths(&mut self, base: &std::path::Path) {
         self.spec_mut().resolve_paths(base);
@@ -160,8 +170,7 @@ impl AlertTargetConfig {
         Ok(AlertTarget {
             name: name.clone(),
             kind: self.kind(),
-            findings: filters.findings.map(<[String]>::to_vec),
-            channels: filters.channels.map(<[String]>::to_vec),
+            filter: self.filter(),
             receiver,
             client,
         })
@@ -187,36 +196,15 @@ pub fn validate_all(configs: &[AlertTargetConfig], problems: &mut Problems) {
     }
 }
 
-/// A target ready to deliver: its filters, its receiver (with its secrets) and an HTTP client.
-pub struct AlertTarget {
-    name: String,
-    kind: &'static str,
+/// A target's name and filters (`findings`, `channels`): what it takes, without its secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetFilter {
+    pub name: String,
     findings: Option<Vec<String>>,
     channels: Option<Vec<String>>,
-    receiver: Box<dyn Receiver>,
-    client: HttpClient,
 }
 
-impl fmt::Debug for AlertTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The receivers' own Debug impls redact their URLs, tokens and keys.
-        f.debug_struct("AlertTarget")
-            .field("name", &self.name)
-            .field("findings", &self.findings)
-            .field("channels", &self.channels)
-            .field(self.kind, &self.receiver)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AlertTarget {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn kind(&self) -> &'static str {
-        self.kind
-    }
+impl TargetFilter {
     /// Whether this target wants alerts of this finding kind and channel (config keys
     /// `findings` and `channels`). Without `findings` a target gets every kind but `data_gap`
     /// ([`AlertKind::sent_by_default`]); without `channels`, every channel; `source_down`
@@ -238,6 +226,46 @@ impl AlertTarget {
                 .as_ref()
                 .is_none_or(|list| list.iter().any(|c| c == channel));
         finding_ok && channel_ok
+    }
+}
+
+/// A target ready to deliver: its filters, its receiver (with its secrets) and an HTTP client.
+pub struct AlertTarget {
+    name: String,
+    kind: &'static str,
+    filter: TargetFilter,
+    receiver: Box<dyn Receiver>,
+    client: HttpClient,
+}
+
+impl fmt::Debug for AlertTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The receivers' own Debug impls redact their URLs, tokens and keys.
+        f.debug_struct("AlertTarget")
+            .field("name", &self.name)
+            .field("findings", &self.filter.findings)
+            .field("channels", &self.filter.channels)
+            .field(self.kind, &self.receiver)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlertTarget {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    pub fn filter(&self) -> &TargetFilter {
+        &self.filter
+    }
+
+    /// [`TargetFilter::wants`].
+    pub fn wants(&self, finding_kind: &str, channel: &str) -> bool {
+        self.filter.wants(finding_kind, channel)
     }
 
     /// [`AlertTarget::wants`] for a whole message: digest and test events always pass.

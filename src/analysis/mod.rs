@@ -22,7 +22,9 @@
 //! - [`periods`]: granularity, the polars aggregation, why a period is incomplete;
 //! - [`rules`]: the default rule, activity without money, and where the chain broke;
 //! - [`reconcile`]: what reports and platforms claim against what kassa observed
-//!   (`claim_mismatch`, `claim_below_observed`, `overclaimed_total`).
+//!   (`claim_mismatch`, `claim_below_observed`, `overclaimed_total`);
+//! - [`meaning`]: the meaning layer (returning customers, deal size, conversion, days to win,
+//!   cost per won deal, ROMI, with trends) and `returning_revenue_falling`.
 //!
 //! A third frame, the report claims (the store's `claims` schema: `source`, `period_start`,
 //! `period_end`, `channel`, `metric`, `value_micros`, `currency`, `note`), and the ads frame's
@@ -42,12 +44,14 @@ use crate::domain::{Coverage, DateRange, Money, SuspiciousWindow};
 
 pub mod currency;
 mod daily;
+pub mod meaning;
 pub mod periods;
 pub mod reconcile;
 pub mod rules;
 pub mod stats;
 
 pub use crate::domain::FindingKind;
+pub use meaning::{MeaningMetric, MeaningRow, ReturningFalling, Trend};
 pub use periods::{GapReason, Granularity};
 pub use reconcile::{
     ClaimCheck, ClaimGap, ClaimOrigin, ClaimShare, ClaimVerdict, MinAbs, Overclaim,
@@ -143,6 +147,7 @@ pub enum FindingDetail {
     ClaimMismatch(ClaimCheck),
     ClaimBelowObserved(ClaimCheck),
     OverclaimedTotal(Overclaim),
+    ReturningRevenueFalling(ReturningFalling),
 }
 
 impl FindingDetail {
@@ -153,6 +158,7 @@ impl FindingDetail {
             FindingDetail::ClaimMismatch(_) => FindingKind::ClaimMismatch,
             FindingDetail::ClaimBelowObserved(_) => FindingKind::ClaimBelowObserved,
             FindingDetail::OverclaimedTotal(_) => FindingKind::OverclaimedTotal,
+            FindingDetail::ReturningRevenueFalling(_) => FindingKind::ReturningRevenueFalling,
         }
     }
 }
@@ -214,6 +220,8 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// Every claim whose dates meet the range, beside what kassa observed.
     pub reconciliation: Vec<ReconciliationRow>,
+    /// The meaning layer, one row per channel and period (in the order of `periods`).
+    pub meaning: Vec<MeaningRow>,
 }
 
 impl Analysis {
@@ -278,7 +286,7 @@ pub fn analyze_scans(
     today: NaiveDate,
 ) -> Result<Analysis, AnalysisError> {
     let ads = &daily::ads_by_day(scans.ads)?;
-    let deals = &daily::deals(scans.deals)?;
+    let deals = &meaning::mark_returning(daily::deals(scans.deals)?)?;
     let claims = &scans
         .claims
         .collect()
@@ -317,6 +325,7 @@ pub fn analyze_scans(
         })
         .collect();
     let sums = periods::aggregate(ads, deals, g, window)?;
+    let won = meaning::won_by_period(deals, g, window)?;
 
     let mut starts = Vec::new();
     let mut start = history_start;
@@ -334,6 +343,7 @@ pub fn analyze_scans(
     let channels: BTreeSet<&str> = sums.keys().map(|(c, _)| c.as_str()).collect();
     let mut findings = Vec::new();
     let mut table = Vec::new();
+    let mut meaning_rows = Vec::new();
     for channel in std::iter::once(ALL_CHANNELS).chain(channels.iter().copied()) {
         let mut rows = Vec::with_capacity(starts.len());
         for (i, &start) in starts.iter().enumerate() {
@@ -374,9 +384,18 @@ pub fn analyze_scans(
         // The rules, over the channel's whole history; every rule module adds its call here.
         let refs: Vec<&PeriodMetrics> = rows.iter().collect();
         let rules::RuleOutcome {
-            findings: flags,
+            findings: mut flags,
             unjudged,
         } = rules::activity_without_money(&refs, settings, currency.as_deref());
+        let (meaning_table, falling) = meaning::channel_meaning(
+            &rows,
+            &won,
+            settings.baseline_periods,
+            settings.returning_fall_periods,
+            currency.as_deref(),
+        );
+        flags.extend(falling);
+        meaning_rows.extend(meaning_table.into_iter().filter(|m| m.period_start >= from));
         for (start, metrics) in unjudged {
             if let Some(row) = rows.iter_mut().find(|r| r.period_start == start) {
                 row.gaps.push(GapReason::ActivityUnknown { metrics });
@@ -443,6 +462,7 @@ pub fn analyze_scans(
         periods: table,
         findings,
         reconciliation: reconciled.rows,
+        meaning: meaning_rows,
     })
 }
 

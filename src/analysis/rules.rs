@@ -97,6 +97,8 @@ pub struct RuleSettings {
     pub activity_growth_min: f64,
     pub money_metric: MoneyMetric,
     pub money_growth_max: f64,
+    /// `returning_revenue_falling`: periods in a row of falling returning-customer revenue.
+    pub returning_fall_periods: usize,
     pub reconciliation: ReconcileSettings,
     pub currency: CurrencySettings,
 }
@@ -114,6 +116,7 @@ impl Default for RuleSettings {
             activity_growth_min: 0.20,
             money_metric: MoneyMetric::Revenue,
             money_growth_max: 0.0,
+            returning_fall_periods: 3,
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
         }

@@ -29,6 +29,9 @@ pub fn describe(f: &Finding, settings: &RuleSettings, locale: Locale) -> String 
             super::reconcile::claim_sentence(f, check, locale)
         }
         FindingDetail::OverclaimedTotal(o) => super::reconcile::overclaim_sentence(f, o, locale),
+        FindingDetail::ReturningRevenueFalling(r) => {
+            super::meaning::falling_sentence(f, r, settings.granularity, locale)
+        }
         FindingDetail::DataGap(gap) => {
             let g = settings.granularity;
             let reasons = gap
@@ -382,6 +385,7 @@ pub fn decision(f: &Finding, locale: Locale) -> Option<String> {
         FindingDetail::ClaimMismatch(_)
         | FindingDetail::ClaimBelowObserved(_)
         | FindingDetail::OverclaimedTotal(_) => super::reconcile::decision(f, locale),
+        FindingDetail::ReturningRevenueFalling(_) => Some(super::meaning::falling_decision(locale)),
     }
 }
 

@@ -50,6 +50,7 @@ use crate::domain::{DateRange, Locale};
 pub mod alerts;
 pub mod console;
 pub mod findings;
+pub mod meaning;
 pub mod reconcile;
 pub mod report;
 

@@ -204,7 +204,8 @@ pub fn decision(f: &Finding, locale: Locale) -> Option<String> {
             Locale::Ru => "Оценивайте каналы по успешным сделкам в CRM, а не по сумме конверсий площадок.".to_string(),
         }),
         FindingDetail::ActivityWithoutMoney(_)
-        | FindingDetail::DataGap(_) => None,
+        | FindingDetail::DataGap(_)
+        | FindingDetail::ReturningRevenueFalling(_) => None,
     }
 }
 

@@ -222,6 +222,9 @@ pub fn summary(counts: &BTreeMap<FindingKind, usize>, g: Granularity, locale: Lo
                 (FindingKind::OverclaimedTotal, Locale::Ru) => {
                     format!("площадки приписывают себе одни и те же продажи: {periods}")
                 }
+                (FindingKind::ReturningRevenueFalling, _) => {
+                    super::meaning::falling_count(&periods, locale)
+                }
             })
         })
         .collect();
@@ -244,6 +247,8 @@ pub fn marker(kind: FindingKind, locale: Locale) -> &'static str {
         (FindingKind::ClaimBelowObserved, Locale::En) => "low ",
         (FindingKind::ClaimMismatch | FindingKind::OverclaimedTotal, Locale::Ru) => "(≠)",
         (FindingKind::ClaimBelowObserved, Locale::Ru) => "(<)",
+        (FindingKind::ReturningRevenueFalling, Locale::En) => "OLD ",
+        (FindingKind::ReturningRevenueFalling, Locale::Ru) => "(↓)",
     }
 }
 
@@ -256,6 +261,8 @@ pub fn verdict(kind: Option<FindingKind>, locale: Locale) -> &'static str {
         (None, Locale::En) => "clear",
         (Some(FindingKind::ActivityWithoutMoney), Locale::Ru) => "АКТИВНОСТЬ БЕЗ ДЕНЕГ",
         (Some(FindingKind::DataGap), Locale::Ru) => "нет оценки",
+        (Some(FindingKind::ReturningRevenueFalling), Locale::En) => "LOSING OLD CUSTOMERS",
+        (Some(FindingKind::ReturningRevenueFalling), Locale::Ru) => "УХОДЯТ СТАРЫЕ КЛИЕНТЫ",
         // Claims have a table of their own; a period row never carries their verdicts.
         (
             Some(
