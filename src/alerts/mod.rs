@@ -205,6 +205,15 @@ pub struct TargetFilter {
 }
 
 impl TargetFilter {
+    /// A target named `name` without filters: every kind sent by default, every channel.
+    pub fn everything_by_default(name: &str) -> TargetFilter {
+        TargetFilter {
+            name: name.to_string(),
+            findings: None,
+            channels: None,
+        }
+    }
+
     /// Whether this target wants alerts of this finding kind and channel (config keys
     /// `findings` and `channels`). Without `findings` a target gets every kind but `data_gap`
     /// ([`AlertKind::sent_by_default`]); without `channels`, every channel; `source_down`

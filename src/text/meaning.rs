@@ -115,3 +115,23 @@ pub fn falling_count(periods: &str, locale: Locale) -> String {
         Locale::Ru => format!("падение выручки от повторных клиентов: {periods}"),
     }
 }
+
+/// The line above a replay's alerts.
+pub fn replay_heading(from: NaiveDate, to: NaiveDate, alerts: usize, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!(
+            "Replay of the nightly runs from {from} to {to}: {alerts} alert(s) would have been sent."
+        ),
+        Locale::Ru => format!(
+            "Повтор ночных запусков с {from} по {to}: было бы отправлено оповещений — {alerts}."
+        ),
+    }
+}
+
+/// A replay in which no night would have sent anything.
+pub fn replay_none(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => "No night would have sent an alert with these settings.",
+        Locale::Ru => "С этими настройками ни одна ночь не отправила бы оповещений.",
+    }
+}

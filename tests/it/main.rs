@@ -25,6 +25,7 @@ mod google_ads;
 mod helpers;
 mod hubspot;
 mod layers;
+mod meaning;
 mod meta;
 mod network;
 mod outbox;
