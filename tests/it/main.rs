@@ -34,6 +34,7 @@ mod pipedrive;
 mod promises;
 mod properties;
 mod reconcile;
+mod replay;
 mod report;
 mod restatement;
 mod resume;
