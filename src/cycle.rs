@@ -13,6 +13,9 @@
 //! aside reports the target as broken (and exits 2); later runs do not. A source that fails
 //! `[alerting] source_down_after_runs` runs in a row raises a `source_down` alert, and a
 //! resolved note when it is pulled again; the count lives in the ledger between runs.
+//!
+//! [`replay`] (`kassa analyze --replay`) runs step 3's decisions night after night over the
+//! store as it is, with episode states kept in memory, and records and sends nothing.
 
 use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate};

@@ -39,7 +39,7 @@ pub fn to_table(
             .map_or_else(|| "-".to_string(), |s| format_money(s, currency, locale));
         let _ = writeln!(
             out,
-            "{}  {:<12} {:<8} {:<26} {:<10} {:>14}  {}",
+            "{}  {:<12} {:<16} {:<26} {:<10} {:>14}  {}",
             r.night,
             r.target,
             r.message.event.as_str(),
