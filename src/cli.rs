@@ -115,6 +115,10 @@ pub enum Command {
         /// `table` for people, `json` for other tools (see the README for the contract).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// List every alert the nightly run would have sent on each night from --from to --to,
+        /// over the store as it is, sending and recording nothing (to tune thresholds).
+        #[arg(long, requires_all = ["from", "to"])]
+        replay: bool,
     },
     /// The metric audit: which activity metric moves with money, and which is a ritual.
     Audit {
@@ -129,6 +133,9 @@ pub enum Command {
         /// `table` for people, `json` for other tools (see the README for the contract).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Never set: the audit has no replay (kept so `analyze` and `audit` share one arm).
+        #[arg(skip)]
+        replay: bool,
     },
     /// The nightly cycle: re-pull each source's lookback window, analyse, alert on what is new.
     Run {
@@ -416,12 +423,37 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 result
             })
         }
-        Command::Analyze { from, to, format } | Command::Audit { from, to, format } => {
+        Command::Analyze {
+            from,
+            to,
+            format,
+            replay,
+        }
+        | Command::Audit {
+            from,
+            to,
+            format,
+            replay,
+        } => {
             let audit = matches!(cli.command, Command::Audit { .. });
             // Reading only: no lock, no ledger created, no migration; works on a read-only store.
             let store = Store::open_read_only(&settings.store_path).with_context(|| {
                 format!("cannot open the store at {}", settings.store_path.display())
             })?;
+            if let (true, Some(from), Some(to)) = (replay, from, to) {
+                let (alerts, currency) = cycle::replay(&settings, &store, from, to)?;
+                let currency = currency.as_deref();
+                match format {
+                    Format::Table => outln!(
+                        "{}",
+                        report::replay::to_table(&alerts, from, to, currency, locale).trim_end()
+                    ),
+                    Format::Json => {
+                        outln!("{}", report::replay::to_json(&alerts, from, to, currency))
+                    }
+                }
+                return Ok(Outcome::Success);
+            }
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
             let locale = settings.alerting.locale;
             match (format, audit) {

@@ -131,6 +131,7 @@ struct RawAnalysis {
     spend_without_money_periods: Option<i64>,
     decoupling_window: Option<i64>,
     decoupling_max_r: Option<f64>,
+    returning_fall_periods: Option<i64>,
 }
 
 /// Whether a command reads the secrets the configuration names (sources' tokens, targets'
@@ -225,6 +226,7 @@ impl Settings {
             spend_without_money_periods: analysis.int("spend_without_money_periods"),
             decoupling_window: analysis.int("decoupling_window"),
             decoupling_max_r: analysis.float("decoupling_max_r"),
+            returning_fall_periods: analysis.int("returning_fall_periods"),
         };
         analysis.finish(&mut problems, &mut env_keys);
         let (timezone, mut rule) = validate_analysis(raw_analysis, &mut problems);
@@ -876,6 +878,18 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
     let lag = validate_lag(raw.lag_periods, raw.max_lag_periods, granularity, problems);
     let mut audit = audit;
     audit.max_lag = lag.max_lag(granularity);
+    let returning_fall_periods = match raw.returning_fall_periods {
+        None => defaults.returning_fall_periods,
+        Some(n) if (1..=52).contains(&n) => n as usize,
+        Some(n) => {
+            problems.push_with_example(
+                "analysis.returning_fall_periods",
+                format!("{n} is out of range; use 1 to 52 periods"),
+                "returning_fall_periods = 3",
+            );
+            defaults.returning_fall_periods
+        }
+    };
     (
         timezone,
         RuleSettings {
@@ -886,6 +900,7 @@ fn validate_analysis(raw: RawAnalysis, problems: &mut Problems) -> (Tz, RuleSett
             money_metric,
             money_growth_max,
             lag,
+            returning_fall_periods,
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
             audit,

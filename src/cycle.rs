@@ -13,19 +13,23 @@
 //! aside reports the target as broken (and exits 2); later runs do not. A source that fails
 //! `[alerting] source_down_after_runs` runs in a row raises a `source_down` alert, and a
 //! resolved note when it is pulled again; the count lives in the ledger between runs.
+//!
+//! [`replay`] (`kassa analyze --replay`) runs step 3's decisions night after night over the
+//! store as it is, with episode states kept in memory, and records and sends nothing.
 
 use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate};
 use serde_json::json;
 
-use crate::alerts::{AlertError, AlertEvent, AlertMessage, AlertTarget};
-use crate::analysis::{ALL_CHANNELS, FindingKind};
+use crate::alerts::{AlertError, AlertEvent, AlertMessage, AlertTarget, TargetFilter};
+use crate::analysis::{ALL_CHANNELS, Analysis, FindingKind};
 use crate::clock::{At, Clock};
 use crate::config::Settings;
-use crate::domain::{AlertKind, DateRange, Locale};
+use crate::domain::{AlertKind, DateRange, EpisodeState, Locale};
 use crate::episodes::{self, Change, Episode, SourceChange};
 use crate::pipeline::{self, SourceOutcome};
 use crate::report;
+use crate::report::replay::Replayed;
 use crate::store::{NewOutboxItem, Store};
 use crate::text;
 
@@ -173,37 +177,8 @@ pub async fn run_cycle(
         let states = store
             .episode_states()
             .context("cannot read episode states")?;
-        let found = episodes::find_episodes(analysis);
-        let recent_from = episodes::window_start(
-            settings.rule.granularity,
-            today,
-            settings.alerting.window_periods,
-        );
-        plan = episodes::plan(
-            &found,
-            &states,
-            recent_from,
-            settings.alerting.update_min_growth,
-        );
-        // A window whose re-pull answered with less than the store held resolves nothing:
-        // the "resolved" note waits until the window is accepted or re-pulled whole.
-        let suspicious: Vec<DateRange> = store
-            .suspicious_windows(&names)
-            .context("cannot read the suspicious windows from the ledger")?
-            .into_iter()
-            .map(|w| w.range)
-            .collect();
-        for state in episodes::hold_resolutions(&mut plan, &suspicious, settings.rule.granularity) {
-            tracing::warn!(
-                episode = %state.key,
-                "the episode is not resolved: its periods overlap a suspicious re-pull; it stays open until that window is re-pulled whole or accepted with `kassa backfill --accept-empty`"
-            );
-        }
-        messages.extend(
-            plan.changes
-                .iter()
-                .map(|c| (message_for(c, settings), money_at_stake(c))),
-        );
+        let suspicious = suspicious_windows(store, &names)?;
+        (plan, messages) = decide(settings, analysis, &states, &suspicious, today);
     }
     // A source that failed run after run, or is back after that.
     let ran: Vec<(&str, Option<String>)> = outcome
@@ -225,7 +200,6 @@ pub async fn run_cycle(
             .iter()
             .map(|c| (source_message(c, settings.alerting.locale), None)),
     );
-    by_money_at_stake(&mut messages);
     // This run's state of a source where it changed, the ledger's otherwise.
     outcome.sources_down = names
         .iter()
@@ -238,26 +212,13 @@ pub async fn run_cycle(
         })
         .count();
     let mut items = Vec::new();
-    for target in targets {
-        let wanted: Vec<&AlertMessage> = messages
-            .iter()
-            .filter(|(m, money)| {
-                target.wants(&m.finding_kind, &m.channel) && target.wants_money(*money)
-            })
-            .map(|(m, _)| m)
-            .collect();
-        for message in capped(
-            &wanted,
-            settings.alerting.max_per_run,
-            today,
-            settings.alerting.locale,
-        ) {
-            items.push(NewOutboxItem {
-                target: target.name().to_string(),
-                message_id: message.id.clone(),
-                message: serde_json::to_string(&message).context("cannot serialise an alert")?,
-            });
-        }
+    let filters: Vec<&TargetFilter> = targets.iter().map(AlertTarget::filter).collect();
+    for (target, message, _) in addressed(&filters, &messages, settings, today) {
+        items.push(NewOutboxItem {
+            target,
+            message_id: message.id.clone(),
+            message: serde_json::to_string(&message).context("cannot serialise an alert")?,
+        });
     }
     outcome.recorded = store
         .record_alerts(&plan.states, &health, &items)
@@ -271,6 +232,159 @@ pub async fn run_cycle(
 
     // 4. Deliver what is pending, including what earlier runs could not deliver.
     finish_delivery(store, targets, settings.alerting.dead_after_runs, outcome).await
+}
+
+/// Windows whose re-pull answered with less than the store held: they resolve nothing.
+fn suspicious_windows(store: &Store, names: &[&str]) -> Result<Vec<DateRange>> {
+    Ok(store
+        .suspicious_windows(names)
+        .context("cannot read the suspicious windows from the ledger")?
+        .into_iter()
+        .map(|w| w.range)
+        .collect())
+}
+
+/// What one night says about the analysis: the episodes compared with the stored `states`
+/// (the plan, with the states to store) and one message per change, before any target's
+/// filter. The nightly cycle and `analyze --replay` both decide here.
+fn decide(
+    settings: &Settings,
+    analysis: &Analysis,
+    states: &[EpisodeState],
+    suspicious: &[DateRange],
+    today: NaiveDate,
+) -> (episodes::Plan, Vec<(AlertMessage, Option<f64>)>) {
+    let found = episodes::find_episodes(analysis);
+    let recent_from = episodes::window_start(
+        settings.rule.granularity,
+        today,
+        settings.alerting.window_periods,
+    );
+    let mut plan = episodes::plan(
+        &found,
+        states,
+        recent_from,
+        settings.alerting.update_min_growth,
+    );
+    // A window whose re-pull answered with less than the store held resolves nothing: the
+    // "resolved" note waits until the window is accepted or re-pulled whole.
+    for state in episodes::hold_resolutions(&mut plan, suspicious, settings.rule.granularity) {
+        tracing::warn!(
+            episode = %state.key,
+            "the episode is not resolved: its periods overlap a suspicious re-pull; it stays open until that window is re-pulled whole or accepted with `kassa backfill --accept-empty`"
+        );
+    }
+    let messages = plan
+        .changes
+        .iter()
+        .map(|c| (message_for(c, settings), money_at_stake(c)))
+        .collect();
+    (plan, messages)
+}
+
+/// The messages each target takes (its filters), at most `max_per_run` of them with the rest
+/// in one digest, as (target name, message) in the order they are recorded.
+fn addressed(
+    targets: &[&TargetFilter],
+    messages: &[(AlertMessage, Option<f64>)],
+    settings: &Settings,
+    today: NaiveDate,
+) -> Vec<(String, AlertMessage, Option<f64>)> {
+    let mut ordered: Vec<&(AlertMessage, Option<f64>)> = messages.iter().collect();
+    by_money_at_stake(&mut ordered);
+    let mut out = Vec::new();
+    for target in targets {
+        let wanted: Vec<&AlertMessage> = ordered
+            .iter()
+            .filter(|(m, money)| {
+                target.wants(&m.finding_kind, &m.channel) && target.wants_money(*money)
+            })
+            .map(|(m, _)| m)
+            .collect();
+        for message in capped(
+            &wanted,
+            settings.alerting.max_per_run,
+            today,
+            settings.alerting.locale,
+        ) {
+            let money = messages
+                .iter()
+                .find(|(m, _)| m.id == message.id)
+                .and_then(|(_, money)| *money);
+            out.push((target.name.clone(), message, money));
+        }
+    }
+    out
+}
+
+/// `kassa analyze --replay`: every night from `from` to `to`, what the nightly run would have
+/// recorded for each target, over the store as it is (no pull, nothing written: no outbox,
+/// no episode states, no ledger). Episode states start empty, as on a first night, and carry
+/// from night to night in memory; the decisions are the nightly cycle's own ([`decide`],
+/// [`addressed`]). Sources' health is not replayed: nothing is pulled. Without any
+/// `[[alerts]]` target, one that takes every kind it would by default stands in, named `-`.
+/// Returns the alerts in order, and the reporting currency of the last night's analysis.
+pub fn replay(
+    settings: &Settings,
+    store: &Store,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(Vec<Replayed>, Option<String>)> {
+    if from > to {
+        anyhow::bail!("--from {from} is after --to {to}");
+    }
+    let mut filters: Vec<TargetFilter> = settings.alerts.iter().map(|a| a.filter()).collect();
+    if filters.is_empty() {
+        filters.push(TargetFilter::everything_by_default("-"));
+    }
+    let filters: Vec<&TargetFilter> = filters.iter().collect();
+    let names: Vec<&str> = settings.sources.iter().map(|s| s.name()).collect();
+    let suspicious = suspicious_windows(store, &names)?;
+    let mut states: Vec<EpisodeState> = Vec::new();
+    let mut out = Vec::new();
+    let mut currency = None;
+    let mut night = from;
+    while night <= to {
+        let clock = Clock::resolve(night.into(), settings.timezone)
+            .with_context(|| format!("cannot replay the night of {night}"))?;
+        let yesterday = night.pred_opt().context("today is the first day of time")?;
+        let analysis =
+            match pipeline::analyze_as_of(settings, store, None, Some(yesterday), &clock, &[]) {
+                Ok(analysis) => analysis,
+                // Nights before the store's first day have nothing to analyse.
+                Err(error)
+                    if store
+                        .coverage(&names)?
+                        .iter()
+                        .all(|c| c.ranges.iter().all(|r| r.start >= night)) =>
+                {
+                    tracing::debug!("night {night}: nothing to analyse yet: {error:#}");
+                    night = night.succ_opt().context("the end of time")?;
+                    continue;
+                }
+                Err(error) => {
+                    return Err(error.context(format!("cannot replay the night of {night}")));
+                }
+            };
+        let (plan, messages) = decide(settings, &analysis, &states, &suspicious, night);
+        currency.clone_from(&analysis.currency);
+        for state in plan.states {
+            match states.iter_mut().find(|s| s.key == state.key) {
+                Some(stored) => *stored = state,
+                None => states.push(state),
+            }
+        }
+        for (target, message, money_at_stake) in addressed(&filters, &messages, settings, night) {
+            out.push(Replayed {
+                night,
+                target,
+                message,
+                money_at_stake,
+            });
+        }
+        night = night.succ_opt().context("the end of time")?;
+    }
+    Ok((out, currency))
 }
 
 async fn finish_delivery(
@@ -452,7 +566,7 @@ fn money_at_stake(change: &Change) -> Option<f64> {
 /// Orders a run's alerts by money at stake, largest first; alerts without money at stake
 /// (data gaps, sources down) follow in the order they came. The cap keeps the first ones
 /// whole and folds the rest into the digest, so the small amounts are the ones folded.
-fn by_money_at_stake(messages: &mut [(AlertMessage, Option<f64>)]) {
+fn by_money_at_stake(messages: &mut [&(AlertMessage, Option<f64>)]) {
     messages.sort_by(|(_, a), (_, b)| match (a, b) {
         (Some(a), Some(b)) => b.total_cmp(a),
         (Some(_), None) => std::cmp::Ordering::Less,

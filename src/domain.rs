@@ -567,11 +567,13 @@ pub enum FindingKind {
     SpendWithoutMoney,
     /// Activity and money stopped moving together while activity rises.
     Decoupling,
+    /// Returning-customer revenue fell for several periods in a row while spend rose.
+    ReturningRevenueFalling,
 }
 
 impl FindingKind {
     /// Every kind, in the order reports list them.
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::ActivityWithoutMoney,
         FindingKind::DataGap,
         FindingKind::ClaimMismatch,
@@ -580,6 +582,7 @@ impl FindingKind {
         FindingKind::LeadsWithoutMoney,
         FindingKind::SpendWithoutMoney,
         FindingKind::Decoupling,
+        FindingKind::ReturningRevenueFalling,
     ];
 
     /// The kind's name on the wire (JSON `kind`, alert filters, metric labels).
@@ -593,6 +596,7 @@ impl FindingKind {
             FindingKind::LeadsWithoutMoney => "leads_without_money",
             FindingKind::SpendWithoutMoney => "spend_without_money",
             FindingKind::Decoupling => "decoupling",
+            FindingKind::ReturningRevenueFalling => "returning_revenue_falling",
         }
     }
 

@@ -52,7 +52,8 @@ impl Episode {
                 | FindingDetail::ClaimBelowObserved(_)
                 | FindingDetail::OverclaimedTotal(_)
                 | FindingDetail::SpendWithoutMoney(_)
-                | FindingDetail::Decoupling(_) => None,
+                | FindingDetail::Decoupling(_)
+                | FindingDetail::ReturningRevenueFalling(_) => None,
             })
             .fold(f64::NEG_INFINITY, f64::max);
         if peak == f64::NEG_INFINITY { 0.0 } else { peak }
@@ -133,7 +134,8 @@ fn subject(finding: &Finding) -> String {
         | FindingDetail::DataGap(_)
         | FindingDetail::LeadsWithoutMoney(_)
         | FindingDetail::SpendWithoutMoney(_)
-        | FindingDetail::Decoupling(_) => String::new(),
+        | FindingDetail::Decoupling(_)
+        | FindingDetail::ReturningRevenueFalling(_) => String::new(),
     }
 }
 
@@ -148,7 +150,8 @@ fn alertable(finding: &Finding) -> bool {
         | FindingDetail::OverclaimedTotal(_)
         | FindingDetail::LeadsWithoutMoney(_)
         | FindingDetail::SpendWithoutMoney(_)
-        | FindingDetail::Decoupling(_) => true,
+        | FindingDetail::Decoupling(_)
+        | FindingDetail::ReturningRevenueFalling(_) => true,
         FindingDetail::DataGap(gap) => {
             !gap.reasons.iter().any(|r| {
                 matches!(

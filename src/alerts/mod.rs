@@ -118,6 +118,17 @@ impl AlertTargetConfig {
         self.spec().filters().name
     }
 
+    /// Which alerts the target takes, without resolving its secrets (for `analyze --replay`).
+    pub fn filter(&self) -> TargetFilter {
+        let filters = self.spec().filters();
+        TargetFilter {
+            name: filters.name.to_string(),
+            findings: filters.findings.map(<[String]>::to_vec),
+            channels: filters.channels.map(<[String]>::to_vec),
+            min_money_at_stake: filters.min_money_at_stake,
+        }
+    }
+
     /// Makes relative file paths relative to `base`, the configuration file's directory.
     pub fn resolve_paths(&mut self, base: &std::path::Path) {
         self.spec_mut().resolve_paths(base);
@@ -163,9 +174,7 @@ impl AlertTargetConfig {
         Ok(AlertTarget {
             name: name.clone(),
             kind: self.kind(),
-            findings: filters.findings.map(<[String]>::to_vec),
-            channels: filters.channels.map(<[String]>::to_vec),
-            min_money_at_stake: filters.min_money_at_stake,
+            filter: self.filter(),
             receiver,
             client,
         })
@@ -191,38 +200,26 @@ pub fn validate_all(configs: &[AlertTargetConfig], problems: &mut Problems) {
     }
 }
 
-/// A target ready to deliver: its filters, its receiver (with its secrets) and an HTTP client.
-pub struct AlertTarget {
-    name: String,
-    kind: &'static str,
+/// A target's name and filters (`findings`, `channels`): what it takes, without its secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetFilter {
+    pub name: String,
     findings: Option<Vec<String>>,
     channels: Option<Vec<String>>,
     min_money_at_stake: Option<f64>,
-    receiver: Box<dyn Receiver>,
-    client: HttpClient,
 }
 
-impl fmt::Debug for AlertTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The receivers' own Debug impls redact their URLs, tokens and keys.
-        f.debug_struct("AlertTarget")
-            .field("name", &self.name)
-            .field("findings", &self.findings)
-            .field("channels", &self.channels)
-            .field("min_money_at_stake", &self.min_money_at_stake)
-            .field(self.kind, &self.receiver)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AlertTarget {
-    pub fn name(&self) -> &str {
-        &self.name
+impl TargetFilter {
+    /// A target named `name` without filters: every kind sent by default, every channel.
+    pub fn everything_by_default(name: &str) -> TargetFilter {
+        TargetFilter {
+            name: name.to_string(),
+            findings: None,
+            channels: None,
+            min_money_at_stake: None,
+        }
     }
 
-    pub fn kind(&self) -> &'static str {
-        self.kind
-    }
     /// Whether this target wants alerts of this finding kind and channel (config keys
     /// `findings` and `channels`). Without `findings` a target gets every kind but `data_gap`
     /// ([`AlertKind::sent_by_default`]); without `channels`, every channel; `source_down`
@@ -255,6 +252,47 @@ impl AlertTarget {
             (Some(min), Some(money)) => money >= min,
             _ => true,
         }
+    }
+}
+
+/// A target ready to deliver: its filters, its receiver (with its secrets) and an HTTP client.
+pub struct AlertTarget {
+    name: String,
+    kind: &'static str,
+    filter: TargetFilter,
+    receiver: Box<dyn Receiver>,
+    client: HttpClient,
+}
+
+impl fmt::Debug for AlertTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The receivers' own Debug impls redact their URLs, tokens and keys.
+        f.debug_struct("AlertTarget")
+            .field("name", &self.name)
+            .field("findings", &self.filter.findings)
+            .field("channels", &self.filter.channels)
+            .field("min_money_at_stake", &self.filter.min_money_at_stake)
+            .field(self.kind, &self.receiver)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlertTarget {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    pub fn filter(&self) -> &TargetFilter {
+        &self.filter
+    }
+
+    /// [`TargetFilter::wants`].
+    pub fn wants(&self, finding_kind: &str, channel: &str) -> bool {
+        self.filter.wants(finding_kind, channel)
     }
 
     /// [`AlertTarget::wants`] for a whole message: digest and test events always pass.

@@ -100,6 +100,7 @@ pub(super) fn deals(scan: LazyFrame) -> Result<DataFrame, AnalysisError> {
         col("status"),
         col("amount_micros"),
         col("currency"),
+        col("customer_id"),
     ])
     .collect()
     .map_err(at("reading the deals"))

@@ -29,6 +29,8 @@
 //! - [`audit`]: the metric audit, which activity metric moves with money and which is a
 //!   ritual (read from the period table; it judges metrics, not periods, so it makes no
 //!   findings).
+//! - [`meaning`]: the meaning layer (returning customers, deal size, conversion, days to win,
+//!   cost per won deal, ROMI, with trends) and `returning_revenue_falling`.
 //!
 //! A third frame, the report claims (the store's `claims` schema: `source`, `period_start`,
 //! `period_end`, `channel`, `metric`, `value_micros`, `currency`, `note`), and the ads frame's
@@ -51,6 +53,7 @@ pub mod chain;
 pub mod currency;
 mod daily;
 pub mod lag;
+pub mod meaning;
 pub mod periods;
 pub mod reconcile;
 pub mod rules;
@@ -60,6 +63,7 @@ pub use crate::domain::FindingKind;
 pub use audit::{AuditSettings, AuditVerdict, MetricAudit, MetricAuditRow};
 pub use chain::{ChainSettings, Decoupling, LeadsWithoutMoney, SpendWithoutMoney};
 pub use lag::{ChannelLag, LagPeriods, LagSettings, MetricLag, MoneyDue, MoneyTiming};
+pub use meaning::{MeaningMetric, MeaningRow, ReturningFalling, Trend};
 pub use periods::{GapReason, Granularity};
 pub use reconcile::{
     ClaimCheck, ClaimGap, ClaimOrigin, ClaimShare, ClaimVerdict, MinAbs, Overclaim,
@@ -158,6 +162,7 @@ pub enum FindingDetail {
     LeadsWithoutMoney(LeadsWithoutMoney),
     SpendWithoutMoney(SpendWithoutMoney),
     Decoupling(Decoupling),
+    ReturningRevenueFalling(ReturningFalling),
 }
 
 impl FindingDetail {
@@ -171,6 +176,7 @@ impl FindingDetail {
             FindingDetail::LeadsWithoutMoney(_) => FindingKind::LeadsWithoutMoney,
             FindingDetail::SpendWithoutMoney(_) => FindingKind::SpendWithoutMoney,
             FindingDetail::Decoupling(_) => FindingKind::Decoupling,
+            FindingDetail::ReturningRevenueFalling(_) => FindingKind::ReturningRevenueFalling,
         }
     }
 }
@@ -212,7 +218,8 @@ impl Finding {
             FindingDetail::DataGap(_) => None,
             FindingDetail::ActivityWithoutMoney(_)
             | FindingDetail::LeadsWithoutMoney(_)
-            | FindingDetail::Decoupling(_) => Some(spend),
+            | FindingDetail::Decoupling(_)
+            | FindingDetail::ReturningRevenueFalling(_) => Some(spend),
             FindingDetail::SpendWithoutMoney(s) => Some(s.streak_spend.as_f64()),
             FindingDetail::ClaimMismatch(c) | FindingDetail::ClaimBelowObserved(c) => {
                 Some(claim(c.metric, c.gap))
@@ -262,6 +269,8 @@ pub struct Analysis {
     pub metric_audit: MetricAudit,
     /// Per channel (the total first), how many periods its money follows its activity.
     pub lags: Vec<ChannelLag>,
+    /// The meaning layer, one row per channel and period (in the order of `periods`).
+    pub meaning: Vec<MeaningRow>,
 }
 
 impl Analysis {
@@ -326,7 +335,7 @@ pub fn analyze_scans(
     today: NaiveDate,
 ) -> Result<Analysis, AnalysisError> {
     let ads = &daily::ads_by_day(scans.ads)?;
-    let deals = &daily::deals(scans.deals)?;
+    let deals = &meaning::mark_returning(daily::deals(scans.deals)?)?;
     let claims = &scans
         .claims
         .collect()
@@ -370,6 +379,7 @@ pub fn analyze_scans(
         })
         .collect();
     let sums = periods::aggregate(ads, deals, g, window)?;
+    let won = meaning::won_by_period(deals, g, window)?;
 
     let mut starts = Vec::new();
     let mut start = history_start;
@@ -388,6 +398,7 @@ pub fn analyze_scans(
     let mut findings = Vec::new();
     let mut table = Vec::new();
     let mut lags = Vec::new();
+    let mut meaning_rows = Vec::new();
     for channel in std::iter::once(ALL_CHANNELS).chain(channels.iter().copied()) {
         let mut rows = Vec::with_capacity(starts.len());
         for (i, &start) in starts.iter().enumerate() {
@@ -456,6 +467,15 @@ pub fn analyze_scans(
                 row.gaps = j.gaps;
             }
         }
+        let (meaning_table, falling) = meaning::channel_meaning(
+            &rows,
+            &won,
+            settings.baseline_periods,
+            settings.returning_fall_periods,
+            currency.as_deref(),
+        );
+        flags.extend(falling);
+        meaning_rows.extend(meaning_table.into_iter().filter(|m| m.period_start >= from));
         for flag in &mut flags {
             if let FindingDetail::ActivityWithoutMoney(a) = &mut flag.detail {
                 a.timing = lag::timing(g, flag.period_start, &channel_lag, today);
@@ -534,6 +554,7 @@ pub fn analyze_scans(
         reconciliation: reconciled.rows,
         metric_audit,
         lags,
+        meaning: meaning_rows,
     })
 }
 

@@ -111,6 +111,8 @@ pub struct RuleSettings {
     pub money_growth_max: f64,
     /// `lag_periods` and `max_lag_periods` (see [`super::lag`]).
     pub lag: LagSettings,
+    /// `returning_revenue_falling`: periods in a row of falling returning-customer revenue.
+    pub returning_fall_periods: usize,
     pub reconciliation: ReconcileSettings,
     pub currency: CurrencySettings,
     /// The metric audit's window, lags and minimum (`[analysis] audit_periods`,
@@ -134,6 +136,7 @@ impl Default for RuleSettings {
             money_metric: MoneyMetric::Revenue,
             money_growth_max: 0.0,
             lag: LagSettings::default(),
+            returning_fall_periods: 3,
             reconciliation: ReconcileSettings::default(),
             currency: CurrencySettings::default(),
             audit: AuditSettings::default(),

@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::analysis::stats::{Correlation, NoCorrelation};
 use crate::analysis::{
     Analysis, ChainBreak, ChannelLag, ClaimOrigin, ClaimVerdict, Finding, FindingDetail,
-    FindingKind, GapReason, Granularity, Growth, MetricAudit, MoneyDue, MoneyTiming, PeriodMetrics,
-    ReconciliationRow, Verdict,
+    FindingKind, GapReason, Granularity, Growth, MeaningRow, MetricAudit, MoneyDue, MoneyTiming,
+    PeriodMetrics, ReconciliationRow, Verdict,
 };
 use crate::domain::Locale;
 use crate::text;
@@ -46,6 +46,7 @@ struct AnalysisJson<'a> {
     reconciliation: Vec<ClaimJson<'a>>,
     metric_audit: Vec<AuditRowJson<'a>>,
     lags: Vec<LagJson<'a>>,
+    meaning: Vec<MeaningJson<'a>>,
 }
 
 impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
@@ -65,6 +66,7 @@ impl<'a> From<&'a Analysis> for AnalysisJson<'a> {
             reconciliation: a.reconciliation.iter().map(ClaimJson::from).collect(),
             metric_audit: audit_rows(&a.metric_audit),
             lags: a.lags.iter().flat_map(LagJson::rows).collect(),
+            meaning: a.meaning.iter().map(MeaningJson::from).collect(),
         }
     }
 }
@@ -258,6 +260,8 @@ struct FindingJson<'a> {
     threshold: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     activity_trend: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    returning_falling: Option<FallingJson>,
     spend: f64,
     /// In the reporting currency; null for a data gap ([`Finding::money_at_stake`]).
     money_at_stake: Option<f64>,
@@ -299,6 +303,7 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
             window_start: None,
             threshold: None,
             activity_trend: None,
+            returning_falling: None,
             spend: f.spend.as_f64(),
             money_at_stake: f.money_at_stake().and_then(finite),
             currency: f.currency.as_deref(),
@@ -347,6 +352,17 @@ impl<'a> From<&'a Finding> for FindingJson<'a> {
                 json.gap = Some(c.gap);
                 json.gap_ratio = Some(finite(c.gap_ratio));
                 json.claimed_by = Some(&c.claimed_by);
+            }
+            FindingDetail::ReturningRevenueFalling(r) => {
+                json.returning_falling = Some(FallingJson {
+                    periods: r.periods,
+                    from_period_start: r.first_start,
+                    revenue_before: r.returning_before,
+                    revenue_now: r.returning_now,
+                    spend_before: r.spend_before,
+                    spend_now: r.spend_now,
+                    share: r.returning_share.and_then(finite),
+                });
             }
             FindingDetail::OverclaimedTotal(o) => {
                 json.metric = Some(o.metric.as_str());
@@ -440,6 +456,72 @@ impl From<NoCorrelation> for ReasonJson {
                 n: None,
                 needed: None,
             },
+        }
+    }
+}
+
+/// The numbers of a `returning_revenue_falling`: returning-customer revenue and spend in the
+/// period before the fall (`from_period_start`) and in the flagged period.
+#[derive(Serialize)]
+struct FallingJson {
+    periods: usize,
+    from_period_start: NaiveDate,
+    revenue_before: f64,
+    revenue_now: f64,
+    spend_before: f64,
+    spend_now: f64,
+    share: Option<f64>,
+}
+
+/// One row of `meaning`: a channel's meaning figures for one period, each with its trend
+/// (`change` = value minus `baseline`, the mean of the previous `baseline_periods` complete
+/// periods), null where unknown.
+#[derive(Serialize)]
+struct MeaningJson<'a> {
+    channel: &'a str,
+    period_start: NaiveDate,
+    period_end: NaiveDate,
+    complete: bool,
+    revenue_returning: Option<f64>,
+    revenue_without_customer: Option<f64>,
+    returning_share: Option<f64>,
+    avg_deal_size: Option<f64>,
+    lead_to_won: Option<f64>,
+    median_days_to_won: Option<f64>,
+    cost_per_won_deal: Option<f64>,
+    romi: Option<f64>,
+    trend: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a> From<&'a MeaningRow> for MeaningJson<'a> {
+    fn from(m: &'a MeaningRow) -> Self {
+        let ok = |v: Option<f64>| v.and_then(finite);
+        MeaningJson {
+            channel: &m.channel,
+            period_start: m.period_start,
+            period_end: m.period_end,
+            complete: m.complete,
+            revenue_returning: m.revenue_returning.map(|r| r.as_f64()),
+            revenue_without_customer: m.revenue_without_customer.map(|r| r.as_f64()),
+            returning_share: ok(m.returning_share),
+            avg_deal_size: ok(m.avg_deal_size),
+            lead_to_won: ok(m.lead_to_won),
+            median_days_to_won: ok(m.median_days_to_won),
+            cost_per_won_deal: ok(m.cost_per_won_deal),
+            romi: ok(m.romi),
+            trend: m
+                .trends
+                .iter()
+                .map(|(metric, trend)| {
+                    let value = trend
+                        .filter(|t| t.baseline.is_finite() && t.change.is_finite())
+                        .map_or(
+                            serde_json::Value::Null,
+                            |t| serde_json::json!({"baseline": t.baseline, "change": t.change}),
+                        );
+                    (metric.as_str().to_string(), value)
+                })
+                .collect(),
         }
     }
 }

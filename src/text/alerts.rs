@@ -26,6 +26,9 @@ pub struct AlertWords {
 /// The headline of an episode of `kind`, when it opens and when it grows.
 fn kind_title(kind: FindingKind, updated: bool, locale: Locale) -> &'static str {
     match (kind, updated, locale) {
+        (FindingKind::ReturningRevenueFalling, updated, _) => {
+            super::meaning::falling_title(updated, locale)
+        }
         (FindingKind::ActivityWithoutMoney, false, Locale::En) => "Activity without money",
         (FindingKind::ActivityWithoutMoney, true, Locale::En) => "Activity without money continues",
         (FindingKind::ActivityWithoutMoney, false, Locale::Ru) => "Активность без денег",
@@ -289,6 +292,15 @@ fn facts(f: &Finding, e: &Episode, g: Granularity, locale: Locale) -> Vec<Fact> 
                 periods,
             ]
         }
+        FindingDetail::ReturningRevenueFalling(r) => {
+            let mut facts: Vec<Fact> =
+                super::meaning::falling_facts(r, f.currency.as_deref(), locale)
+                    .into_iter()
+                    .map(|(label, value)| fact(label, value))
+                    .collect();
+            facts.extend([spend, periods]);
+            facts
+        }
         FindingDetail::OverclaimedTotal(o) => {
             let amount = |v| claim_amount(o.metric, v, f.currency.as_deref(), locale);
             let shares = o
@@ -338,6 +350,13 @@ pub fn resolved(
     let noun = period_noun(g);
     let next_ru = |next| period_from_ru(g, next);
     let summary = match (FindingKind::parse(kind), resolution, locale) {
+        (Some(FindingKind::ReturningRevenueFalling), resolution, _) => {
+            let ended = match resolution {
+                Resolution::Ended(next) => Some(next),
+                Resolution::Cleared => None,
+            };
+            super::meaning::falling_resolved(first_start, last_end, ended, locale)
+        }
         (Some(FindingKind::ActivityWithoutMoney), Resolution::Ended(next), Locale::En) => format!(
             "The activity-without-money episode from {first_start} to {last_end} is over: the {noun} of {next} is no longer flagged."
         ),

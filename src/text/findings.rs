@@ -34,6 +34,9 @@ pub fn describe(f: &Finding, settings: &RuleSettings, locale: Locale) -> String 
         }
         FindingDetail::SpendWithoutMoney(s) => super::chain::spend_sentence(f, s, settings, locale),
         FindingDetail::Decoupling(d) => super::chain::decoupling_sentence(f, d, settings, locale),
+        FindingDetail::ReturningRevenueFalling(r) => {
+            super::meaning::falling_sentence(f, r, settings.granularity, locale)
+        }
         FindingDetail::DataGap(gap) => {
             let g = settings.granularity;
             let reasons = gap
@@ -483,6 +486,7 @@ pub fn decision(f: &Finding, locale: Locale) -> Option<String> {
         FindingDetail::ClaimMismatch(_)
         | FindingDetail::ClaimBelowObserved(_)
         | FindingDetail::OverclaimedTotal(_) => super::reconcile::decision(f, locale),
+        FindingDetail::ReturningRevenueFalling(_) => Some(super::meaning::falling_decision(locale)),
     }
 }
 

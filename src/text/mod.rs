@@ -54,6 +54,7 @@ pub mod audit;
 pub mod chain;
 pub mod console;
 pub mod findings;
+pub mod meaning;
 pub mod reconcile;
 pub mod report;
 

@@ -207,7 +207,8 @@ pub fn decision(f: &Finding, locale: Locale) -> Option<String> {
         | FindingDetail::DataGap(_)
         | FindingDetail::LeadsWithoutMoney(_)
         | FindingDetail::SpendWithoutMoney(_)
-        | FindingDetail::Decoupling(_) => None,
+        | FindingDetail::Decoupling(_)
+        | FindingDetail::ReturningRevenueFalling(_) => None,
     }
 }
 

@@ -252,6 +252,9 @@ pub fn summary(counts: &BTreeMap<FindingKind, usize>, g: Granularity, locale: Lo
                         PERIODS.count(n, locale)
                     )
                 }
+                (FindingKind::ReturningRevenueFalling, _) => {
+                    super::meaning::falling_count(&periods, locale)
+                }
             })
         })
         .collect();
@@ -280,6 +283,8 @@ pub fn marker(kind: FindingKind, locale: Locale) -> &'static str {
         (FindingKind::LeadsWithoutMoney, Locale::Ru) => "(з)",
         (FindingKind::SpendWithoutMoney, Locale::Ru) => "(р)",
         (FindingKind::Decoupling, Locale::Ru) => "(~)",
+        (FindingKind::ReturningRevenueFalling, Locale::En) => "OLD ",
+        (FindingKind::ReturningRevenueFalling, Locale::Ru) => "(↓)",
     }
 }
 
@@ -298,6 +303,8 @@ pub fn verdict(kind: Option<FindingKind>, locale: Locale) -> &'static str {
         (Some(FindingKind::SpendWithoutMoney), Locale::Ru) => "РАСХОД БЕЗ ПРОДАЖ",
         (Some(FindingKind::Decoupling), Locale::En) => "DECOUPLED",
         (Some(FindingKind::Decoupling), Locale::Ru) => "ОТРЫВ ОТ ДЕНЕГ",
+        (Some(FindingKind::ReturningRevenueFalling), Locale::En) => "LOSING OLD CUSTOMERS",
+        (Some(FindingKind::ReturningRevenueFalling), Locale::Ru) => "УХОДЯТ СТАРЫЕ КЛИЕНТЫ",
         // Claims have a table of their own; a period row never carries their verdicts.
         (
             Some(
