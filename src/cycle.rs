@@ -320,8 +320,8 @@ fn addressed(
 /// `kassa analyze --replay`: every night from `from` to `to`, what the nightly run would have
 /// recorded for each target, over the store as it is (no pull, nothing written: no outbox,
 /// no episode states, no ledger). Episode states start empty, as on a first night, and carry
-/// from night to night in memory; the decisions are the nightly cycle's own ([`decide`],
-/// [`addressed`]). Sources' health is not replayed: nothing is pulled. Without any
+/// from night to night in memory; the decisions are the nightly cycle's own (`decide`,
+/// `addressed`). Sources' health is not replayed: nothing is pulled. Without any
 /// `[[alerts]]` target, one that takes every kind it would by default stands in, named `-`.
 /// Returns the alerts in order, and the reporting currency of the last night's analysis.
 pub fn replay(

@@ -662,7 +662,7 @@ impl Store {
     /// the answer as it is and clears every mark the window overlaps.
     ///
     /// Only the month files the window touches are read and rewritten (see
-    /// `partitions.rs`; for deals, [`Store::deal_months`] says which).
+    /// `partitions.rs`; for deals, `Store::deal_months` says which).
     pub fn upsert_checked(
         &mut self,
         source: &str,
