@@ -133,14 +133,18 @@ def csv_views(con, directory):
 
 
 def parquet_views(con, store):
-    # `**` reaches one file per source or hive-style partitions alike; `.parquet.tmp` files
-    # (a write in progress) do not match.
+    # `**` reaches a single file per source and month files alike; `.parquet.tmp` files (a
+    # write in progress) do not match. A split source's `<source>.parquet` is its list of
+    # months (a `month` column, no rows of data): with union_by_name its rows have no date,
+    # and the WHERE leaves them out.
     con.execute(f"""
         CREATE VIEW ads AS SELECT date, channel, impressions, reach, clicks
-        FROM read_parquet('{store}/ads/**/*.parquet', union_by_name = true)""")
+        FROM read_parquet('{store}/ads/**/*.parquet', union_by_name = true)
+        WHERE date IS NOT NULL""")
     con.execute(f"""
         CREATE VIEW deals AS SELECT created_date, closed_date, status, channel, amount_micros
-        FROM read_parquet('{store}/deals/**/*.parquet', union_by_name = true)""")
+        FROM read_parquet('{store}/deals/**/*.parquet', union_by_name = true)
+        WHERE created_date IS NOT NULL""")
 
 
 def main():

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 BASELINE = 4
 
@@ -42,7 +43,13 @@ def read_csv(directory):
 
 def read_store(store):
     def frame(kind, columns):
-        files = sorted(glob.glob(f"{store}/{kind}/**/*.parquet", recursive=True))
+        # A single file per source and month files alike; a split source's `<source>.parquet`
+        # is its list of months (no data columns) and is left out.
+        files = [
+            f
+            for f in sorted(glob.glob(f"{store}/{kind}/**/*.parquet", recursive=True))
+            if columns[0] in pq.read_schema(f).names
+        ]
         return pd.concat([pd.read_parquet(f, columns=columns) for f in files], ignore_index=True)
 
     ads = frame("ads", ["date", "channel", "impressions", "reach", "clicks"])
