@@ -41,6 +41,10 @@ pub fn epoch_days(date: NaiveDate) -> i32 {
     date.to_epoch_days()
 }
 
+/// About how many ad rows one part of [`Store::scan_ad_parts`] holds: a few months of an
+/// agency's history (a few hundred MB while it is summed), all of a typical account's.
+pub const ROWS_PER_PART: usize = 1_000_000;
+
 /// What one upsert changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpsertStats {
@@ -1121,14 +1125,35 @@ impl Store {
         self.scan(&ADS, sources, |_| ())
     }
 
-    /// Every ad row of the named sources as one lazy scan per month file (at least one, empty
-    /// when nothing is stored): an analysis that sums each on its own holds one month's rows in
-    /// memory at a time, however long the history.
+    /// Every ad row of the named sources as lazy scans of consecutive month files holding
+    /// about [`ROWS_PER_PART`] rows each (at least one scan, empty when nothing is stored): an
+    /// analysis that sums each part on its own holds one part's rows in memory at a time,
+    /// however long the history, while a small account's few thousand rows are one part (one
+    /// query, not one per month).
     pub fn scan_ad_parts(&self, sources: &[&str]) -> Result<Vec<LazyFrame>, StoreError> {
-        let parts = self.scan_parts(&ADS, sources, |_| ())?;
-        if parts.is_empty() {
+        let files = self.scan_parts(&ADS, sources, |_| ())?;
+        if files.is_empty() {
             return Ok(vec![self.scan(&ADS, sources, |_| ())?]);
         }
+        let snapshot_error = |source| StoreError::Snapshot {
+            path: self.root.clone(),
+            source,
+        };
+        let mut parts = Vec::new();
+        let mut batch: Vec<LazyFrame> = Vec::new();
+        let mut rows = 0;
+        for (scan, file_rows) in files {
+            if !batch.is_empty() && rows + file_rows > ROWS_PER_PART {
+                parts.push(
+                    concat(std::mem::take(&mut batch), UnionArgs::default())
+                        .map_err(snapshot_error)?,
+                );
+                rows = 0;
+            }
+            batch.push(scan);
+            rows += file_rows;
+        }
+        parts.push(concat(batch, UnionArgs::default()).map_err(snapshot_error)?);
         Ok(parts)
     }
 
@@ -1153,19 +1178,19 @@ impl Store {
     }
 
     /// The named sources' month files of one kind, each checked from its footer, each a lazy
-    /// scan, in month order; `stamp` sees every file's stamp.
+    /// scan with its row count, in month order; `stamp` sees every file's stamp.
     fn scan_parts<R>(
         &self,
         schema: &SnapshotSchema<R>,
         sources: &[&str],
         mut stamp: impl FnMut(&Stamp),
-    ) -> Result<Vec<LazyFrame>, StoreError> {
+    ) -> Result<Vec<(LazyFrame, usize)>, StoreError> {
         let mut scans = Vec::new();
         for source in sources {
             for path in files(&self.snapshot_path(schema.kind, source))?.paths() {
-                if let Some((scan, read)) = scan_checked(schema, &path)? {
+                if let Some((scan, read, rows)) = scan_checked(schema, &path)? {
                     stamp(&read);
-                    scans.push(scan);
+                    scans.push((scan, rows));
                 }
             }
         }
@@ -1180,7 +1205,11 @@ impl Store {
         sources: &[&str],
         mut stamp: impl FnMut(&Stamp),
     ) -> Result<LazyFrame, StoreError> {
-        let scans = self.scan_parts(schema, sources, &mut stamp)?;
+        let scans: Vec<LazyFrame> = self
+            .scan_parts(schema, sources, &mut stamp)?
+            .into_iter()
+            .map(|(scan, _)| scan)
+            .collect();
         let snapshot_error = |source| StoreError::Snapshot {
             path: self.root.clone(),
             source,
@@ -1559,7 +1588,7 @@ fn read_snapshot<R>(
 fn scan_checked<R>(
     schema: &SnapshotSchema<R>,
     path: &Path,
-) -> Result<Option<(LazyFrame, Stamp)>, StoreError> {
+) -> Result<Option<(LazyFrame, Stamp, usize)>, StoreError> {
     let Some((mut reader, stamp)) = open_checked(path)? else {
         return Ok(None);
     };
@@ -1651,7 +1680,7 @@ fn scan_checked<R>(
     let scan = LazyFrame::scan_parquet(source, ScanArgsParquet::default())
         .map_err(snapshot_error)?
         .select(columns);
-    Ok(Some((scan, stamp)))
+    Ok(Some((scan, stamp, metadata.num_rows)))
 }
 
 /// The month of each row of `frame` by its date column `column`.
