@@ -104,6 +104,7 @@ pub(super) fn channel_lag(
     money: MoneyMetric,
     settings: &LagSettings,
     g: Granularity,
+    min_periods: usize,
 ) -> ChannelLag {
     let max_lag = settings.max_lag(g);
     let known = |value: Option<f64>, p: &PeriodMetrics| value.filter(|_| p.complete);
@@ -114,8 +115,8 @@ pub(super) fn channel_lag(
             let x: Vec<Option<f64>> = rows.iter().map(|p| known(metric.value(p), p)).collect();
             MetricLag {
                 metric,
-                by_lag: stats::cross_correlation(&x, &y, max_lag, stats::MIN_PERIODS),
-                best: stats::best_lag(&x, &y, max_lag, stats::MIN_PERIODS),
+                by_lag: stats::cross_correlation(&x, &y, max_lag, min_periods),
+                best: stats::best_lag(&x, &y, max_lag, min_periods),
             }
         })
         .collect();

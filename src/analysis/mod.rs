@@ -443,6 +443,8 @@ pub fn analyze_scans(
             settings.money_metric,
             &settings.lag,
             g,
+            // `[analysis] min_periods`: the same floor as the metric audit's.
+            settings.audit.min_periods,
         );
         // With a lag the rule judges each period's activity against later money; the reasons
         // it finds go back to the period, whose own metrics stay as they were.
