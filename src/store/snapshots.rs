@@ -41,9 +41,9 @@ pub fn epoch_days(date: NaiveDate) -> i32 {
     date.to_epoch_days()
 }
 
-/// About how many ad rows one part of [`Store::scan_ad_parts`] holds: a few months of an
+/// About how many ad rows one part of `Store::scan_ad_parts` holds: a few months of an
 /// agency's history (a few hundred MB while it is summed), all of a typical account's.
-pub const ROWS_PER_PART: usize = 1_000_000;
+const ROWS_PER_PART: usize = 1_000_000;
 
 /// What one upsert changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1126,7 +1126,7 @@ impl Store {
     }
 
     /// Every ad row of the named sources as lazy scans of consecutive month files holding
-    /// about [`ROWS_PER_PART`] rows each (at least one scan, empty when nothing is stored): an
+    /// about `ROWS_PER_PART` (a million) rows each (at least one scan, empty when nothing is stored): an
     /// analysis that sums each part on its own holds one part's rows in memory at a time,
     /// however long the history, while a small account's few thousand rows are one part (one
     /// query, not one per month).
