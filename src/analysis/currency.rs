@@ -458,7 +458,7 @@ pub fn convert(
     for row in 0..ads.height() {
         let (day, code) = (ad_rows.date.get(row), ad_rows.currency.get(row));
         let amounts = [ad_rows.spend.get(row), ad_rows.claimed_revenue.get(row)];
-        let converted = rates.convert(code, day, &amounts);
+        let converted = rates.convert(code, day, amounts);
         if converted.unconverted
             && let (Some(day), Some(code), Some(channel)) = (day, code, ad_rows.channel.get(row))
         {
@@ -486,7 +486,7 @@ pub fn convert(
     for row in 0..deals.height() {
         let day = deal_rows.closed.get(row).or(deal_rows.created.get(row));
         let code = deal_rows.currency.get(row);
-        let converted = rates.convert(code, day, &[deal_rows.amount.get(row)]);
+        let converted = rates.convert(code, day, [deal_rows.amount.get(row)]);
         let won = deal_rows.status.get(row) == Some("won");
         if converted.unconverted
             && won
@@ -574,8 +574,8 @@ fn text_column(name: &str, values: &[Option<String>]) -> Column {
 }
 
 /// One row's amounts after conversion.
-struct RowConversion {
-    amounts: Vec<Option<i64>>,
+struct RowConversion<const N: usize> {
+    amounts: [Option<i64>; N],
     /// The row's currency now: the reporting one, or its own when it stayed unconverted.
     currency: Option<String>,
     /// Some non-zero amount had no rate (it is `None` now).
@@ -586,7 +586,8 @@ struct RowConversion {
 struct RateLookup<'a> {
     settings: &'a CurrencySettings,
     reporting: Option<&'a str>,
-    cache: HashMap<(String, i32), Option<Rate>>,
+    /// By currency, then day: a hit allocates nothing (this runs for every deal).
+    cache: HashMap<String, HashMap<i32, Option<Rate>>>,
 }
 
 impl RateLookup<'_> {
@@ -601,32 +602,35 @@ impl RateLookup<'_> {
             return Some(None);
         }
         let day = day?;
-        let settings = self.settings;
-        let rate = *self
-            .cache
-            .entry((currency.to_string(), day))
-            .or_insert_with(|| settings.rates.on(&currency.to_uppercase(), from_epoch(day)));
+        if let Some(rate) = self.cache.get(currency).and_then(|days| days.get(&day)) {
+            return rate.map(Some);
+        }
+        let rate = self
+            .settings
+            .rates
+            .on(&currency.to_uppercase(), from_epoch(day));
+        self.cache
+            .entry(currency.to_string())
+            .or_default()
+            .insert(day, rate);
         rate.map(Some)
     }
 
-    fn convert(
+    fn convert<const N: usize>(
         &mut self,
         currency: Option<&str>,
         day: Option<i32>,
-        amounts: &[Option<i64>],
-    ) -> RowConversion {
+        amounts: [Option<i64>; N],
+    ) -> RowConversion<N> {
         let needed = amounts.iter().any(|a| a.is_some_and(|a| a != 0));
         match self.rate(currency, day) {
             Some(None) => RowConversion {
-                amounts: amounts.to_vec(),
+                amounts,
                 currency: self.reporting.or(currency).map(str::to_string),
                 unconverted: false,
             },
             Some(Some(rate)) => {
-                let converted: Vec<Option<i64>> = amounts
-                    .iter()
-                    .map(|a| a.and_then(|micros| rate.apply(micros)))
-                    .collect();
+                let converted = amounts.map(|a| a.and_then(|micros| rate.apply(micros)));
                 let overflowed = converted
                     .iter()
                     .zip(amounts)
@@ -639,12 +643,12 @@ impl RateLookup<'_> {
             }
             // Zero is zero in any currency: a row of zeros needs no rate.
             None if !needed => RowConversion {
-                amounts: amounts.to_vec(),
+                amounts,
                 currency: self.reporting.or(currency).map(str::to_string),
                 unconverted: false,
             },
             None => RowConversion {
-                amounts: amounts.iter().map(|_| None).collect(),
+                amounts: [None; N],
                 currency: currency.map(str::to_string),
                 unconverted: true,
             },

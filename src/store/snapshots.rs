@@ -285,40 +285,34 @@ fn with_source<R>(
     df.unique_stable(Some(&key), UniqueKeepStrategy::Last, None)
 }
 
+/// The last row of each `key`, newest first (a platform repeating a row in one answer keeps
+/// its last version).
+fn last_of_each<'a, T, K: std::hash::Hash + Eq>(
+    rows: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
+    let mut seen = HashSet::new();
+    rows.iter()
+        .rev()
+        .filter(|row| seen.insert(key(row)))
+        .collect()
+}
+
 /// Ad rows as a fresh frame: the last row of each natural key (source, account, campaign,
 /// date), in the snapshot schema.
 fn ads_frame(source: &str, rows: &[AdDay]) -> PolarsResult<DataFrame> {
-    let mut unique: Vec<&AdDay> = Vec::with_capacity(rows.len());
-    let mut seen = HashSet::new();
-    for row in rows.iter().rev() {
-        if seen.insert((&row.account, &row.campaign_id, row.date)) {
-            unique.push(row);
-        }
-    }
+    let unique = last_of_each(rows, |r| (&r.account, &r.campaign_id, r.date));
     ADS.frame(source, &unique)
 }
 
 /// Deals as a fresh frame: the last of each deal id.
 fn deals_frame(source: &str, rows: &[Deal]) -> PolarsResult<DataFrame> {
-    let mut unique: Vec<&Deal> = Vec::with_capacity(rows.len());
-    let mut ids = HashSet::new();
-    for row in rows.iter().rev() {
-        if ids.insert(row.id.as_str()) {
-            unique.push(row);
-        }
-    }
-    DEALS.frame(source, &unique)
+    DEALS.frame(source, &last_of_each(rows, |r| r.id.as_str()))
 }
 
 /// Claims as a fresh frame: the last of each (channel, metric, dates).
 fn claim_frame(source: &str, rows: &[ReportClaim]) -> PolarsResult<DataFrame> {
-    let mut unique: Vec<&ReportClaim> = Vec::with_capacity(rows.len());
-    let mut seen = HashSet::new();
-    for row in rows.iter().rev() {
-        if seen.insert((&row.channel, row.metric, row.period)) {
-            unique.push(row);
-        }
-    }
+    let unique = last_of_each(rows, |r| (&r.channel, r.metric, r.period));
     CLAIMS.frame(source, &unique)
 }
 
