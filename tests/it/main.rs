@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod bitrix24;
 mod chain;
+mod channels;
 mod cli;
 mod command_line;
 mod config;
