@@ -5,6 +5,8 @@
 //! only: nothing here decides anything, and the words come from [`crate::text`].
 
 pub mod audit;
+pub mod charts;
+pub mod html;
 pub mod json;
 pub mod replay;
 pub mod table;
