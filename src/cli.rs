@@ -26,6 +26,7 @@ use crate::domain::Locale;
 use crate::http::auth::{MemoryTokenCache, TokenCache};
 use crate::outln;
 use crate::pipeline;
+use crate::progress;
 use crate::report;
 use crate::sources::{RetryPolicy, SourceError};
 use crate::store::{self, OutboxSelection, Store};
@@ -380,9 +381,16 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 refresh,
                 accept_empty,
             };
-            let outcome =
-                pipeline::backfill_with(&settings, &mut store, range, &sources, options, today)
-                    .await?;
+            // Bars or log lines on stderr while it runs; the bars are cleared (dropped)
+            // before the lines below.
+            let progress = progress::for_backfill(quiet, locale);
+            let watched = progress.as_ref();
+            let outcome = pipeline::backfill_watched(
+                &settings, &mut store, range, &sources, options, watched, today,
+            )
+            .await;
+            drop(progress);
+            let outcome = outcome?;
             for source in &outcome.sources {
                 if source.errors.is_empty() {
                     status!(

@@ -40,6 +40,7 @@
 //!   scheduled [`worker`] (its metrics through prometheus-client) and the self-contained
 //!   [`demo`] (the story in `demo/mod.rs`, the fake platforms and receivers in `demo/fakes.rs`);
 //! - [`output`]: results on stdout, shared by the command line and the demo;
+//! - [`progress`]: a backfill's progress as bars on a terminal or as log lines elsewhere;
 //! - [`cli`]: the command line, exit codes and error printing; it maps the demo's summary to
 //!   an exit code, so the demo does not import it.
 
@@ -56,6 +57,7 @@ pub mod frames;
 pub mod http;
 pub mod output;
 pub mod pipeline;
+pub mod progress;
 pub mod report;
 pub mod secrets;
 pub mod server;

@@ -5,6 +5,10 @@
 //! - [`analyze`] reads the store and applies the rule;
 //! - [`check`] builds every source and reaches each once.
 //!
+//! A backfill tells a [`Progress`] observer what it does, source by source and chunk by chunk
+//! (the command line draws bars or logs lines from it, `progress.rs`); other callers pass
+//! [`NoProgress`].
+//!
 //! A failing source never stops the others: its error is recorded in the outcome, its window
 //! stays uncovered (and so becomes a `data_gap` in the analysis), and the caller turns the
 //! outcome into exit code 2. So does a source that answered but left days of the window
@@ -61,7 +65,7 @@ pub struct SourceOutcome {
 }
 
 impl SourceOutcome {
-    fn new(name: &str) -> SourceOutcome {
+    pub(crate) fn new(name: &str) -> SourceOutcome {
         SourceOutcome {
             name: name.to_string(),
             chunks_done: 0,
@@ -89,6 +93,28 @@ impl SourceOutcome {
                 .any(|w| matches!(w.suspicion, Suspicion::Kept { .. }))
     }
 }
+
+/// Whoever watches a backfill: told when a source starts (with its number of chunks), when
+/// each chunk starts and ends, and when the source is done. Each method does nothing unless
+/// overridden. Sources are pulled one after another (they share the store), but an observer
+/// keys everything by source name, so it would stay right if they were pulled side by side.
+/// Names, date ranges and counts only: nothing here can carry a secret.
+pub trait Progress: Send + Sync {
+    fn source_started(&self, _name: &str, _chunks_total: usize) {}
+    fn chunk_started(&self, _name: &str, _range: DateRange) {}
+    /// A chunk was handled: stored (`rows` written), skipped as stored by an interrupted
+    /// backfill, or failed (both with 0 rows).
+    fn chunk_done(&self, _name: &str, _range: DateRange, _rows: usize) {}
+    /// The source's last word, also for a source that never started (it failed to build, or
+    /// all its days are pending).
+    fn source_finished(&self, _outcome: &SourceOutcome) {}
+}
+
+/// The observer that watches nothing: `run`, the worker, the demo and `-q`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
 
 /// What a backfill did, source by source.
 #[derive(Debug)]
@@ -181,6 +207,19 @@ pub async fn backfill_with(
     options: BackfillOptions,
     at: impl Into<At>,
 ) -> Result<BackfillOutcome> {
+    backfill_watched(settings, store, requested, only, options, &NoProgress, at).await
+}
+
+/// [`backfill_with`], telling `progress` what it does.
+pub async fn backfill_watched(
+    settings: &Settings,
+    store: &mut Store,
+    requested: DateRange,
+    only: &[String],
+    options: BackfillOptions,
+    progress: &dyn Progress,
+    at: impl Into<At>,
+) -> Result<BackfillOutcome> {
     let clock = Clock::resolve(at.into(), settings.timezone)?;
     use_business_timezone(settings, store)?;
     let range = completed_days(requested, clock.today())?;
@@ -221,10 +260,17 @@ pub async fn backfill_with(
             stored: stored.get(config.name()).map_or(&[], Vec::as_slice),
         };
         let guard = guard(settings, options.accept_empty);
-        let mut outcome =
-            pull_source_in(settings, store, config, range, &clock, guard, Some(resume))
-                .instrument(span.clone())
-                .await?;
+        let pulled = pull_source_in(
+            settings,
+            store,
+            config,
+            range,
+            &clock,
+            guard,
+            Some(resume),
+            progress,
+        );
+        let mut outcome = pulled.instrument(span.clone()).await?;
         if outcome.errors.is_empty()
             && outcome.rows == 0
             && outcome.chunks_skipped == 0
@@ -234,6 +280,7 @@ pub async fn backfill_with(
             span.in_scope(|| tracing::warn!(source = %outcome.name, "{warning}"));
             outcome.warnings.push(warning);
         }
+        span.in_scope(|| progress.source_finished(&outcome));
         outcomes.push(outcome);
     }
     let failed: Vec<&str> = outcomes
@@ -274,7 +321,17 @@ pub async fn pull_source(
     accept_empty: bool,
 ) -> Result<SourceOutcome> {
     let guard = guard(settings, accept_empty);
-    pull_source_in(settings, store, config, range, clock, guard, None).await
+    pull_source_in(
+        settings,
+        store,
+        config,
+        range,
+        clock,
+        guard,
+        None,
+        &NoProgress,
+    )
+    .await
 }
 
 /// What an upsert may replace: everything when the user accepts the answers as they are;
@@ -296,6 +353,10 @@ struct Resume<'a> {
 }
 
 /// [`pull_source`], within a backfill when `resume` is given.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one private step of two public functions"
+)]
 async fn pull_source_in(
     settings: &Settings,
     store: &mut Store,
@@ -304,6 +365,7 @@ async fn pull_source_in(
     clock: &Clock,
     guard: Guard,
     resume: Option<Resume<'_>>,
+    progress: &dyn Progress,
 ) -> Result<SourceOutcome> {
     let span =
         tracing::info_span!("pull", source = config.name(), kind = config.kind(), range = %range);
@@ -326,7 +388,8 @@ async fn pull_source_in(
                 let report = config.row_kind() == RowKind::Claims;
                 let mut outcome = match ended {
                     Some(ended) => {
-                        pull_chunks(store, config.name(), &source, ended, guard, resume, report)
+                        let name = config.name();
+                        pull_chunks(store, name, &source, ended, guard, resume, report, progress)
                             .await?
                     }
                     None => SourceOutcome::new(config.name()),
@@ -399,6 +462,10 @@ fn split_pending(
 
 /// `report`: the source is a report (`csv_report`), which vouches only for the periods it
 /// lists; the days it does not list are no failure of it (nothing was claimed for them).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one private step of pull_source_in"
+)]
 async fn pull_chunks(
     store: &mut Store,
     name: &str,
@@ -407,6 +474,7 @@ async fn pull_chunks(
     guard: Guard,
     resume: Option<Resume<'_>>,
     report: bool,
+    progress: &dyn Progress,
 ) -> Result<SourceOutcome> {
     let chunks = match source.chunk_days() {
         Some(days) => range.chunks(days),
@@ -416,6 +484,7 @@ async fn pull_chunks(
         chunks_total: chunks.len(),
         ..SourceOutcome::new(name)
     };
+    progress.source_started(name, chunks.len());
     // Skipped only while the ledger still counts the days as covered.
     let covered = match resume {
         Some(resume) if !resume.stored.is_empty() => store
@@ -439,8 +508,10 @@ async fn pull_chunks(
             tracing::debug!(source = name, %chunk, "stored by the interrupted backfill; skipped");
             outcome.chunks_done += 1;
             outcome.chunks_skipped += 1;
+            progress.chunk_done(name, chunk, 0);
             continue;
         }
+        progress.chunk_started(name, chunk);
         let chunk_span = tracing::info_span!("chunk", source = name, range = %chunk);
         match source.pull(chunk).instrument(chunk_span.clone()).await {
             Ok(pull) => {
@@ -478,6 +549,7 @@ async fn pull_chunks(
                             SourceError::new(ErrorKind::Store, error.to_string())
                                 .in_source(name, Some(chunk)),
                         );
+                        progress.chunk_done(name, chunk, 0);
                         break;
                     }
                 };
@@ -487,6 +559,7 @@ async fn pull_chunks(
                 });
                 outcome.chunks_done += 1;
                 outcome.rows += stats.written;
+                progress.chunk_done(name, chunk, stats.written);
                 outcome.uncovered.extend(missing);
                 outcome.warnings.extend(pull.warnings);
                 for suspicion in checked.suspicions {
@@ -509,6 +582,7 @@ async fn pull_chunks(
                     ErrorKind::Auth | ErrorKind::Config | ErrorKind::Tls | ErrorKind::QuotaSpent
                 );
                 outcome.errors.push(error);
+                progress.chunk_done(name, chunk, 0);
                 if hopeless {
                     break;
                 }

@@ -9,8 +9,15 @@
 //! spans it happened in, and every span's close is a line with its duration, so one night can
 //! be followed by its run id. Span fields are names, kinds, dates and ids only: never a token
 //! or a URL.
+//!
+//! While a backfill draws progress bars on stderr ([`LogsAroundBars`]), each log line is
+//! written with the bars lifted off the screen and drawn again below it.
+
+use std::io::Write;
+use std::sync::{Mutex, PoisonError};
 
 use chrono::{NaiveDate, Utc};
+use indicatif::MultiProgress;
 use rand::Rng;
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
@@ -60,7 +67,7 @@ pub fn init(verbosity: Verbosity, format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new(verbosity.default_filter()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogLine(Vec::new()))
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder
@@ -78,6 +85,61 @@ pub fn init(verbosity: Verbosity, format: LogFormat) {
             .with_span_list(true)
             .try_init(),
     };
+}
+
+/// The progress bars on stderr, while a backfill draws them.
+static BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// Log lines are written around `bars` until this is dropped.
+///
+/// Why not simply let both write to stderr: indicatif redraws its bars by moving the cursor
+/// up over the lines it drew last, so a log line written in between is overwritten or leaves
+/// a torn copy of the bars above it. Writing each line inside [`MultiProgress::suspend`]
+/// (bars cleared, the line written, bars drawn again below) keeps both whole, whichever thread
+/// logs, without changing what a line says or its format.
+#[must_use = "log lines go around the bars only while this lives"]
+pub struct LogsAroundBars(());
+
+impl LogsAroundBars {
+    pub fn new(bars: &MultiProgress) -> LogsAroundBars {
+        *BARS.lock().unwrap_or_else(PoisonError::into_inner) = Some(bars.clone());
+        LogsAroundBars(())
+    }
+}
+
+impl Drop for LogsAroundBars {
+    fn drop(&mut self) {
+        *BARS.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// One formatted log line (the subscriber writes each event whole, then drops its writer),
+/// written to stderr on drop, around the bars if any are drawn.
+struct LogLine(Vec<u8>);
+
+impl Write for LogLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        // A log line that cannot be written has nowhere else to go.
+        let write = || {
+            let _ = std::io::stderr().write_all(&self.0);
+        };
+        let bars = BARS.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        match bars {
+            Some(bars) => bars.suspend(write),
+            None => write(),
+        }
+    }
 }
 
 /// The span of one nightly cycle, for the night before `today`. `run_id` tells one cycle's

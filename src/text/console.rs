@@ -4,6 +4,8 @@
 //! events) come from the configuration or the wire and are printed as they are. Errors keep
 //! kassa's one language for errors, English, with their `kassa: error:` prefix.
 
+use std::time::Duration;
+
 use chrono::NaiveDate;
 
 use super::{
@@ -71,6 +73,89 @@ pub fn backfill_source_failed(
         (Some(fix), Locale::Ru) => format!(
             "{name}: ОШИБКА, сохранено частей: {done} из {total}; остальные дни без данных: {fix}, затем запустите ту же загрузку снова"
         ),
+    }
+}
+
+/// How long, as a clock shows it, in both languages: `0:07`, `12:30`, `1:02:03`.
+pub fn clock_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if hours > 0 {
+        format!("{hours}:{minutes:02}:{seconds:02}")
+    } else {
+        format!("{minutes}:{seconds:02}")
+    }
+}
+
+/// The layout of a source's backfill progress bar (an indicatif template): its name, the bar,
+/// chunks done of all, the time so far, then [`progress_message`] as `{msg}`.
+pub fn progress_bar_template(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => {
+            "{spinner} {prefix:.bold} [{bar:24}] {pos}/{len} chunks · {elapsed_precise} · {msg}"
+        }
+        Locale::Ru => {
+            "{spinner} {prefix:.bold} [{bar:24}] частей: {pos} из {len} · {elapsed_precise} · {msg}"
+        }
+    }
+}
+
+/// A backfill under way, for one source: `1172 rows · 2025-01-06..2025-01-12 · 35 rows/s ·
+/// about 1:05 left` (the range being pulled or just pulled); what is not known yet is left out.
+pub fn progress_message(
+    rows: usize,
+    range: Option<&DateRange>,
+    rows_per_s: Option<u64>,
+    eta: Option<Duration>,
+    locale: Locale,
+) -> String {
+    let mut parts = vec![ROWS.count(rows as u64, locale)];
+    parts.extend(range.map(|range| date_range(range, locale)));
+    parts.extend(rows_per_s.map(|rate| per_second(rate, locale)));
+    parts.extend(eta.map(|eta| match locale {
+        Locale::En => format!("about {} left", clock_duration(eta)),
+        Locale::Ru => format!("осталось около {}", clock_duration(eta)),
+    }));
+    parts.join(" · ")
+}
+
+/// `35 rows/s`, `35 строк/с`.
+fn per_second(rate: u64, locale: Locale) -> String {
+    let rows = ROWS.count(rate, locale);
+    match locale {
+        Locale::En => format!("{rows}/s"),
+        Locale::Ru => format!("{rows}/с"),
+    }
+}
+
+/// A backfilled source's last words, for its bar: `done: 1172 rows in 0:42, 27 rows/s`, or
+/// `stopped` when it failed part way (the lines after the backfill say why).
+pub fn progress_done(
+    rows: usize,
+    elapsed: Duration,
+    rows_per_s: Option<u64>,
+    failed: bool,
+    locale: Locale,
+) -> String {
+    let rows = ROWS.count(rows as u64, locale);
+    let elapsed = clock_duration(elapsed);
+    let rate = rows_per_s.map_or(String::new(), |rate| {
+        format!(", {}", per_second(rate, locale))
+    });
+    match (locale, failed) {
+        (Locale::En, false) => format!("done: {rows} in {elapsed}{rate}"),
+        (Locale::En, true) => format!("stopped: {rows} in {elapsed}{rate}"),
+        (Locale::Ru, false) => format!("готово: {rows} за {elapsed}{rate}"),
+        (Locale::Ru, true) => format!("остановлено: {rows} за {elapsed}{rate}"),
+    }
+}
+
+/// A backfill's progress log line for one source (when stderr is not a terminal): `meta: 3 of
+/// 10 chunks · ` and a [`progress_message`] or [`progress_done`].
+pub fn progress_line(name: &str, done: usize, total: usize, said: &str, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("{name}: {done} of {total} chunks · {said}"),
+        Locale::Ru => format!("{name}: частей {done} из {total} · {said}"),
     }
 }
 

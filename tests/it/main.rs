@@ -35,6 +35,7 @@ mod network;
 mod outbox;
 mod partitions;
 mod pipedrive;
+mod progress;
 mod promises;
 mod properties;
 mod reconcile;
