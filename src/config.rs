@@ -121,9 +121,13 @@ impl ReportToken {
             return Ok(None);
         }
         let spec = self.spec();
+        let key = match self.env {
+            Some(_) => spec.env_key,
+            None => spec.file_key,
+        };
         spec.resolve()
             .map(Some)
-            .map_err(|e| SecretError(format!("worker.{}: {e}", spec.env_key)))
+            .map_err(|e| SecretError(format!("worker.{key}: {e}")))
     }
 }
 

@@ -1,12 +1,11 @@
 //! `kassa worker`: a long-running process that runs the nightly cycle on its own schedule (a
 //! cron expression in a time zone), serves `/healthz` and Prometheus `/metrics` (through
-//! [`crate::server`], counted with prometheus-client) and the HTML report (`GET /`, `GET
-//! /report`, rendered per request from the store, behind an optional bearer token), and shuts
-//! down gracefully: on SIGTERM
-//! or Ctrl-C it stops scheduling, lets a cycle in flight finish within the grace period, and
-//! otherwise abandons it. Abandoning is safe because every store write
-//! is atomic (snapshots are renamed into place, the ledger and outbox are SQLite transactions):
-//! the next cycle simply pulls that window again.
+//! [`crate::server`], counted with prometheus-client) and the HTML report (`GET /`,
+//! `GET /report`, rendered per request from the store, behind an optional bearer token), and
+//! shuts down gracefully: on SIGTERM or Ctrl-C it stops scheduling, lets a cycle in flight
+//! finish within the grace period, and otherwise abandons it. Abandoning is safe because every
+//! store write is atomic (snapshots are renamed into place, the ledger and outbox are SQLite
+//! transactions): the next cycle simply pulls that window again.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -410,7 +409,7 @@ async fn ranged_report(
 async fn serve_report(
     state: ReportState,
     headers: &HeaderMap,
-    request: Result<ReportRequest, (String, Locale)>,
+    request: Result<ReportRequest, String>,
 ) -> Response {
     let configured = state.settings.alerting.locale;
     if let Some(token) = &state.token
@@ -421,7 +420,7 @@ async fn serve_report(
     }
     let request = match request {
         Ok(request) => request,
-        Err((sentence, _)) => return server::plain(StatusCode::BAD_REQUEST, &sentence),
+        Err(sentence) => return server::plain(StatusCode::BAD_REQUEST, &sentence),
     };
     let locale = request.locale;
     let settings = state.settings.clone();
@@ -464,7 +463,7 @@ impl ReportRequest {
     /// Reads `from`, `to` and `locale` from a query string; an empty value is an absent one,
     /// and other parameters (a cache-buster) are ignored. A problem comes back as the sentence
     /// to answer with, in the language asked for when that much was readable.
-    fn parse(query: Option<&str>, configured: Locale) -> Result<ReportRequest, (String, Locale)> {
+    fn parse(query: Option<&str>, configured: Locale) -> Result<ReportRequest, String> {
         let (mut from, mut to, mut locale) = (None, None, None);
         for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             let value = value.trim().to_string();
@@ -480,7 +479,7 @@ impl ReportRequest {
             Some("en") => Locale::En,
             Some("ru") => Locale::Ru,
             Some(other) => {
-                return Err((text::web::unknown_locale(other, configured), configured));
+                return Err(text::web::unknown_locale(other, configured));
             }
         };
         let date = |parameter: &str, value: Option<String>| match value.as_deref() {
@@ -488,13 +487,13 @@ impl ReportRequest {
             Some(text) => text
                 .parse::<NaiveDate>()
                 .map(Some)
-                .map_err(|_| (text::web::not_a_date(parameter, text, locale), locale)),
+                .map_err(|_| text::web::not_a_date(parameter, text, locale)),
         };
         let (from, to) = (date("from", from)?, date("to", to)?);
         if let (Some(from), Some(to)) = (from, to)
             && from > to
         {
-            return Err((text::web::range_backwards(from, to, locale), locale));
+            return Err(text::web::range_backwards(from, to, locale));
         }
         Ok(ReportRequest { from, to, locale })
     }
@@ -623,7 +622,7 @@ mod tests {
                 locale: Locale::En
             })
         );
-        let problem = |query| ReportRequest::parse(Some(query), Locale::En).unwrap_err().0;
+        let problem = |query| ReportRequest::parse(Some(query), Locale::En).unwrap_err();
         assert_eq!(
             problem("to=2025-13-01"),
             "to: \"2025-13-01\" is not a date; use YYYY-MM-DD, for example to=2025-03-01"
