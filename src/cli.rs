@@ -520,7 +520,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 );
             };
             let built = config.build(&RetryPolicy::default())?;
-            let message = cycle::sample_message(settings.alerting.locale);
+            let message = cycle::sample_message(&settings.alerting);
             built.deliver(&message).await?;
             status!(
                 quiet,

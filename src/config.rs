@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use chrono_tz::Tz;
 use config::{Config, Environment, File, FileFormat};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use crate::analysis::{
     MoneyMetric, ReconcileSettings, RuleSettings,
 };
 use crate::domain::{Locale, Money};
+use crate::secrets::{SecretError, SecretSpec, process_env};
 use crate::sources::{SourceConfig, kinds_list};
 use crate::telemetry::LogFormat;
 use crate::validation::{Problems, closest, with_suggestion};
@@ -70,6 +72,9 @@ pub struct AlertingSettings {
     /// The currency amounts are shown in when the data does not say (a CSV without a
     /// `currency` column); when the data names one currency, the data wins.
     pub currency: Option<String>,
+    /// `report_url`: where the worker's HTML report is reachable (`…/report`); every alert then
+    /// links to the report of its range. An absolute http(s) URL; its own query survives.
+    pub report_url: Option<url::Url>,
 }
 
 /// `[worker]`: the schedule and the health endpoint of `kassa worker`.
@@ -80,6 +85,50 @@ pub struct WorkerSettings {
     pub timezone: Tz,
     pub listen: SocketAddr,
     pub shutdown_grace: std::time::Duration,
+    /// The bearer token `/` and `/report` require; none configured leaves them open.
+    pub report_token: ReportToken,
+}
+
+/// `[worker] report_token_env` / `report_token_file`: where the bearer token of the report
+/// endpoints is kept, like every other secret (named here, never written in the TOML).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReportToken {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+impl ReportToken {
+    fn spec(&self) -> SecretSpec<'_> {
+        SecretSpec {
+            what: "report token",
+            env_key: "report_token_env",
+            file_key: "report_token_file",
+            env: self.env.as_deref(),
+            file: self.file.as_deref(),
+            example: "report_token_env = \"KASSA_REPORT_TOKEN\"",
+        }
+    }
+
+    /// Whether a token is configured at all (otherwise the report is open).
+    pub fn is_configured(&self) -> bool {
+        self.env.is_some() || self.file.is_some()
+    }
+
+    /// Reads the token (`None` when none is configured). The error names where it looked,
+    /// never what it found.
+    pub fn resolve(&self) -> Result<Option<SecretString>, SecretError> {
+        if !self.is_configured() {
+            return Ok(None);
+        }
+        let spec = self.spec();
+        let key = match self.env {
+            Some(_) => spec.env_key,
+            None => spec.file_key,
+        };
+        spec.resolve()
+            .map(Some)
+            .map_err(|e| SecretError(format!("worker.{key}: {e}")))
+    }
 }
 
 #[derive(Debug)]
@@ -91,6 +140,7 @@ struct RawAlerting {
     dead_after_runs: Option<i64>,
     source_down_after_runs: Option<i64>,
     currency: Option<String>,
+    report_url: Option<String>,
 }
 
 #[derive(Debug)]
@@ -99,6 +149,8 @@ struct RawWorker {
     timezone: Option<String>,
     listen: Option<String>,
     shutdown_grace_seconds: Option<i64>,
+    report_token_env: Option<String>,
+    report_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -251,6 +303,7 @@ impl Settings {
             dead_after_runs: alerting.int("dead_after_runs"),
             source_down_after_runs: alerting.int("source_down_after_runs"),
             currency: alerting.string("currency"),
+            report_url: alerting.string("report_url"),
         };
         alerting.finish(&mut problems, &mut env_keys);
         let alerting = validate_alerting(raw_alerting, &mut problems);
@@ -285,6 +338,8 @@ impl Settings {
             timezone: worker.string("timezone"),
             listen: worker.string("listen"),
             shutdown_grace_seconds: worker.int("shutdown_grace_seconds"),
+            report_token_env: worker.string("report_token_env"),
+            report_token_file: worker.path("report_token_file"),
         };
         worker.finish(&mut problems, &mut env_keys);
         let worker = validate_worker(raw_worker, timezone, &mut problems);
@@ -1194,6 +1249,7 @@ impl Default for AlertingSettings {
             dead_after_runs: 5,
             source_down_after_runs: 2,
             currency: None,
+            report_url: None,
         }
     }
 }
@@ -1207,6 +1263,7 @@ impl WorkerSettings {
             timezone,
             listen: SocketAddr::from(([127, 0, 0, 1], 9184)),
             shutdown_grace: std::time::Duration::from_secs(60),
+            report_token: ReportToken::default(),
         }
     }
 }
@@ -1296,6 +1353,20 @@ fn validate_alerting(raw: RawAlerting, problems: &mut Problems) -> AlertingSetti
             None
         }
     };
+    let report_url = raw
+        .report_url
+        .filter(|text| !text.trim().is_empty())
+        .and_then(|text| match validate_report_url(&text) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                problems.push_with_example(
+                    "alerting.report_url",
+                    format!("{text:?} {why}"),
+                    "report_url = \"https://kassa.example.com/report\"",
+                );
+                None
+            }
+        });
     AlertingSettings {
         locale,
         window_periods,
@@ -1304,7 +1375,21 @@ fn validate_alerting(raw: RawAlerting, problems: &mut Problems) -> AlertingSetti
         dead_after_runs,
         source_down_after_runs,
         currency,
+        report_url,
     }
+}
+
+/// The report's address as people's browsers will open it: absolute, http or https, with a
+/// host. Not a secret (it goes into every chat message), so it may be quoted in errors.
+fn validate_report_url(text: &str) -> Result<url::Url, &'static str> {
+    let url = url::Url::parse(text.trim()).map_err(|_| "is not an absolute URL")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("is not an http:// or https:// URL");
+    }
+    if url.host().is_none() {
+        return Err("has no host");
+    }
+    Ok(url)
 }
 
 /// A configuration value as a number, if it is one (or a string holding one).
@@ -1454,6 +1539,18 @@ fn validate_worker(
             "worker.shutdown_grace_seconds",
             format!("{n} is out of range; use 0 to 3600"),
         ),
+    }
+    worker.report_token = ReportToken {
+        env: raw.report_token_env,
+        file: raw.report_token_file,
+    };
+    // Optional: only a token that is named must be found (a missing one is forgotten by
+    // commands that serve no report, like every other unavailable secret).
+    if worker.report_token.is_configured() {
+        worker
+            .report_token
+            .spec()
+            .validate("worker", &process_env, problems);
     }
     worker
 }

@@ -21,11 +21,11 @@ use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate};
 use serde_json::json;
 
-use crate::alerts::{AlertError, AlertEvent, AlertMessage, AlertTarget, TargetFilter};
+use crate::alerts::{AlertError, AlertEvent, AlertMessage, AlertTarget, ReportLink, TargetFilter};
 use crate::analysis::{ALL_CHANNELS, Analysis, FindingKind};
 use crate::clock::{At, Clock};
-use crate::config::Settings;
-use crate::domain::{AlertKind, DateRange, EpisodeState, Locale};
+use crate::config::{AlertingSettings, Settings};
+use crate::domain::{AlertKind, DateRange, EpisodeState};
 use crate::episodes::{self, Change, Episode, SourceChange};
 use crate::pipeline::{self, SourceOutcome};
 use crate::report;
@@ -198,7 +198,7 @@ pub async fn run_cycle(
     messages.extend(
         source_changes
             .iter()
-            .map(|c| (source_message(c, settings.alerting.locale), None)),
+            .map(|c| (source_message(c, &settings.alerting), None)),
     );
     // This run's state of a source where it changed, the ledger's otherwise.
     outcome.sources_down = names
@@ -305,7 +305,7 @@ fn addressed(
             &wanted,
             settings.alerting.max_per_run,
             today,
-            settings.alerting.locale,
+            &settings.alerting,
         ) {
             let money = messages
                 .iter()
@@ -491,7 +491,8 @@ fn note_dead(outcome: &mut CycleOutcome, error: &AlertError) {
 /// Turns a change of a source's health into an alert: `source_down` when it went down, a
 /// resolved note when it is back. The id names the source and the first failed day, so each
 /// run of failures is announced once.
-fn source_message(change: &SourceChange, locale: Locale) -> AlertMessage {
+fn source_message(change: &SourceChange, alerting: &AlertingSettings) -> AlertMessage {
+    let locale = alerting.locale;
     let (health, event, words) = match change {
         SourceChange::Down(h) => (h, AlertEvent::Opened, text::alerts::source_down(h, locale)),
         SourceChange::Recovered(h) => (
@@ -520,6 +521,8 @@ fn source_message(change: &SourceChange, locale: Locale) -> AlertMessage {
             "since": health.since,
             "last_error": health.last_error,
         }}),
+        // A source that is down is about the latest data: the report as a whole.
+        link: report_link(alerting, None),
     }
 }
 
@@ -528,7 +531,7 @@ fn capped(
     messages: &[&AlertMessage],
     max: usize,
     today: NaiveDate,
-    locale: Locale,
+    alerting: &AlertingSettings,
 ) -> Vec<AlertMessage> {
     if messages.len() <= max {
         return messages.iter().map(|m| (*m).clone()).collect();
@@ -537,7 +540,7 @@ fn capped(
     let mut out: Vec<AlertMessage> = messages[..keep].iter().map(|m| (*m).clone()).collect();
     let rest = &messages[keep..];
     let titles: Vec<&str> = rest.iter().map(|m| m.title.as_str()).collect();
-    let words = text::alerts::digest(&titles, locale);
+    let words = text::alerts::digest(&titles, alerting.locale);
     out.push(AlertMessage {
         id: format!("digest:{today}:{}", rest[0].id),
         event: AlertEvent::Digest,
@@ -548,6 +551,7 @@ fn capped(
         facts: words.facts,
         decision: words.decision,
         data: json!({"messages": rest.iter().map(|m| &m.id).collect::<Vec<_>>()}),
+        link: report_link(alerting, None),
     });
     out
 }
@@ -620,14 +624,16 @@ fn message_for(change: &Change, settings: &Settings) -> AlertMessage {
                 facts: words.facts,
                 decision: words.decision,
                 data: episode_data(e, &key),
+                link: report_link(&settings.alerting, Some((e.first_start, e.last_end))),
             }
         }
         Change::Resolved(state, episode, resolution) => {
+            let last_end = g.period_end(state.last_start);
             let words = text::alerts::resolved(
                 &state.kind,
                 &state.channel,
                 state.first_start,
-                g.period_end(state.last_start),
+                last_end,
                 *resolution,
                 g,
                 locale,
@@ -648,14 +654,16 @@ fn message_for(change: &Change, settings: &Settings) -> AlertMessage {
                         "first_period_start": state.first_start, "last_period_start": state.last_start}})
                     }
                 },
+                link: report_link(&settings.alerting, Some((state.first_start, last_end))),
             }
         }
     }
 }
 
-/// A sample alert for `kassa alert-test`, in the configured language.
-pub fn sample_message(locale: Locale) -> AlertMessage {
-    let words = text::alerts::sample(locale);
+/// A sample alert for `kassa alert-test`, in the configured language, with the link to the
+/// report when `[alerting] report_url` is set (so the test shows what the nights will send).
+pub fn sample_message(alerting: &AlertingSettings) -> AlertMessage {
+    let words = text::alerts::sample(alerting.locale);
     AlertMessage {
         id: format!("test:{}", chrono::Utc::now().timestamp_millis()),
         event: AlertEvent::Test,
@@ -666,7 +674,35 @@ pub fn sample_message(locale: Locale) -> AlertMessage {
         facts: words.facts,
         decision: words.decision,
         data: json!({"test": true}),
+        link: report_link(alerting, None),
     }
+}
+
+/// The link to the report of `range` (the latest report when `None`) under `[alerting]
+/// report_url`, or `None` without one. The URL's own query survives; `from` and `to` take
+/// the place of any it had. The link is not part of an alert's id, which stays the
+/// episode's: adding or changing the URL never re-sends an alert.
+pub fn report_link(
+    alerting: &AlertingSettings,
+    range: Option<(NaiveDate, NaiveDate)>,
+) -> Option<ReportLink> {
+    let mut url = alerting.report_url.clone()?;
+    if let Some((from, to)) = range {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(key, _)| key != "from" && key != "to")
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair("from", &from.to_string())
+            .append_pair("to", &to.to_string());
+    }
+    Some(ReportLink {
+        url: url.to_string(),
+        text: text::alerts::open_report(alerting.locale).to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -688,6 +724,7 @@ mod tests {
             facts: Vec::new(),
             decision: None,
             data: json!({}),
+            link: None,
         }
     }
 
@@ -695,8 +732,11 @@ mod tests {
     fn a_storm_is_capped_with_a_digest_of_the_rest() {
         let messages: Vec<AlertMessage> = (1..=5).map(|i| message(&i.to_string())).collect();
         let refs: Vec<&AlertMessage> = messages.iter().collect();
-        assert_eq!(capped(&refs, 5, d("2025-03-17"), Locale::En).len(), 5);
-        let out = capped(&refs, 3, d("2025-03-17"), Locale::En);
+        assert_eq!(
+            capped(&refs, 5, d("2025-03-17"), &AlertingSettings::default()).len(),
+            5
+        );
+        let out = capped(&refs, 3, d("2025-03-17"), &AlertingSettings::default());
         assert_eq!(out.len(), 3);
         assert_eq!((out[0].id.as_str(), out[1].id.as_str()), ("1", "2"));
         let digest = &out[2];
@@ -709,8 +749,33 @@ mod tests {
         );
         // The digest's id is stable for the same night and the same messages.
         assert_eq!(
-            capped(&refs, 3, d("2025-03-17"), Locale::En)[2].id,
+            capped(&refs, 3, d("2025-03-17"), &AlertingSettings::default())[2].id,
             digest.id
+        );
+    }
+
+    #[test]
+    fn report_links_carry_the_range_and_keep_the_urls_own_query() {
+        assert_eq!(report_link(&AlertingSettings::default(), None), None);
+        let alerting = AlertingSettings {
+            report_url: Some(
+                "https://kassa.example.com/report?team=ads&from=2020-01-01"
+                    .parse()
+                    .unwrap(),
+            ),
+            locale: crate::domain::Locale::Ru,
+            ..AlertingSettings::default()
+        };
+        let link = report_link(&alerting, Some((d("2025-03-10"), d("2025-03-23")))).unwrap();
+        assert_eq!(
+            link.url,
+            "https://kassa.example.com/report?team=ads&from=2025-03-10&to=2025-03-23"
+        );
+        assert_eq!(link.text, "Открыть отчёт");
+        // Without a range: the latest report, the URL as configured.
+        assert_eq!(
+            report_link(&alerting, None).unwrap().url,
+            "https://kassa.example.com/report?team=ads&from=2020-01-01"
         );
     }
 

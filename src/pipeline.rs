@@ -622,6 +622,19 @@ fn suspicious_warning(name: &str, chunk: DateRange, suspicion: &Suspicion) -> St
     }
 }
 
+/// Why [`analyze`] has no analysis for the range asked, as opposed to failing: the store holds
+/// nothing yet, or the range (a given end with a default one) runs backwards. The worker's
+/// report answers these as the asker's to fix, not as its own failure.
+#[derive(Debug, thiserror::Error)]
+pub enum NothingToAnalyze {
+    #[error(
+        "the store at {store} holds no data for the configured sources ({sources}); run `kassa backfill --from DATE --to DATE` first"
+    )]
+    NoData { store: String, sources: String },
+    #[error("--from {from} is after --to {to}")]
+    Inverted { from: NaiveDate, to: NaiveDate },
+}
+
 /// Analyses what the store holds for `from..=to`, with messages in the configured language.
 /// Without bounds, the range is everything the configured sources have covered. The bounds
 /// limit what is reported only: baselines read the covered history before `from`. Each
@@ -675,14 +688,14 @@ pub fn analyze_as_of(
     let first = covered.clone().map(|r| r.start).min();
     let last = covered.map(|r| r.end).max();
     let (Some(from), Some(to)) = (from.or(first), to.or(last)) else {
-        bail!(
-            "the store at {} holds no data for the configured sources ({}); run `kassa backfill --from DATE --to DATE` first",
-            store.root().display(),
-            names.join(", ")
-        );
+        return Err(NothingToAnalyze::NoData {
+            store: store.root().display().to_string(),
+            sources: names.join(", "),
+        }
+        .into());
     };
     let Some(range) = DateRange::new(from, to) else {
-        bail!("--from {from} is after --to {to}");
+        return Err(NothingToAnalyze::Inverted { from, to }.into());
     };
     let span = tracing::info_span!("analyze", range = %range);
     let _entered = span.enter();

@@ -1,17 +1,23 @@
 //! `kassa worker`: a long-running process that runs the nightly cycle on its own schedule (a
 //! cron expression in a time zone), serves `/healthz` and Prometheus `/metrics` (through
-//! [`crate::server`], counted with prometheus-client), and shuts down gracefully: on SIGTERM
-//! or Ctrl-C it stops scheduling, lets a cycle in flight finish within the grace period, and
-//! otherwise abandons it. Abandoning is safe because every store write
-//! is atomic (snapshots are renamed into place, the ledger and outbox are SQLite transactions):
-//! the next cycle simply pulls that window again.
+//! [`crate::server`], counted with prometheus-client) and the HTML report (`GET /`,
+//! `GET /report`, rendered per request from the store, behind an optional bearer token), and
+//! shuts down gracefully: on SIGTERM or Ctrl-C it stops scheduling, lets a cycle in flight
+//! finish within the grace period, and otherwise abandons it. Abandoning is safe because every
+//! store write is atomic (snapshots are renamed into place, the ledger and outbox are SQLite
+//! transactions): the next cycle simply pulls that window again.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -19,14 +25,18 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use secrecy::SecretString;
 
 use crate::alerts::AlertTarget;
 use crate::analysis::FindingKind;
 use crate::config::Settings;
 use crate::cycle::{self, CycleOutcome};
+use crate::domain::Locale;
+use crate::pipeline::{self, NothingToAnalyze};
 use crate::server;
-use crate::store::{LockError, Store, StoreLock};
+use crate::store::{LockError, Store, StoreError, StoreLock};
 use crate::telemetry;
+use crate::text;
 
 /// How long the HTTP server gets, after the schedule stops, to finish the requests it is
 /// answering; a scraper holding a connection open must not hold up a shutdown.
@@ -292,10 +302,19 @@ impl Worker {
             timezone = %self.settings.worker.timezone,
             "worker started"
         );
+        // Read once, before serving: a token that cannot be read stops the worker here rather
+        // than leaving the report open or refusing everyone.
+        let token = self
+            .settings
+            .worker
+            .report_token
+            .resolve()
+            .context("cannot read the report token")?;
+        let reports = report_router(Arc::new(self.settings.clone()), token.map(Arc::new));
         let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
         let mut server = tokio::spawn(server::serve(
             listener,
-            server::router(self.metrics.registry()),
+            server::router(self.metrics.registry()).merge(reports),
             async {
                 // A dropped sender (the worker returned early with an error) stops it too.
                 let _ = serving_stopped.await;
@@ -346,6 +365,182 @@ impl Worker {
         tracing::info!("worker stopped");
         result
     }
+}
+
+/// What the report endpoints share: the settings to analyse with and the token they require
+/// (`None`: the report is open).
+#[derive(Clone)]
+struct ReportState {
+    settings: Arc<Settings>,
+    token: Option<Arc<SecretString>>,
+}
+
+/// `GET /` (the latest report: everything the store covers, in `[alerting] locale`) and `GET
+/// /report?from=&to=&locale=` (any range; each parameter optional, defaulting as `kassa
+/// analyze` does).
+fn report_router(settings: Arc<Settings>, token: Option<Arc<SecretString>>) -> Router {
+    Router::new()
+        .route("/", get(latest_report))
+        .route("/report", get(ranged_report))
+        .with_state(ReportState { settings, token })
+}
+
+async fn latest_report(State(state): State<ReportState>, headers: HeaderMap) -> Response {
+    let locale = state.settings.alerting.locale;
+    let request = ReportRequest {
+        from: None,
+        to: None,
+        locale,
+    };
+    serve_report(state, &headers, Ok(request)).await
+}
+
+async fn ranged_report(
+    State(state): State<ReportState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let request = ReportRequest::parse(query.as_deref(), state.settings.alerting.locale);
+    serve_report(state, &headers, request).await
+}
+
+/// The token first (a caller without it learns nothing, not even that a parameter is
+/// wrong), then the parameters, then the page, rendered off the async threads.
+async fn serve_report(
+    state: ReportState,
+    headers: &HeaderMap,
+    request: Result<ReportRequest, String>,
+) -> Response {
+    let configured = state.settings.alerting.locale;
+    if let Some(token) = &state.token
+        && !server::bearer_matches(headers, token)
+    {
+        let locale = request.as_ref().map_or(configured, |r| r.locale);
+        return server::unauthorized(text::web::token_required(locale));
+    }
+    let request = match request {
+        Ok(request) => request,
+        Err(sentence) => return server::plain(StatusCode::BAD_REQUEST, &sentence),
+    };
+    let locale = request.locale;
+    let settings = state.settings.clone();
+    match tokio::task::spawn_blocking(move || render_report(&settings, &request)).await {
+        Ok(Ok(page)) => server::html(page),
+        Ok(Err(ReportError::NoData)) => server::plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            text::web::no_data_yet(locale),
+        ),
+        Ok(Err(ReportError::Backwards { from, to })) => server::plain(
+            StatusCode::BAD_REQUEST,
+            &text::web::range_backwards(from, to, locale),
+        ),
+        Ok(Err(ReportError::Failed(error))) => {
+            tracing::error!("the report failed: {error:#}");
+            server::plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                text::web::report_failed(locale),
+            )
+        }
+        Err(join) => {
+            tracing::error!("the report's rendering ended abnormally: {join}");
+            server::plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                text::web::report_failed(locale),
+            )
+        }
+    }
+}
+
+/// One report asked for: bounds as `kassa analyze --from/--to` take them, and its language.
+#[derive(Debug, Clone, PartialEq)]
+struct ReportRequest {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    locale: Locale,
+}
+
+impl ReportRequest {
+    /// Reads `from`, `to` and `locale` from a query string; an empty value is an absent one,
+    /// and other parameters (a cache-buster) are ignored. A problem comes back as the sentence
+    /// to answer with, in the language asked for when that much was readable.
+    fn parse(query: Option<&str>, configured: Locale) -> Result<ReportRequest, String> {
+        let (mut from, mut to, mut locale) = (None, None, None);
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let value = value.trim().to_string();
+            match key.as_ref() {
+                "from" => from = Some(value),
+                "to" => to = Some(value),
+                "locale" => locale = Some(value),
+                _ => {}
+            }
+        }
+        let locale = match locale.as_deref() {
+            None | Some("") => configured,
+            Some("en") => Locale::En,
+            Some("ru") => Locale::Ru,
+            Some(other) => {
+                return Err(text::web::unknown_locale(other, configured));
+            }
+        };
+        let date = |parameter: &str, value: Option<String>| match value.as_deref() {
+            None | Some("") => Ok(None),
+            Some(text) => text
+                .parse::<NaiveDate>()
+                .map(Some)
+                .map_err(|_| text::web::not_a_date(parameter, text, locale)),
+        };
+        let (from, to) = (date("from", from)?, date("to", to)?);
+        if let (Some(from), Some(to)) = (from, to)
+            && from > to
+        {
+            return Err(text::web::range_backwards(from, to, locale));
+        }
+        Ok(ReportRequest { from, to, locale })
+    }
+}
+
+/// Why no page was rendered.
+enum ReportError {
+    /// The store does not exist yet or covers nothing.
+    NoData,
+    /// A given bound and a default one make a range that runs backwards.
+    Backwards {
+        from: NaiveDate,
+        to: NaiveDate,
+    },
+    Failed(anyhow::Error),
+}
+
+/// The page for `request`, from the store as it is now: opened read-only, so a cycle writing
+/// it at the same time is neither blocked nor disturbed, and analysed as of today in the
+/// business's zone, as `kassa analyze` does.
+fn render_report(settings: &Settings, request: &ReportRequest) -> Result<String, ReportError> {
+    let store = match Store::open_read_only(&settings.store_path) {
+        Ok(store) => store,
+        Err(StoreError::Missing { .. }) => return Err(ReportError::NoData),
+        Err(error) => {
+            return Err(ReportError::Failed(
+                anyhow::Error::new(error).context("cannot open the store"),
+            ));
+        }
+    };
+    let today = crate::clock::Clock::now(settings.timezone).today();
+    let analysis =
+        pipeline::analyze(settings, &store, request.from, request.to, today).map_err(|error| {
+            match error.downcast_ref::<NothingToAnalyze>() {
+                Some(NothingToAnalyze::NoData { .. }) => ReportError::NoData,
+                Some(NothingToAnalyze::Inverted { from, to }) => ReportError::Backwards {
+                    from: *from,
+                    to: *to,
+                },
+                None => ReportError::Failed(error),
+            }
+        })?;
+    Ok(crate::report::html::render(
+        &analysis,
+        &settings.rule,
+        request.locale,
+    ))
 }
 
 fn log_cycle(result: Result<Option<CycleOutcome>>) {
@@ -407,6 +602,39 @@ mod tests {
     use super::*;
     use crate::pipeline::SourceOutcome;
     use crate::sources::{ErrorKind, SourceError};
+
+    #[test]
+    fn report_parameters_are_optional_dates_and_a_known_locale() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            ReportRequest::parse(None, Locale::Ru),
+            Ok(ReportRequest {
+                from: None,
+                to: None,
+                locale: Locale::Ru
+            })
+        );
+        assert_eq!(
+            ReportRequest::parse(Some("from=2025-03-01&to=&locale=en&_=17"), Locale::Ru),
+            Ok(ReportRequest {
+                from: Some(d("2025-03-01")),
+                to: None,
+                locale: Locale::En
+            })
+        );
+        let problem = |query| ReportRequest::parse(Some(query), Locale::En).unwrap_err();
+        assert_eq!(
+            problem("to=2025-13-01"),
+            "to: \"2025-13-01\" is not a date; use YYYY-MM-DD, for example to=2025-03-01"
+        );
+        assert!(
+            problem("from=2025-03-01&to=2025-02-01")
+                .starts_with("from: 2025-03-01 is after to (2025-02-01)")
+        );
+        assert_eq!(problem("locale=de"), "locale: \"de\" is not en or ru");
+        // The sentence is in the language asked for.
+        assert!(problem("locale=ru&from=x").contains("не дата"));
+    }
 
     fn sorted_lines(text: &str) -> Vec<String> {
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();

@@ -54,7 +54,8 @@ use crate::validation::Problems;
 
 pub use slack::{SlackCompat, SlackConfig};
 pub use target::{
-    AlertError, AlertEvent, AlertMessage, BuildError, Fact, Filters, Receiver, TargetConfig,
+    AlertError, AlertEvent, AlertMessage, BuildError, Fact, Filters, Receiver, ReportLink,
+    TargetConfig,
 };
 pub use telegram::{ChatId, TelegramConfig};
 pub use webhook::{SecretFormatError, WebhookConfig, parse_secret, sign, verify};

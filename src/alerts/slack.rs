@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::markup::{escape_html_text, fit, no_escape};
-use super::target::{AlertEvent, AlertMessage, BuildError, Filters, Receiver, TargetConfig};
+use super::target::{
+    AlertEvent, AlertMessage, BuildError, Filters, Receiver, ReportLink, TargetConfig,
+};
 use crate::http::{
     BoxFuture, Classifier, Failure, FailureKind, HttpClient, HttpError, Request, summarize_body,
 };
@@ -117,6 +119,14 @@ const ATTACHMENT_FIELDS_MAX: usize = 25;
 /// is its link and mention syntax.
 fn mrkdwn(text: &str, max: usize) -> String {
     fit(text, max, escape_html_text)
+}
+
+/// The report link in Slack's link syntax, `<url|text>`. Inside it `&`, `<` and `>` are
+/// escaped like any mrkdwn, and a `|` in the URL (which would end it early) is
+/// percent-encoded, as it means the same there.
+fn link_mrkdwn(link: &ReportLink) -> String {
+    let url = fit(&link.url, usize::MAX, escape_html_text).replace('|', "%7C");
+    format!("<{url}|{}>", mrkdwn(&link.text, 200))
 }
 
 /// The title, or a stand-in: Slack rejects an empty header.
@@ -283,6 +293,12 @@ fn blocks_payload(message: &AlertMessage) -> Value {
             "text": {"type": "mrkdwn", "text": mrkdwn(decision, SECTION_MAX)},
         }));
     }
+    if let Some(link) = &message.link {
+        blocks.push(json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": link_mrkdwn(link)},
+        }));
+    }
     blocks.push(json!({
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": format!("kassa · {}", message.event.as_str())}],
@@ -318,6 +334,17 @@ fn attachments_payload(message: &AlertMessage) -> Value {
         }
         text.push_str(decision);
     }
+    // The text is escaped as a whole below, so the link (already mrkdwn) joins it after.
+    let mut text = mrkdwn(&text, ATTACHMENT_TEXT_MAX);
+    if let Some(link) = &message.link {
+        let link = link_mrkdwn(link);
+        if text.chars().count() + link.chars().count() + 2 <= ATTACHMENT_TEXT_MAX {
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str(&link);
+        }
+    }
     let fields: Vec<Value> = message
         .facts
         .iter()
@@ -343,7 +370,7 @@ fn attachments_payload(message: &AlertMessage) -> Value {
             "fallback": fit(&fallback, ATTACHMENT_TEXT_MAX, no_escape),
             "color": color(message.event),
             "title": fit(&title, ATTACHMENT_TITLE_MAX, no_escape),
-            "text": mrkdwn(&text, ATTACHMENT_TEXT_MAX),
+            "text": text,
             "fields": fields,
         }],
     })
@@ -368,6 +395,7 @@ mod tests {
             }],
             decision: Some("What to decide: stop it?".into()),
             data: json!({}),
+            link: None,
         }
     }
 

@@ -73,6 +73,20 @@ pub struct AlertMessage {
     pub decision: Option<String>,
     /// The structured finding or episode, passed through to the generic webhook untouched.
     pub data: serde_json::Value,
+    /// Where the HTML report of the alert's range is (`[alerting] report_url`), if anywhere.
+    /// Absent from messages stored before the link existed, and left out of the stored JSON
+    /// when there is none, so the outbox reads either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<ReportLink>,
+}
+
+/// A link to the report, with its words: each receiver lays it out in its own markup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportLink {
+    /// An absolute http(s) URL.
+    pub url: String,
+    /// "Open the report", in the message's language.
+    pub text: String,
 }
 
 /// One label/value pair of an alert, both plain text.
@@ -310,11 +324,24 @@ mod tests {
             }],
             decision: None,
             data: serde_json::json!({"k": 1}),
+            link: None,
         };
         let json = serde_json::to_value(&message).unwrap();
         assert_eq!(json["event"], "resolved");
+        // A message without a link is stored as before the link existed.
+        assert!(json.get("link").is_none(), "{json}");
         let back: AlertMessage = serde_json::from_value(json).unwrap();
         assert_eq!(back, message);
+        let linked = AlertMessage {
+            link: Some(ReportLink {
+                url: "https://kassa.example.com/report?from=2025-03-10&to=2025-03-16".into(),
+                text: "Open the report".into(),
+            }),
+            ..message
+        };
+        let back: AlertMessage =
+            serde_json::from_value(serde_json::to_value(&linked).unwrap()).unwrap();
+        assert_eq!(back, linked);
     }
 
     #[test]

@@ -409,17 +409,17 @@ fn classify(status: StatusCode, _headers: &HeaderMap, body: &str) -> Option<Fail
     })
 }
 
-/// Escapes user text for Telegram HTML. `"` matters only inside attributes, which we never
-/// write, so text needs just `&`, `<` and `>`.
+/// Escapes user text for Telegram HTML. `"` matters only inside attributes, and the one kassa
+/// writes (the report link's `href`) escapes it itself, so text needs just `&`, `<` and `>`.
 fn escape(text: &str) -> String {
     escape_prefix(text, usize::MAX, escape_html_text)
 }
 
 /// One piece of the message: user text, optionally wrapped in a tag, or a fixed separator.
 struct Piece<'a> {
-    open: &'static str,
+    open: &'a str,
     text: &'a str,
-    close: &'static str,
+    close: &'a str,
     /// Separators are our own markup-free text and are not escaped.
     user_text: bool,
 }
@@ -444,7 +444,7 @@ fn text<'a>(text: &'a str) -> Piece<'a> {
     }
 }
 
-fn tagged<'a>(open: &'static str, text: &'a str, close: &'static str) -> Piece<'a> {
+fn tagged<'a>(open: &'a str, text: &'a str, close: &'a str) -> Piece<'a> {
     Piece {
         open,
         text,
@@ -488,6 +488,14 @@ pub(super) fn html_text(message: &AlertMessage) -> String {
     }
     if let Some(decision) = message.decision.as_deref().filter(|d| !d.trim().is_empty()) {
         pieces.extend([sep("\n\n"), tagged("<i>", decision, "</i>")]);
+    }
+    // The one attribute kassa writes: `"` must be escaped inside it as well.
+    let anchor = message.link.as_ref().map(|link| {
+        let href = escape(&link.url).replace('"', "&quot;");
+        (format!("<a href=\"{href}\">"), link.text.as_str())
+    });
+    if let Some((open, text)) = &anchor {
+        pieces.extend([sep("\n\n"), tagged(open, text, "</a>")]);
     }
     render_within(&pieces, TEXT_MAX)
 }
@@ -556,6 +564,7 @@ mod tests {
             ],
             decision: Some("What to decide: stop it?".into()),
             data: json!({}),
+            link: None,
         }
     }
 

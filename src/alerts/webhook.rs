@@ -185,20 +185,27 @@ pub fn verify(
 }
 
 /// The body kassa sends: the event, when, and the message.
+///
+/// With `[alerting] report_url` set, `data.report_url` links to the report of the alert's
+/// range; without it the key is absent, as before it existed.
 pub(super) fn payload(message: &AlertMessage, now: DateTime<Utc>) -> Value {
+    let mut data = json!({
+        "id": message.id,
+        "finding_kind": message.finding_kind,
+        "channel": message.channel,
+        "title": message.title,
+        "summary": message.summary,
+        "facts": message.facts,
+        "decision": message.decision,
+        "data": message.data,
+    });
+    if let (Some(link), Some(fields)) = (&message.link, data.as_object_mut()) {
+        fields.insert("report_url".to_string(), Value::String(link.url.clone()));
+    }
     json!({
         "type": message.event.as_str(),
         "timestamp": now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        "data": {
-            "id": message.id,
-            "finding_kind": message.finding_kind,
-            "channel": message.channel,
-            "title": message.title,
-            "summary": message.summary,
-            "facts": message.facts,
-            "decision": message.decision,
-            "data": message.data,
-        },
+        "data": data,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Alert wording: titles per finding kind and event, fact labels, episode spans, the digest,
-//! resolved notes, a source that is down and back, and the `alert-test` sample. The cycle decides which alerts to send and adds
+//! resolved notes, a source that is down and back, the `alert-test` sample, and the words of the
+//! link to the report. The cycle decides which alerts to send and adds
 //! their identity and data; the words come from here.
 
 use chrono::NaiveDate;
@@ -573,6 +574,14 @@ pub fn digest(titles: &[&str], locale: Locale) -> AlertWords {
         summary,
         facts: Vec::new(),
         decision: None,
+    }
+}
+
+/// The words of the link to the HTML report that ends an alert (`[alerting] report_url`).
+pub fn open_report(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => "Open the report",
+        Locale::Ru => "Открыть отчёт",
     }
 }
 

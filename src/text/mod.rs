@@ -13,7 +13,8 @@
 //!   claim has no verdict, the reconciliation table's words;
 //! - [`audit`]: the metric audit's heading, verdicts, their meaning and table columns;
 //! - [`report`]: the terminal table's heading, summary, verdicts and column names;
-//! - [`console`]: what `backfill`, `run`, `check`, `alert-test` and the demo print.
+//! - [`console`]: what `backfill`, `run`, `check`, `alert-test` and the demo print;
+//! - [`web`]: what the worker's report endpoints answer when they show no report.
 //!
 //! Numbers follow each language's habits: `$1,234,567`, `€1,234.50` and `1.71%` in English,
 //! `1 234 567 ₽`, `1 234,50 €` and `1,71%` in Russian (the group separator is a no-break
@@ -57,6 +58,7 @@ pub mod findings;
 pub mod meaning;
 pub mod reconcile;
 pub mod report;
+pub mod web;
 
 pub use findings::{chain_sentence, decision, describe, describe_findings, gap_reason};
 

@@ -113,6 +113,7 @@ fn message() -> AlertMessage {
         ],
         decision: Some("What to decide: keep paying for clicks that bring no sales?".to_string()),
         data: json!({"kind": "activity_without_money", "channel": "<b>&co", "spend": "1250.00"}),
+        link: None,
     }
 }
 
@@ -783,4 +784,82 @@ fn targets_filter_by_finding_kind_and_channel() {
     ));
     assert!(sources.wants("source_down", "all"));
     assert_eq!((everything.name(), everything.kind()), ("all", "slack"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The link to the report (`[alerting] report_url`)
+
+/// The alert of [`message`] for the week 2025-03-10..16, linked the way the nightly cycle links
+/// it, to a report URL that has a query of its own.
+fn linked_message() -> AlertMessage {
+    let alerting = kassa::config::AlertingSettings {
+        report_url: Some("https://kassa.example.com/report?team=ads".parse().unwrap()),
+        ..kassa::config::AlertingSettings::default()
+    };
+    let link = kassa::cycle::report_link(
+        &alerting,
+        Some(("2025-03-10".parse().unwrap(), "2025-03-16".parse().unwrap())),
+    );
+    AlertMessage { link, ..message() }
+}
+
+const LINKED_URL: &str = "https://kassa.example.com/report?team=ads&from=2025-03-10&to=2025-03-16";
+
+/// Every kind of target carries the link, in its own markup, with the range of the finding;
+/// a message without one is laid out exactly as before.
+#[tokio::test(start_paused = true)]
+async fn alerts_link_to_the_report_of_their_range_when_report_url_is_set() {
+    let server = MockServer::start().await;
+    for (route, answer) in [
+        (
+            SLACK_PATH.to_string(),
+            ResponseTemplate::new(200).set_body_string("ok"),
+        ),
+        (telegram_path(), telegram_ok()),
+        ("/hooks/kassa".to_string(), ResponseTemplate::new(204)),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(route))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+    }
+    let workspace = Workspace::new();
+    let slack = slack_target(&workspace, &server, "slack");
+    let mattermost = slack_target(&workspace, &server, "mattermost");
+    let telegram = telegram_target(&workspace, &server);
+    let webhook = webhook_target(&workspace, &server);
+    let linked = linked_message();
+    assert_eq!(
+        linked.id,
+        message().id,
+        "the link never changes an alert's id"
+    );
+    for target in [&slack, &mattermost, &telegram, &webhook] {
+        target.deliver(&linked).await.expect("delivered");
+    }
+    let sent = bodies(&server).await;
+    let slack_link = "<https://kassa.example.com/report?team=ads&amp;from=2025-03-10&amp;to=2025-03-16|Open the report>";
+    let blocks = sent[0]["blocks"].as_array().unwrap();
+    assert_eq!(blocks[blocks.len() - 2]["text"]["text"], slack_link);
+    let attachment = sent[1]["attachments"][0]["text"].as_str().unwrap();
+    assert!(
+        attachment.ends_with(&format!("\n\n{slack_link}")),
+        "{attachment}"
+    );
+    let telegram_text = sent[2]["text"].as_str().unwrap();
+    assert!(
+        telegram_text.ends_with(
+            "\n\n<a href=\"https://kassa.example.com/report?team=ads&amp;from=2025-03-10&amp;to=2025-03-16\">Open the report</a>"
+        ),
+        "{telegram_text}"
+    );
+    assert_eq!(sent[3]["data"]["report_url"], LINKED_URL);
+
+    // Without report_url: no link anywhere, the bodies as they always were.
+    for target in [&slack, &mattermost, &telegram, &webhook] {
+        let preview = target.preview(&message());
+        assert!(!preview.contains("kassa.example.com"), "{preview}");
+        assert!(!preview.contains("report"), "{preview}");
+    }
 }

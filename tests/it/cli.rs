@@ -646,7 +646,7 @@ async fn alert_test_sends_a_sample_to_one_target() {
     ws.write(
         "kassa.toml",
         &format!(
-            "{config}\n[alerting]\nlocale = \"ru\"\n\n[[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {:?}\n",
+            "{config}\n[alerting]\nlocale = \"ru\"\nreport_url = \"https://kassa.example.com/report\"\n\n[[alerts]]\nname = \"team\"\nkind = \"slack\"\nurl_file = {:?}\n",
             url.display().to_string()
         ),
     );
@@ -666,6 +666,12 @@ async fn alert_test_sends_a_sample_to_one_target() {
             .as_str()
             .unwrap()
             .contains("Тестовое оповещение kassa"),
+        "{body}"
+    );
+    // With `report_url`, the sample links to the report as the nightly alerts will.
+    assert!(
+        body.to_string()
+            .contains("<https://kassa.example.com/report|Открыть отчёт>"),
         "{body}"
     );
 

@@ -513,3 +513,53 @@ fn metric_audit_keys_are_validated() {
         &["analysis.audit_periods: 6 periods can never hold min_periods = 8 pairs; use at least 8"],
     );
 }
+
+/// `[alerting] report_url` must be an absolute http(s) URL, and a `[worker] report_token_env`
+/// that names an unset variable stops the commands that serve or send, naming the key; one
+/// that reads only (`analyze`) never needs the token.
+#[test]
+fn report_url_and_report_token_are_validated() {
+    let (_ws, run) = check_with(
+        "[alerting]\nreport_url = \"kassa.example.com/report\"\n\n\
+         [worker]\nreport_token_env = \"KASSA_TEST_UNSET_REPORT_TOKEN\"",
+    );
+    assert_refused(
+        &run,
+        &[
+            "alerting.report_url: \"kassa.example.com/report\" is not an absolute URL (for example: report_url = \"https://kassa.example.com/report\")",
+            "worker.report_token_env: the environment variable KASSA_TEST_UNSET_REPORT_TOKEN is not set",
+        ],
+    );
+    let (_ws, run) = check_with("[alerting]\nreport_url = \"ftp://kassa.example.com/report\"");
+    assert_refused(
+        &run,
+        &[
+            "alerting.report_url: \"ftp://kassa.example.com/report\" is not an http:// or https:// URL",
+        ],
+    );
+    let (_ws, run) = check_with("[worker]\nreport_token_env = \"s3cret-pasted-token\"");
+    assert_refused(
+        &run,
+        &["worker.report_token_env: must name an environment variable"],
+    );
+    assert!(
+        !run.stderr.contains("s3cret-pasted-token"),
+        "{}",
+        run.stderr
+    );
+
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "[alerting]\nreport_url = \"https://kassa.example.com/report?team=ads\"\n\n\
+         [worker]\nreport_token_env = \"KASSA_TEST_REPORT_TOKEN\"\n\n{}",
+        demo_sources()
+    ));
+    let run = ws.kassa_with_env(
+        &["check", "--offline"],
+        &[("KASSA_TEST_REPORT_TOKEN", "a-token")],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    // `analyze` serves no report: the unset variable is not its problem.
+    let run = ws.kassa(&["analyze"]);
+    assert!(!run.stderr.contains("report_token"), "{run:?}");
+}

@@ -488,3 +488,189 @@ async fn a_cycle_slower_than_the_grace_period_is_abandoned() {
         "an abandoned cycle stores nothing"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The HTML report: `GET /` and `GET /report`
+
+/// A worker serving on a free loopback port over the demo's sources, with `worker_keys` added
+/// to its `[worker]` table (its schedule does not fire during a test) and, when `backfill`,
+/// the demo's history stored. It serves until the returned sender is sent or dropped.
+async fn serving_demo(
+    ws: &Workspace,
+    worker_keys: &str,
+    backfill: bool,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    ws.config(&format!(
+        "[worker]\nschedule = \"0 6 1 1 *\"\ntimezone = \"Europe/Moscow\"\n{worker_keys}\n\n{}",
+        demo_sources()
+    ));
+    let settings = Settings::load(Some(&ws.path().join("kassa.toml"))).unwrap();
+    if backfill {
+        let mut store = Store::open(&settings.store_path).unwrap();
+        let history = DateRange::new(d("2025-01-06"), d("2025-05-25")).unwrap();
+        let outcome = pipeline::backfill(&settings, &mut store, history, &[], d("2025-05-26"))
+            .await
+            .unwrap();
+        assert!(!outcome.partial(), "the backfill is clean");
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(Worker::new(settings, Vec::new()).run_on(listener, async {
+        let _ = stopped.await;
+    }));
+    (address, stop)
+}
+
+async fn get(
+    address: std::net::SocketAddr,
+    target: &str,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(format!("http://{address}{target}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// The `lang` of a page's `<html>` element, read by an HTML parser.
+fn page_lang(page: &str) -> Option<String> {
+    let document = scraper::Html::parse_document(page);
+    let html = scraper::Selector::parse("html").unwrap();
+    document
+        .select(&html)
+        .next()
+        .and_then(|e| e.value().attr("lang"))
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_worker_serves_the_report_of_the_store() {
+    let ws = Workspace::new();
+    let (address, _stop) = serving_demo(&ws, "", true).await;
+
+    let latest = get(address, "/", None).await;
+    assert_eq!(latest.status(), 200);
+    assert_eq!(latest.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(latest.headers()["cache-control"], "no-store");
+    let page = latest.text().await.unwrap();
+    assert!(page.contains("<html"), "{page}");
+    assert_eq!(page_lang(&page).as_deref(), Some("en"));
+
+    // Any range, in the language asked for.
+    let march = get(
+        address,
+        "/report?from=2025-03-01&to=2025-03-31&locale=ru",
+        None,
+    )
+    .await;
+    assert_eq!(march.status(), 200);
+    let page = march.text().await.unwrap();
+    assert_eq!(page_lang(&page).as_deref(), Some("ru"));
+    // Each parameter is optional.
+    assert_eq!(get(address, "/report", None).await.status(), 200);
+    assert_eq!(
+        get(address, "/report?from=2025-04-01", None).await.status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_rejects_an_invalid_range_with_400() {
+    let ws = Workspace::new();
+    let (address, _stop) = serving_demo(&ws, "", true).await;
+    for (target, sentence) in [
+        (
+            "/report?from=2025-03-01&to=2025-02-01",
+            "from: 2025-03-01 is after to (2025-02-01)",
+        ),
+        (
+            "/report?from=nonsense",
+            "from: \"nonsense\" is not a date; use YYYY-MM-DD",
+        ),
+        ("/report?to=2025-02-30", "to: \"2025-02-30\" is not a date"),
+        ("/report?locale=de", "locale: \"de\" is not en or ru"),
+        // A given start after the last covered day (the default end).
+        (
+            "/report?from=2030-01-01",
+            "from: 2030-01-01 is after to (2025-05-25)",
+        ),
+    ] {
+        let response = get(address, target, None).await;
+        assert_eq!(response.status(), 400, "{target}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; charset=utf-8"
+        );
+        let body = response.text().await.unwrap();
+        assert!(body.starts_with(sentence), "{target}: {body}");
+        assert!(!body.contains("<html"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_token_keeps_the_report_closed_but_not_health_or_metrics() {
+    let ws = Workspace::new();
+    let token = ws.write("report.token", "Zx81-report-token\n");
+    let (address, _stop) = serving_demo(
+        &ws,
+        &format!("report_token_file = {:?}", token.display().to_string()),
+        true,
+    )
+    .await;
+    for target in ["/", "/report?from=2025-03-01", "/report?from=nonsense"] {
+        for wrong in [None, Some("Zx81-report-toke"), Some("wrong")] {
+            let response = get(address, target, wrong).await;
+            assert_eq!(response.status(), 401, "{target} with {wrong:?}");
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                "Bearer realm=\"kassa\""
+            );
+            let body = response.text().await.unwrap();
+            assert!(
+                !body.contains("<html"),
+                "no report without the token: {body}"
+            );
+        }
+    }
+    let right = get(address, "/", Some("Zx81-report-token")).await;
+    assert_eq!(right.status(), 200);
+    assert!(right.text().await.unwrap().contains("<html"));
+    assert_eq!(
+        get(address, "/report?from=nonsense", Some("Zx81-report-token"))
+            .await
+            .status(),
+        400
+    );
+    for open in ["/healthz", "/metrics"] {
+        assert_eq!(get(address, open, None).await.status(), 200, "{open}");
+    }
+}
+
+/// Before the first backfill there is no store at all; after `kassa run` found nothing to
+/// store, there is one without data. Either way the report says so, with a 503.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_without_data_answers_503_with_a_sentence() {
+    let ws = Workspace::new();
+    let (address, _stop) = serving_demo(&ws, "", false).await;
+    let response = get(address, "/", None).await;
+    assert_eq!(response.status(), 503);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.starts_with("kassa has no data to report yet"),
+        "{body}"
+    );
+    assert!(!body.contains(&ws.path().display().to_string()), "{body}");
+
+    drop(Store::open(&ws.store_path()).unwrap());
+    let response = get(address, "/report?locale=ru", None).await;
+    assert_eq!(response.status(), 503);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .starts_with("Данных для отчёта пока нет")
+    );
+}
