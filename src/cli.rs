@@ -157,6 +157,9 @@ pub enum Command {
         /// The language of the alerts: en or ru.
         #[arg(long, value_enum, default_value_t = DemoLocale::En)]
         locale: DemoLocale,
+        /// Where to write the HTML report of the demo's whole range.
+        #[arg(long, value_name = "FILE", default_value = "demo-report.html")]
+        report: PathBuf,
     },
     /// Validate the configuration and reach every source once.
     Check {
@@ -320,18 +323,18 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         quiet: cli.quiet,
     };
     // The demo brings its own configuration: it must work on a fresh checkout with none.
-    if let Command::Demo { locale } = cli.command {
+    if let Command::Demo { locale, report } = cli.command {
         // The demo prints its own story; its logs would only interleave with it.
         let quiet = Verbosity {
             quiet: cli.quiet || cli.verbose == 0,
             ..verbosity
         };
         telemetry::init(quiet, LogFormat::Text);
-        demo::run(match locale {
+        let locale = match locale {
             DemoLocale::En => Locale::En,
             DemoLocale::Ru => Locale::Ru,
-        })
-        .await?;
+        };
+        demo::run(locale, &report).await?;
         return Ok(Outcome::Success);
     }
     // Commands that contact nothing read no secret, so they run where no token is set.

@@ -11,11 +11,14 @@
 //! Moscow days.
 //!
 //! The demo backfills the first two months as history (a backfill never alerts), then replays
-//! one nightly run per Monday from March to June and prints what each target received.
+//! one nightly run per Monday from March to June and prints what each target received. It ends
+//! by writing the HTML report of the whole range as of the last night (`--report`, by default
+//! `demo-report.html` in the current directory), the page where the story shows in charts.
 
 pub mod fakes;
 pub mod fakes_ru;
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -70,9 +73,10 @@ pub struct DemoSummary {
     pub requests: usize,
 }
 
-/// Runs the demo in a fresh temporary store and prints what every target received. Its own
-/// fakes failing is an error: the demo has nothing partial to report.
-pub async fn run(locale: Locale) -> Result<DemoSummary> {
+/// Runs the demo in a fresh temporary store, prints what every target received and writes the
+/// HTML report of the whole range to `report`. Its own fakes failing is an error: the demo has
+/// nothing partial to report.
+pub async fn run(locale: Locale, report: &Path) -> Result<DemoSummary> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory for the demo")?;
     let (ads, deals) = demo_rows(dir.path()).await?;
 
@@ -175,6 +179,14 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
             )
         );
     }
+    // The whole range as the last night replayed saw it: the flagged weeks of March and May,
+    // the recovery after them and the growth that brought money, on one page.
+    let last_night = night - Duration::days(7);
+    let analysis = pipeline::analyze(&settings, &store, None, None, last_night)?;
+    let page = crate::report::html::render(&analysis, &settings.rule, locale);
+    let written = write_atomically(report, &page)
+        .with_context(|| format!("cannot write the demo's report to {}", report.display()))?;
+    crate::outln!("{}", console::demo_report(&written, locale));
     // The commands line up under each other after the label, in either language.
     let label = console::demo_try(locale);
     let indent = " ".repeat(label.chars().count());
@@ -188,6 +200,19 @@ pub async fn run(locale: Locale) -> Result<DemoSummary> {
         delivered,
         requests,
     })
+}
+
+/// Writes `text` to `path` (its directory made if missing) through a temporary file in the same
+/// directory, so a reader (a browser reloading the page) never sees half a report. Returns the
+/// absolute path.
+fn write_atomically(path: &Path, text: &str) -> Result<std::path::PathBuf> {
+    let path = std::path::absolute(path)?;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(text.as_bytes())?;
+    file.persist(&path)?;
+    Ok(path)
 }
 
 /// Reads the compiled-in CSVs with the CSV sources themselves.

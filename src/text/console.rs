@@ -4,6 +4,7 @@
 //! events) come from the configuration or the wire and are printed as they are. Errors keep
 //! kassa's one language for errors, English, with their `kassa: error:` prefix.
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -448,6 +449,15 @@ pub fn demo_summary(
              рост с {unflagged} принёс деньги, и тревоги не было.",
             plural_ru(requests as u64, "дошёл", "дошло", "дошло")
         ),
+    }
+}
+
+/// Where the demo wrote its HTML report (an absolute path).
+pub fn demo_report(path: &Path, locale: Locale) -> String {
+    let path = path.display();
+    match locale {
+        Locale::En => format!("The report with charts is in {path}: open it in a browser."),
+        Locale::Ru => format!("Отчёт с графиками сохранён в {path}: откройте его в браузере."),
     }
 }
 

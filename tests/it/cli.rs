@@ -586,11 +586,14 @@ async fn backfill_from_fake_platforms_end_to_end() {
     );
 }
 
-/// `kassa demo` on a fresh checkout: no configuration, no account, the whole story.
+/// `kassa demo` on a fresh checkout: no configuration, no account, the whole story, and the
+/// HTML report written to `demo-report.html` in the current directory (a scratch one here).
 #[test]
 fn the_demo_replays_the_nights_and_shows_what_each_target_received() {
+    let scratch = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
         .arg("demo")
+        .current_dir(scratch.path())
         .env_remove("KASSA_CONFIG")
         .output()
         .unwrap();
@@ -626,6 +629,23 @@ fn the_demo_replays_the_nights_and_shows_what_each_target_received() {
         !stdout.contains("night of 2025-04-14"),
         "the growth with money must not alert"
     );
+    let report = scratch
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("demo-report.html");
+    assert!(
+        stdout.contains(&format!(
+            "The report with charts is in {}: open it in a browser.",
+            report.display()
+        )),
+        "the demo names its report by absolute path:\n{stdout}"
+    );
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    // Written through a temporary file that was renamed: nothing else is left behind.
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
 }
 
 /// `kassa alert-test` sends one sample to the named target and fails clearly for others.

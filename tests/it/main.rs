@@ -13,6 +13,7 @@ mod analysis;
 mod audit;
 mod auth;
 mod bitrix24;
+mod browser;
 mod chain;
 mod channels;
 mod cli;

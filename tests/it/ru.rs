@@ -227,8 +227,11 @@ fn ru_numbers_use_decimal_comma() {
 fn ru_demo() -> &'static str {
     static OUTPUT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     OUTPUT.get_or_init(|| {
+        let scratch = tempfile::tempdir().unwrap();
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
             .args(["demo", "--locale", "ru"])
+            // The report lands in the current directory: a scratch one, never the repository.
+            .current_dir(scratch.path())
             .env_remove("KASSA_CONFIG")
             .output()
             .unwrap();
@@ -304,11 +307,21 @@ fn demo_ru_pulls_yandex_direct_vk_ads_and_amocrm() {
 fn demo_ru_has_no_english_framing() {
     let stdout = ru_demo();
     // The demo's own words: every line but the wire bodies it shows (indented six spaces),
-    // and the commands and file names to repeat it by hand.
+    // and the commands and file names to repeat it by hand; the report's path is the scratch
+    // directory's, its words are checked apart.
     let framing: Vec<&str> = stdout
         .lines()
         .filter(|line| !line.starts_with("      ") && !line.contains("cargo run"))
+        .map(|line| match line.split_once('/') {
+            Some((words, _)) if line.contains("demo-report.html") => words,
+            _ => line,
+        })
         .collect();
+    assert!(
+        stdout.contains("Отчёт с графиками сохранён в /")
+            && stdout.contains("/demo-report.html: откройте его в браузере."),
+        "the demo names its report:\n{stdout}"
+    );
     assert!(
         framing.iter().any(|l| l.contains("config/example-ru.toml")),
         "the demo points at the Russian example configuration"
