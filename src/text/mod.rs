@@ -329,6 +329,84 @@ pub fn decimal(value: f64, places: usize, locale: Locale) -> String {
     }
 }
 
+/// A chart's tick label, short: `950`, `1.2k`, `3.4M`, `2B`; `1,2 тыс.`, `3,4 млн`, `2 млрд`.
+/// Three significant digits at most (ticks are round numbers); beyond trillions, `1.2e18`.
+pub fn compact(value: f64, locale: Locale) -> String {
+    if !value.is_finite() {
+        return String::new();
+    }
+    let sign = if value < 0.0 { "-" } else { "" };
+    let magnitude = value.abs();
+    let units: [(f64, &str, &str); 4] = [
+        (1e12, "T", "трлн"),
+        (1e9, "B", "млрд"),
+        (1e6, "M", "млн"),
+        (1e3, "k", "тыс."),
+    ];
+    if magnitude >= 1e15 {
+        let text = format!("{sign}{magnitude:.1e}");
+        return if locale.ru() {
+            text.replace('.', ",")
+        } else {
+            text
+        };
+    }
+    let (scaled, unit) = units
+        .iter()
+        .find(|(size, _, _)| magnitude >= *size)
+        .map_or((magnitude, None), |&(size, en, ru)| {
+            (magnitude / size, Some(if locale.ru() { ru } else { en }))
+        });
+    let number = significant(scaled, 3, locale);
+    if number == "0" {
+        return number;
+    }
+    match (unit, locale) {
+        (None, _) => format!("{sign}{number}"),
+        (Some(unit), Locale::En) => format!("{sign}{number}{unit}"),
+        (Some(unit), Locale::Ru) => format!("{sign}{number}{NBSP}{unit}"),
+    }
+}
+
+/// A conversion rate with the digits a small one needs: `46%`, `1.7%`, `0.25%` (`percent`
+/// would round the last two to `2%` and `0%`).
+pub fn rate(fraction: f64, locale: Locale) -> String {
+    if !fraction.is_finite() {
+        return percent(fraction, locale);
+    }
+    let number = significant(fraction * 100.0, 2, locale);
+    format!("{number}%")
+}
+
+/// `value` (not negative) with about `digits` significant digits, trailing zeros dropped.
+fn significant(value: f64, digits: i32, locale: Locale) -> String {
+    let places = if value > 0.0 {
+        (digits - 1 - value.log10().floor() as i32).clamp(0, 6) as usize
+    } else {
+        0
+    };
+    let mut text = decimal(value, places, locale);
+    if text.contains(['.', ',']) {
+        text = text
+            .trim_end_matches('0')
+            .trim_end_matches(['.', ','])
+            .to_string();
+    }
+    if text.trim_start_matches('0').is_empty() {
+        "0".to_string()
+    } else {
+        text
+    }
+}
+
+/// What an empty chart says.
+pub fn no_data(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => "no data",
+        Locale::Ru => "нет данных",
+    }
+}
+
 /// A count grouped as the locale groups thousands: `1,172`, `1 172` (a no-break space).
 pub fn integer(n: u64, locale: Locale) -> String {
     group_thousands(i64::try_from(n).unwrap_or(i64::MAX), locale)
@@ -530,6 +608,25 @@ mod tests {
         assert_eq!(noun_genitive_plural_ru(Granularity::Week, 5), "недель");
         assert_eq!(noun_genitive_plural_ru(Granularity::Week, 12), "недель");
         assert_eq!(noun_genitive_plural_ru(Granularity::Month, 22), "месяца");
+    }
+
+    #[test]
+    fn chart_numbers_are_short_and_local() {
+        let (en, ru) = (Locale::En, Locale::Ru);
+        assert_eq!(compact(0.0, en), "0");
+        assert_eq!(compact(950.0, en), "950");
+        assert_eq!(compact(0.25, ru), "0,25");
+        assert_eq!(compact(1200.0, en), "1.2k");
+        assert_eq!(compact(1200.0, ru), "1,2\u{a0}тыс.");
+        assert_eq!(compact(-2_500_000.0, en), "-2.5M");
+        assert_eq!(compact(3e9, ru), "3\u{a0}млрд");
+        assert_eq!(compact(125_000.0, en), "125k");
+        assert_eq!(compact(2e18, en), "2.0e18");
+        assert_eq!(rate(0.46, en), "46%");
+        assert_eq!(rate(0.017, ru), "1,7%");
+        assert_eq!(rate(0.0025, en), "0.25%");
+        assert_eq!(rate(1.0, en), "100%");
+        assert_eq!(no_data(ru), "нет данных");
     }
 
     #[test]
