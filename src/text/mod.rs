@@ -13,6 +13,7 @@
 //!   claim has no verdict, the reconciliation table's words;
 //! - [`audit`]: the metric audit's heading, verdicts, their meaning and table columns;
 //! - [`report`]: the terminal table's heading, summary, verdicts and column names;
+//! - [`html`]: the HTML report's own labels, chart titles, axes and descriptions;
 //! - [`console`]: what `backfill`, `run`, `check`, `alert-test` and the demo print.
 //!
 //! Numbers follow each language's habits: `$1,234,567`, `€1,234.50` and `1.71%` in English,
@@ -54,6 +55,7 @@ pub mod audit;
 pub mod chain;
 pub mod console;
 pub mod findings;
+pub mod html;
 pub mod meaning;
 pub mod reconcile;
 pub mod report;
