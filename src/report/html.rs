@@ -242,27 +242,20 @@ fn summary(page: &mut String, analysis: &Analysis, locale: Locale) {
     page.push_str("</section>");
 }
 
-/// The kind of the flag that made a period flagged (the first, as the terminal table shows).
-fn flag_kind(analysis: &Analysis, p: &PeriodMetrics) -> Option<FindingKind> {
-    analysis
-        .flagged()
-        .find(|f| f.channel == p.channel && f.period_start == p.period_start)
-        .map(Finding::kind)
-}
-
-/// A period's verdict in words, as the terminal table says it.
+/// A period's verdict in words, as the terminal table says it. A flagged period names the
+/// first rule that flagged it (claims have a table of their own and no word for a period row).
 fn verdict_word(analysis: &Analysis, p: &PeriodMetrics, locale: Locale) -> String {
     use crate::text::report::verdict;
     match p.verdict {
         Verdict::NoVerdict => verdict(Some(FindingKind::DataGap), locale).to_string(),
         Verdict::Clear => verdict(None, locale).to_string(),
-        Verdict::Flagged => match flag_kind(analysis, p) {
-            Some(kind) if !verdict(Some(kind), locale).is_empty() => {
-                verdict(Some(kind), locale).to_string()
-            }
-            Some(kind) => words::badge(kind, locale).to_string(),
-            None => label(Label::Flagged, locale).to_string(),
-        },
+        Verdict::Flagged => analysis
+            .flagged()
+            .filter(|f| f.channel == p.channel && f.period_start == p.period_start)
+            .map(|f| verdict(Some(f.kind()), locale))
+            .find(|word| !word.is_empty())
+            .unwrap_or_else(|| label(Label::Flagged, locale))
+            .to_string(),
     }
 }
 
@@ -903,4 +896,20 @@ fn style() -> String {
          .scroll{{overflow:visible}}td{{white-space:normal}}a{{color:inherit;text-decoration:none}}\
          }}"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::indexed;
+
+    #[test]
+    fn an_index_keeps_unknowns_unknown_and_centres_on_the_known_mean() {
+        assert_eq!(
+            indexed(&[Some(50.0), None, Some(150.0)]),
+            [Some(50.0), None, Some(150.0)]
+        );
+        // A series that is all zero, or all unknown, has no index rather than a line of zeros.
+        assert_eq!(indexed(&[Some(0.0), Some(0.0)]), [None, None]);
+        assert_eq!(indexed(&[None, None]), [None, None]);
+    }
 }

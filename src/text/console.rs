@@ -1,6 +1,6 @@
 //! The lines the command line prints about what a command did: `backfill` and `run` per
-//! source, `run`'s analysis and alert tallies, `check`, `alert-test` and `report` outcomes, and the
-//! demo's story around the alerts it shows. Names (sources, targets, their kinds, alert
+//! source, `run`'s analysis and alert tallies, `check`, `alert-test` and `report` outcomes, and
+//! the demo's story around the alerts it shows. Names (sources, targets, their kinds, alert
 //! events) come from the configuration or the wire and are printed as they are. Errors keep
 //! kassa's one language for errors, English, with their `kassa: error:` prefix.
 
