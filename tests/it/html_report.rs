@@ -250,8 +250,11 @@ const RU_ALLOWED: [&str; 9] = [
 
 #[test]
 fn the_russian_report_has_no_english_words() {
-    let ws = demo_with_gaps("en");
-    let (page, run) = report(&ws, &["--locale", "ru"]);
+    // `[alerting] locale` is the default language; `--locale` overrides it.
+    let ws = demo_with_gaps("ru");
+    let (english, _) = report(&ws, &["--locale", "en"]);
+    assert!(english.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+    let (page, run) = report(&ws, &[]);
     assert!(
         run.stdout.contains("отчёт записан в out/report.html"),
         "{}",
