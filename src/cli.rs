@@ -138,6 +138,21 @@ pub enum Command {
         #[arg(skip)]
         replay: bool,
     },
+    /// Write the HTML report: one self-contained page with charts, readable offline and printable.
+    Report {
+        /// First day (widened to the start of its period); default: the first covered day.
+        #[arg(long, value_name = "DATE")]
+        from: Option<NaiveDate>,
+        /// Last day (widened to the end of its period); default: the last covered day.
+        #[arg(long, value_name = "DATE")]
+        to: Option<NaiveDate>,
+        /// The file to write (replaced whole, never left half-written).
+        #[arg(long, value_name = "FILE", default_value = "report.html")]
+        out: PathBuf,
+        /// The report's language: en or ru; default: `[alerting] locale`.
+        #[arg(long, value_enum)]
+        locale: Option<DemoLocale>,
+    },
     /// The nightly cycle: re-pull each source's lookback window, analyse, alert on what is new.
     Run {
         /// Run as if today were DATE (YYYY-MM-DD), to replay a past night.
@@ -220,6 +235,48 @@ impl OutboxPick {
 pub enum DemoLocale {
     En,
     Ru,
+}
+
+impl DemoLocale {
+    fn locale(self) -> Locale {
+        match self {
+            DemoLocale::En => Locale::En,
+            DemoLocale::Ru => Locale::Ru,
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, renamed over it:
+/// a reader (a browser, a mail client, the worker) never sees half a file.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    let cannot = || format!("cannot write {}", path.display());
+    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(cannot)?;
+    file.write_all(bytes).with_context(cannot)?;
+    file.as_file().sync_all().with_context(cannot)?;
+    // A temporary file is private (0600); a report is made to be opened, served and mailed.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(cannot)?;
+    }
+    file.persist(path)
+        .map_err(|e| e.error)
+        .with_context(cannot)?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -339,7 +396,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     }
     // Commands that contact nothing read no secret, so they run where no token is set.
     let secrets = match cli.command {
-        Command::Analyze { .. } | Command::Audit { .. } | Command::Outbox { .. } => Secrets::Unused,
+        Command::Analyze { .. }
+        | Command::Audit { .. }
+        | Command::Report { .. }
+        | Command::Outbox { .. } => Secrets::Unused,
         _ => Secrets::Needed,
     };
     let settings = match Settings::load_for(cli.config.as_deref(), secrets) {
@@ -477,6 +537,27 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 }
                 (Format::Json, true) => outln!("{}", report::audit_to_json(&analysis)),
             }
+            Ok(Outcome::Success)
+        }
+        Command::Report {
+            from,
+            to,
+            out,
+            locale: chosen,
+        } => {
+            // Reading only, like `analyze`: no lock, no secrets.
+            let store = Store::open_read_only(&settings.store_path).with_context(|| {
+                format!("cannot open the store at {}", settings.store_path.display())
+            })?;
+            let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
+            let locale = chosen.map_or(locale, DemoLocale::locale);
+            let page = report::html::render(&analysis, &settings.rule, locale);
+            write_atomically(&out, page.as_bytes())?;
+            status!(
+                quiet,
+                "{}",
+                console::report_written(&out.display().to_string(), page.len(), locale)
+            );
             Ok(Outcome::Success)
         }
         Command::Run { today: replay } => {

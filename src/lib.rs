@@ -27,9 +27,9 @@
 //!   target kinds over the traits in [`alerts::target`];
 //! - [`text`]: every word for people, in English or Russian: finding messages and data-gap
 //!   reasons ([`text::findings`]), alert titles, facts and notes ([`text::alerts`]), the table's
-//!   labels ([`text::report`]), money and percentages;
-//! - [`report`]: renders an analysis as a terminal table ([`report::table`]) or the JSON
-//!   contract ([`report::json`]);
+//!   labels ([`text::report`]), the HTML page's labels ([`text::html`]), money and percentages;
+//! - [`report`]: renders an analysis as a terminal table ([`report::table`]), the JSON
+//!   contract ([`report::json`]) or the self-contained HTML page ([`report::html`]);
 //! - [`config`]: layered configuration, validated all at once before anything runs;
 //! - [`server`]: the HTTP server (axum): the worker's `/healthz` and Prometheus `/metrics`
 //!   router, and the serving loop the demo's fakes use;

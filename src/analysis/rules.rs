@@ -61,7 +61,7 @@ impl ActivityMetric {
         self.value(p).is_none() && !(self == ActivityMetric::Ctr && p.clicks == 0)
     }
 
-    pub(super) fn value(self, p: &PeriodMetrics) -> Option<f64> {
+    pub fn value(self, p: &PeriodMetrics) -> Option<f64> {
         match self {
             ActivityMetric::Impressions => Some(p.impressions as f64),
             ActivityMetric::Reach => p.reach.map(|r| r as f64),
@@ -91,7 +91,7 @@ impl MoneyMetric {
         }
     }
 
-    pub(super) fn value(self, p: &PeriodMetrics) -> Option<f64> {
+    pub fn value(self, p: &PeriodMetrics) -> Option<f64> {
         match self {
             MoneyMetric::Revenue => p.revenue.map(|r| r.as_f64()),
             MoneyMetric::DealsWon => Some(p.deals_won as f64),

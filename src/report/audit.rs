@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::table::write_rows;
-use crate::analysis::{Analysis, AuditVerdict};
+use crate::analysis::{Analysis, AuditVerdict, MetricAudit};
 use crate::domain::Locale;
 use crate::text::audit::{columns, correction, heading, story_line, story_title, verdict};
 use crate::text::decimal;
@@ -18,18 +18,41 @@ pub fn to_audit_table(analysis: &Analysis, locale: Locale) -> String {
     let _ = writeln!(out, "{}", heading(audit, analysis.granularity, locale));
     let _ = writeln!(out, "{}", correction(audit, locale));
 
-    let r = |v: f64| decimal(v, 2, locale);
+    for channel in audit_channels(audit) {
+        let _ = writeln!(out, "\n{}", channel_title(channel, locale));
+        let mut rows: Vec<Vec<String>> =
+            vec![columns(locale).iter().map(|c| c.to_string()).collect()];
+        rows.extend(audit_rows(audit, channel, locale));
+        write_rows(&mut out, &rows, 1);
+    }
+
+    let _ = writeln!(out, "\n{}", story_title(locale));
+    for line in story_lines(audit, locale) {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
+}
+
+/// The audited channels, in the audit's order (the total first).
+pub(super) fn audit_channels(audit: &MetricAudit) -> Vec<&str> {
     let mut channels: Vec<&str> = Vec::new();
     for row in &audit.rows {
         if !channels.contains(&row.channel.as_str()) {
             channels.push(&row.channel);
         }
     }
-    for channel in channels {
-        let _ = writeln!(out, "\n{}", channel_title(channel, locale));
-        let mut rows: Vec<Vec<String>> =
-            vec![columns(locale).iter().map(|c| c.to_string()).collect()];
-        for row in audit.rows.iter().filter(|row| row.channel == channel) {
+    channels
+}
+
+/// One channel's audit rows in the columns of [`columns`] (the terminal table and the HTML
+/// report show the same cells).
+pub(super) fn audit_rows(audit: &MetricAudit, channel: &str, locale: Locale) -> Vec<Vec<String>> {
+    let r = |v: f64| decimal(v, 2, locale);
+    audit
+        .rows
+        .iter()
+        .filter(|row| row.channel == channel)
+        .map(|row| {
             let (lag, pearson, spearman, low, high) = match row.best {
                 Some(b) => (
                     b.lag.to_string(),
@@ -40,7 +63,7 @@ pub fn to_audit_table(analysis: &Analysis, locale: Locale) -> String {
                 ),
                 None => Default::default(),
             };
-            rows.push(vec![
+            vec![
                 crate::text::metric_name(row.metric.name(), locale).to_string(),
                 lag,
                 pearson,
@@ -49,26 +72,23 @@ pub fn to_audit_table(analysis: &Analysis, locale: Locale) -> String {
                 low,
                 high,
                 verdict(row.verdict, locale).to_string(),
-            ]);
-        }
-        write_rows(&mut out, &rows, 1);
-    }
+            ]
+        })
+        .collect()
+}
 
-    let _ = writeln!(out, "\n{}", story_title(locale));
-    for v in AuditVerdict::EVERY {
-        let items: Vec<(&str, &str)> = audit
-            .rows
-            .iter()
-            .filter(|row| row.verdict == v)
-            .map(|row| (row.metric.name(), row.channel.as_str()))
-            .collect();
-        if !items.is_empty() {
-            let _ = writeln!(
-                out,
-                "  {}",
-                story_line(v, &items, audit.money_metric.name(), locale)
-            );
-        }
-    }
-    out
+/// The story: one line per verdict some metric got.
+pub(super) fn story_lines(audit: &MetricAudit, locale: Locale) -> Vec<String> {
+    AuditVerdict::EVERY
+        .into_iter()
+        .filter_map(|v| {
+            let items: Vec<(&str, &str)> = audit
+                .rows
+                .iter()
+                .filter(|row| row.verdict == v)
+                .map(|row| (row.metric.name(), row.channel.as_str()))
+                .collect();
+            (!items.is_empty()).then(|| story_line(v, &items, audit.money_metric.name(), locale))
+        })
+        .collect()
 }

@@ -1,8 +1,9 @@
-//! Renders an [`Analysis`](crate::analysis::Analysis) for people ([`table`], a terminal table)
-//! or for other tools ([`json`], the contract of `kassa analyze --format json`), and the
-//! metric audit of `kassa audit` ([`audit`], its table; its JSON is in [`json`]). [`replay`]
-//! renders what `kassa analyze --replay` found the nightly run would have sent. Rendering
-//! only: nothing here decides anything, and the words come from [`crate::text`].
+//! Renders an [`Analysis`](crate::analysis::Analysis) for people ([`table`], a terminal table;
+//! [`html`], the self-contained HTML report, its charts drawn by [`charts`]) or for other
+//! tools ([`json`], the contract of `kassa analyze --format json`), and the metric audit of
+//! `kassa audit` ([`audit`], its table; its JSON is in [`json`]). [`replay`] renders what
+//! `kassa analyze --replay` found the nightly run would have sent. Rendering only: nothing
+//! here decides anything, and the words come from [`crate::text`].
 
 pub mod audit;
 pub mod charts;

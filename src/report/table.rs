@@ -90,7 +90,20 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
                 .map(|h| h.to_string())
                 .collect(),
         ];
-        for r in &analysis.reconciliation {
+        rows.extend(reconciliation_rows(analysis, locale));
+        // The dates, channel, metric and source align left like the verdict.
+        write_rows(&mut out, &rows, 4);
+    }
+    out
+}
+
+/// The reconciliation's rows, one per claim, in the columns of [`reconcile::columns`] (the
+/// terminal table and the HTML report show the same cells).
+pub(super) fn reconciliation_rows(analysis: &Analysis, locale: Locale) -> Vec<Vec<String>> {
+    analysis
+        .reconciliation
+        .iter()
+        .map(|r| {
             let amount =
                 |v: f64| reconcile::claim_amount(r.metric, v, r.currency.as_deref(), locale);
             let pair =
@@ -106,7 +119,7 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
                 };
             let money = |v: f64| format_money(v, r.currency.as_deref(), locale);
             let ratio = |v: f64| decimal(v, 2, locale);
-            rows.push(vec![
+            vec![
                 date_range(&r.period, locale),
                 r.channel.clone(),
                 reconcile::claim_metric(r.metric, locale).to_string(),
@@ -127,12 +140,9 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
                 pair(r.cpl_claimed, r.cpl_observed, &money),
                 pair(r.roas_claimed, r.roas_observed, &ratio),
                 reconcile::claim_verdict_cell(&r.verdict, locale).to_string(),
-            ]);
-        }
-        // The dates, channel, metric and source align left like the verdict.
-        write_rows(&mut out, &rows, 4);
-    }
-    out
+            ]
+        })
+        .collect()
 }
 
 /// Writes `rows` (the header first) as aligned columns: the first `left` columns and the last

@@ -1,6 +1,6 @@
 //! The lines the command line prints about what a command did: `backfill` and `run` per
-//! source, `run`'s analysis and alert tallies, `check` and `alert-test` outcomes, and the
-//! demo's story around the alerts it shows. Names (sources, targets, their kinds, alert
+//! source, `run`'s analysis and alert tallies, `check`, `alert-test` and `report` outcomes, and
+//! the demo's story around the alerts it shows. Names (sources, targets, their kinds, alert
 //! events) come from the configuration or the wire and are printed as they are. Errors keep
 //! kassa's one language for errors, English, with their `kassa: error:` prefix.
 
@@ -649,3 +649,15 @@ const FAILED_RUNS: super::Countable = super::Countable {
         "неудачных запусков",
     ],
 };
+
+/// What `kassa report` wrote: `report written to report.html (48,213 bytes)`.
+pub fn report_written(path: &str, bytes: usize, locale: Locale) -> String {
+    let size = crate::text::integer(bytes as u64, locale);
+    match locale {
+        Locale::En => format!("report written to {path} ({size} bytes)"),
+        Locale::Ru => format!(
+            "отчёт записан в {path} ({size} {})",
+            plural_ru(bytes as u64, "байт", "байта", "байт")
+        ),
+    }
+}

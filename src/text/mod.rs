@@ -13,6 +13,7 @@
 //!   claim has no verdict, the reconciliation table's words;
 //! - [`audit`]: the metric audit's heading, verdicts, their meaning and table columns;
 //! - [`report`]: the terminal table's heading, summary, verdicts and column names;
+//! - [`html`]: the HTML report's own labels, chart titles, axes and descriptions;
 //! - [`console`]: what `backfill`, `run`, `check`, `alert-test` and the demo print;
 //! - [`web`]: what the worker's report endpoints answer when they show no report.
 //!
@@ -55,6 +56,7 @@ pub mod audit;
 pub mod chain;
 pub mod console;
 pub mod findings;
+pub mod html;
 pub mod meaning;
 pub mod reconcile;
 pub mod report;

@@ -27,6 +27,7 @@ mod fakes;
 mod faults;
 mod google_ads;
 mod helpers;
+mod html_report;
 mod hubspot;
 mod lag;
 mod layers;
