@@ -151,7 +151,7 @@ pub enum Command {
         out: PathBuf,
         /// The report's language: en or ru; default: `[alerting] locale`.
         #[arg(long, value_enum)]
-        locale: Option<DemoLocale>,
+        locale: Option<LocaleArg>,
     },
     /// The nightly cycle: re-pull each source's lookback window, analyse, alert on what is new.
     Run {
@@ -170,8 +170,8 @@ pub enum Command {
     /// The nightly cycle on demo data, against in-process fake platforms and alert receivers.
     Demo {
         /// The language of the alerts: en or ru.
-        #[arg(long, value_enum, default_value_t = DemoLocale::En)]
-        locale: DemoLocale,
+        #[arg(long, value_enum, default_value_t = LocaleArg::En)]
+        locale: LocaleArg,
         /// Where to write the HTML report of the demo's whole range.
         #[arg(long, value_name = "FILE", default_value = "demo-report.html")]
         report: PathBuf,
@@ -231,52 +231,20 @@ impl OutboxPick {
     }
 }
 
+/// A language on the command line (`--locale en|ru`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DemoLocale {
+pub enum LocaleArg {
     En,
     Ru,
 }
 
-impl DemoLocale {
+impl LocaleArg {
     fn locale(self) -> Locale {
         match self {
-            DemoLocale::En => Locale::En,
-            DemoLocale::Ru => Locale::Ru,
+            LocaleArg::En => Locale::En,
+            LocaleArg::Ru => Locale::Ru,
         }
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, renamed over it:
-/// a reader (a browser, a mail client, the worker) never sees half a file.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => std::path::Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "cannot write {}: the directory {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    let cannot = || format!("cannot write {}", path.display());
-    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(cannot)?;
-    file.write_all(bytes).with_context(cannot)?;
-    file.as_file().sync_all().with_context(cannot)?;
-    // A temporary file is private (0600); a report is made to be opened, served and mailed.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(cannot)?;
-    }
-    file.persist(path)
-        .map_err(|e| e.error)
-        .with_context(cannot)?;
-    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -387,11 +355,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             ..verbosity
         };
         telemetry::init(quiet, LogFormat::Text);
-        let locale = match locale {
-            DemoLocale::En => Locale::En,
-            DemoLocale::Ru => Locale::Ru,
-        };
-        demo::run(locale, &report).await?;
+        demo::run(locale.locale(), &report).await?;
         return Ok(Outcome::Success);
     }
     // Commands that contact nothing read no secret, so they run where no token is set.
@@ -550,13 +514,13 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 format!("cannot open the store at {}", settings.store_path.display())
             })?;
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
-            let locale = chosen.map_or(locale, DemoLocale::locale);
+            let locale = chosen.map_or(locale, LocaleArg::locale);
             let page = report::html::render(&analysis, &settings.rule, locale);
-            write_atomically(&out, page.as_bytes())?;
+            let written = crate::output::write_file(&out, page.as_bytes())?;
             status!(
                 quiet,
                 "{}",
-                console::report_written(&out.display().to_string(), page.len(), locale)
+                console::report_written(&written.display().to_string(), page.len(), locale)
             );
             Ok(Outcome::Success)
         }

@@ -341,7 +341,12 @@ pub(super) fn reconcile(
                     period_start: row.period.start,
                     period_end: row.period.end,
                     spend: row.spend.unwrap_or(Money::ZERO),
-                    currency: row.currency.clone(),
+                    // The spend (and a leads claim's money at stake, which is that spend) is
+                    // in the reporting currency even when the claim counts leads.
+                    currency: row
+                        .currency
+                        .clone()
+                        .or_else(|| cx.currency.map(str::to_string)),
                     detail,
                     message: String::new(),
                 });

@@ -18,7 +18,6 @@
 pub mod fakes;
 pub mod fakes_ru;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -184,7 +183,7 @@ pub async fn run(locale: Locale, report: &Path) -> Result<DemoSummary> {
     let last_night = night - Duration::days(7);
     let analysis = pipeline::analyze(&settings, &store, None, None, last_night)?;
     let page = crate::report::html::render(&analysis, &settings.rule, locale);
-    let written = write_atomically(report, &page)
+    let written = crate::output::write_file(report, page.as_bytes())
         .with_context(|| format!("cannot write the demo's report to {}", report.display()))?;
     crate::outln!("{}", console::demo_report(&written, locale));
     // The commands line up under each other after the label, in either language.
@@ -200,19 +199,6 @@ pub async fn run(locale: Locale, report: &Path) -> Result<DemoSummary> {
         delivered,
         requests,
     })
-}
-
-/// Writes `text` to `path` (its directory made if missing) through a temporary file in the same
-/// directory, so a reader (a browser reloading the page) never sees half a report. Returns the
-/// absolute path.
-fn write_atomically(path: &Path, text: &str) -> Result<std::path::PathBuf> {
-    let path = std::path::absolute(path)?;
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(text.as_bytes())?;
-    file.persist(&path)?;
-    Ok(path)
 }
 
 /// Reads the compiled-in CSVs with the CSV sources themselves.

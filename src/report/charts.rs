@@ -99,6 +99,9 @@ pub struct FunnelStep {
     pub value: Option<f64>,
     /// The value as the page says it (`1 234`, `$5,000`).
     pub display: String,
+    /// Whether the share of the previous step that reached this one means something: a count
+    /// after a count (clicks of impressions) does, money after won deals does not.
+    pub share_of_previous: bool,
 }
 
 /// A funnel, widest step first; its bars are on a log scale (impressions dwarf won deals).
@@ -771,6 +774,7 @@ fn draw_funnel(chart: &FunnelChart, height: u32, raw: &mut String) -> Drawn {
         let mut after = left + 6;
         if let (Some(Some(from)), Some(Some(to))) = (values.get(i), values.get(i + 1))
             && *from > 0.0
+            && chart.steps.get(i + 1).is_some_and(|s| s.share_of_previous)
         {
             let text = format!("↓ {}", rate(to / from, locale));
             after += text_width(&text).ceil() as i32 + 10;
@@ -957,6 +961,7 @@ mod tests {
                     display: v
                         .filter(|v| v.is_finite())
                         .map_or("unknown".to_string(), |v| format!("{v}")),
+                    share_of_previous: label != "revenue",
                 })
                 .collect(),
             broken_after,
@@ -1262,6 +1267,18 @@ mod tests {
         assert!(svg.contains(">\n↓ 4.2%\n</text>"));
         // No rate across the unknown step, nor from it.
         assert_eq!(svg.matches("↓").count(), 2);
+        // Nor from won deals to money: a share of deals in dollars means nothing.
+        let known = funnel_svg(&funnel(
+            &[
+                Some(1000.0),
+                Some(100.0),
+                Some(10.0),
+                Some(2.0),
+                Some(5000.0),
+            ],
+            None,
+        ));
+        assert_eq!(known.matches("↓").count(), 3, "{known}");
         assert!(svg.contains(">\nunknown\n</text>"));
         assert!(svg.contains(">\n0\n</text>"));
         // The break: a vermillion dashed line plus its words.

@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use crate::analysis::{
-    ALL_CHANNELS, Analysis, ChainBreak, Finding, FindingDetail, FindingKind, MeaningMetric,
-    MeaningRow, PeriodMetrics, RuleSettings, Verdict, channel_order,
+    ALL_CHANNELS, Analysis, ChainBreak, ClaimVerdict, Finding, FindingDetail, FindingKind,
+    MeaningMetric, MeaningRow, PeriodMetrics, ReconciliationRow, RuleSettings, Verdict,
+    channel_order,
 };
 use crate::domain::{DateRange, Locale};
 use crate::text::html::{self as words, Label, label};
@@ -519,6 +520,7 @@ fn funnel(
         label: metric_name(name, locale).to_string(),
         value: Some(n as f64),
         display: integer(n, locale),
+        share_of_previous: true,
     };
     let steps = vec![
         count("impressions", sum(|p| p.impressions)),
@@ -529,6 +531,7 @@ fn funnel(
             label: metric_name("revenue", locale).to_string(),
             value: (revenue_unknown == 0).then_some(revenue),
             display: words::revenue_cell(revenue, revenue_unknown, g, currency, locale),
+            share_of_previous: false,
         },
     ];
 
@@ -600,17 +603,41 @@ fn reconciliation(page: &mut String, analysis: &Analysis, locale: Locale) {
         "<section id=\"reconciliation\"><h2>{}</h2>",
         escape(label(Label::Reconciliation, locale))
     );
-    if analysis.reconciliation.is_empty() {
+    let claims = &analysis.reconciliation;
+    if claims.is_empty() {
         let _ = write!(page, "<p>{}</p>", escape(label(Label::NoClaims, locale)));
     } else {
+        // A claim per source, metric and period adds up to hundreds of rows over months: the
+        // ones the till does not confirm come first, every claim stays one click away.
         let head: Vec<String> = crate::text::reconcile::columns(locale)
             .iter()
             .map(|c| c.to_string())
             .collect();
-        page.push_str(&table(
-            &head,
-            &super::table::reconciliation_rows(analysis, locale),
-        ));
+        let unconfirmed: Vec<&ReconciliationRow> = claims
+            .iter()
+            .filter(|r| r.verdict != ClaimVerdict::Confirmed)
+            .collect();
+        let _ = write!(
+            page,
+            "<p>{}</p>",
+            escape(&words::claims_summary(
+                claims.len(),
+                unconfirmed.len(),
+                locale
+            ))
+        );
+        if !unconfirmed.is_empty() {
+            page.push_str(&table(
+                &head,
+                &super::table::reconciliation_rows(unconfirmed, locale),
+            ));
+        }
+        let _ = write!(
+            page,
+            "<details><summary>{}</summary>{}</details>",
+            escape(&words::all_claims(claims.len(), locale)),
+            table(&head, &super::table::reconciliation_rows(claims, locale))
+        );
     }
     page.push_str("</section>");
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use crate::analysis::{Analysis, FindingKind, Verdict, channel_order};
+use crate::analysis::{Analysis, FindingKind, ReconciliationRow, Verdict, channel_order};
 use crate::domain::Locale;
 use crate::text::report::{
     channel_title, columns, heading, lag_line, marker, summary, verdict, warning_line,
@@ -90,7 +90,7 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
                 .map(|h| h.to_string())
                 .collect(),
         ];
-        rows.extend(reconciliation_rows(analysis, locale));
+        rows.extend(reconciliation_rows(&analysis.reconciliation, locale));
         // The dates, channel, metric and source align left like the verdict.
         write_rows(&mut out, &rows, 4);
     }
@@ -99,10 +99,12 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
 
 /// The reconciliation's rows, one per claim, in the columns of [`reconcile::columns`] (the
 /// terminal table and the HTML report show the same cells).
-pub(super) fn reconciliation_rows(analysis: &Analysis, locale: Locale) -> Vec<Vec<String>> {
-    analysis
-        .reconciliation
-        .iter()
+pub(super) fn reconciliation_rows<'a>(
+    claims: impl IntoIterator<Item = &'a ReconciliationRow>,
+    locale: Locale,
+) -> Vec<Vec<String>> {
+    claims
+        .into_iter()
         .map(|r| {
             let amount =
                 |v: f64| reconcile::claim_amount(r.metric, v, r.currency.as_deref(), locale);

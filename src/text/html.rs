@@ -8,7 +8,7 @@
 
 use chrono::NaiveDate;
 
-use super::{decimal, format_money, metric_name, period_countable, period_noun};
+use super::{CLAIMS, decimal, format_money, metric_name, period_countable, period_noun};
 use crate::analysis::{ChainBreak, FindingKind, Granularity, MeaningMetric};
 use crate::domain::Locale;
 
@@ -433,5 +433,37 @@ pub fn meaning_caption(start: NaiveDate, end: NaiveDate, locale: Locale) -> Stri
         Locale::Ru => format!(
             "Последний период: с {start} по {end}; изменение к среднему за предыдущие полные периоды."
         ),
+    }
+}
+
+/// Above the reconciliation: how many claims there are and how many the till does not confirm.
+pub fn claims_summary(total: usize, unconfirmed: usize, locale: Locale) -> String {
+    let n = |k: usize| k as u64;
+    match (unconfirmed, locale) {
+        (0, Locale::En) => format!(
+            "The till confirms all {} within the tolerance.",
+            CLAIMS.count(n(total), locale)
+        ),
+        (0, Locale::Ru) => format!(
+            "Касса подтверждает все {} в пределах допуска.",
+            CLAIMS.count(n(total), locale)
+        ),
+        (_, Locale::En) => format!(
+            "{unconfirmed} of {} {} not confirmed by the till (too high, too low, or without a verdict):",
+            CLAIMS.count(n(total), locale),
+            if unconfirmed == 1 { "is" } else { "are" }
+        ),
+        (_, Locale::Ru) => format!(
+            "Касса не подтверждает {unconfirmed} из {} (завышены, занижены или без вердикта):",
+            CLAIMS.count(n(total), locale)
+        ),
+    }
+}
+
+/// The summary of the collapsed table of every claim.
+pub fn all_claims(total: usize, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("All {}", CLAIMS.count(total as u64, locale)),
+        Locale::Ru => format!("Все {}", CLAIMS.count(total as u64, locale)),
     }
 }
