@@ -516,11 +516,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
             let locale = chosen.map_or(locale, LocaleArg::locale);
             let page = report::html::render(&analysis, &settings.rule, locale);
-            let written = crate::output::write_file(&out, page.as_bytes())?;
+            crate::output::write_file(&out, page.as_bytes())?;
             status!(
                 quiet,
                 "{}",
-                console::report_written(&written.display().to_string(), page.len(), locale)
+                console::report_written(&out.display().to_string(), page.len(), locale)
             );
             Ok(Outcome::Success)
         }

@@ -41,13 +41,18 @@ macro_rules! outln {
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     use std::io::Write;
     let cannot = || format!("cannot write {}", path.display());
-    let path = std::path::absolute(path).with_context(cannot)?;
-    let dir = path.parent().unwrap_or(Path::new("/"));
+    let absolute = std::path::absolute(path).with_context(cannot)?;
+    let dir = absolute.parent().unwrap_or(Path::new("/"));
     if !dir.is_dir() {
+        // Named as given: `no/such/dir`, not the current directory's whole path.
+        let given = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(dir);
         bail!(
             "cannot write {}: the directory {} does not exist",
             path.display(),
-            dir.display()
+            given.display()
         );
     }
     let mut file = tempfile::NamedTempFile::new_in(dir).with_context(cannot)?;
@@ -60,8 +65,8 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
             .set_permissions(std::fs::Permissions::from_mode(0o644))
             .with_context(cannot)?;
     }
-    file.persist(&path)
+    file.persist(&absolute)
         .map_err(|e| e.error)
         .with_context(cannot)?;
-    Ok(path)
+    Ok(absolute)
 }

@@ -151,15 +151,29 @@ fn summary(page: &mut String, analysis: &Analysis, locale: Locale) {
         .iter()
         .filter(|p| p.channel == ALL_CHANNELS)
         .collect();
-    let (spend, spend_unknown) = known_sum(total.iter().copied(), spend_of);
-    let (revenue, revenue_unknown) = known_sum(total.iter().copied(), revenue_of);
-    let romi = if spend_unknown > 0 || revenue_unknown > 0 {
-        words::romi_unknown(true, locale).to_string()
-    } else if spend > 0.0 {
+    // The totals are over the periods whose money is whole (ended, covered by every source,
+    // every amount known): ROMI of spend and revenue over the same weeks, and never the known
+    // part of an incomplete week passed off as its total. The rest are named, not hidden.
+    let counted: Vec<&PeriodMetrics> = total
+        .iter()
+        .copied()
+        .filter(|p| p.complete && p.spend.is_some() && p.revenue.is_some())
+        .collect();
+    let spend: f64 = counted.iter().filter_map(|p| spend_of(p).0).sum();
+    let revenue: f64 = counted.iter().filter_map(|p| revenue_of(p).0).sum();
+    let romi = if spend > 0.0 {
         percent((revenue - spend) / spend, locale)
     } else {
-        words::romi_unknown(false, locale).to_string()
+        words::romi_without_spend(locale).to_string()
     };
+    let scope = words::summary_scope(
+        g,
+        counted.len(),
+        counted.first().map(|p| p.period_start),
+        counted.last().map(|p| p.period_end),
+        total.len() - counted.len(),
+        locale,
+    );
     // A period is flagged when any channel's is; its spend is the total's, counted once.
     let flagged: BTreeSet<chrono::NaiveDate> = analysis
         .periods
@@ -181,8 +195,9 @@ fn summary(page: &mut String, analysis: &Analysis, locale: Locale) {
 
     let _ = write!(
         page,
-        "<section id=\"summary\"><h2>{}</h2><dl class=\"summary\">",
-        escape(label(Label::Summary, locale))
+        "<section id=\"summary\"><h2>{}</h2><p>{}</p><dl class=\"summary\">",
+        escape(label(Label::Summary, locale)),
+        escape(&scope)
     );
     let mut item = |term: Label, value: String, class: &str| {
         let _ = write!(
@@ -192,16 +207,8 @@ fn summary(page: &mut String, analysis: &Analysis, locale: Locale) {
             escape(&value)
         );
     };
-    item(
-        Label::TotalSpend,
-        words::spend_cell(spend, spend_unknown, g, currency, locale),
-        "",
-    );
-    item(
-        Label::Revenue,
-        words::revenue_cell(revenue, revenue_unknown, g, currency, locale),
-        if revenue_unknown > 0 { "unknown" } else { "" },
-    );
+    item(Label::TotalSpend, format_money(spend, currency, locale), "");
+    item(Label::Revenue, format_money(revenue, currency, locale), "");
     item(Label::Romi, romi, "");
     item(
         Label::FlaggedPeriods,
@@ -387,6 +394,7 @@ fn channel_section(
         .collect();
     chart(
         page,
+        &activity.title,
         &time_chart_svg(&activity),
         &activity.description,
         &head,
@@ -448,6 +456,7 @@ fn channel_section(
         .collect();
     chart(
         page,
+        &money_chart.title,
         &time_chart_svg(&money_chart),
         &money_chart.description,
         &head,
@@ -470,6 +479,7 @@ fn gaps_cell(p: &PeriodMetrics, locale: Locale) -> String {
 /// A chart, the sentence saying what it shows, and the table behind it, collapsed.
 fn chart(
     page: &mut String,
+    title: &str,
     svg: &str,
     description: &str,
     head: &[String],
@@ -478,7 +488,8 @@ fn chart(
 ) {
     let _ = write!(
         page,
-        "<figure class=\"chart\">{svg}<figcaption>{}</figcaption></figure><details><summary>{}</summary>{}</details>",
+        "<figure class=\"chart\"><h3>{}</h3>{svg}<figcaption>{}</figcaption></figure><details><summary>{}</summary>{}</details>",
+        escape(title),
         escape(description),
         escape(label(Label::TableBehind, locale)),
         table(head, rows)
@@ -590,7 +601,8 @@ fn funnel(
     }
     let _ = write!(
         page,
-        "<figure class=\"chart funnel\">{}<figcaption>{}</figcaption></figure><p class=\"chain\">{}</p>",
+        "<figure class=\"chart funnel\"><h3>{}</h3>{}<figcaption>{}</figcaption></figure><p class=\"chain\">{}</p>",
+        escape(&chart.title),
         funnel_svg(&chart),
         escape(&chart.description),
         escape(&sentence)

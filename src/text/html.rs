@@ -222,14 +222,50 @@ pub fn spend_cell(
     }
 }
 
-/// Why the summary's ROMI is not given.
-pub fn romi_unknown(revenue_unknown: bool, locale: Locale) -> &'static str {
-    match (revenue_unknown, locale) {
-        (true, Locale::En) => "unknown (some revenue or spend is unknown or incomplete)",
-        (true, Locale::Ru) => "неизвестен (часть выручки или расхода неизвестна или неполна)",
-        (false, Locale::En) => "undefined (nothing was spent)",
-        (false, Locale::Ru) => "не определён (расхода не было)",
+/// The summary's ROMI when nothing was spent.
+pub fn romi_without_spend(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => "undefined (nothing was spent)",
+        Locale::Ru => "не определён (расхода не было)",
     }
+}
+
+/// What the summary's totals cover: the periods whose money is whole, and how many are left
+/// out (not ended, not covered by every source, or with an unknown amount).
+pub fn summary_scope(
+    g: Granularity,
+    counted: usize,
+    first: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+    left_out: usize,
+    locale: Locale,
+) -> String {
+    let mut text = match (first, last, locale) {
+        (Some(first), Some(last), Locale::En) => format!(
+            "Totals over the {} whose data is complete, between {first} and {last}.",
+            periods_count(g, counted, locale)
+        ),
+        (Some(first), Some(last), Locale::Ru) => format!(
+            "Итоги за {} с полными данными в промежутке с {first} по {last}.",
+            periods_count(g, counted, locale)
+        ),
+        (_, _, Locale::En) => format!("No {} has complete data yet.", period_noun(g)),
+        (_, _, Locale::Ru) => "Ни один период ещё не имеет полных данных.".to_string(),
+    };
+    if left_out > 0 && counted > 0 {
+        text.push(' ');
+        text.push_str(&match locale {
+            Locale::En => format!(
+                "Left out: {} not ended yet or with incomplete data (see the data gaps).",
+                periods_count(g, left_out, locale)
+            ),
+            Locale::Ru => format!(
+                "В итоги не вошли периоды без полных данных ({}): они ещё не закончились или неполны (см. пробелы в данных).",
+                periods_count(g, left_out, locale)
+            ),
+        });
+    }
+    text
 }
 
 /// `3 weeks`, `3 недели`.
@@ -249,8 +285,8 @@ pub fn activity_title(channel: &str, locale: Locale) -> String {
 /// The activity chart's one axis: every series indexed to its own mean.
 pub fn index_axis(locale: Locale) -> &'static str {
     match locale {
-        Locale::En => "index, 100 = the series' mean over the periods shown",
-        Locale::Ru => "индекс, 100 = среднее ряда за показанные периоды",
+        Locale::En => "index (100 = the series' mean)",
+        Locale::Ru => "индекс (100 = среднее ряда)",
     }
 }
 

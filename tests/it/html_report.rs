@@ -190,12 +190,14 @@ fn the_html_report_is_one_self_contained_page_with_every_section_chart_and_findi
         assert_eq!(parent.value().attr("class"), Some("scroll"));
     }
 
-    // The summary never passes the known part of revenue off as the total: the two uncovered
-    // weeks make it unknown.
+    // The summary never passes the known part of revenue off as the total: its totals are
+    // over the weeks whose money is whole, and it names the two uncovered weeks it leaves out.
     let summary = visible_text(&Html::parse_fragment(&select(&doc, "#summary")[0].html()));
     assert!(
-        summary.contains("Revenue unknown: $")
-            && summary.contains("known, revenue unknown or incomplete in 2 weeks"),
+        summary.contains(
+            "Totals over the 25 weeks whose data is complete, between 2025-01-06 and 2025-06-29."
+        ) && summary.contains("Left out: 2 weeks not ended yet or with incomplete data")
+            && summary.contains("Revenue $520,590.36 ROMI 313%"),
         "{summary}"
     );
     assert!(
