@@ -599,12 +599,34 @@ fn funnel(
         sentence.push(' ');
         sentence.push_str(&text);
     }
+    // The table behind the funnel: each step's figure and the share of the step before that
+    // reached it (counts only: a share of deals in money means nothing).
+    let head = [
+        label(Label::Step, locale).to_string(),
+        label(Label::Figure, locale).to_string(),
+        label(Label::ShareOfPrevious, locale).to_string(),
+    ];
+    let rows: Vec<Vec<String>> = chart
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let previous = i.checked_sub(1).and_then(|j| chart.steps[j].value);
+            let share = match (previous, step.value, step.share_of_previous) {
+                (Some(from), Some(to), true) if from > 0.0 => crate::text::rate(to / from, locale),
+                _ => "–".to_string(),
+            };
+            vec![step.label.clone(), step.display.clone(), share]
+        })
+        .collect();
     let _ = write!(
         page,
-        "<figure class=\"chart funnel\"><h3>{}</h3>{}<figcaption>{}</figcaption></figure><p class=\"chain\">{}</p>",
+        "<figure class=\"chart funnel\"><h3>{}</h3>{}<figcaption>{}</figcaption></figure><details><summary>{}</summary>{}</details><p class=\"chain\">{}</p>",
         escape(&chart.title),
         funnel_svg(&chart),
         escape(&chart.description),
+        escape(label(Label::TableBehind, locale)),
+        table(&head, &rows),
         escape(&sentence)
     );
 }
