@@ -89,7 +89,8 @@ impl MeaningMetric {
         }
     }
 
-    fn value(self, row: &MeaningRow) -> Option<f64> {
+    /// This figure of `row`, in its own units (`None` when unknown).
+    pub fn value(self, row: &MeaningRow) -> Option<f64> {
         match self {
             MeaningMetric::RevenueReturning => row.revenue_returning.map(Money::as_f64),
             MeaningMetric::ReturningShare => row.returning_share,

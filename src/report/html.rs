@@ -739,18 +739,6 @@ fn meaning_trend(m: MeaningMetric, change: f64, currency: Option<&str>, locale: 
     }
 }
 
-fn meaning_figure(row: &MeaningRow, m: MeaningMetric) -> Option<f64> {
-    match m {
-        MeaningMetric::RevenueReturning => row.revenue_returning.map(|r| r.as_f64()),
-        MeaningMetric::ReturningShare => row.returning_share,
-        MeaningMetric::AvgDealSize => row.avg_deal_size,
-        MeaningMetric::LeadToWon => row.lead_to_won,
-        MeaningMetric::MedianDaysToWon => row.median_days_to_won,
-        MeaningMetric::CostPerWonDeal => row.cost_per_won_deal,
-        MeaningMetric::Romi => row.romi,
-    }
-}
-
 fn meaning(page: &mut String, analysis: &Analysis, channels: &[(&str, String)], locale: Locale) {
     let currency = analysis.currency.as_deref();
     let _ = write!(
@@ -784,7 +772,7 @@ fn meaning(page: &mut String, analysis: &Analysis, channels: &[(&str, String)], 
                     .and_then(|(_, t)| *t);
                 vec![
                     words::meaning_name(m, locale).to_string(),
-                    meaning_figure(latest, m).map_or_else(
+                    m.value(latest).map_or_else(
                         || label(Label::Unknown, locale).to_string(),
                         |v| meaning_value(m, v, currency, locale),
                     ),
