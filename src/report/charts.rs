@@ -141,6 +141,9 @@ const FLAG_INK: RGBColor = RGBColor(153, 79, 0);
 /// Values beyond this are clamped so that axis spans stay finite.
 const HUGE: f64 = 1e300;
 /// The flagged and gap marks above their bands (and in the legend): shapes, not colours.
+/// Beyond this many periods (a half year of days), points stand too close for markers: lines
+/// only, and a lone known value keeps its marker (or it would vanish).
+const MARKERS_UP_TO: usize = 60;
 const FLAG_MARK: &str = "▲";
 const GAP_MARK: &str = "?";
 
@@ -513,6 +516,11 @@ fn draw_time(
         }
         for (i, value) in line.values.iter().enumerate() {
             let Some(v) = value else { continue };
+            let lone = (i == 0 || line.values[i - 1].is_none())
+                && line.values.get(i + 1).is_none_or(Option::is_none);
+            if count > MARKERS_UP_TO && !lone {
+                continue;
+            }
             let at = if line.right {
                 ctx.borrow_secondary().backend_coord(&(i as f64, *v))
             } else {
@@ -522,8 +530,17 @@ fn draw_time(
         }
     }
 
-    // The marks above their bands: the flag does not rely on its colour alone.
+    // The marks above their bands: the flag does not rely on its colour alone. Where bands are
+    // narrower than a mark (days over months), a run of alike periods gets one, at its start.
+    let band = {
+        let (x0, _) = ctx.backend_coord(&(0.0, top));
+        let (x1, _) = ctx.backend_coord(&(1.0, top));
+        x1 - x0
+    };
     for (i, mark) in chart.marks.iter().enumerate() {
+        if band < 12 && i > 0 && chart.marks[i - 1] == *mark {
+            continue;
+        }
         let (text, ink) = match mark {
             PeriodMark::Plain => continue,
             PeriodMark::Flagged => (FLAG_MARK, &FLAG_INK),
@@ -1111,6 +1128,35 @@ mod tests {
             runs.iter().flatten().all(|p| p.1 < baseline - 50),
             "nothing drops to the zero line at {baseline}: {runs:?}"
         );
+    }
+
+    #[test]
+    fn long_charts_draw_lines_without_markers_and_one_mark_per_run() {
+        // 180 days: the first series has one lone known value amid unknowns, which keeps its
+        // marker; the rest of its points and every other series' are lines only.
+        let n = 180;
+        let mut clicks: Vec<Option<f64>> = (0..n).map(|i| Some(100.0 + i as f64)).collect();
+        clicks[89] = None;
+        clicks[91] = None;
+        let mut marks = vec![PeriodMark::Plain; n];
+        for mark in &mut marks[20..30] {
+            *mark = PeriodMark::Flagged;
+        }
+        marks[100] = PeriodMark::Flagged;
+        let mut chart = time_chart(vec![series("clicks", &clicks)], vec![], marks);
+        chart.right_axis = None;
+        let svg = time_chart_svg(&chart);
+        assert_well_formed(&svg, "all-time");
+        let baseline = f64::from(zero_baseline(&svg));
+        let markers = attrs(&svg, "circle", "#0072B2", "cy");
+        assert_eq!(
+            markers.iter().filter(|y| **y < baseline).count(),
+            1,
+            "{svg}"
+        );
+        // Two runs of flagged days, two marks (and the legend's); each band still drawn.
+        assert_eq!(svg.matches(&format!(">\n{FLAG_MARK}\n</text>")).count(), 3);
+        assert_eq!(svg.matches("fill=\"#FCE0B2\"").count(), 11 + 1);
     }
 
     #[test]
