@@ -3,12 +3,13 @@
 //! no external reference), readable offline, as an email attachment and on paper.
 //!
 //! The page, top to bottom: the range and currency; a summary over the `all` channel (spend,
-//! revenue said honestly when part of it is unknown, ROMI, flagged periods and their spend,
-//! data gaps, warnings); per channel (the total first) activity and money indexed on one axis,
-//! spend and revenue in the currency, each with the table behind it (collapsed), and the
-//! funnel with where the chain breaks; the reconciliation, the metric audit, the meaning layer
-//! and the lags; every finding with its sentence, decision and money at stake. Nothing on it
-//! depends on when it was rendered: the same analysis gives the same bytes.
+//! revenue and ROMI over the periods whose money is whole, the others named; flagged periods
+//! and their spend, data gaps, warnings); per channel (the total first) activity and money
+//! indexed on one axis, spend and revenue in the currency, and the funnel with where the chain
+//! breaks, each with the table behind it (collapsed); the reconciliation (what the till does
+//! not confirm first), the metric audit, the meaning layer and the lags; every finding with its
+//! sentence, decision and money at stake. Nothing on it depends on when it was rendered: the
+//! same analysis gives the same bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
