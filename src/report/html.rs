@@ -15,9 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use crate::analysis::{
-    ALL_CHANNELS, Analysis, ChainBreak, ClaimVerdict, Finding, FindingDetail, FindingKind,
-    MeaningMetric, MeaningRow, PeriodMetrics, ReconciliationRow, RuleSettings, Verdict,
-    channel_order,
+    ALL_CHANNELS, Analysis, ChainBreak, ClaimVerdict, Finding, FindingDetail, MeaningMetric,
+    MeaningRow, PeriodMetrics, ReconciliationRow, RuleSettings, Verdict, channel_order,
 };
 use crate::domain::{DateRange, Locale};
 use crate::text::html::{self as words, Label, label};
@@ -253,21 +252,6 @@ fn summary(page: &mut String, analysis: &Analysis, locale: Locale) {
 
 /// A period's verdict in words, as the terminal table says it. A flagged period names the
 /// first rule that flagged it (claims have a table of their own and no word for a period row).
-fn verdict_word(analysis: &Analysis, p: &PeriodMetrics, locale: Locale) -> String {
-    use crate::text::report::verdict;
-    match p.verdict {
-        Verdict::NoVerdict => verdict(Some(FindingKind::DataGap), locale).to_string(),
-        Verdict::Clear => verdict(None, locale).to_string(),
-        Verdict::Flagged => analysis
-            .flagged()
-            .filter(|f| f.channel == p.channel && f.period_start == p.period_start)
-            .map(|f| verdict(Some(f.kind()), locale))
-            .find(|word| !word.is_empty())
-            .unwrap_or_else(|| label(Label::Flagged, locale))
-            .to_string(),
-    }
-}
-
 fn mark(p: &PeriodMetrics) -> PeriodMark {
     match p.verdict {
         Verdict::Flagged => PeriodMark::Flagged,
@@ -383,7 +367,10 @@ fn channel_section(
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let mut row = vec![x_labels[i].clone(), verdict_word(analysis, p, locale)];
+            let mut row = vec![
+                x_labels[i].clone(),
+                super::table::verdict_word(analysis, p, locale).to_string(),
+            ];
             row.extend(
                 columns
                     .iter()
@@ -443,7 +430,7 @@ fn channel_section(
         .map(|(i, p)| {
             vec![
                 x_labels[i].clone(),
-                verdict_word(analysis, p, locale),
+                super::table::verdict_word(analysis, p, locale).to_string(),
                 metric_cell("spend", spend[i], currency, locale),
                 metric_cell("revenue", revenue[i], currency, locale),
                 match (p.revenue, p.romi) {

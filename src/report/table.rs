@@ -2,13 +2,14 @@
 //! periods with their numbers and verdicts, then (when there are claims) the reconciliation:
 //! each claim beside what kassa observed.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 
-use crate::analysis::{Analysis, FindingKind, ReconciliationRow, Verdict, channel_order};
+use crate::analysis::{
+    Analysis, FindingKind, PeriodMetrics, ReconciliationRow, Verdict, channel_order,
+};
 use crate::domain::Locale;
 use crate::text::report::{
-    channel_title, columns, heading, lag_line, marker, summary, verdict, warning_line,
+    channel_title, columns, flagged, heading, lag_line, marker, summary, verdict, warning_line,
 };
 use crate::text::{ctr, date_range, decimal, format_money, integer, percent, reconcile};
 
@@ -41,24 +42,12 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
         );
     }
 
-    // The period rows carry the default rule's verdicts; claims have their own section.
-    let flagged: HashMap<(&str, chrono::NaiveDate), FindingKind> = analysis
-        .flagged()
-        .filter(|f| f.kind() == FindingKind::ActivityWithoutMoney)
-        .map(|f| ((f.channel.as_str(), f.period_start), f.kind()))
-        .collect();
     let header = columns(g, locale);
     for channel in channel_order(analysis) {
         let _ = writeln!(out, "\n{}", channel_title(channel, locale));
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
         for p in analysis.periods.iter().filter(|p| p.channel == channel) {
-            let verdict = match p.verdict {
-                Verdict::NoVerdict => verdict(Some(FindingKind::DataGap), locale),
-                Verdict::Flagged => {
-                    verdict(flagged.get(&(channel, p.period_start)).copied(), locale)
-                }
-                Verdict::Clear => verdict(None, locale),
-            };
+            let verdict = verdict_word(analysis, p, locale);
             // Unknown revenue makes ROMI unknown too ("?"); "-" is a ratio over zero spend.
             let unknown_or = |known: String| p.revenue.map_or("?".to_string(), |_| known);
             rows.push(vec![
@@ -95,6 +84,23 @@ pub fn to_table(analysis: &Analysis, locale: Locale) -> String {
         write_rows(&mut out, &rows, 4);
     }
     out
+}
+
+/// The word for a period's verdict: the rule that flagged it (the default rule first when
+/// several did), `no verdict` or `clear`. Claims have their own section, so a period row never
+/// carries their verdicts. The terminal table and the HTML report say the same.
+pub(super) fn verdict_word(analysis: &Analysis, p: &PeriodMetrics, locale: Locale) -> &'static str {
+    match p.verdict {
+        Verdict::NoVerdict => verdict(Some(FindingKind::DataGap), locale),
+        Verdict::Clear => verdict(None, locale),
+        Verdict::Flagged => analysis
+            .flagged()
+            .filter(|f| f.channel == p.channel && f.period_start == p.period_start)
+            .map(|f| f.kind())
+            .filter(|kind| !verdict(Some(*kind), locale).is_empty())
+            .min_by_key(|kind| *kind != FindingKind::ActivityWithoutMoney)
+            .map_or_else(|| flagged(locale), |kind| verdict(Some(kind), locale)),
+    }
 }
 
 /// The reconciliation's rows, one per claim, in the columns of [`reconcile::columns`] (the

@@ -318,6 +318,14 @@ pub fn verdict(kind: Option<FindingKind>, locale: Locale) -> &'static str {
     }
 }
 
+/// A flagged period whose rule has no word of its own in the table.
+pub fn flagged(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => "FLAGGED",
+        Locale::Ru => "ТРЕВОГА",
+    }
+}
+
 /// The title above one channel's rows.
 pub fn channel_title(channel: &str, locale: Locale) -> String {
     match (channel == ALL_CHANNELS, locale) {

@@ -209,6 +209,16 @@ fn spend_without_money_after_n_periods_and_a_gap_breaks_the_streak() {
         ]
     );
     assert_eq!(flagged[3].money_at_stake(), Some(600.0));
+    // The terminal table names the rule on those weeks: a period flagged by a rule other than
+    // the default one is never shown as clear.
+    let table = kassa::report::to_table(&analysis, Locale::En);
+    for week in &weeks[2..] {
+        let row = table
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(week.as_str()))
+            .unwrap_or_else(|| panic!("no row for {week}:\n{table}"));
+        assert!(row.contains("SPEND WITHOUT MONEY"), "{row}");
+    }
     assert!(
         flagged[0]
             .message
