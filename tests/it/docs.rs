@@ -2,7 +2,8 @@
 //! that `kassa` accepts is documented in the README and shown in `config/example.toml`, and
 //! the README's list of kinds is the registry's. A connector added without its docs fails here.
 //! The fault matrix (`docs/reliability.md`) names a test for every fault, and every test it
-//! names exists.
+//! names exists. The Kubernetes manifests run only commands and options kassa has, and their
+//! configuration passes `kassa check --offline`.
 
 use kassa::alerts::AlertTargetConfig;
 use kassa::sources::SourceConfig;
@@ -521,4 +522,202 @@ fn the_example_configurations_pass_check_offline() {
             assert!(!stdout.contains("configuration"), "{file}:\n{stdout}");
         }
     }
+}
+
+/// Every YAML file under `deploy/kubernetes/`, sorted.
+fn kubernetes_manifests() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&repo().join("deploy/kubernetes"), &mut found);
+    found.sort();
+    found
+}
+
+/// The `args:` lists of a manifest, read as text: flow style (`args: ["run"]`) or a block of
+/// `- item` lines under `args:`.
+fn container_args(yaml: &str) -> Vec<Vec<String>> {
+    let unquote = |item: &str| item.trim().trim_matches('"').trim_matches('\'').to_string();
+    let lines: Vec<&str> = yaml.lines().collect();
+    let mut lists = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let Some((indent, rest)) = line.split_once("args:") else {
+            continue;
+        };
+        // A key of its own (`args:` or `- args:`), not a word in a comment or a value.
+        if !matches!(indent.trim(), "" | "-") {
+            continue;
+        }
+        let rest = rest.trim();
+        if let Some(flow) = rest.strip_prefix('[') {
+            let flow = flow.split(']').next().unwrap_or_default();
+            lists.push(
+                flow.split(',')
+                    .map(unquote)
+                    .filter(|a| !a.is_empty())
+                    .collect(),
+            );
+        } else {
+            let items = lines[at + 1..]
+                .iter()
+                .map(|l| l.trim())
+                .take_while(|l| l.starts_with("- "))
+                .map(|l| unquote(&l[2..]))
+                .collect();
+            lists.push(items);
+        }
+    }
+    lists
+}
+
+/// The words of a `--help` text that name a long option (`--from`, `--verbose...`).
+fn help_flags(help: &str) -> Vec<String> {
+    help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+        .filter(|word| word.starts_with("--"))
+        .map(|word| {
+            word.trim_end_matches('.')
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+fn kassa_help(args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .args(args)
+        .arg("--help")
+        .env_remove("KASSA_CONFIG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "kassa {args:?} --help failed");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The Kubernetes manifests run only what kassa has: each container's `args` start with a
+/// subcommand `kassa --help` lists, and every option after it is one that subcommand's help
+/// names (the image's entrypoint is `kassa`; global options go in the environment, as
+/// `KASSA_CONFIG`).
+#[test]
+fn the_kubernetes_manifests_run_only_commands_and_flags_kassa_has() {
+    let top = kassa_help(&[]);
+    let commands: Vec<&str> = top
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert!(
+        commands.contains(&"run"),
+        "no commands in kassa --help:\n{top}"
+    );
+    let mut used = Vec::new();
+    for path in kubernetes_manifests() {
+        let name = path.strip_prefix(repo()).unwrap().display().to_string();
+        for args in container_args(&std::fs::read_to_string(&path).unwrap()) {
+            let Some((command, options)) = args.split_first() else {
+                panic!("{name}: an empty args list");
+            };
+            assert!(
+                commands.contains(&command.as_str()),
+                "{name}: args {args:?} start with `{command}`, which is not a command of kassa --help ({commands:?})"
+            );
+            let known = help_flags(&kassa_help(&[command]));
+            for option in options.iter().filter(|a| a.starts_with("--")) {
+                let flag = option.split('=').next().unwrap_or_default();
+                assert!(
+                    known.iter().any(|k| k == flag),
+                    "{name}: `kassa {command}` has no option `{flag}` (it has {known:?})"
+                );
+            }
+            used.push(command.clone());
+        }
+    }
+    for mode in ["run", "worker", "backfill"] {
+        assert!(
+            used.iter().any(|c| c == mode),
+            "no manifest runs `kassa {mode}` (found {used:?})"
+        );
+    }
+}
+
+/// The `kassa.toml` the ConfigMap carries passes `kassa check --offline`, with every secret file
+/// it names present (written into a scratch directory in place of the Secret's mount) and the
+/// worker's report token set as worker.yaml sets it; and the Secret's manifest shows every key
+/// the configuration reads.
+#[test]
+fn the_kubernetes_config_passes_check_offline_with_its_secrets() {
+    const MOUNT: &str = "/run/secrets/kassa/";
+    let dir = repo().join("deploy/kubernetes/one-business");
+    let configmap = std::fs::read_to_string(dir.join("configmap.yaml")).unwrap();
+    let toml: String = configmap
+        .lines()
+        .skip_while(|line| line.trim() != "kassa.toml: |")
+        .skip(1)
+        .take_while(|line| line.is_empty() || line.starts_with("    "))
+        .map(|line| format!("{}\n", line.get(4..).unwrap_or_default()))
+        .collect();
+    assert!(
+        toml.contains("[[sources]]"),
+        "configmap.yaml: no kassa.toml found"
+    );
+    assert!(
+        toml.contains("path = \"/var/lib/kassa/store\""),
+        "configmap.yaml: the store is not on the volume the manifests mount at /var/lib/kassa"
+    );
+    let secret = std::fs::read_to_string(dir.join("secret.yaml")).unwrap();
+
+    let scratch = tempfile::tempdir().unwrap();
+    let secrets = scratch.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    let mut named = Vec::new();
+    for line in toml.lines().filter(|l| l.contains("_file = ")) {
+        let value = line.split('"').nth(1).unwrap();
+        let key = value
+            .strip_prefix(MOUNT)
+            .unwrap_or_else(|| panic!("configmap.yaml: `{line}` is not a file under {MOUNT}"));
+        assert!(
+            secret.contains(&format!("\n  {key}: "))
+                && secret.contains(&format!("--from-file={key}=")),
+            "secret.yaml does not show the key `{key}` that kassa.toml reads (in stringData and in its kubectl command)"
+        );
+        let contents = if key.contains("webhook") {
+            "https://hooks.slack.com/services/T0/B0/example\n"
+        } else {
+            "token-for-the-test\n"
+        };
+        std::fs::write(secrets.join(key), contents).unwrap();
+        named.push(key.to_string());
+    }
+    assert!(!named.is_empty(), "configmap.yaml reads no secret file");
+    let config = scratch.path().join("kassa.toml");
+    let local = toml.replace(MOUNT, &format!("{}/", secrets.display()));
+    std::fs::write(&config, local).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .current_dir(scratch.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["check", "--offline"])
+        .env("KASSA__STORE__PATH", scratch.path().join("store"))
+        .env("KASSA__WORKER__REPORT_TOKEN_ENV", "KASSA_REPORT_TOKEN")
+        .env("KASSA_REPORT_TOKEN", "report-token-for-the-test")
+        .env_remove("KASSA_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "configmap.yaml's kassa.toml (secrets {named:?}):\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
