@@ -19,9 +19,10 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --home /var/lib/kassa --create-home kassa
+    && useradd --system --uid 10001 --user-group --home /var/lib/kassa --create-home kassa
 COPY --from=builder /src/target/release/kassa /usr/local/bin/kassa
-USER kassa
+# A numeric user, so Kubernetes' runAsNonRoot can check it (deploy/kubernetes runs as 10001).
+USER 10001
 WORKDIR /var/lib/kassa
 ENV KASSA_CONFIG=/etc/kassa/kassa.toml \
     KASSA__STORE__PATH=/var/lib/kassa/store \
