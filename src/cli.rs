@@ -1152,59 +1152,61 @@ fn build_targets(settings: &Settings) -> Result<Vec<AlertTarget>> {
         .collect()
 }
 
-/// What `run` says about a cycle: each source, the analysis, the alerts.
+/// What `run` says about a cycle, in order: each source, the analysis, the alerts.
 fn cycle_lines(outcome: &CycleOutcome, locale: Locale, said: &mut Vec<Said>) {
-    let mut status = |text: String| said.push(Said::Status(text));
-    let mut errors = Vec::new();
     for source in &outcome.sources {
         if source.errors.is_empty() {
-            status(format!(
+            said.push(Said::Status(format!(
                 "{}{}{}",
                 console::run_source(&source.name, source.rows, locale),
                 console::not_covered(&source.uncovered, locale),
                 console::suspicious(&source.suspicious, locale)
-            ));
+            )));
             if let Some(pending) = source.pending {
-                status(format!(
+                said.push(Said::Status(format!(
                     "{}: {pending} not finished in the source's time zone yet; the next run pulls it",
                     source.name
-                ));
+                )));
             }
         } else {
-            status(console::run_source_failed(
+            said.push(Said::Status(console::run_source_failed(
                 &source.name,
                 needs_a_person(&source.errors, locale),
                 locale,
-            ));
-            errors.extend(source.errors.iter().map(|e| e.to_string()));
+            )));
+            said.extend(source.errors.iter().map(|e| Said::Error(e.to_string())));
         }
     }
-    status(console::run_analysis(
+    said.push(Said::Status(console::run_analysis(
         outcome.flagged,
         outcome.data_gaps,
         locale,
-    ));
+    )));
     for delivered in &outcome.delivered {
-        status(console::alert_delivered(
+        said.push(Said::Status(console::alert_delivered(
             &delivered.target,
             &delivered.message.title,
             locale,
-        ));
+        )));
     }
-    errors.extend(outcome.undelivered.iter().map(|e| e.to_string()));
-    errors.extend(
+    said.extend(
+        outcome
+            .undelivered
+            .iter()
+            .map(|e| Said::Error(e.to_string())),
+    );
+    said.extend(
         outcome
             .broken_targets
             .iter()
-            .map(|b| console::target_broken(&b.target, b.dead, &b.error)),
+            .map(|b| Said::Error(console::target_broken(&b.target, b.dead, &b.error))),
     );
-    status(console::alerts_tally(
+    said.push(Said::Status(console::alerts_tally(
         outcome.recorded,
         outcome.delivered.len(),
         outcome.pending,
         locale,
-    ));
-    said.extend(errors.into_iter().map(Said::Error));
+    )));
 }
 
 fn open_store(settings: &Settings) -> Result<Store> {
