@@ -4,14 +4,15 @@
 //! Exit codes (README, "Exit codes"): 0 all good; 1 the command failed (bad arguments
 //! included, or every source failed); 2 it finished with partial failures (some source
 //! failed, an alert is not delivered yet); 3 another kassa process holds the store's lock, so
-//! nothing was done. Logs go to stderr, results to stdout, so `kassa analyze --format json |
+//! nothing was done; over many tenants (`run --tenants`), the worst tenant's, failed over busy
+//! over partial. Logs go to stderr, results to stdout, so `kassa analyze --format json |
 //! jq` stays clean.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use chrono::NaiveDate;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use tracing::Instrument;
@@ -22,7 +23,7 @@ use crate::config::{ConfigError, Secrets, Settings};
 use crate::cycle::{self, CycleOutcome};
 use crate::demo;
 use crate::domain::DateRange;
-use crate::domain::Locale;
+use crate::domain::{Locale, TenantStatus};
 use crate::http::auth::{MemoryTokenCache, TokenCache};
 use crate::outln;
 use crate::pipeline;
@@ -32,6 +33,7 @@ use crate::sources::{RetryPolicy, SourceError};
 use crate::store::{self, OutboxSelection, Store};
 use crate::store::{LockError, StoreLock};
 use crate::telemetry::{self, LogFormat, Verbosity};
+use crate::tenants::{self, Said, Shard, Tenant, TenantRun};
 use crate::text::console;
 use crate::worker::{self, Worker};
 
@@ -104,6 +106,8 @@ pub enum Command {
         /// store holds some (deleted campaigns, merged deals), and clear its suspicious marks.
         #[arg(long)]
         accept_empty: bool,
+        #[command(flatten)]
+        tenant: TenantPick,
     },
     /// Line activity up against money by period and channel and flag activity without money.
     Analyze {
@@ -120,6 +124,8 @@ pub enum Command {
         /// over the store as it is, sending and recording nothing (to tune thresholds).
         #[arg(long, requires_all = ["from", "to"])]
         replay: bool,
+        #[command(flatten)]
+        tenant: TenantPick,
     },
     /// The metric audit: which activity metric moves with money, and which is a ritual.
     Audit {
@@ -137,6 +143,8 @@ pub enum Command {
         /// Never set: the audit has no replay (kept so `analyze` and `audit` share one arm).
         #[arg(skip)]
         replay: bool,
+        #[command(flatten)]
+        tenant: TenantPick,
     },
     /// Write the HTML report: one self-contained page with charts, readable offline and printable.
     Report {
@@ -152,12 +160,33 @@ pub enum Command {
         /// The report's language: en or ru; default: `[alerting] locale`.
         #[arg(long, value_enum)]
         locale: Option<LocaleArg>,
+        #[command(flatten)]
+        tenant: TenantPick,
     },
     /// The nightly cycle: re-pull each source's lookback window, analyse, alert on what is new.
     Run {
         /// Run as if today were DATE (YYYY-MM-DD), to replay a past night.
         #[arg(long, value_name = "DATE")]
         today: Option<NaiveDate>,
+        /// Run every tenant of DIR (`DIR/<tenant>.toml`, each over the --config base file)
+        /// instead of one configuration.
+        #[arg(long, value_name = "DIR")]
+        tenants: Option<PathBuf>,
+        /// Only the tenants of shard I of N (0-based: 0/8 .. 7/8), by a stable hash of the name.
+        #[arg(
+            long,
+            value_name = "I/N",
+            requires = "tenants",
+            conflicts_with = "shards"
+        )]
+        shard: Option<Shard>,
+        /// N shards, this one from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's pod).
+        #[arg(long, value_name = "N", requires = "tenants")]
+        shards: Option<u32>,
+        /// Run up to K tenants at once.
+        #[arg(long, value_name = "K", default_value_t = 1, requires = "tenants",
+              value_parser = clap::value_parser!(u16).range(1..))]
+        parallel: u16,
     },
     /// Run the nightly cycle on the configured schedule, with /healthz and /metrics.
     Worker,
@@ -181,6 +210,10 @@ pub enum Command {
         /// Only validate the configuration and secrets; contact nothing.
         #[arg(long)]
         offline: bool,
+        /// Validate every tenant of DIR (each over the --config base file) and that no two
+        /// share a store; contacts nothing.
+        #[arg(long, value_name = "DIR")]
+        tenants: Option<PathBuf>,
     },
     /// Show the alerts waiting in the outbox and the dead letters; send dead ones again or
     /// delete them.
@@ -188,6 +221,17 @@ pub enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+}
+
+/// One tenant of a tenants directory, for the commands that work on one store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TenantPick {
+    /// The tenants directory (`DIR/<tenant>.toml`, each over the --config base file).
+    #[arg(long, value_name = "DIR", requires = "tenant")]
+    tenants: Option<PathBuf>,
+    /// The tenant to work on: its file's name without `.toml`.
+    #[arg(long, value_name = "NAME", requires = "tenants")]
+    tenant: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -358,6 +402,48 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         demo::run(locale.locale(), &report).await?;
         return Ok(Outcome::Success);
     }
+    match &cli.command {
+        Command::Run {
+            tenants: Some(dir),
+            today,
+            shard,
+            shards,
+            parallel,
+        } => {
+            let shard = match (shard, shards) {
+                (Some(shard), _) => *shard,
+                (None, Some(count)) => Shard::from_job_index(
+                    *count,
+                    std::env::var("JOB_COMPLETION_INDEX").ok().as_deref(),
+                )?,
+                (None, None) => Shard::ALL,
+            };
+            let many = Many {
+                base: cli.config.clone(),
+                dir: dir.clone(),
+                quiet,
+            };
+            return run_tenants(many, shard, usize::from(*parallel), *today, verbosity).await;
+        }
+        Command::Check {
+            tenants: Some(dir), ..
+        } => {
+            let many = Many {
+                base: cli.config.clone(),
+                dir: dir.clone(),
+                quiet,
+            };
+            return check_tenants(&many, verbosity);
+        }
+        _ => {}
+    }
+    let tenant = match cli.command.tenant_pick() {
+        Some(TenantPick {
+            tenants: Some(dir),
+            tenant: Some(name),
+        }) => Some(tenants::find(dir, name)?),
+        _ => None,
+    };
     // Commands that contact nothing read no secret, so they run where no token is set.
     let secrets = match cli.command {
         Command::Analyze { .. }
@@ -366,24 +452,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         | Command::Outbox { .. } => Secrets::Unused,
         _ => Secrets::Needed,
     };
-    let settings = match Settings::load_for(cli.config.as_deref(), secrets) {
-        Ok(settings) => settings,
-        Err(ConfigError::Invalid(problems)) => {
-            // Problems that came from environment variables name them; the file is named only
-            // when some problem can be in it.
-            if problems.iter().all(|p| p.origin.is_some()) {
-                bail!("{}", problems.to_string().trim_end());
-            }
-            let origin = cli
-                .config
-                .as_ref()
-                .map_or("the built-in defaults".to_string(), |p| {
-                    p.display().to_string()
-                });
-            bail!("{origin}: {}", problems.to_string().trim_end());
-        }
-        Err(e) => return Err(e.into()),
+    let loaded = match &tenant {
+        Some(tenant) => tenants::load(cli.config.as_deref(), tenant, secrets),
+        None => Settings::load_for(cli.config.as_deref(), secrets),
     };
+    let settings = loaded.map_err(|e| config_error(e, cli.config.as_deref(), tenant.as_ref()))?;
     // Logging starts once the configuration says in which format; nothing before this point
     // logs (configuration problems are printed as the command's error).
     telemetry::init(verbosity, settings.log.format);
@@ -396,6 +469,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             sources,
             refresh,
             accept_empty,
+            ..
         } => {
             let Some(range) = DateRange::new(from, to) else {
                 bail!("--from {from} is after --to {to}");
@@ -463,12 +537,14 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             to,
             format,
             replay,
+            ..
         }
         | Command::Audit {
             from,
             to,
             format,
             replay,
+            ..
         } => {
             let audit = matches!(cli.command, Command::Audit { .. });
             // Reading only: no lock, no ledger created, no migration; works on a read-only store.
@@ -508,6 +584,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             to,
             out,
             locale: chosen,
+            ..
         } => {
             // Reading only, like `analyze`: no lock, no secrets.
             let store = Store::open_read_only(&settings.store_path).with_context(|| {
@@ -524,29 +601,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             );
             Ok(Outcome::Success)
         }
-        Command::Run { today: replay } => {
-            let today = replay.unwrap_or(today);
-            if let Err(future) = clock::Clock::resolve(today.into(), settings.timezone) {
-                bail!("--today {today}: {future}");
-            }
-            let Some(_lock) = lock_store(&settings)? else {
-                return Ok(Outcome::Busy);
-            };
-            let targets = build_targets(&settings)?;
-            let mut store = open_store(&settings)?;
-            // `run` cycles are not numbered in the ledger (only backfills are).
-            let outcome = cycle::run_cycle(&settings, &mut store, &targets, today)
-                .instrument(telemetry::cycle_span(&telemetry::new_run_id(), today))
-                .await?;
-            print_cycle(&outcome, quiet, locale);
-            let failed = outcome.sources.iter().filter(|s| !s.errors.is_empty());
-            let result = sources_outcome(failed.count(), outcome.sources.len());
-            // Alerts still waiting in the outbox make an otherwise good run partial.
-            Ok(if result == Outcome::Success && outcome.partial() {
-                Outcome::Partial
-            } else {
-                result
-            })
+        Command::Run { today: replay, .. } => {
+            let mut said = Vec::new();
+            let outcome = nightly(&settings, replay.unwrap_or(today), &mut said).await;
+            print_now(&said, quiet);
+            outcome
         }
         Command::Worker => {
             let targets = build_targets(&settings)?;
@@ -579,7 +638,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Demo { .. } => unreachable!("handled before the configuration is read"),
         Command::Outbox { action } => outbox(&settings, action, quiet, locale),
-        Command::Check { offline } => {
+        Command::Check { offline, .. } => {
             status!(
                 quiet,
                 "{}",
@@ -682,6 +741,220 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             } else {
                 result
             })
+        }
+    }
+}
+
+/// A configuration that did not load, as the command's error: its problems, after the file
+/// they can be in (the tenant's file over the base, or the base alone).
+fn config_error(error: ConfigError, base: Option<&Path>, tenant: Option<&Tenant>) -> anyhow::Error {
+    let problems = match error {
+        ConfigError::Invalid(problems) => problems,
+        other => return other.into(),
+    };
+    // Problems that came from environment variables name them; the file is named only when
+    // some problem can be in it.
+    if problems.iter().all(|p| p.origin.is_some()) {
+        return anyhow!("{}", problems.to_string().trim_end());
+    }
+    let base = base.map_or("the built-in defaults".to_string(), |p| {
+        p.display().to_string()
+    });
+    let origin = match tenant {
+        Some(tenant) => format!("{} (over {base})", tenant.file.display()),
+        None => base,
+    };
+    anyhow!("{origin}: {}", problems.to_string().trim_end())
+}
+
+/// Where a command over many tenants finds them.
+struct Many {
+    /// The base file (`--config`), read under every tenant's.
+    base: Option<PathBuf>,
+    dir: PathBuf,
+    quiet: bool,
+}
+
+impl Many {
+    /// Every tenant of the directory, after checking that no two share a store (read without
+    /// secrets: a tenant whose configuration does not load has its own line later).
+    fn tenants(&self) -> Result<Vec<Tenant>> {
+        let all = tenants::discover(&self.dir)?;
+        let stores: Vec<(&str, PathBuf)> = all
+            .iter()
+            .filter_map(|tenant| {
+                let settings = tenants::load(self.base.as_deref(), tenant, Secrets::Unused).ok()?;
+                Some((tenant.name.as_str(), settings.store_path))
+            })
+            .collect();
+        tenants::check_stores(stores.iter().map(|(name, path)| (*name, path.as_path())))?;
+        Ok(all)
+    }
+}
+
+/// `kassa run --tenants DIR`: the nightly cycle of every tenant of `shard`, up to `parallel`
+/// at once. Each tenant's lines are printed together when it finishes (prefixed `[name]`),
+/// then a summary line per tenant and the tally. The exit code is the worst tenant's: failed
+/// (or invalid configuration) over busy over partial over ok.
+async fn run_tenants(
+    many: Many,
+    shard: Shard,
+    parallel: usize,
+    today: Option<NaiveDate>,
+    verbosity: Verbosity,
+) -> Result<Outcome> {
+    let (locale, log_format) = Settings::shared(many.base.as_deref());
+    telemetry::init(verbosity, log_format);
+    let quiet = many.quiet;
+    let all = many.tenants()?;
+    let total = all.len();
+    let mine: Vec<Tenant> = all.into_iter().filter(|t| shard.holds(&t.name)).collect();
+    if mine.is_empty() {
+        status!(
+            quiet,
+            "{}",
+            console::no_tenants(&shard.to_string(), &many.dir, total, locale)
+        );
+        return Ok(Outcome::Success);
+    }
+    let runs = tenants::run_each(
+        mine,
+        parallel,
+        |tenant| {
+            let base = many.base.clone();
+            async move { run_tenant(base.as_deref(), tenant, today).await }
+        },
+        |run| print_said(&run.name, &run.said, quiet),
+    )
+    .await;
+    let mut counts: Vec<(TenantStatus, usize)> = [
+        TenantStatus::Ok,
+        TenantStatus::Partial,
+        TenantStatus::Busy,
+        TenantStatus::Failed,
+        TenantStatus::Invalid,
+    ]
+    .into_iter()
+    .map(|status| (status, 0))
+    .collect();
+    for run in &runs {
+        if let Some(count) = counts.iter_mut().find(|(s, _)| *s == run.status) {
+            count.1 += 1;
+        }
+        status!(
+            quiet,
+            "{}",
+            console::tenant_outcome(&run.name, run.status, run.problem.as_deref(), locale)
+        );
+    }
+    status!(
+        quiet,
+        "{}",
+        console::tenants_tally(&shard.to_string(), &counts, locale)
+    );
+    Ok(match tenants::worst(&runs) {
+        None | Some(TenantStatus::Ok) => Outcome::Success,
+        Some(TenantStatus::Partial) => Outcome::Partial,
+        Some(TenantStatus::Busy) => Outcome::Busy,
+        Some(TenantStatus::Failed | TenantStatus::Invalid) => Outcome::Failed,
+    })
+}
+
+/// One tenant's night: its configuration, then what `kassa run` does for one. Whatever goes
+/// wrong is this tenant's outcome, never the others'.
+async fn run_tenant(base: Option<&Path>, tenant: Tenant, today: Option<NaiveDate>) -> TenantRun {
+    let mut said = Vec::new();
+    let (status, problem) = match tenants::load(base, &tenant, Secrets::Needed) {
+        Err(error) => {
+            let text = chain(&config_error(error, base, Some(&tenant)));
+            said.push(Said::Error(text.clone()));
+            let flat = text.replacen(":\n  - ", ": ", 1).replace("\n  - ", "; ");
+            (TenantStatus::Invalid, Some(flat))
+        }
+        Ok(settings) => {
+            let today = today.unwrap_or_else(|| clock::Clock::now(settings.timezone).today());
+            match nightly(&settings, today, &mut said).await {
+                Ok(Outcome::Success) => (TenantStatus::Ok, None),
+                Ok(Outcome::Partial) => (TenantStatus::Partial, None),
+                Ok(Outcome::Busy) => (TenantStatus::Busy, None),
+                Ok(Outcome::Failed) => (TenantStatus::Failed, None),
+                Err(error) => {
+                    let text = chain(&error);
+                    said.push(Said::Error(text.clone()));
+                    (TenantStatus::Failed, Some(text))
+                }
+            }
+        }
+    };
+    TenantRun {
+        name: tenant.name,
+        status,
+        problem,
+        said,
+    }
+}
+
+/// `kassa check --tenants DIR`: every tenant's configuration (base file and tenant file) and
+/// secrets, all problems of all tenants each after its tenant, and no two sharing a store.
+/// Contacts nothing.
+fn check_tenants(many: &Many, verbosity: Verbosity) -> Result<Outcome> {
+    let (locale, log_format) = Settings::shared(many.base.as_deref());
+    telemetry::init(verbosity, log_format);
+    let mut failed = false;
+    for tenant in many.tenants()? {
+        let said = match tenants::load(many.base.as_deref(), &tenant, Secrets::Needed) {
+            Ok(settings) => Said::Status(console::config_valid(
+                settings.sources.len(),
+                settings.alerts.len(),
+                locale,
+            )),
+            Err(error) => {
+                failed = true;
+                Said::Error(chain(&config_error(
+                    error,
+                    many.base.as_deref(),
+                    Some(&tenant),
+                )))
+            }
+        };
+        print_said(&tenant.name, &[said], many.quiet);
+    }
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+/// A tenant's lines, each after its name, together.
+fn print_said(name: &str, said: &[Said], quiet: bool) {
+    for line in said {
+        match line {
+            Said::Status(text) => status!(quiet, "[{name}] {text}"),
+            Said::Error(text) => eprintln!("kassa: error: [{name}] {text}"),
+        }
+    }
+}
+
+/// What `kassa run` prints, on stdout and stderr as it is said.
+fn print_now(said: &[Said], quiet: bool) {
+    for line in said {
+        match line {
+            Said::Status(text) => status!(quiet, "{text}"),
+            Said::Error(text) => eprintln!("kassa: error: {text}"),
+        }
+    }
+}
+
+impl Command {
+    /// The tenant a one-store command was pointed at (`--tenants DIR --tenant NAME`).
+    fn tenant_pick(&self) -> Option<&TenantPick> {
+        match self {
+            Command::Backfill { tenant, .. }
+            | Command::Analyze { tenant, .. }
+            | Command::Audit { tenant, .. }
+            | Command::Report { tenant, .. } => Some(tenant),
+            _ => None,
         }
     }
 }
@@ -795,6 +1068,33 @@ fn outbox(
     Ok(Outcome::Success)
 }
 
+/// The nightly cycle on one configuration (`kassa run`, and each tenant of `run --tenants`):
+/// the store's lock, the alert targets, the cycle. What it would print goes to `said`, so a
+/// tenant's lines can be kept together.
+async fn nightly(settings: &Settings, today: NaiveDate, said: &mut Vec<Said>) -> Result<Outcome> {
+    if let Err(future) = clock::Clock::resolve(today.into(), settings.timezone) {
+        bail!("--today {today}: {future}");
+    }
+    let Some(_lock) = lock_store_into(settings, said)? else {
+        return Ok(Outcome::Busy);
+    };
+    let targets = build_targets(settings)?;
+    let mut store = open_store(settings)?;
+    // `run` cycles are not numbered in the ledger (only backfills are).
+    let outcome = cycle::run_cycle(settings, &mut store, &targets, today)
+        .instrument(telemetry::cycle_span(&telemetry::new_run_id(), today))
+        .await?;
+    cycle_lines(&outcome, settings.alerting.locale, said);
+    let failed = outcome.sources.iter().filter(|s| !s.errors.is_empty());
+    let result = sources_outcome(failed.count(), outcome.sources.len());
+    // Alerts still waiting in the outbox make an otherwise good run partial.
+    Ok(if result == Outcome::Success && outcome.partial() {
+        Outcome::Partial
+    } else {
+        result
+    })
+}
+
 /// Every source failed: the command failed (1); some did: partial failure (2).
 fn sources_outcome(failed: usize, total: usize) -> Outcome {
     match failed {
@@ -822,10 +1122,18 @@ fn needs_a_person(errors: &[SourceError], locale: Locale) -> Option<&'static str
 
 /// Takes the store's lock; `None` (after saying so) when another process holds it.
 fn lock_store(settings: &Settings) -> Result<Option<StoreLock>> {
+    let mut said = Vec::new();
+    let lock = lock_store_into(settings, &mut said);
+    print_now(&said, false);
+    lock
+}
+
+/// [`lock_store`], saying into `said`.
+fn lock_store_into(settings: &Settings, said: &mut Vec<Said>) -> Result<Option<StoreLock>> {
     match StoreLock::acquire(&settings.store_path) {
         Ok(lock) => Ok(Some(lock)),
         Err(error @ LockError::Held { .. }) => {
-            eprintln!("kassa: error: {error}");
+            said.push(Said::Error(error.to_string()));
             Ok(None)
         }
         Err(LockError::Store(error)) => Err(error).context("cannot lock the store"),
@@ -844,67 +1152,61 @@ fn build_targets(settings: &Settings) -> Result<Vec<AlertTarget>> {
         .collect()
 }
 
-fn print_cycle(outcome: &CycleOutcome, quiet: bool, locale: Locale) {
+/// What `run` says about a cycle, in order: each source, the analysis, the alerts.
+fn cycle_lines(outcome: &CycleOutcome, locale: Locale, said: &mut Vec<Said>) {
     for source in &outcome.sources {
         if source.errors.is_empty() {
-            status!(
-                quiet,
+            said.push(Said::Status(format!(
                 "{}{}{}",
                 console::run_source(&source.name, source.rows, locale),
                 console::not_covered(&source.uncovered, locale),
                 console::suspicious(&source.suspicious, locale)
-            );
+            )));
             if let Some(pending) = source.pending {
-                status!(
-                    quiet,
+                said.push(Said::Status(format!(
                     "{}: {pending} not finished in the source's time zone yet; the next run pulls it",
                     source.name
-                );
+                )));
             }
         } else {
-            status!(
-                quiet,
-                "{}",
-                console::run_source_failed(
-                    &source.name,
-                    needs_a_person(&source.errors, locale),
-                    locale
-                )
-            );
-            print_errors(&source.errors);
+            said.push(Said::Status(console::run_source_failed(
+                &source.name,
+                needs_a_person(&source.errors, locale),
+                locale,
+            )));
+            said.extend(source.errors.iter().map(|e| Said::Error(e.to_string())));
         }
     }
-    status!(
-        quiet,
-        "{}",
-        console::run_analysis(outcome.flagged, outcome.data_gaps, locale)
-    );
+    said.push(Said::Status(console::run_analysis(
+        outcome.flagged,
+        outcome.data_gaps,
+        locale,
+    )));
     for delivered in &outcome.delivered {
-        status!(
-            quiet,
-            "{}",
-            console::alert_delivered(&delivered.target, &delivered.message.title, locale)
-        );
+        said.push(Said::Status(console::alert_delivered(
+            &delivered.target,
+            &delivered.message.title,
+            locale,
+        )));
     }
-    for error in &outcome.undelivered {
-        eprintln!("kassa: error: {error}");
-    }
-    for broken in &outcome.broken_targets {
-        eprintln!(
-            "kassa: error: {}",
-            console::target_broken(&broken.target, broken.dead, &broken.error)
-        );
-    }
-    status!(
-        quiet,
-        "{}",
-        console::alerts_tally(
-            outcome.recorded,
-            outcome.delivered.len(),
-            outcome.pending,
-            locale
-        )
+    said.extend(
+        outcome
+            .undelivered
+            .iter()
+            .map(|e| Said::Error(e.to_string())),
     );
+    said.extend(
+        outcome
+            .broken_targets
+            .iter()
+            .map(|b| Said::Error(console::target_broken(&b.target, b.dead, &b.error))),
+    );
+    said.push(Said::Status(console::alerts_tally(
+        outcome.recorded,
+        outcome.delivered.len(),
+        outcome.pending,
+        locale,
+    )));
 }
 
 fn open_store(settings: &Settings) -> Result<Store> {

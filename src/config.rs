@@ -1,9 +1,10 @@
 //! Configuration: built-in defaults (`config/default.toml`, compiled in), then the file given
-//! with `--config`, then `KASSA__SECTION__KEY` environment variables. Everything is validated
+//! with `--config`, then a tenant's file when kassa runs many (`--tenants DIR`, see
+//! `tenants`), then `KASSA__SECTION__KEY` environment variables. Everything is validated
 //! before anything runs, and every problem is reported at once with the key, what is wrong and
 //! an example of a right value: an unknown section or key is an error with the closest known
 //! name as a suggestion, and a value from an environment variable names the variable. Relative
-//! paths in the file are relative to its directory (defaults and environment: the working
+//! paths in a file are relative to its directory (defaults and environment: the working
 //! directory). Secrets never live in the TOML: sources name the environment variable or file
 //! that holds them.
 
@@ -205,20 +206,41 @@ impl Settings {
     /// [`Settings::load`] for a command that does or does not use the configured secrets: one
     /// that does not (`analyze`) runs where the token variables are unset.
     pub fn load_for(file: Option<&Path>, secrets: Secrets) -> Result<Settings, ConfigError> {
+        Settings::load_layered(file, None, secrets)
+    }
+
+    /// [`Settings::load_for`] with one more file between `base` and the environment: a
+    /// tenant's (`kassa run --tenants DIR`), whose values override the base file's. Relative
+    /// paths resolve against the directory of the file they come from, and `{tenant}` in
+    /// `[store] path` becomes the tenant's name. Without a tenant, a `{tenant}` in the store
+    /// path is a problem: that base file is only half a configuration.
+    pub fn load_layered(
+        base: Option<&Path>,
+        tenant: Option<(&str, &Path)>,
+        secrets: Secrets,
+    ) -> Result<Settings, ConfigError> {
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
-        let mut file_dir = None;
-        if let Some(path) = file {
+        let mut files = Vec::new();
+        let given = base
+            .map(|path| ("--config", path))
+            .into_iter()
+            .chain(tenant.map(|(_, path)| ("the tenant file", path)));
+        for (what, path) in given {
             let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
             if !absolute.is_file() {
                 let mut problems = Problems::default();
                 problems.push(
-                    "--config",
+                    what,
                     format!("{} does not exist or is not a file", absolute.display()),
                 );
                 return Err(ConfigError::Invalid(problems));
             }
-            file_dir = absolute.parent().map(Path::to_path_buf);
+            let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+            files.push(ConfigFile {
+                canonical: std::fs::canonicalize(&absolute).unwrap_or_else(|_| absolute.clone()),
+                dir,
+            });
             builder = builder.add_source(File::from(absolute.as_path()).format(FileFormat::Toml));
         }
         let raw = builder
@@ -231,20 +253,51 @@ impl Settings {
                     .with_list_parse_key("analysis.activity_metrics"),
             )
             .build()?;
-        Settings::from_config(&raw, file_dir.as_deref(), secrets)
+        Settings::from_config(&raw, &files, tenant.map(|(name, _)| name), secrets)
+    }
+
+    /// The language and log format for a run over many tenants: the base file's (over the
+    /// defaults and the environment), read leniently since the base alone is only half a
+    /// configuration. A bad value here falls back to the default; each tenant's own
+    /// validation reports it.
+    pub fn shared(base: Option<&Path>) -> (Locale, LogFormat) {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = base {
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(false));
+        }
+        let raw = builder
+            .add_source(
+                Environment::with_prefix("KASSA")
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
+            .build()
+            .ok();
+        let read = |key: &str| raw.as_ref().and_then(|raw| raw.get_string(key).ok());
+        (
+            read("alerting.locale")
+                .and_then(|text| parse_enum(&text))
+                .unwrap_or_default(),
+            read("log.format")
+                .and_then(|text| parse_enum(&text))
+                .unwrap_or_default(),
+        )
     }
 
     /// Reads the merged configuration key by key, so that every unknown key and every value of
-    /// the wrong type is reported, not only the first of each section. `file_dir` is the
-    /// directory relative paths from the configuration file are relative to.
+    /// the wrong type is reported, not only the first of each section. `files` are the
+    /// configuration files read, in order: relative paths from each are relative to its
+    /// directory. `tenant` replaces `{tenant}` in the store path.
     fn from_config(
         raw: &Config,
-        file_dir: Option<&Path>,
+        files: &[ConfigFile],
+        tenant: Option<&str>,
         secrets: Secrets,
     ) -> Result<Settings, ConfigError> {
         let mut problems = Problems::default();
         let mut env_keys = Vec::new();
-        let mut root = Table::new(String::new(), raw.cache.clone().into_table()?, file_dir);
+        let mut root = Table::new(String::new(), raw.cache.clone().into_table()?, files);
 
         let mut store = root.section("store");
         let store_path = match store.path("path") {
@@ -257,6 +310,21 @@ impl Settings {
                 );
                 PathBuf::new()
             }
+        };
+        let store_path = match (tenant, store_path.to_str()) {
+            (Some(name), Some(text)) if text.contains(TENANT_PLACEHOLDER) => {
+                PathBuf::from(text.replace(TENANT_PLACEHOLDER, name))
+            }
+            (None, Some(text)) if text.contains(TENANT_PLACEHOLDER) => {
+                store.problems.push(
+                    "store.path",
+                    format!(
+                        "{text:?} contains {TENANT_PLACEHOLDER}, which only a tenant's configuration fills in; run with --tenants DIR (and --tenant NAME), or name one store"
+                    ),
+                );
+                store_path
+            }
+            _ => store_path,
         };
         let max_shrink = validate_max_shrink(store.float("max_shrink"), &mut problems);
         store.finish(&mut problems, &mut env_keys);
@@ -447,6 +515,17 @@ const SECTIONS: &[(&str, bool)] = &[
     ("alerts", true),
 ];
 
+/// What `[store] path` may contain to give each tenant its own store.
+pub const TENANT_PLACEHOLDER: &str = "{tenant}";
+
+/// A configuration file that was read: `canonical` to recognise its values by their origin,
+/// `dir` for the relative paths in it.
+#[derive(Debug)]
+struct ConfigFile {
+    canonical: PathBuf,
+    dir: PathBuf,
+}
+
 /// What `config` records as the origin of a value read from an environment variable.
 const ENV_ORIGIN: &str = "the environment";
 
@@ -459,7 +538,7 @@ struct Table<'a> {
     entries: config::Map<String, config::Value>,
     known: Vec<&'static str>,
     problems: Problems,
-    file_dir: Option<&'a Path>,
+    files: &'a [ConfigFile],
     /// Every key read from an environment variable, with that variable.
     env_keys: Vec<(String, String)>,
 }
@@ -468,14 +547,14 @@ impl<'a> Table<'a> {
     fn new(
         path: String,
         entries: config::Map<String, config::Value>,
-        file_dir: Option<&'a Path>,
+        files: &'a [ConfigFile],
     ) -> Table<'a> {
         Table {
             path,
             entries,
             known: Vec::new(),
             problems: Problems::default(),
-            file_dir,
+            files,
             env_keys: Vec::new(),
         }
     }
@@ -557,13 +636,26 @@ impl<'a> Table<'a> {
     }
 
     /// The directory relative paths in `value` are relative to: the configuration file's when
-    /// the value comes from it; `None` (the working directory) for defaults and environment.
+    /// the value comes from one; `None` (the working directory) for defaults and environment.
+    /// With a base and a tenant file, the value's origin (the file as `config` names it,
+    /// relative to the working directory) tells which.
     fn base_of(&self, value: &config::Value) -> Option<PathBuf> {
         let origin = leaf_origin(value)?;
-        (origin != ENV_ORIGIN)
-            .then_some(self.file_dir)
-            .flatten()
-            .map(Path::to_path_buf)
+        if origin == ENV_ORIGIN {
+            return None;
+        }
+        let file = match self.files {
+            [] => return None,
+            [only] => only,
+            [first, ..] => {
+                let canonical = std::fs::canonicalize(origin).ok();
+                self.files
+                    .iter()
+                    .find(|file| Some(&file.canonical) == canonical.as_ref())
+                    .unwrap_or(first)
+            }
+        };
+        Some(file.dir.clone())
     }
 
     /// The sub-table `name`, read the same way; its problems come back from its `finish`.
@@ -583,7 +675,7 @@ impl<'a> Table<'a> {
                 }
             },
         };
-        Table::new(key, entries, self.file_dir)
+        Table::new(key, entries, self.files)
     }
 
     /// Every key left in the table, taken out (for tables whose keys are data: `[currency.rates]`).
@@ -1584,7 +1676,7 @@ mod tests {
             .add_source(File::from_str(text, FileFormat::Toml))
             .build()
             .unwrap();
-        Settings::from_config(&raw, None, Secrets::Needed)
+        Settings::from_config(&raw, &[], None, Secrets::Needed)
     }
 
     #[test]
@@ -1692,6 +1784,48 @@ mod tests {
             Some(dir.path().join("secrets/url").as_path())
         );
         assert_eq!(webhook.secret_file.as_deref(), Some(absolute.as_path()));
+    }
+
+    #[test]
+    fn a_tenant_file_overrides_the_base_file_and_fills_in_its_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base.toml");
+        std::fs::write(
+            &base,
+            "[store]\npath = \"stores/{tenant}\"\n\n[analysis]\ngranularity = \"month\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+        std::fs::write(dir.path().join("conf.d/ads.csv"), "").unwrap();
+        let source = "[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = \"ads.csv\"\n";
+        let acme = dir.path().join("conf.d/acme.toml");
+        std::fs::write(
+            &acme,
+            format!("[analysis]\ngranularity = \"week\"\n\n{source}"),
+        )
+        .unwrap();
+        let globex = dir.path().join("conf.d/globex.toml");
+        std::fs::write(&globex, source).unwrap();
+
+        let load = |name, file: &Path| {
+            Settings::load_layered(Some(&base), Some((name, file)), Secrets::Needed).unwrap()
+        };
+        let acme = load("acme", &acme);
+        assert_eq!(acme.rule.granularity, Granularity::Week);
+        assert_eq!(acme.store_path, dir.path().join("stores/acme"));
+        let SourceConfig::CsvAds(csv) = &acme.sources[0] else {
+            panic!("{:?}", acme.sources);
+        };
+        assert_eq!(csv.path, dir.path().join("conf.d/ads.csv"));
+        let globex = load("globex", &globex);
+        assert_eq!(globex.rule.granularity, Granularity::Month);
+        assert_eq!(globex.store_path, dir.path().join("stores/globex"));
+
+        let alone = Settings::load(Some(&base)).unwrap_err().to_string();
+        assert!(
+            alone.contains("store.path") && alone.contains("{tenant}"),
+            "{alone}"
+        );
     }
 
     #[test]

@@ -764,3 +764,19 @@ mod tests {
         assert!(deal.touches(&may));
     }
 }
+
+/// How one tenant's nightly run ended, in a run over many (`kassa run --tenants DIR`): the
+/// command line prints it and the worst of them is the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TenantStatus {
+    /// Everything worked.
+    Ok,
+    /// It finished, but a source or an alert delivery failed.
+    Partial,
+    /// Another kassa process holds the tenant's store: nothing was done.
+    Busy,
+    /// Every source failed, or the run stopped with an error.
+    Failed,
+    /// The tenant's configuration (base file and tenant file) is not valid: nothing ran.
+    Invalid,
+}

@@ -31,6 +31,8 @@
 //! - [`report`]: renders an analysis as a terminal table ([`report::table`]), the JSON
 //!   contract ([`report::json`]) or the self-contained HTML page ([`report::html`]);
 //! - [`config`]: layered configuration, validated all at once before anything runs;
+//! - [`tenants`]: many clients from one directory (`DIR/<tenant>.toml` over a base file):
+//!   discovery, stable shards, no shared stores, and one isolated job per tenant;
 //! - [`server`]: the HTTP server (axum): the worker's `/healthz` and Prometheus `/metrics`
 //!   router, and the serving loop the demo's fakes use;
 //! - [`telemetry`]: logs on stderr as text or JSON (`[log] format`), and the `cycle` span with
@@ -64,6 +66,7 @@ pub mod server;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
+pub mod tenants;
 pub mod text;
 pub mod validation;
 pub mod worker;

@@ -1,6 +1,6 @@
 //! The lines the command line prints about what a command did: `backfill` and `run` per
-//! source, `run`'s analysis and alert tallies, `check`, `alert-test` and `report` outcomes, and
-//! the demo's story around the alerts it shows. Names (sources, targets, their kinds, alert
+//! source, `run`'s analysis and alert tallies, the summary of a run over many tenants,
+//! `check`, `alert-test` and `report` outcomes, and the demo's story around the alerts it shows. Names (sources, targets, their kinds, alert
 //! events) come from the configuration or the wire and are printed as they are. Errors keep
 //! kassa's one language for errors, English, with their `kassa: error:` prefix.
 
@@ -10,9 +10,9 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use super::{
-    ALERTS, CHUNKS, PERIODS, REQUESTS, ROWS, RUNS, SOURCES, TARGETS, date_range, plural_ru,
+    ALERTS, CHUNKS, PERIODS, REQUESTS, ROWS, RUNS, SOURCES, TARGETS, TENANTS, date_range, plural_ru,
 };
-use crate::domain::{DateRange, Locale, SuspiciousWindow};
+use crate::domain::{DateRange, Locale, SuspiciousWindow, TenantStatus};
 use crate::sources::ErrorKind;
 use crate::sources::channels::{LegacyChannels, UNATTRIBUTED};
 
@@ -658,6 +658,67 @@ pub fn report_written(path: &str, bytes: usize, locale: Locale) -> String {
         Locale::Ru => format!(
             "отчёт записан в {path} ({size} {})",
             plural_ru(bytes as u64, "байт", "байта", "байт")
+        ),
+    }
+}
+
+/// A tenant's outcome in a run over many: `ok`, `partial`, `failed`, `busy`, `invalid config`.
+pub fn tenant_status(status: TenantStatus, locale: Locale) -> &'static str {
+    match (status, locale) {
+        (TenantStatus::Ok, Locale::En) => "ok",
+        (TenantStatus::Partial, Locale::En) => "partial",
+        (TenantStatus::Busy, Locale::En) => "busy",
+        (TenantStatus::Failed, Locale::En) => "failed",
+        (TenantStatus::Invalid, Locale::En) => "invalid config",
+        (TenantStatus::Ok, Locale::Ru) => "успешно",
+        (TenantStatus::Partial, Locale::Ru) => "частично",
+        (TenantStatus::Busy, Locale::Ru) => "занят",
+        (TenantStatus::Failed, Locale::Ru) => "сбой",
+        (TenantStatus::Invalid, Locale::Ru) => "ошибка в настройках",
+    }
+}
+
+/// One line of the summary of a run over many tenants: `acme: ok`, or `globex: failed: why`.
+pub fn tenant_outcome(
+    name: &str,
+    status: TenantStatus,
+    problem: Option<&str>,
+    locale: Locale,
+) -> String {
+    let word = tenant_status(status, locale);
+    match problem {
+        Some(problem) => format!("{name}: {word}: {problem}"),
+        None => format!("{name}: {word}"),
+    }
+}
+
+/// The summary's last line: `shard 0/2: 3 tenants: 2 ok, 1 failed` (statuses with none left
+/// out).
+pub fn tenants_tally(shard: &str, counts: &[(TenantStatus, usize)], locale: Locale) -> String {
+    let total: usize = counts.iter().map(|(_, n)| n).sum();
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(status, n)| format!("{n} {}", tenant_status(*status, locale)))
+        .collect();
+    let tenants = TENANTS.count(total as u64, locale);
+    match locale {
+        Locale::En => format!("shard {shard}: {tenants}: {}", parts.join(", ")),
+        Locale::Ru => format!("шард {shard}: {tenants}: {}", parts.join(", ")),
+    }
+}
+
+/// A shard that holds none of the directory's tenants (a small agency with many shards).
+pub fn no_tenants(shard: &str, dir: &Path, all: usize, locale: Locale) -> String {
+    let dir = dir.display();
+    match locale {
+        Locale::En => format!(
+            "shard {shard}: no tenant of {dir} falls in this shard ({} in all): nothing to do",
+            TENANTS.count(all as u64, locale)
+        ),
+        Locale::Ru => format!(
+            "шард {shard}: ни один клиент из {dir} не попал в этот шард (всего клиентов: {}): делать нечего",
+            crate::text::integer(all as u64, locale)
         ),
     }
 }

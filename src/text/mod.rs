@@ -150,6 +150,10 @@ pub const TARGETS: Countable = Countable {
         "получателей оповещений",
     ],
 };
+pub const TENANTS: Countable = Countable {
+    en: ["tenant", "tenants"],
+    ru: ["клиент", "клиента", "клиентов"],
+};
 pub const RUNS: Countable = Countable {
     en: ["nightly run", "nightly runs"],
     ru: ["ночной запуск", "ночных запуска", "ночных запусков"],

@@ -51,6 +51,7 @@ mod salesforce;
 mod silence;
 mod store;
 mod telemetry;
+mod tenants;
 mod timezone;
 mod vk_ads;
 mod worker;
