@@ -557,6 +557,15 @@ async fn the_worker_serves_the_report_of_the_store() {
     let page = latest.text().await.unwrap();
     assert!(page.contains("<html"), "{page}");
     assert_eq!(page_lang(&page).as_deref(), Some("en"));
+    // The report itself: its summary, charts, and the demo's flagged March weeks.
+    for part in [
+        "id=\"summary\"",
+        "<svg role=\"img\"",
+        "id=\"findings\"",
+        "2025-03-10",
+    ] {
+        assert!(page.contains(part), "{part} missing from the report");
+    }
 
     // Any range, in the language asked for.
     let march = get(
