@@ -50,6 +50,15 @@ pub fn escape_html_text(c: char) -> Option<&'static str> {
     }
 }
 
+/// The three of [`escape_html_text`] and `"`: text inside a double-quoted HTML attribute (the
+/// report link's `href` in Telegram).
+pub fn escape_html_attribute(c: char) -> Option<&'static str> {
+    match c {
+        '"' => Some("&quot;"),
+        c => escape_html_text(c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

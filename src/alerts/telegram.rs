@@ -20,7 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::markup::{escape_html_text, escape_prefix};
+use super::markup::{escape_html_attribute, escape_html_text, escape_prefix};
 use super::target::{AlertMessage, BuildError, Filters, Receiver, TargetConfig};
 use crate::http::{
     BoxFuture, Classifier, Failure, FailureKind, HttpClient, HttpError, Request, summarize_body,
@@ -491,7 +491,7 @@ pub(super) fn html_text(message: &AlertMessage) -> String {
     }
     // The one attribute kassa writes: `"` must be escaped inside it as well.
     let anchor = message.link.as_ref().map(|link| {
-        let href = escape(&link.url).replace('"', "&quot;");
+        let href = escape_prefix(&link.url, usize::MAX, escape_html_attribute);
         (format!("<a href=\"{href}\">"), link.text.as_str())
     });
     if let Some((open, text)) = &anchor {
