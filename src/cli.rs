@@ -548,9 +548,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         } => {
             let audit = matches!(cli.command, Command::Audit { .. });
             // Reading only: no lock, no ledger created, no migration; works on a read-only store.
-            let store = Store::open_read_only(&settings.store_path).with_context(|| {
-                format!("cannot open the store at {}", settings.store_path.display())
-            })?;
+            let store =
+                Store::open_read_only_at(&settings.store_location()).with_context(|| {
+                    format!("cannot open the store at {}", settings.store_path.display())
+                })?;
             if let (true, Some(from), Some(to)) = (replay, from, to) {
                 let (alerts, currency) = cycle::replay(&settings, &store, from, to)?;
                 let currency = currency.as_deref();
@@ -587,9 +588,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             ..
         } => {
             // Reading only, like `analyze`: no lock, no secrets.
-            let store = Store::open_read_only(&settings.store_path).with_context(|| {
-                format!("cannot open the store at {}", settings.store_path.display())
-            })?;
+            let store =
+                Store::open_read_only_at(&settings.store_location()).with_context(|| {
+                    format!("cannot open the store at {}", settings.store_path.display())
+                })?;
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
             let locale = chosen.map_or(locale, LocaleArg::locale);
             let page = report::html::render(&analysis, &settings.rule, locale);
@@ -970,9 +972,10 @@ fn outbox(
     let retry = matches!(action, OutboxAction::Retry(_));
     let pick = match action {
         OutboxAction::List => {
-            let store = Store::open_read_only(&settings.store_path).with_context(|| {
-                format!("cannot open the store at {}", settings.store_path.display())
-            })?;
+            let store =
+                Store::open_read_only_at(&settings.store_location()).with_context(|| {
+                    format!("cannot open the store at {}", settings.store_path.display())
+                })?;
             // Reading takes no lock, so it migrates nothing; dead letters came with schema 6.
             let version = store
                 .schema_version()
@@ -1130,7 +1133,7 @@ fn lock_store(settings: &Settings) -> Result<Option<StoreLock>> {
 
 /// [`lock_store`], saying into `said`.
 fn lock_store_into(settings: &Settings, said: &mut Vec<Said>) -> Result<Option<StoreLock>> {
-    match StoreLock::acquire(&settings.store_path) {
+    match StoreLock::acquire_at(&settings.store_location()) {
         Ok(lock) => Ok(Some(lock)),
         Err(error @ LockError::Held { .. }) => {
             said.push(Said::Error(error.to_string()));
@@ -1210,6 +1213,6 @@ fn cycle_lines(outcome: &CycleOutcome, locale: Locale, said: &mut Vec<Said>) {
 }
 
 fn open_store(settings: &Settings) -> Result<Store> {
-    Store::open(&settings.store_path)
+    Store::open_at(&settings.store_location())
         .with_context(|| format!("cannot open the store at {}", settings.store_path.display()))
 }

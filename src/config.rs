@@ -27,6 +27,7 @@ use crate::analysis::{
 use crate::domain::{Locale, Money};
 use crate::secrets::{SecretError, SecretSpec, process_env};
 use crate::sources::{SourceConfig, kinds_list};
+use crate::store::{LedgerLocation, SnapshotLocation, StoreLocation};
 use crate::telemetry::LogFormat;
 use crate::validation::{Problems, closest, with_suggestion};
 
@@ -37,6 +38,10 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub store_path: PathBuf,
+    /// `[store]`: where the ledger lives (`ledger.sqlite` under `store_path` by default).
+    pub ledger: LedgerLocation,
+    /// `[store] snapshots`: where the Parquet snapshots live (under `store_path` by default).
+    pub snapshots: SnapshotLocation,
     /// `[store] max_shrink`: a re-pull that shrinks a window's spend or won revenue by more
     /// than this fraction of what the store held is stored but marked suspicious.
     pub max_shrink: f64,
@@ -196,6 +201,15 @@ pub enum Secrets {
 }
 
 impl Settings {
+    /// The store this configuration names: its directory, ledger and snapshots.
+    pub fn store_location(&self) -> StoreLocation {
+        StoreLocation {
+            path: self.store_path.clone(),
+            ledger: self.ledger.clone(),
+            snapshots: self.snapshots.clone(),
+        }
+    }
+
     /// Loads defaults, then `file` (when given), then the environment, and validates the result.
     /// Relative paths given in `file` are relative to the file's directory; those in the
     /// defaults and the environment to the working directory.
@@ -487,6 +501,8 @@ impl Settings {
         if problems.is_empty() {
             Ok(Settings {
                 store_path,
+                ledger: LedgerLocation::Embedded,
+                snapshots: SnapshotLocation::Embedded,
                 max_shrink,
                 timezone,
                 rule,

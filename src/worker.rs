@@ -260,7 +260,7 @@ impl Worker {
     /// One scheduled step: takes the store lock, runs the cycle as of `now`, records metrics.
     /// A store held by another process (a manual `kassa run`) skips the step.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<Option<CycleOutcome>> {
-        let _lock = match StoreLock::acquire(&self.settings.store_path) {
+        let _lock = match StoreLock::acquire_at(&self.settings.store_location()) {
             Ok(lock) => lock,
             Err(LockError::Held { holder, .. }) => {
                 tracing::warn!(%holder, "the store is busy; skipping this cycle");
@@ -274,7 +274,7 @@ impl Worker {
         let span = telemetry::cycle_span(&telemetry::new_run_id(), today);
         let result = async {
             let mut store =
-                Store::open(&self.settings.store_path).context("cannot open the store")?;
+                Store::open_at(&self.settings.store_location()).context("cannot open the store")?;
             cycle::run_cycle(&self.settings, &mut store, &self.targets, now).await
         };
         let result = tracing::Instrument::instrument(result, span).await;
@@ -515,7 +515,7 @@ enum ReportError {
 /// it at the same time is neither blocked nor disturbed, and analysed as of today in the
 /// business's zone, as `kassa analyze` does.
 fn render_report(settings: &Settings, request: &ReportRequest) -> Result<String, ReportError> {
-    let store = match Store::open_read_only(&settings.store_path) {
+    let store = match Store::open_read_only_at(&settings.store_location()) {
         Ok(store) => store,
         Err(StoreError::Missing { .. }) => return Err(ReportError::NoData),
         Err(error) => {

@@ -97,7 +97,7 @@ pub async fn run(locale: Locale, report: &Path) -> Result<DemoSummary> {
         .iter()
         .map(|config| config.build(&crate::http::RetryPolicy::default()))
         .collect::<Result<_, _>>()?;
-    let mut store = Store::open(&settings.store_path)?;
+    let mut store = Store::open_at(&settings.store_location())?;
 
     crate::outln!("{}", console::demo_intro(locale));
     let history = span("2025-01-06", "2025-03-09");

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::StoreError;
+use super::{LedgerLocation, StoreError, StoreLocation};
 
 /// Another process holds the store's lock.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,14 @@ pub struct StoreLock {
 }
 
 impl StoreLock {
+    /// Takes the lock of the store `location` names without waiting: the lock file of an
+    /// embedded ledger.
+    pub fn acquire_at(location: &StoreLocation) -> Result<StoreLock, LockError> {
+        match location.ledger {
+            LedgerLocation::Embedded => StoreLock::acquire(&location.path),
+        }
+    }
+
     /// Takes the lock on the store at `root` without waiting.
     pub fn acquire(root: &Path) -> Result<StoreLock, LockError> {
         std::fs::create_dir_all(root).map_err(|source| StoreError::Io {

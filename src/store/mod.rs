@@ -78,7 +78,10 @@
 //!    never regenerate it.
 
 mod backfills;
+#[allow(dead_code)] // used by the remote stores (Postgres ledger, S3 snapshots)
+mod bridge;
 mod ledger;
+mod location;
 mod lock;
 mod outbox;
 mod partitions;
@@ -94,6 +97,7 @@ use polars::prelude::PolarsError;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use ledger::merge_ranges;
+pub use location::{LedgerLocation, SnapshotLocation, StoreLocation};
 pub use lock::{LockError, StoreLock};
 pub use outbox::{NewOutboxItem, OutboxItem, OutboxSelection};
 pub use snapshots::{
@@ -352,6 +356,24 @@ impl Store {
             timezone: None,
             partitions_written: 0,
         })
+    }
+
+    /// Opens the store `location` names, creating it on first use and migrating it (see
+    /// [`Store::open`]).
+    pub fn open_at(location: &StoreLocation) -> Result<Store, StoreError> {
+        match (&location.ledger, &location.snapshots) {
+            (LedgerLocation::Embedded, SnapshotLocation::Embedded) => Store::open(&location.path),
+        }
+    }
+
+    /// Opens the existing store `location` names for reading only (see
+    /// [`Store::open_read_only`]).
+    pub fn open_read_only_at(location: &StoreLocation) -> Result<Store, StoreError> {
+        match (&location.ledger, &location.snapshots) {
+            (LedgerLocation::Embedded, SnapshotLocation::Embedded) => {
+                Store::open_read_only(&location.path)
+            }
+        }
     }
 
     /// Opens an existing store for reading only (`analyze`): creates nothing, takes no lock and
