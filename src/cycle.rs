@@ -387,13 +387,22 @@ pub fn replay(
     Ok((out, currency))
 }
 
+/// How long a claim on an outbox message lasts: far longer than one delivery attempt takes
+/// (each request has its own timeout), so a message is only sent again after a crash.
+const DELIVERY_LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 async fn finish_delivery(
     store: &mut Store,
     targets: &[AlertTarget],
     dead_after_runs: u32,
     mut outcome: CycleOutcome,
 ) -> Result<CycleOutcome> {
-    let pending = store.pending_alerts().context("cannot read the outbox")?;
+    // Only what this process claimed: another pod delivering the same outbox at once (two
+    // runs of one tenant racing past the lock's window, a worker beside a run) gets the rest.
+    let owner = format!("kassa pid {}", std::process::id());
+    let pending = store
+        .claim_pending(&owner, DELIVERY_LEASE)
+        .context("cannot read the outbox")?;
     // Targets that failed in this run without refusing for good (errors name their target).
     let mut failed_targets: Vec<AlertError> = Vec::new();
     for item in pending {

@@ -9,21 +9,18 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
-use rusqlite::params;
-
-use super::{Store, StoreError, ledger_error, merge_ranges};
+use super::sql::{ValueError, values};
+use super::{Store, StoreError, merge_ranges};
 use crate::domain::DateRange;
+use chrono::NaiveDate;
 
 impl Store {
     /// Records that run `run` is a backfill of `range`.
     pub fn start_backfill(&self, run: i64, range: DateRange) -> Result<(), StoreError> {
-        self.ledger
-            .execute(
-                "INSERT INTO backfills (run_id, start_date, end_date) VALUES (?1, ?2, ?3)",
-                params![run, range.start.to_string(), range.end.to_string()],
-            )
-            .map_err(ledger_error(&self.ledger_path))?;
+        self.ledger.execute(
+            "INSERT INTO backfills (run_id, start_date, end_date) VALUES (?1, ?2, ?3)",
+            values![run, range.start.to_string(), range.end.to_string()],
+        )?;
         Ok(())
     }
 
@@ -34,13 +31,12 @@ impl Store {
         source: &str,
         chunk: DateRange,
     ) -> Result<(), StoreError> {
-        self.ledger
-            .execute(
-                "INSERT OR REPLACE INTO backfill_chunks (run_id, source, start_date, end_date)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![run, source, chunk.start.to_string(), chunk.end.to_string()],
-            )
-            .map_err(ledger_error(&self.ledger_path))?;
+        self.ledger.execute(
+            "INSERT INTO backfill_chunks (run_id, source, start_date, end_date)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (run_id, source, start_date) DO UPDATE SET end_date = excluded.end_date",
+            values![run, source, chunk.start.to_string(), chunk.end.to_string()],
+        )?;
         Ok(())
     }
 
@@ -52,46 +48,33 @@ impl Store {
         run: i64,
         range: DateRange,
     ) -> Result<BTreeMap<String, Vec<DateRange>>, StoreError> {
-        let ledger_error = ledger_error(&self.ledger_path);
-        let mut earlier = self
-            .ledger
-            .prepare(
-                "SELECT b.run_id, r.outcome FROM backfills b JOIN runs r ON r.id = b.run_id
-                 WHERE b.start_date = ?1 AND b.end_date = ?2 AND b.run_id < ?3
-                 ORDER BY b.run_id DESC",
-            )
-            .map_err(&ledger_error)?;
-        let rows = earlier
-            .query_map(
-                params![range.start.to_string(), range.end.to_string(), run],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?)),
-            )
-            .map_err(&ledger_error)?;
+        let value_error = self.ledger.value_error();
+        let earlier = self.ledger.query(
+            "SELECT b.run_id, r.outcome FROM backfills b JOIN runs r ON r.id = b.run_id
+             WHERE b.start_date = ?1 AND b.end_date = ?2 AND b.run_id < ?3
+             ORDER BY b.run_id DESC",
+            values![range.start.to_string(), range.end.to_string(), run],
+        )?;
         let mut interrupted = Vec::new();
-        for row in rows {
-            let (id, outcome) = row.map_err(&ledger_error)?;
+        for row in earlier {
+            let id = row.int(0).map_err(&value_error)?;
+            let outcome = row.opt_text(1).map_err(&value_error)?;
             if outcome.as_deref() == Some("ok") {
                 break;
             }
             interrupted.push(id);
         }
-        let mut chunks = self
-            .ledger
-            .prepare("SELECT source, start_date, end_date FROM backfill_chunks WHERE run_id = ?1")
-            .map_err(&ledger_error)?;
         let mut stored: BTreeMap<String, Vec<DateRange>> = BTreeMap::new();
         for id in interrupted {
-            let rows = chunks
-                .query_map(params![id], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                    ))
-                })
-                .map_err(&ledger_error)?;
+            let rows = self.ledger.query(
+                "SELECT source, start_date, end_date FROM backfill_chunks WHERE run_id = ?1",
+                values![id],
+            )?;
             for row in rows {
-                let (source, start, end) = row.map_err(&ledger_error)?;
+                let (source, start, end) = (|| -> Result<_, ValueError> {
+                    Ok((row.text(0)?, row.text(1)?, row.text(2)?))
+                })()
+                .map_err(&value_error)?;
                 let parse = |s: &str| s.parse::<NaiveDate>().ok();
                 if let Some(chunk) = parse(&start)
                     .zip(parse(&end))

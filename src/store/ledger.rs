@@ -1,11 +1,10 @@
 //! The ledger's record of work done: which date ranges each source has covered, the runs of
 //! kassa, the state of each alerted episode between runs, and each source's run of failures.
 
-use chrono::{NaiveDate, Utc};
-use rusqlite::params;
-
-use super::{Store, StoreError, ledger_error};
+use super::sql::{ValueError, values};
+use super::{Store, StoreError};
 use crate::domain::{Coverage, DateRange, EpisodeState, SourceHealth, Status};
+use chrono::{NaiveDate, Utc};
 
 impl Store {
     pub(super) fn add_coverage(
@@ -16,38 +15,29 @@ impl Store {
         let mut ranges = self.coverage_of(source)?;
         ranges.push(covered);
         let merged = merge_ranges(ranges);
-        let ledger_error = ledger_error(&self.ledger_path);
-        let tx = self.ledger.transaction().map_err(&ledger_error)?;
-        tx.execute("DELETE FROM coverage WHERE source = ?1", params![source])
-            .map_err(&ledger_error)?;
-        for range in &merged {
-            tx.execute(
-                "INSERT INTO coverage (source, start_date, end_date) VALUES (?1, ?2, ?3)",
-                params![source, range.start.to_string(), range.end.to_string()],
-            )
-            .map_err(&ledger_error)?;
-        }
-        tx.commit().map_err(&ledger_error)
+        self.ledger.transaction(|tx| {
+            tx.execute("DELETE FROM coverage WHERE source = ?1", values![source])?;
+            for range in &merged {
+                tx.execute(
+                    "INSERT INTO coverage (source, start_date, end_date) VALUES (?1, ?2, ?3)",
+                    values![source, range.start.to_string(), range.end.to_string()],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     fn coverage_of(&self, source: &str) -> Result<Vec<DateRange>, StoreError> {
-        let ledger_error = ledger_error(&self.ledger_path);
-        let mut statement = self
-            .ledger
-            .prepare(
-                "SELECT start_date, end_date FROM coverage WHERE source = ?1 ORDER BY start_date",
-            )
-            .map_err(&ledger_error)?;
-        let rows = statement
-            .query_map(params![source], |row| {
-                let start: String = row.get(0)?;
-                let end: String = row.get(1)?;
-                Ok((start, end))
-            })
-            .map_err(&ledger_error)?;
+        let rows = self.ledger.query(
+            "SELECT start_date, end_date FROM coverage WHERE source = ?1 ORDER BY start_date",
+            values![source],
+        )?;
         let mut ranges = Vec::new();
         for row in rows {
-            let (start, end) = row.map_err(&ledger_error)?;
+            let (start, end) = row
+                .text(0)
+                .and_then(|start| Ok((start, row.text(1)?)))
+                .map_err(self.ledger.value_error())?;
             let parse = |s: &str| s.parse::<NaiveDate>().ok();
             if let Some(range) = parse(&start)
                 .zip(parse(&end))
@@ -75,92 +65,81 @@ impl Store {
 
     /// Records that a command started; returns the run's id for [`Store::finish_run`].
     pub fn start_run(&self, command: &str) -> Result<i64, StoreError> {
-        self.ledger
-            .execute(
-                "INSERT INTO runs (command, started_at) VALUES (?1, ?2)",
-                params![command, Utc::now().to_rfc3339()],
-            )
-            .map_err(ledger_error(&self.ledger_path))?;
-        Ok(self.ledger.last_insert_rowid())
+        let row = self.ledger.query_opt(
+            "INSERT INTO runs (command, started_at) VALUES (?1, ?2) RETURNING id",
+            values![command, Utc::now().to_rfc3339()],
+        )?;
+        row.map(|row| row.int(0))
+            .unwrap_or_else(|| row_missing("runs.id"))
+            .map_err(self.ledger.value_error())
     }
 
     pub fn finish_run(&self, id: i64, outcome: &str, detail: &str) -> Result<(), StoreError> {
-        self.ledger
-            .execute(
-                "UPDATE runs SET finished_at = ?1, outcome = ?2, detail = ?3 WHERE id = ?4",
-                params![Utc::now().to_rfc3339(), outcome, detail, id],
-            )
-            .map_err(ledger_error(&self.ledger_path))?;
+        self.ledger.execute(
+            "UPDATE runs SET finished_at = ?1, outcome = ?2, detail = ?3 WHERE id = ?4",
+            values![Utc::now().to_rfc3339(), outcome, detail, id],
+        )?;
         Ok(())
     }
 
     /// Every stored episode state.
     pub fn episode_states(&self) -> Result<Vec<EpisodeState>, StoreError> {
-        let ledger_error = ledger_error(&self.ledger_path);
-        let mut statement = self
-            .ledger
-            .prepare(
-                "SELECT key, channel, kind, first_start, last_start, alerted_growth, updates_sent, status
-                 FROM episodes ORDER BY first_start, key",
-            )
-            .map_err(&ledger_error)?;
-        let rows = statement
-            .query_map([], |row| {
-                let date = |i: usize| -> rusqlite::Result<NaiveDate> {
-                    let text: String = row.get(i)?;
-                    text.parse().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Text,
-                            Box::new(e),
-                        )
-                    })
+        let rows = self.ledger.query(
+            "SELECT key, channel, kind, first_start, last_start, alerted_growth, updates_sent, status
+             FROM episodes ORDER BY first_start, key",
+            &[],
+        )?;
+        rows.iter()
+            .map(|row| {
+                let date = |i: usize| -> Result<NaiveDate, ValueError> {
+                    let text = row.text(i)?;
+                    text.parse().map_err(|_| ValueError::new(i, text, "a date"))
                 };
-                let status: String = row.get(7)?;
                 Ok(EpisodeState {
-                    key: row.get(0)?,
-                    channel: row.get(1)?,
-                    kind: row.get(2)?,
+                    key: row.text(0)?,
+                    channel: row.text(1)?,
+                    kind: row.text(2)?,
                     first_start: date(3)?,
                     last_start: date(4)?,
-                    alerted_growth: row.get(5)?,
-                    updates_sent: row.get(6)?,
-                    status: if status == "open" {
+                    alerted_growth: row.real(5)?,
+                    updates_sent: u32::try_from(row.int(6)?).unwrap_or(u32::MAX),
+                    status: if row.text(7)? == "open" {
                         Status::Open
                     } else {
                         Status::Resolved
                     },
                 })
             })
-            .map_err(&ledger_error)?;
-        rows.collect::<Result<_, _>>().map_err(&ledger_error)
+            .collect::<Result<_, ValueError>>()
+            .map_err(self.ledger.value_error())
     }
 }
 
 impl Store {
     /// What the ledger remembers of each source's consecutive failed runs.
     pub fn source_health(&self) -> Result<Vec<SourceHealth>, StoreError> {
-        let ledger_error = ledger_error(&self.ledger_path);
-        let mut statement = self
-            .ledger
-            .prepare(
-                "SELECT source, failed_runs, since, last_error, alerted FROM source_health ORDER BY source",
-            )
-            .map_err(&ledger_error)?;
-        let rows = statement
-            .query_map([], |row| {
-                let since: Option<String> = row.get(2)?;
+        let rows = self.ledger.query(
+            "SELECT source, failed_runs, since, last_error, alerted FROM source_health ORDER BY source",
+            &[],
+        )?;
+        rows.iter()
+            .map(|row| {
                 Ok(SourceHealth {
-                    source: row.get(0)?,
-                    failed_runs: row.get(1)?,
-                    since: since.and_then(|s| s.parse().ok()),
-                    last_error: row.get(3)?,
-                    alerted: row.get(4)?,
+                    source: row.text(0)?,
+                    failed_runs: u32::try_from(row.int(1)?).unwrap_or(u32::MAX),
+                    since: row.opt_text(2)?.and_then(|s| s.parse().ok()),
+                    last_error: row.opt_text(3)?,
+                    alerted: row.int(4)? != 0,
                 })
             })
-            .map_err(&ledger_error)?;
-        rows.collect::<Result<_, _>>().map_err(&ledger_error)
+            .collect::<Result<_, ValueError>>()
+            .map_err(self.ledger.value_error())
     }
+}
+
+/// A statement that always answers with a row answered with none.
+pub(super) fn row_missing<T>(what: &str) -> Result<T, ValueError> {
+    Err(ValueError::new(0, format!("no row ({what})"), "a row"))
 }
 
 /// Sorts and merges overlapping or adjacent ranges.

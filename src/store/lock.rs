@@ -1,7 +1,14 @@
 //! The store's process lock: one kassa process works on a store at a time.
+//!
+//! An embedded store locks `kassa.lock` in its directory. A store whose ledger is on Postgres
+//! takes a session-level advisory lock, `pg_try_advisory_lock(class, hashtext(schema))`, on a
+//! connection of its own held as long as the lock: two pods never run one tenant at once, and a
+//! pod that dies releases it when its connection closes (TCP keepalives notice a vanished
+//! node).
 
 use std::path::{Path, PathBuf};
 
+use super::sql::{Ledger, PostgresTarget};
 use super::{LedgerLocation, StoreError, StoreLocation};
 
 /// Another process holds the store's lock.
@@ -15,19 +22,54 @@ pub enum LockError {
     Store(#[from] StoreError),
 }
 
-/// An exclusive lock on one store directory, released when dropped (or when the process dies:
-/// the operating system drops the lock with the file handle, so a crash never leaves it stuck).
-#[derive(Debug)]
+/// An exclusive lock on one store, released when dropped (or when the process dies: the
+/// operating system drops the lock with the file handle, and Postgres with the connection, so
+/// a crash never leaves it stuck).
 pub struct StoreLock {
-    _file: std::fs::File,
+    _held: Held,
+}
+
+enum Held {
+    File {
+        _file: std::fs::File,
+    },
+    /// The connection holding the advisory lock (closing it releases the lock).
+    Postgres {
+        connection: Ledger,
+    },
+}
+
+impl std::fmt::Debug for StoreLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match &self._held {
+            Held::File { .. } => "file".to_string(),
+            Held::Postgres { connection } => connection.describe(),
+        };
+        f.debug_struct("StoreLock").field("held", &what).finish()
+    }
 }
 
 impl StoreLock {
     /// Takes the lock of the store `location` names without waiting: the lock file of an
-    /// embedded ledger.
+    /// embedded ledger, the advisory lock of a Postgres ledger's schema.
     pub fn acquire_at(location: &StoreLocation) -> Result<StoreLock, LockError> {
-        match location.ledger {
+        match &location.ledger {
             LedgerLocation::Embedded => StoreLock::acquire(&location.path),
+            LedgerLocation::Postgres { url, schema } => {
+                let ledger = Ledger::postgres(&PostgresTarget::new(url, schema)?)?;
+                if ledger.try_advisory_lock()? {
+                    return Ok(StoreLock {
+                        _held: Held::Postgres { connection: ledger },
+                    });
+                }
+                Err(LockError::Held {
+                    path: PathBuf::from(ledger.describe()),
+                    holder: ledger
+                        .advisory_lock_holder()
+                        .filter(|holder| !holder.is_empty())
+                        .unwrap_or_else(|| "unknown pid".to_string()),
+                })
+            }
         }
     }
 
@@ -69,6 +111,8 @@ impl StoreLock {
         file.set_len(0).map_err(io_error)?;
         file.seek(std::io::SeekFrom::Start(0)).map_err(io_error)?;
         write!(file, "pid {}", std::process::id()).map_err(io_error)?;
-        Ok(StoreLock { _file: file })
+        Ok(StoreLock {
+            _held: Held::File { _file: file },
+        })
     }
 }

@@ -78,7 +78,6 @@
 //!    never regenerate it.
 
 mod backfills;
-#[allow(dead_code)] // used by the remote stores (Postgres ledger, S3 snapshots)
 mod bridge;
 mod ledger;
 mod location;
@@ -86,6 +85,7 @@ mod lock;
 mod outbox;
 mod partitions;
 mod snapshots;
+mod sql;
 mod suspicious;
 mod tokens;
 
@@ -94,7 +94,8 @@ use std::path::{Path, PathBuf};
 use crate::domain::RowKind;
 use chrono_tz::Tz;
 use polars::prelude::PolarsError;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
+use sql::Ledger;
 
 pub use ledger::merge_ranges;
 pub use location::{LedgerLocation, SnapshotLocation, StoreLocation};
@@ -104,6 +105,7 @@ pub use snapshots::{
     Checked, Guard, SchemaProblem, TimezoneChange, UpsertStats, ad_rows_to_frame, claims_to_frame,
     deals_to_frame, epoch_days,
 };
+pub use sql::{PostgresError, ValueError};
 pub use tokens::TokenLedger;
 
 /// One step of the store's schema: the version it brings the store to and the SQL that does it
@@ -250,6 +252,14 @@ pub const MIGRATIONS: &[Migration] = &[
                single-file snapshot (see `partitions.rs`); snapshots only",
         sql: "",
     },
+    Migration {
+        version: 9,
+        what: "outbox claims: a process delivering the outbox first claims the pending messages \
+               for a lease (`claimed_by`, `claimed_until_ms`), so two pods of one tenant never \
+               send one message at once (`Store::claim_pending`)",
+        sql: "ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+          ALTER TABLE outbox ADD COLUMN claimed_until_ms INTEGER;",
+    },
 ];
 
 /// The newest store schema this kassa reads and writes.
@@ -275,6 +285,20 @@ pub enum StoreError {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
+    },
+    /// The ledger on Postgres: names the schema and the server, never the URL's password.
+    #[error("store ledger: Postgres schema {schema} on {server}: {source}")]
+    Postgres {
+        schema: String,
+        server: String,
+        #[source]
+        source: PostgresError,
+    },
+    #[error("store ledger {ledger}: {source}")]
+    LedgerValue {
+        ledger: String,
+        #[source]
+        source: ValueError,
     },
     #[error(
         "store ledger {path} has schema version {found}, but this kassa understands versions up to {newest}: \
@@ -310,8 +334,7 @@ pub enum StoreError {
 
 pub struct Store {
     root: PathBuf,
-    ledger_path: PathBuf,
-    ledger: Connection,
+    ledger: Ledger,
     /// The zone deal dates are read and written in (`[analysis] timezone`); `None` leaves
     /// stored dates as they are.
     timezone: Option<Tz>,
@@ -334,13 +357,30 @@ impl Store {
             source,
         })?;
         let ledger_path = root.join("ledger.sqlite");
-        // Schema 8 splits single-file snapshots into months before the ledger says 8, so
-        // a crash in between splits the rest on the next open.
-        let ledger = open_ledger_with(&ledger_path, MIGRATIONS, &mut |version| match version {
-            8 => snapshots::split_all(root),
-            _ => Ok(()),
+        let ledger = open_ledger_with(&ledger_path, MIGRATIONS, &mut |version| {
+            snapshot_migration(root, version)
         })?;
         restrict_to_owner(&ledger_path)?;
+        Store::with_ledger(root, ledger)
+    }
+
+    /// Opens the store whose ledger is the Postgres schema `target` names and whose snapshots
+    /// are in the directory `root`, creating and migrating as [`Store::open`] does.
+    fn open_postgres(root: &Path, target: &sql::PostgresTarget) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(root).map_err(|source| StoreError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let ledger = Ledger::postgres(target)?;
+        migrate(&ledger, MIGRATIONS, &mut |version| {
+            snapshot_migration(root, version)
+        })?;
+        Store::with_ledger(root, ledger)
+    }
+
+    /// The store at `root` around its opened ledger: the snapshot directories made, and what
+    /// a crashed write left removed.
+    fn with_ledger(root: &Path, ledger: Ledger) -> Result<Store, StoreError> {
         for kind in [RowKind::Ads, RowKind::Deals, RowKind::Claims] {
             let dir = root.join(kind.as_str());
             std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
@@ -351,7 +391,6 @@ impl Store {
         }
         Ok(Store {
             root: root.to_path_buf(),
-            ledger_path,
             ledger,
             timezone: None,
             partitions_written: 0,
@@ -363,6 +402,9 @@ impl Store {
     pub fn open_at(location: &StoreLocation) -> Result<Store, StoreError> {
         match (&location.ledger, &location.snapshots) {
             (LedgerLocation::Embedded, SnapshotLocation::Embedded) => Store::open(&location.path),
+            (LedgerLocation::Postgres { url, schema }, SnapshotLocation::Embedded) => {
+                Store::open_postgres(&location.path, &sql::PostgresTarget::new(url, schema)?)
+            }
         }
     }
 
@@ -372,6 +414,32 @@ impl Store {
         match (&location.ledger, &location.snapshots) {
             (LedgerLocation::Embedded, SnapshotLocation::Embedded) => {
                 Store::open_read_only(&location.path)
+            }
+            // Postgres has no read-only connection to ask for; reading still migrates nothing
+            // and creates no table kassa reads (a missing schema reads as an empty store with
+            // no coverage, which `analyze` reports).
+            (LedgerLocation::Postgres { url, schema }, SnapshotLocation::Embedded) => {
+                let target = sql::PostgresTarget::new(url, schema)?;
+                let ledger = Ledger::postgres(&target)?;
+                let found = ledger.schema_version()?;
+                if found > i64::from(SCHEMA_VERSION) {
+                    return Err(StoreError::NewerStore {
+                        path: PathBuf::from(ledger.describe()),
+                        found,
+                        newest: SCHEMA_VERSION,
+                    });
+                }
+                if found == 0 {
+                    return Err(StoreError::Missing {
+                        path: PathBuf::from(ledger.describe()),
+                    });
+                }
+                Ok(Store {
+                    root: location.path.clone(),
+                    ledger,
+                    timezone: None,
+                    partitions_written: 0,
+                })
             }
         }
     }
@@ -387,10 +455,12 @@ impl Store {
                 path: root.to_path_buf(),
             });
         }
-        let ledger = open_ledger_read_only(&ledger_path, SCHEMA_VERSION)?;
+        let ledger = Ledger::sqlite(
+            &ledger_path,
+            open_ledger_read_only(&ledger_path, SCHEMA_VERSION)?,
+        );
         Ok(Store {
             root: root.to_path_buf(),
-            ledger_path,
             ledger,
             timezone: None,
             partitions_written: 0,
@@ -410,7 +480,14 @@ impl Store {
     /// The store's schema version as its ledger records it (after [`Store::open`], always
     /// [`SCHEMA_VERSION`]).
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        user_version(&self.ledger).map_err(ledger_error(&self.ledger_path))
+        self.ledger.schema_version()
+    }
+
+    /// Every table of the ledger with its columns and their types (`integer`, `real`, `text`),
+    /// sorted: the same for an embedded ledger and a Postgres one (checked by the tests).
+    #[doc(hidden)]
+    pub fn ledger_columns(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.ledger.columns()
     }
 }
 
@@ -565,7 +642,7 @@ fn sqlite_uri(path: &Path) -> String {
 /// Opens the ledger, refusing one newer than the last of `migrations` before writing anything,
 /// then applies the migrations it lacks.
 #[cfg(test)]
-fn open_ledger(path: &Path, migrations: &[Migration]) -> Result<Connection, StoreError> {
+fn open_ledger(path: &Path, migrations: &[Migration]) -> Result<Ledger, StoreError> {
     open_ledger_with(path, migrations, &mut |_| Ok(()))
 }
 
@@ -575,50 +652,78 @@ fn open_ledger_with(
     path: &Path,
     migrations: &[Migration],
     before: &mut dyn FnMut(u32) -> Result<(), StoreError>,
-) -> Result<Connection, StoreError> {
+) -> Result<Ledger, StoreError> {
     let ledger_error = ledger_error(path);
+    let connection = Connection::open(path).map_err(&ledger_error)?;
+    // Reading the version only reads; switching the journal mode below may write, so it waits
+    // until the version is known to be one this kassa understands.
+    connection
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(&ledger_error)?;
+    let ledger = Ledger::sqlite(path, connection);
+    let newest = migrations.last().map_or(0, |m| m.version);
+    let found = ledger.schema_version()?;
+    if found > i64::from(newest) {
+        return Err(StoreError::NewerStore {
+            path: path.to_path_buf(),
+            found,
+            newest,
+        });
+    }
+    ledger.batch("PRAGMA journal_mode = WAL;")?;
+    migrate(&ledger, migrations, before)?;
+    Ok(ledger)
+}
+
+/// What a migration does to the embedded snapshots before its ledger step: schema 8 splits
+/// single-file snapshots into months before the ledger says 8, so a crash in between splits
+/// the rest on the next open.
+fn snapshot_migration(root: &Path, version: u32) -> Result<(), StoreError> {
+    match version {
+        8 => snapshots::split_all(root),
+        _ => Ok(()),
+    }
+}
+
+/// Applies the migrations `ledger` lacks, each in its own transaction that also records the
+/// version, refusing a ledger newer than the last of `migrations` before writing anything.
+/// Each transaction first serializes with other processes (SQLite's write lock, a Postgres
+/// advisory lock on the schema) and looks at the version again, so two processes opening an
+/// old store at once apply each step once.
+fn migrate(
+    ledger: &Ledger,
+    migrations: &[Migration],
+    before: &mut dyn FnMut(u32) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let newest = migrations.last().map_or(0, |m| m.version);
     let newer = |found: i64| StoreError::NewerStore {
-        path: path.to_path_buf(),
+        path: PathBuf::from(ledger.describe()),
         found,
         newest,
     };
-    let mut ledger = Connection::open(path).map_err(&ledger_error)?;
-    // Reading the version only reads; switching the journal mode below may write, so it waits
-    // until the version is known to be one this kassa understands.
-    ledger
-        .busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(&ledger_error)?;
-    let found = user_version(&ledger).map_err(&ledger_error)?;
+    let found = ledger.schema_version()?;
     if found > i64::from(newest) {
         return Err(newer(found));
     }
-    ledger
-        .execute_batch("PRAGMA journal_mode = WAL;")
-        .map_err(&ledger_error)?;
     for migration in migrations {
         if i64::from(migration.version) <= found {
             continue;
         }
         before(migration.version)?;
-        // Immediate: take the write lock first, then look again, so two processes opening an
-        // old store at once apply each step once.
-        let tx = ledger
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&ledger_error)?;
-        let now = user_version(&tx).map_err(&ledger_error)?;
-        if now > i64::from(newest) {
-            return Err(newer(now));
-        }
-        if now < i64::from(migration.version) {
-            tx.execute_batch(migration.sql).map_err(&ledger_error)?;
-            // PRAGMA takes no bound parameters; the version is one of our own constants.
-            tx.execute_batch(&format!("PRAGMA user_version = {}", migration.version))
-                .map_err(&ledger_error)?;
-        }
-        tx.commit().map_err(&ledger_error)?;
+        ledger.transaction(|tx| {
+            tx.lock_for_migration()?;
+            let now = tx.schema_version()?;
+            if now > i64::from(newest) {
+                return Err(newer(now));
+            }
+            if now < i64::from(migration.version) {
+                tx.batch(&tx.ddl(migration.sql))?;
+                tx.set_schema_version(migration.version)?;
+            }
+            Ok(())
+        })?;
     }
-    Ok(ledger)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -647,15 +752,14 @@ mod tests {
         assert_eq!(std::fs::read(&ledger).unwrap(), before);
     }
 
-    fn table_columns(ledger: &Connection, table: &str) -> Vec<String> {
-        let mut statement = ledger
-            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
-            .unwrap();
-        statement
-            .query_map([], |row| row.get(0))
+    fn table_columns(ledger: &Ledger, table: &str) -> Vec<String> {
+        ledger
+            .columns()
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+            .into_iter()
+            .filter(|(t, _, _)| t == table)
+            .map(|(_, column, _)| column)
+            .collect()
     }
 
     const LATER: [Migration; 2] = [
@@ -679,7 +783,7 @@ mod tests {
         let all: Vec<Migration> = MIGRATIONS.iter().chain(&LATER).copied().collect();
         let ledger = open_ledger(&path, &all).unwrap();
         assert_eq!(
-            user_version(&ledger).unwrap(),
+            ledger.schema_version().unwrap(),
             i64::from(SCHEMA_VERSION + 2)
         );
         assert!(table_columns(&ledger, "runs").contains(&"host".to_string()));
@@ -687,7 +791,7 @@ mod tests {
         // Adding the column again would fail: opening again must not re-apply anything.
         let ledger = open_ledger(&path, &all).unwrap();
         assert_eq!(
-            user_version(&ledger).unwrap(),
+            ledger.schema_version().unwrap(),
             i64::from(SCHEMA_VERSION + 2)
         );
         drop(ledger);
@@ -770,7 +874,7 @@ mod tests {
             Err(StoreError::Ledger { .. })
         ));
         let ledger = open_ledger(&path, MIGRATIONS).unwrap();
-        assert_eq!(user_version(&ledger).unwrap(), i64::from(SCHEMA_VERSION));
+        assert_eq!(ledger.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
         assert!(!table_columns(&ledger, "runs").contains(&"host".to_string()));
     }
 }

@@ -4,11 +4,10 @@
 //! person accepts the window (`kassa backfill --accept-empty`) or, for kept rows, when a later
 //! re-pull of the window comes back whole.
 
-use chrono::{NaiveDate, Utc};
-use rusqlite::{OptionalExtension, params};
-
-use super::{Store, StoreError, ledger_error};
+use super::sql::{ValueError, values};
+use super::{Store, StoreError};
 use crate::domain::{DateRange, Money, Suspicion, SuspiciousWindow};
+use chrono::{NaiveDate, Utc};
 
 /// The `reason` column: why a window is suspicious.
 const KEPT: &str = "kept";
@@ -22,8 +21,7 @@ impl Store {
         range: DateRange,
         suspicions: &[Suspicion],
     ) -> Result<(), StoreError> {
-        let ledger_error = ledger_error(&self.ledger_path);
-        let tx = self.ledger.transaction().map_err(&ledger_error)?;
+        self.ledger.transaction(|tx| {
         for suspicion in suspicions {
             let (reason, channel, rows, metric, before, after) = match suspicion {
                 Suspicion::Kept { channel, rows } => (
@@ -48,10 +46,13 @@ impl Store {
                 ),
             };
             tx.execute(
-                "INSERT OR REPLACE INTO suspicious
+                "INSERT INTO suspicious
                  (source, start_date, end_date, reason, channel, rows, metric, before_micros, after_micros, marked_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (source, start_date, end_date, reason, channel) DO UPDATE SET
+                     rows = excluded.rows, metric = excluded.metric, before_micros = excluded.before_micros,
+                     after_micros = excluded.after_micros, marked_at = excluded.marked_at",
+                values![
                     source,
                     range.start.to_string(),
                     range.end.to_string(),
@@ -63,10 +64,10 @@ impl Store {
                     after,
                     Utc::now().to_rfc3339()
                 ],
-            )
-            .map_err(&ledger_error)?;
+            )?;
         }
-        tx.commit().map_err(&ledger_error)
+        Ok(())
+        })
     }
 
     /// Removes the marks of `source` that overlap `range`: every mark when the window was
@@ -78,19 +79,17 @@ impl Store {
         range: DateRange,
         accepted: bool,
     ) -> Result<usize, StoreError> {
-        self.ledger
-            .execute(
-                "DELETE FROM suspicious WHERE source = ?1 AND start_date <= ?3 AND end_date >= ?2
-                 AND (?4 OR reason = ?5)",
-                params![
-                    source,
-                    range.start.to_string(),
-                    range.end.to_string(),
-                    accepted,
-                    KEPT
-                ],
-            )
-            .map_err(ledger_error(&self.ledger_path))
+        self.ledger.execute(
+            "DELETE FROM suspicious WHERE source = ?1 AND start_date <= ?3 AND end_date >= ?2
+             AND (?4 OR reason = ?5)",
+            values![
+                source,
+                range.start.to_string(),
+                range.end.to_string(),
+                accepted,
+                KEPT
+            ],
+        )
     }
 
     /// The suspicious windows of the named sources, oldest first. A store older than schema 4
@@ -99,50 +98,31 @@ impl Store {
         &self,
         sources: &[&str],
     ) -> Result<Vec<SuspiciousWindow>, StoreError> {
-        let ledger_error = ledger_error(&self.ledger_path);
-        let exists: Option<String> = self
-            .ledger
-            .query_row(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'suspicious'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(&ledger_error)?;
-        if exists.is_none() {
+        if !self.ledger.has_table("suspicious")? {
             return Ok(Vec::new());
         }
-        let mut statement = self
-            .ledger
-            .prepare(
-                "SELECT source, start_date, end_date, reason, channel, rows, metric, before_micros, after_micros
-                 FROM suspicious ORDER BY start_date, source, reason, channel",
-            )
-            .map_err(&ledger_error)?;
-        let rows = statement
-            .query_map([], |row| {
-                let date = |i: usize| -> rusqlite::Result<NaiveDate> {
-                    let text: String = row.get(i)?;
-                    text.parse().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Text,
-                            Box::new(e),
-                        )
-                    })
+        let rows = self.ledger.query(
+            "SELECT source, start_date, end_date, reason, channel, rows, metric, before_micros, after_micros
+             FROM suspicious ORDER BY start_date, source, reason, channel",
+            &[],
+        )?;
+        let rows = rows
+            .iter()
+            .map(|row| {
+                let date = |i: usize| -> Result<NaiveDate, ValueError> {
+                    let text = row.text(i)?;
+                    text.parse().map_err(|_| ValueError::new(i, text, "a date"))
                 };
                 let (start, end) = (date(1)?, date(2)?);
-                let reason: String = row.get(3)?;
-                let channel: String = row.get(4)?;
-                let rows: i64 = row.get(5)?;
+                let reason = row.text(3)?;
+                let channel = row.text(4)?;
+                let rows = row.int(5)?;
                 let suspicion = if reason == SHRUNK {
-                    let money = |i: usize| -> rusqlite::Result<Money> {
-                        Ok(Money::from_micros(
-                            row.get::<_, Option<i64>>(i)?.unwrap_or(0),
-                        ))
+                    let money = |i: usize| -> Result<Money, ValueError> {
+                        Ok(Money::from_micros(row.opt_int(i)?.unwrap_or(0)))
                     };
                     Suspicion::Shrunk {
-                        metric: row.get(6)?,
+                        metric: row.text(6)?,
                         before: money(7)?,
                         after: money(8)?,
                     }
@@ -152,12 +132,13 @@ impl Store {
                         rows: usize::try_from(rows).unwrap_or(0),
                     }
                 };
-                Ok((row.get::<_, String>(0)?, start, end, suspicion))
+                Ok((row.text(0)?, start, end, suspicion))
             })
-            .map_err(&ledger_error)?;
+            .collect::<Result<Vec<_>, ValueError>>()
+            .map_err(self.ledger.value_error())?;
         let mut windows = Vec::new();
         for row in rows {
-            let (source, start, end, suspicion) = row.map_err(&ledger_error)?;
+            let (source, start, end, suspicion) = row;
             let Some(range) = DateRange::new(start, end) else {
                 continue;
             };

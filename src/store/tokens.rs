@@ -9,26 +9,26 @@
 //! The tokens are secrets at rest: the ledger file is readable by its owner only (see
 //! [`Store::open`]), and nothing here puts a token in an error or in `Debug` output.
 
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Store, StoreError, ledger_error};
+use super::sql::{Ledger, ValueError, values};
+use super::{Store, StoreError};
 use crate::domain::{CachedToken, TokenCache};
 
 /// The ledger's `tokens` table, behind its own connection.
 pub struct TokenLedger {
-    path: PathBuf,
-    connection: Mutex<Connection>,
+    /// The ledger, for messages.
+    ledger: String,
+    connection: Mutex<Ledger>,
 }
 
 impl std::fmt::Debug for TokenLedger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenLedger")
-            .field("path", &self.path)
+            .field("ledger", &self.ledger)
             .finish_non_exhaustive()
     }
 }
@@ -36,26 +36,18 @@ impl std::fmt::Debug for TokenLedger {
 impl Store {
     /// A token cache backed by this store's ledger, to hand to connectors.
     pub fn token_ledger(&self) -> Result<TokenLedger, StoreError> {
-        TokenLedger::open(&self.ledger_path)
+        Ok(TokenLedger {
+            ledger: self.ledger.describe(),
+            connection: Mutex::new(self.ledger.reopen()?),
+        })
     }
 }
 
 impl TokenLedger {
-    fn open(path: &Path) -> Result<TokenLedger, StoreError> {
-        let connection = Connection::open(path).map_err(ledger_error(path))?;
-        connection
-            .busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(ledger_error(path))?;
-        Ok(TokenLedger {
-            path: path.to_path_buf(),
-            connection: Mutex::new(connection),
-        })
-    }
-
     fn failed(&self, what: &str, error: impl std::fmt::Display) -> String {
         format!(
             "store ledger {}: cannot {what} a token: {error}",
-            self.path.display()
+            self.ledger
         )
     }
 }
@@ -67,23 +59,18 @@ impl TokenCache for TokenLedger {
             .lock()
             .map_err(|_| self.failed("read", "the connection is poisoned"))?;
         let row = connection
-            .query_row(
+            .query_opt(
                 "SELECT access_token, expires_at, refresh_token, seed FROM tokens WHERE key = ?1",
-                params![key],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                        row.get::<_, String>(3)?,
-                    ))
-                },
+                values![key],
             )
-            .optional()
             .map_err(|e| self.failed("read", e))?;
-        let Some((access, expires_at, refresh, seed)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
+        let (access, expires_at, refresh, seed) = (|| -> Result<_, ValueError> {
+            Ok((row.text(0)?, row.text(1)?, row.opt_text(2)?, row.text(3)?))
+        })()
+        .map_err(|e| self.failed("read", e))?;
         let expires_at = DateTime::parse_from_rfc3339(&expires_at)
             .map_err(|e| self.failed("read", format!("expires_at: {e}")))?
             .with_timezone(&Utc);
@@ -106,12 +93,12 @@ impl TokenCache for TokenLedger {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (key) DO UPDATE SET access_token = ?2, expires_at = ?3,
                      refresh_token = ?4, seed = ?5, updated_at = ?6",
-                params![
+                values![
                     key,
                     token.access_token.expose_secret(),
                     token.expires_at.to_rfc3339(),
                     token.refresh_token.as_ref().map(|t| t.expose_secret()),
-                    token.seed,
+                    token.seed.as_str(),
                     Utc::now().to_rfc3339(),
                 ],
             )
