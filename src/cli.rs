@@ -782,14 +782,20 @@ impl Many {
     /// secrets: a tenant whose configuration does not load has its own line later).
     fn tenants(&self) -> Result<Vec<Tenant>> {
         let all = tenants::discover(&self.dir)?;
-        let stores: Vec<(&str, PathBuf)> = all
+        let stores: Vec<(&str, PathBuf, Option<String>)> = all
             .iter()
             .filter_map(|tenant| {
                 let settings = tenants::load(self.base.as_deref(), tenant, Secrets::Unused).ok()?;
-                Some((tenant.name.as_str(), settings.store_path))
+                let ledger = settings.ledger.shared_key();
+                Some((tenant.name.as_str(), settings.store_path, ledger))
             })
             .collect();
-        tenants::check_stores(stores.iter().map(|(name, path)| (*name, path.as_path())))?;
+        tenants::check_stores(stores.iter().map(|(name, path, _)| (*name, path.as_path())))?;
+        tenants::check_ledgers(
+            stores
+                .iter()
+                .map(|(name, _, ledger)| (*name, ledger.clone())),
+        )?;
         Ok(all)
     }
 }

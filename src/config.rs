@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use chrono_tz::Tz;
 use config::{Config, Environment, File, FileFormat};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use std::net::SocketAddr;
@@ -341,6 +341,12 @@ impl Settings {
             _ => store_path,
         };
         let max_shrink = validate_max_shrink(store.float("max_shrink"), &mut problems);
+        let ledger = LedgerKeys {
+            url_env: store.string("ledger_url_env"),
+            url_file: store.path("ledger_url_file"),
+            schema: store.string("ledger_schema"),
+        }
+        .location(tenant, &mut problems);
         store.finish(&mut problems, &mut env_keys);
 
         let mut analysis = root.section("analysis");
@@ -501,7 +507,7 @@ impl Settings {
         if problems.is_empty() {
             Ok(Settings {
                 store_path,
-                ledger: LedgerLocation::Embedded,
+                ledger,
                 snapshots: SnapshotLocation::Embedded,
                 max_shrink,
                 timezone,
@@ -517,6 +523,106 @@ impl Settings {
             Err(ConfigError::Invalid(problems))
         }
     }
+}
+
+/// `[store] ledger_url_env` / `ledger_url_file` / `ledger_schema`: the ledger on Postgres.
+struct LedgerKeys {
+    url_env: Option<String>,
+    url_file: Option<PathBuf>,
+    schema: Option<String>,
+}
+
+impl LedgerKeys {
+    /// Where the ledger lives. The URL is read here, whatever the command: every command that
+    /// opens the store needs its ledger (`analyze` too), so a missing URL is a problem even
+    /// where the sources' tokens are not read. Its value never reaches a message.
+    fn location(self, tenant: Option<&str>, problems: &mut Problems) -> LedgerLocation {
+        let example = "ledger_url_env = \"KASSA_LEDGER_URL\"";
+        if self.url_env.is_none() && self.url_file.is_none() {
+            if self.schema.is_some() {
+                problems.push_with_example(
+                    "store.ledger_schema",
+                    "names a Postgres schema, but no ledger URL is configured (ledger_url_env or ledger_url_file)",
+                    example,
+                );
+            }
+            return LedgerLocation::Embedded;
+        }
+        let spec = SecretSpec {
+            what: "ledger URL",
+            env_key: "ledger_url_env",
+            file_key: "ledger_url_file",
+            env: self.url_env.as_deref(),
+            file: self.url_file.as_deref(),
+            example,
+        };
+        let key = match self.url_env {
+            Some(_) => "store.ledger_url_env",
+            None => "store.ledger_url_file",
+        };
+        if self.url_env.is_some() && self.url_file.is_some() {
+            problems.push(key, "set ledger_url_env or ledger_url_file, not both");
+            return LedgerLocation::Embedded;
+        }
+        let schema = ledger_schema(self.schema.as_deref(), tenant, problems);
+        let url = match spec.resolve() {
+            Ok(url) => url,
+            Err(e) => {
+                problems.push_with_example(key, e.to_string(), example);
+                return LedgerLocation::Embedded;
+            }
+        };
+        let scheme_ok = ["postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.expose_secret().starts_with(scheme));
+        if !scheme_ok || crate::store::describe_ledger_server(&url).is_none() {
+            problems.push(
+                key,
+                format!(
+                    "{} does not hold a postgres:// URL (postgres://user:password@host:5432/database; the value is not shown)",
+                    spec.origin()
+                ),
+            );
+        }
+        LedgerLocation::Postgres { url, schema }
+    }
+}
+
+/// `[store] ledger_schema` with `{tenant}` filled in, or the default (`kassa`, a tenant's
+/// `kassa_<tenant>`), checked to be a lower-case Postgres identifier.
+fn ledger_schema(given: Option<&str>, tenant: Option<&str>, problems: &mut Problems) -> String {
+    let tenant_part = tenant.map(|name| name.to_lowercase().replace('-', "_"));
+    let schema = match (given, &tenant_part) {
+        (Some(text), Some(name)) => text.replace(TENANT_PLACEHOLDER, name),
+        (Some(text), None) if text.contains(TENANT_PLACEHOLDER) => {
+            problems.push(
+                "store.ledger_schema",
+                format!(
+                    "{text:?} contains {TENANT_PLACEHOLDER}, which only a tenant's configuration fills in; run with --tenants DIR (and --tenant NAME), or name one schema"
+                ),
+            );
+            return text.to_string();
+        }
+        (Some(text), None) => text.to_string(),
+        (None, Some(name)) => format!("kassa_{name}"),
+        (None, None) => "kassa".to_string(),
+    };
+    let mut chars = schema.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && schema.len() <= 63;
+    if !identifier {
+        problems.push_with_example(
+            "store.ledger_schema",
+            format!(
+                "{schema:?} is not a usable Postgres schema name: lower-case letters, digits and _, starting with a letter or _, at most 63 bytes"
+            ),
+            "ledger_schema = \"kassa_{tenant}\"",
+        );
+    }
+    schema
 }
 
 /// The sections kassa reads, for suggestions: `[[name]]` for lists of tables.

@@ -53,6 +53,14 @@ pub enum TenantsError {
         dir: PathBuf,
         known: String,
     },
+    #[error(
+        "no two tenants may share a ledger: {first} and {second} both use {ledger} (put {{tenant}} in [store] ledger_schema, or leave it out: a tenant's default is kassa_<tenant>)"
+    )]
+    SharedLedger {
+        first: String,
+        second: String,
+        ledger: String,
+    },
     #[error("no two tenants may share a store: {first} and {second} both use {path}{hint}")]
     SharedStore {
         first: String,
@@ -168,6 +176,26 @@ pub fn check_stores<'a>(
                 } else {
                     " (put {tenant} in [store] path, as in path = \"/var/lib/kassa/{tenant}\")"
                 },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Fails when two tenants' ledgers are one Postgres schema on one server (`ledger` is
+/// [`crate::store::LedgerLocation::shared_key`]; `None` for an embedded ledger, which the store
+/// path already tells apart), naming both and the schema.
+pub fn check_ledgers<'a>(
+    ledgers: impl IntoIterator<Item = (&'a str, Option<String>)>,
+) -> Result<(), TenantsError> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for (name, ledger) in ledgers {
+        let Some(ledger) = ledger else { continue };
+        if let Some(first) = seen.insert(ledger.clone(), name) {
+            return Err(TenantsError::SharedLedger {
+                first: first.to_string(),
+                second: name.to_string(),
+                ledger,
             });
         }
     }
@@ -499,5 +527,18 @@ mod tests {
             ("globex", Path::new("/s/globex")),
         ])
         .unwrap();
+    }
+
+    #[test]
+    fn a_shared_postgres_schema_names_both_tenants() {
+        let schema = || Some("Postgres schema kassa on db:5432/agency".to_string());
+        let text = check_ledgers([("acme", schema()), ("embedded", None), ("globex", schema())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("acme and globex both use Postgres schema kassa on db:5432/agency"),
+            "{text}"
+        );
+        check_ledgers([("acme", None), ("globex", None)]).unwrap();
     }
 }

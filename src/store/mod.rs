@@ -106,6 +106,12 @@ pub use snapshots::{
     deals_to_frame, epoch_days,
 };
 pub use sql::{PostgresError, ValueError};
+
+/// `host:port/database` of a Postgres URL, for messages (never its user or password); `None`
+/// when it is not a valid URL.
+pub fn describe_ledger_server(url: &secrecy::SecretString) -> Option<String> {
+    sql::describe_server(url).ok()
+}
 pub use tokens::TokenLedger;
 
 /// One step of the store's schema: the version it brings the store to and the SQL that does it

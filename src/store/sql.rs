@@ -820,9 +820,15 @@ fn quote_identifier(name: &str) -> String {
 /// TLS for the ledger's connection as its URL's `sslmode` asks (`disable`, `prefer`, the
 /// default, or `require`), verified against the same roots as kassa's HTTPS requests.
 fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, PostgresError> {
-    use rustls_platform_verifier::ConfigVerifierExt;
-    let config = rustls::ClientConfig::with_platform_verifier()
-        .map_err(|e| PostgresError::Tls(e.to_string()))?;
+    use rustls_platform_verifier::BuilderVerifierExt;
+    // The provider reqwest's rustls uses: more than one is built into the tree, so rustls
+    // cannot pick one by itself.
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_platform_verifier())
+        .map_err(|e| PostgresError::Tls(e.to_string()))?
+        .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
