@@ -1792,6 +1792,81 @@ fn parse_enum<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_tenant_gets_a_schema_of_its_own_and_bad_schemas_are_named() {
+        let schema = |given: Option<&str>, tenant: Option<&str>| {
+            let mut problems = Problems::default();
+            let schema = ledger_schema(given, tenant, &mut problems);
+            (
+                schema,
+                problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(schema(None, None), ("kassa".to_string(), vec![]));
+        assert_eq!(
+            schema(None, Some("acme-corp")),
+            ("kassa_acme_corp".to_string(), vec![])
+        );
+        assert_eq!(
+            schema(Some("ledger_{tenant}"), Some("globex")),
+            ("ledger_globex".to_string(), vec![])
+        );
+        for bad in ["Kassa", "1kassa", "kassa-acme", &"k".repeat(64)] {
+            let (_, problems) = schema(Some(bad), None);
+            assert!(problems[0].contains("store.ledger_schema"), "{problems:?}");
+        }
+        let (_, problems) = schema(Some("kassa_{tenant}"), None);
+        assert!(problems[0].contains("{tenant}"), "{problems:?}");
+    }
+
+    #[test]
+    fn the_ledger_url_comes_from_exactly_one_place_and_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ledger-url");
+        let location = |env: Option<&str>, file: Option<&Path>, schema: Option<&str>| {
+            let mut problems = Problems::default();
+            let location = LedgerKeys {
+                url_env: env.map(str::to_string),
+                url_file: file.map(Path::to_path_buf),
+                schema: schema.map(str::to_string),
+            }
+            .location(None, &mut problems);
+            let problems: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            (location, problems.join("\n"))
+        };
+        assert_eq!(
+            location(None, None, None),
+            (LedgerLocation::Embedded, String::new())
+        );
+        assert!(
+            location(None, None, Some("kassa"))
+                .1
+                .contains("no ledger URL")
+        );
+        assert!(
+            location(Some("X"), Some(&file), None)
+                .1
+                .contains("not both")
+        );
+        assert!(
+            location(None, Some(&file), None)
+                .1
+                .contains("ledger_url_file")
+        );
+        std::fs::write(&file, "mysql://kassa:pw-secret@db/x\n").unwrap();
+        let (_, problems) = location(None, Some(&file), None);
+        assert!(problems.contains("postgres://"), "{problems}");
+        assert!(!problems.contains("pw-secret"), "{problems}");
+        std::fs::write(&file, "postgres://kassa:pw-secret@db:5432/agency\n").unwrap();
+        let (ledger, problems) = location(None, Some(&file), None);
+        assert_eq!(problems, "");
+        assert_eq!(
+            ledger.shared_key().unwrap(),
+            "Postgres schema kassa on db:5432/agency"
+        );
+        assert!(!format!("{ledger:?}").contains("pw-secret"));
+    }
+
     fn from_toml(text: &str) -> Result<Settings, ConfigError> {
         let raw = Config::builder()
             .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))

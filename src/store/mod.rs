@@ -11,7 +11,10 @@
 //!   runs, episode states and source health (`ledger.rs`), the chunks each backfill stored
 //!   (`backfills.rs`), the alert outbox with its dead letters (`outbox.rs`), and the windows
 //!   whose re-pull looked wrong (`suspicious.rs`).
-//! - `kassa.lock` keeps one writing process per store (`lock.rs`).
+//! - Or the ledger lives in Postgres (`[store] ledger_url_env`), a schema per tenant, through
+//!   the same SQL (`sql.rs`, which says why a schema each): pods on many machines share it.
+//! - `kassa.lock` keeps one writing process per store (`lock.rs`); on Postgres, an advisory
+//!   lock on the schema does.
 //!
 //! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
 //! deals by the days they were created or closed, and by id), so a re-pull never duplicates
@@ -30,7 +33,7 @@
 //! # Schema versions
 //!
 //! A store outlives the binary that wrote it, so it carries one number, its *schema version*:
-//! the ledger's `PRAGMA user_version`, and a `kassa.store_schema` key in the Parquet key-value
+//! the ledger's `PRAGMA user_version` (on Postgres, the `kassa_schema` table), and a `kassa.store_schema` key in the Parquet key-value
 //! metadata of every snapshot (the version of the kassa that wrote that file). The stamp rides
 //! in the file it describes, renamed into place with it, so a snapshot and its version can never
 //! disagree after a crash, and a file copied from another store still says where it came from.
