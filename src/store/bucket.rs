@@ -343,9 +343,6 @@ impl Store {
         source: &str,
         months: &BTreeSet<Month>,
     ) -> Result<(), StoreError> {
-        if self.bucket.is_none() {
-            return Ok(());
-        }
         self.publish(kind.as_str(), source, months)
     }
 
