@@ -31,14 +31,24 @@ impl Many {
     /// secrets: a tenant whose configuration does not load has its own line later).
     fn tenants(&self) -> Result<Vec<Tenant>> {
         let all = tenants::discover(&self.dir)?;
-        let stores: Vec<(&str, PathBuf)> = all
+        let settings: Vec<(&str, Settings)> = all
             .iter()
             .filter_map(|tenant| {
                 let settings = tenants::load(self.base.as_deref(), tenant, Secrets::Unused).ok()?;
-                Some((tenant.name.as_str(), settings.store_path))
+                Some((tenant.name.as_str(), settings))
             })
             .collect();
-        tenants::check_stores(stores.iter().map(|(name, path)| (*name, path.as_path())))?;
+        tenants::check_stores(
+            settings
+                .iter()
+                .map(|(name, settings)| (*name, settings.store_path.as_path())),
+        )?;
+        // Snapshots on object storage: no two tenants on one bucket and prefix either.
+        let buckets: Vec<(&str, PathBuf)> = settings
+            .iter()
+            .filter_map(|(name, settings)| Some((*name, settings.snapshots.address()?.into())))
+            .collect();
+        tenants::check_stores(buckets.iter().map(|(name, url)| (*name, url.as_path())))?;
         Ok(all)
     }
 }

@@ -12,6 +12,9 @@
 //!   (`backfills.rs`), the alert outbox with its dead letters (`outbox.rs`), and the windows
 //!   whose re-pull looked wrong (`suspicious.rs`).
 //! - `kassa.lock` keeps one writing process per store (`lock.rs`).
+//! - With `[store] snapshots = "s3://…"` the month files are objects in a bucket and the
+//!   directory is a working copy synced from the ledger's pointers (`bucket.rs`,
+//!   `pointers.rs`).
 //!
 //! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
 //! deals by the days they were created or closed, and by id), so a re-pull never duplicates
@@ -78,13 +81,15 @@
 //!    never regenerate it.
 
 mod backfills;
-#[allow(dead_code)] // used by the remote stores (Postgres ledger, S3 snapshots)
+#[allow(dead_code)] // `spawn` is for the Postgres ledger's connection
 mod bridge;
+mod bucket;
 mod ledger;
 mod location;
 mod lock;
 mod outbox;
 mod partitions;
+mod pointers;
 mod snapshots;
 mod suspicious;
 mod tokens;
@@ -96,6 +101,7 @@ use chrono_tz::Tz;
 use polars::prelude::PolarsError;
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use bucket::SnapshotBucket;
 pub use ledger::merge_ranges;
 pub use location::{LedgerLocation, SnapshotLocation, StoreLocation};
 pub use lock::{LockError, StoreLock};
@@ -250,6 +256,13 @@ pub const MIGRATIONS: &[Migration] = &[
                single-file snapshot (see `partitions.rs`); snapshots only",
         sql: "",
     },
+    Migration {
+        version: 9,
+        what: "snapshot_pointers: for a store whose snapshots live on object storage \
+               (`[store] snapshots = \"s3://…\"`), the object holding each month of each \
+               source, switched by compare-and-set when a write puts a new object",
+        sql: pointers::CREATE,
+    },
 ];
 
 /// The newest store schema this kassa reads and writes.
@@ -306,6 +319,25 @@ pub enum StoreError {
         path: PathBuf,
         problem: SchemaProblem,
     },
+    #[error("store snapshots s3://{bucket}/{key}: {operation} failed: {source}")]
+    Object {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        #[source]
+        source: Box<object_store::Error>,
+    },
+    #[error(
+        "store snapshot {kind}/{snapshot} month {month}: another process switched this month's \
+         object while this one was writing it; nothing of this month was replaced (the ledger \
+         still points at the other process's object). Only one kassa may write a store at a \
+         time: run again once the other one is done"
+    )]
+    PointerMoved {
+        kind: String,
+        snapshot: String,
+        month: String,
+    },
 }
 
 pub struct Store {
@@ -317,6 +349,9 @@ pub struct Store {
     timezone: Option<Tz>,
     /// Month files rewritten or removed by this `Store`'s upserts.
     partitions_written: usize,
+    /// Where the snapshots' objects are when they live on object storage (`bucket.rs`): the
+    /// directory is then a working copy.
+    bucket: Option<SnapshotBucket>,
 }
 
 impl std::fmt::Debug for Store {
@@ -355,23 +390,59 @@ impl Store {
             ledger,
             timezone: None,
             partitions_written: 0,
+            bucket: None,
         })
     }
 
     /// Opens the store `location` names, creating it on first use and migrating it (see
-    /// [`Store::open`]).
+    /// [`Store::open`]). Snapshots on object storage are reached with the credentials of the
+    /// process's AWS environment, and the working copy is synced from the ledger's pointers.
     pub fn open_at(location: &StoreLocation) -> Result<Store, StoreError> {
-        match (&location.ledger, &location.snapshots) {
-            (LedgerLocation::Embedded, SnapshotLocation::Embedded) => Store::open(&location.path),
-        }
+        Store::open_at_with_env(location, std::env::vars())
+    }
+
+    /// [`Store::open_at`], reading the AWS variables from `env` instead of the process's
+    /// environment (several sets of credentials in one process, and the tests).
+    pub fn open_at_with_env(
+        location: &StoreLocation,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Store, StoreError> {
+        let mut store = match &location.ledger {
+            LedgerLocation::Embedded => Store::open(&location.path)?,
+        };
+        store.attach_bucket(&location.snapshots, env)?;
+        Ok(store)
     }
 
     /// Opens the existing store `location` names for reading only (see
-    /// [`Store::open_read_only`]).
+    /// [`Store::open_read_only`]). On object storage the working copy is synced first (files
+    /// in the store directory are written; the ledger is not).
     pub fn open_read_only_at(location: &StoreLocation) -> Result<Store, StoreError> {
-        match (&location.ledger, &location.snapshots) {
-            (LedgerLocation::Embedded, SnapshotLocation::Embedded) => {
-                Store::open_read_only(&location.path)
+        Store::open_read_only_at_with_env(location, std::env::vars())
+    }
+
+    /// [`Store::open_read_only_at`] with the AWS variables from `env`.
+    pub fn open_read_only_at_with_env(
+        location: &StoreLocation,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Store, StoreError> {
+        let mut store = match &location.ledger {
+            LedgerLocation::Embedded => Store::open_read_only(&location.path)?,
+        };
+        store.attach_bucket(&location.snapshots, env)?;
+        Ok(store)
+    }
+
+    fn attach_bucket(
+        &mut self,
+        snapshots: &SnapshotLocation,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), StoreError> {
+        match snapshots {
+            SnapshotLocation::Embedded => Ok(()),
+            SnapshotLocation::ObjectStore { bucket, prefix } => {
+                self.bucket = Some(SnapshotBucket::connect(bucket, prefix, env)?);
+                self.sync_working_copy()
             }
         }
     }
@@ -394,6 +465,7 @@ impl Store {
             ledger,
             timezone: None,
             partitions_written: 0,
+            bucket: None,
         })
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Days;
 use kassa::domain::{AdDay, ClaimMetric, Deal, DealInstants, Pulled, ReportClaim};
-use kassa::store::Store;
+use kassa::store::{SCHEMA_VERSION, Store};
 use polars::prelude::*;
 
 use crate::helpers::{Workspace, ad_day, d, demo_sources, lead, money, range, repo, won};
@@ -187,7 +187,7 @@ fn an_old_single_file_store_is_split_on_open_and_analyses_byte_identically() {
     };
 
     let store = Store::open(&ws.store_path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
     let months = |source: &str| {
         ["01", "02", "03"]
             .map(|m| format!("{source}.month=2025-{m}.parquet"))
@@ -415,7 +415,7 @@ fn a_split_cut_short_leaves_a_store_that_opens_and_reads_the_same() {
     assert_eq!(contents(&crashed), expected, "read as the crash left it");
 
     let opened = Store::open(&store).unwrap();
-    assert_eq!(opened.schema_version().unwrap(), 8);
+    assert_eq!(opened.schema_version().unwrap(), i64::from(SCHEMA_VERSION));
     drop(opened);
     assert_eq!(
         names(&store.join("deals")),
