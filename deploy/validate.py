@@ -5,7 +5,10 @@ every resource in it is checked strictly (an unknown field is an error) against 
 schemas that the `kubernetes-validate` package bundles, for each Kubernetes version below; a
 kind with no schema is an error too (the package only warns). A kustomization is not a
 Kubernetes resource: its keys are checked against the few it may use and its `resources` must
-exist. `--expect-reject FILE...` inverts the verdict: each file must be refused, so the check
+exist. A Job's spec (alone or a CronJob's jobTemplate) is also held to the API server's rules
+that the schemas do not carry (an Indexed Job's `completions`, `FailIndex` only with
+`backoffLimitPerIndex`, ...): a cluster would refuse it at apply time, long after CI passed.
+`--expect-reject FILE...` inverts the verdict: each file must be refused, so the check
 proves it can fail.
 """
 
@@ -16,7 +19,9 @@ import kubernetes_validate
 import yaml
 
 # The oldest version the manifests need (podFailurePolicy is stable from 1.31, CronJob timeZone
-# from 1.27) and the newest whose schemas the package bundles.
+# from 1.27; the agency's backoffLimitPerIndex and FailIndex are beta and on by default from
+# 1.29, stable from 1.33, and in the 1.31 schemas) and the newest whose schemas the package
+# bundles.
 VERSIONS = ["1.31.0", "1.37.0"]
 KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources", "images", "namespace", "labels", "patches"}
 
@@ -58,6 +63,7 @@ def problems(path: Path) -> list[str]:
             found += kustomization_problems(path, document)
             continue
         name = f"{document['kind']}/{(document.get('metadata') or {}).get('name', '?')}"
+        found += [f"{where}: {name}: {problem}" for problem in job_problems(document)]
         for version in VERSIONS:
             try:
                 kubernetes_validate.validate(document, version, strict=True)
@@ -67,6 +73,39 @@ def problems(path: Path) -> list[str]:
                 found.append(
                     f"{where}: {name}: Kubernetes {version} has no {document['kind']} in {document['apiVersion']}"
                 )
+    return found
+
+
+def job_problems(document: dict) -> list[str]:
+    """The Job validation rules of the API server (pkg/apis/batch/validation) that a schema
+    cannot say, for a Job or a CronJob's Job: each breaks `kubectl apply`, not the schema."""
+    spec = document.get("spec") or {}
+    if document.get("kind") == "CronJob":
+        spec, at = (spec.get("jobTemplate") or {}).get("spec") or {}, "spec.jobTemplate.spec"
+    elif document.get("kind") == "Job":
+        at = "spec"
+    else:
+        return []
+    found = []
+    indexed = spec.get("completionMode") == "Indexed"
+    if indexed and spec.get("completions") is None:
+        found.append(f"{at}.completions: required when completionMode is Indexed")
+    per_index = spec.get("backoffLimitPerIndex") is not None
+    if per_index and not indexed:
+        found.append(f"{at}.backoffLimitPerIndex: requires completionMode Indexed")
+    if spec.get("maxFailedIndexes") is not None and not per_index:
+        found.append(f"{at}.maxFailedIndexes: requires backoffLimitPerIndex")
+    policy = spec.get("podFailurePolicy")
+    if policy is not None:
+        restart = (((spec.get("template") or {}).get("spec")) or {}).get("restartPolicy")
+        if restart != "Never":
+            found.append(f"{at}.template.spec.restartPolicy: must be Never with a podFailurePolicy")
+        for index, rule in enumerate(policy.get("rules") or []):
+            if rule.get("action") == "FailIndex" and not per_index:
+                found.append(f"{at}.podFailurePolicy.rules[{index}]: the action FailIndex requires backoffLimitPerIndex")
+            codes = rule.get("onExitCodes") or {}
+            if codes.get("operator") == "In" and 0 in (codes.get("values") or []):
+                found.append(f"{at}.podFailurePolicy.rules[{index}].onExitCodes: the In operator may not list 0")
     return found
 
 

@@ -340,6 +340,33 @@ impl Settings {
             }
             _ => store_path,
         };
+        let snapshots = match store.string("snapshots") {
+            None => SnapshotLocation::Embedded,
+            Some(text) => {
+                let filled = match tenant {
+                    Some(name) => text.replace(TENANT_PLACEHOLDER, name),
+                    None => text.clone(),
+                };
+                if tenant.is_none() && text.contains(TENANT_PLACEHOLDER) {
+                    store.problems.push(
+                        "store.snapshots",
+                        format!(
+                            "{text:?} contains {TENANT_PLACEHOLDER}, which only a tenant's configuration fills in; run with --tenants DIR (and --tenant NAME), or name one bucket and prefix"
+                        ),
+                    );
+                    SnapshotLocation::Embedded
+                } else {
+                    SnapshotLocation::parse(&filled).unwrap_or_else(|why| {
+                        store.problems.push_with_example(
+                            "store.snapshots",
+                            &why,
+                            "snapshots = \"s3://kassa-snapshots/{tenant}\"",
+                        );
+                        SnapshotLocation::Embedded
+                    })
+                }
+            }
+        };
         let max_shrink = validate_max_shrink(store.float("max_shrink"), &mut problems);
         let ledger = LedgerKeys {
             url_env: store.string("ledger_url_env"),
@@ -508,7 +535,7 @@ impl Settings {
             Ok(Settings {
                 store_path,
                 ledger,
-                snapshots: SnapshotLocation::Embedded,
+                snapshots,
                 max_shrink,
                 timezone,
                 rule,

@@ -174,7 +174,7 @@ pub fn check_stores<'a>(
                 hint: if named {
                     ""
                 } else {
-                    " (put {tenant} in [store] path, as in path = \"/var/lib/kassa/{tenant}\")"
+                    " (put {tenant} in [store] path and snapshots, as in path = \"/var/lib/kassa/{tenant}\")"
                 },
             });
         }

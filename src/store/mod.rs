@@ -15,6 +15,9 @@
 //!   the same SQL (`sql.rs`, which says why a schema each): pods on many machines share it.
 //! - `kassa.lock` keeps one writing process per store (`lock.rs`); on Postgres, an advisory
 //!   lock on the schema does.
+//! - With `[store] snapshots = "s3://…"` the month files are objects in a bucket and the
+//!   directory is a working copy synced from the ledger's pointers (`bucket.rs`,
+//!   `pointers.rs`).
 //!
 //! Upserts are idempotent: pulling a window again *replaces* that window (ad rows by date,
 //! deals by the days they were created or closed, and by id), so a re-pull never duplicates
@@ -82,11 +85,13 @@
 
 mod backfills;
 mod bridge;
+mod bucket;
 mod ledger;
 mod location;
 mod lock;
 mod outbox;
 mod partitions;
+mod pointers;
 mod snapshots;
 mod sql;
 mod suspicious;
@@ -100,6 +105,7 @@ use polars::prelude::PolarsError;
 use rusqlite::Connection;
 use sql::Ledger;
 
+pub use bucket::SnapshotBucket;
 pub use ledger::merge_ranges;
 pub use location::{LedgerLocation, SnapshotLocation, StoreLocation};
 pub use lock::{LockError, StoreLock};
@@ -263,6 +269,13 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 9,
+        what: "snapshot_pointers: for a store whose snapshots live on object storage \
+               (`[store] snapshots = \"s3://…\"`), the object holding each month of each \
+               source, switched by compare-and-set when a write puts a new object",
+        sql: pointers::CREATE,
+    },
+    Migration {
+        version: 10,
         what: "outbox claims: a process delivering the outbox first claims the pending messages \
                for a lease (`claimed_by`, `claimed_until_ms`), so two pods of one tenant never \
                send one message at once (`Store::claim_pending`)",
@@ -339,6 +352,25 @@ pub enum StoreError {
         path: PathBuf,
         problem: SchemaProblem,
     },
+    #[error("store snapshots s3://{bucket}/{key}: {operation} failed: {source}")]
+    Object {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        #[source]
+        source: Box<object_store::Error>,
+    },
+    #[error(
+        "store snapshot {kind}/{snapshot} month {month}: another process switched this month's \
+         object while this one was writing it; nothing of this month was replaced (the ledger \
+         still points at the other process's object). Only one kassa may write a store at a \
+         time: run again once the other one is done"
+    )]
+    PointerMoved {
+        kind: String,
+        snapshot: String,
+        month: String,
+    },
 }
 
 pub struct Store {
@@ -349,6 +381,9 @@ pub struct Store {
     timezone: Option<Tz>,
     /// Month files rewritten or removed by this `Store`'s upserts.
     partitions_written: usize,
+    /// Where the snapshots' objects are when they live on object storage (`bucket.rs`): the
+    /// directory is then a working copy.
+    bucket: Option<SnapshotBucket>,
 }
 
 impl std::fmt::Debug for Store {
@@ -387,6 +422,36 @@ impl Store {
         Store::with_ledger(root, ledger)
     }
 
+    /// Opens the Postgres ledger `target` names for reading. Postgres has no read-only
+    /// connection to ask for; reading migrates nothing and creates no table kassa reads (at
+    /// most the empty schema), and a schema without a version is no store yet.
+    fn open_postgres_read_only(
+        root: &Path,
+        target: &sql::PostgresTarget,
+    ) -> Result<Store, StoreError> {
+        let ledger = Ledger::postgres(target)?;
+        let found = ledger.schema_version()?;
+        if found > i64::from(SCHEMA_VERSION) {
+            return Err(StoreError::NewerStore {
+                path: PathBuf::from(ledger.describe()),
+                found,
+                newest: SCHEMA_VERSION,
+            });
+        }
+        if found == 0 {
+            return Err(StoreError::Missing {
+                path: PathBuf::from(ledger.describe()),
+            });
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+            ledger,
+            timezone: None,
+            partitions_written: 0,
+            bucket: None,
+        })
+    }
+
     /// The store at `root` around its opened ledger: the snapshot directories made, and what
     /// a crashed write left removed.
     fn with_ledger(root: &Path, ledger: Ledger) -> Result<Store, StoreError> {
@@ -403,52 +468,66 @@ impl Store {
             ledger,
             timezone: None,
             partitions_written: 0,
+            bucket: None,
         })
     }
 
     /// Opens the store `location` names, creating it on first use and migrating it (see
-    /// [`Store::open`]).
+    /// [`Store::open`]). Snapshots on object storage are reached with the credentials of the
+    /// process's AWS environment, and the working copy is synced from the ledger's pointers.
     pub fn open_at(location: &StoreLocation) -> Result<Store, StoreError> {
-        match (&location.ledger, &location.snapshots) {
-            (LedgerLocation::Embedded, SnapshotLocation::Embedded) => Store::open(&location.path),
-            (LedgerLocation::Postgres { url, schema }, SnapshotLocation::Embedded) => {
-                Store::open_postgres(&location.path, &sql::PostgresTarget::new(url, schema)?)
+        Store::open_at_with_env(location, std::env::vars())
+    }
+
+    /// [`Store::open_at`], reading the AWS variables from `env` instead of the process's
+    /// environment (several sets of credentials in one process, and the tests).
+    pub fn open_at_with_env(
+        location: &StoreLocation,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Store, StoreError> {
+        let mut store = match &location.ledger {
+            LedgerLocation::Embedded => Store::open(&location.path)?,
+            LedgerLocation::Postgres { url, schema } => {
+                Store::open_postgres(&location.path, &sql::PostgresTarget::new(url, schema)?)?
             }
-        }
+        };
+        store.attach_bucket(&location.snapshots, env)?;
+        Ok(store)
     }
 
     /// Opens the existing store `location` names for reading only (see
-    /// [`Store::open_read_only`]).
+    /// [`Store::open_read_only`]). On object storage the working copy is synced first (files
+    /// in the store directory are written; the ledger is not).
     pub fn open_read_only_at(location: &StoreLocation) -> Result<Store, StoreError> {
-        match (&location.ledger, &location.snapshots) {
-            (LedgerLocation::Embedded, SnapshotLocation::Embedded) => {
-                Store::open_read_only(&location.path)
-            }
-            // Postgres has no read-only connection to ask for; reading still migrates nothing
-            // and creates no table kassa reads (a missing schema reads as an empty store with
-            // no coverage, which `analyze` reports).
-            (LedgerLocation::Postgres { url, schema }, SnapshotLocation::Embedded) => {
-                let target = sql::PostgresTarget::new(url, schema)?;
-                let ledger = Ledger::postgres(&target)?;
-                let found = ledger.schema_version()?;
-                if found > i64::from(SCHEMA_VERSION) {
-                    return Err(StoreError::NewerStore {
-                        path: PathBuf::from(ledger.describe()),
-                        found,
-                        newest: SCHEMA_VERSION,
-                    });
-                }
-                if found == 0 {
-                    return Err(StoreError::Missing {
-                        path: PathBuf::from(ledger.describe()),
-                    });
-                }
-                Ok(Store {
-                    root: location.path.clone(),
-                    ledger,
-                    timezone: None,
-                    partitions_written: 0,
-                })
+        Store::open_read_only_at_with_env(location, std::env::vars())
+    }
+
+    /// [`Store::open_read_only_at`] with the AWS variables from `env`.
+    pub fn open_read_only_at_with_env(
+        location: &StoreLocation,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Store, StoreError> {
+        let mut store = match &location.ledger {
+            LedgerLocation::Embedded => Store::open_read_only(&location.path)?,
+            LedgerLocation::Postgres { url, schema } => Store::open_postgres_read_only(
+                &location.path,
+                &sql::PostgresTarget::new(url, schema)?,
+            )?,
+        };
+        store.attach_bucket(&location.snapshots, env)?;
+        Ok(store)
+    }
+
+    fn attach_bucket(
+        &mut self,
+        snapshots: &SnapshotLocation,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), StoreError> {
+        match snapshots {
+            SnapshotLocation::Embedded => Ok(()),
+            SnapshotLocation::ObjectStore { bucket, prefix } => {
+                self.bucket = Some(SnapshotBucket::connect(bucket, prefix, env)?);
+                self.sync_working_copy()
             }
         }
     }
@@ -473,6 +552,7 @@ impl Store {
             ledger,
             timezone: None,
             partitions_written: 0,
+            bucket: None,
         })
     }
 

@@ -53,7 +53,7 @@ pub(crate) fn month_name(month: Month) -> String {
 }
 
 /// The month `2025-03` stands for.
-fn parse_month(name: &str) -> Option<Month> {
+pub(crate) fn parse_month(name: &str) -> Option<Month> {
     let (year, month) = name.split_once('-')?;
     let (year_number, month): (i32, i32) = (year.parse().ok()?, month.parse().ok()?);
     (year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) && (1..=12).contains(&month))

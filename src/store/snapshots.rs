@@ -716,7 +716,7 @@ impl Store {
         if !prepared.suspicions.is_empty() {
             self.mark_suspicious(source, range, &prepared.suspicions)?;
         }
-        write_months(
+        let written = write_months(
             &prepared.snapshot,
             &mut prepared.frame,
             prepared.month_column,
@@ -724,6 +724,9 @@ impl Store {
             prepared.timezone.as_deref(),
         )?;
         self.partitions_written += prepared.months.len();
+        // On object storage, the months go up and the pointers switch before coverage says
+        // the window is stored.
+        self.publish_months(kind, source, &written)?;
         let kept_all = prepared
             .suspicions
             .iter()
@@ -1467,7 +1470,7 @@ pub(crate) fn files(snapshot: &Path) -> Result<Files, StoreError> {
 }
 
 /// Writes the manifest of `snapshot`: the months it has files for, marked as such.
-fn write_manifest(snapshot: &Path) -> Result<(), StoreError> {
+pub(super) fn write_manifest(snapshot: &Path) -> Result<(), StoreError> {
     let months: Vec<String> = partitions::month_files(snapshot)?
         .into_keys()
         .map(partitions::month_name)
@@ -1700,14 +1703,15 @@ fn row_months(
 /// Writes the rows of `frame` into the month files of the snapshot `snapshot`, one file per
 /// month of `months` and of the rows' `month_column` (a month of `months` without rows has its
 /// file removed), then the snapshot's manifest. Each file is written to the staging file and
-/// renamed into place: readers see the old month or the new one.
+/// renamed into place: readers see the old month or the new one. Returns the months written
+/// or removed.
 fn write_months(
     snapshot: &Path,
     frame: &mut DataFrame,
     month_column: &str,
     months: &BTreeSet<Month>,
     timezone: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<BTreeSet<Month>, StoreError> {
     let rows = row_months(snapshot, frame, month_column)?;
     let months: BTreeSet<Month> = months
         .iter()
@@ -1716,7 +1720,7 @@ fn write_months(
         .collect();
     let staging = partitions::staging_file(snapshot);
     let zone: Vec<(&str, &str)> = timezone.map(|z| (TIMEZONE_KEY, z)).into_iter().collect();
-    for month in months {
+    for &month in &months {
         let target = partitions::partition_path(snapshot, month);
         let mask: BooleanChunked = rows.iter().map(|m| *m == Some(month)).collect();
         let mut part = frame.filter(&mask).map_err(|source| StoreError::Snapshot {
@@ -1738,7 +1742,8 @@ fn write_months(
         }
         write_snapshot(&target, &staging, &mut part, &zone)?;
     }
-    write_manifest(snapshot)
+    write_manifest(snapshot)?;
+    Ok(months)
 }
 
 /// Writes `tmp` and renames it over `path`: readers see the old file or the new one.

@@ -2,8 +2,9 @@
 //! that `kassa` accepts is documented in the README and shown in `config/example.toml`, and
 //! the README's list of kinds is the registry's. A connector added without its docs fails here.
 //! The fault matrix (`docs/reliability.md`) names a test for every fault, and every test it
-//! names exists. The Kubernetes manifests run only commands and options kassa has, and their
-//! configuration passes `kassa check --offline`.
+//! names exists. The Kubernetes manifests run only commands and options kassa has, their
+//! configuration passes `kassa check --offline` (the agency's, every tenant over its base
+//! file), the Secrets show every file it reads, and the agency's Job has one pod per shard.
 
 use kassa::alerts::AlertTargetConfig;
 use kassa::sources::SourceConfig;
@@ -651,28 +652,106 @@ fn the_kubernetes_manifests_run_only_commands_and_flags_kassa_has() {
     }
 }
 
+/// Where the manifests mount the Secrets: every `*_file` a configuration names lies under it.
+const SECRETS_MOUNT: &str = "/run/secrets/kassa/";
+
+/// The files a ConfigMap carries as block scalars (`  name.toml: |`, its lines indented four
+/// spaces), in order: each key and its text.
+fn configmap_files(yaml: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let mut files = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        let Some(key) = line
+            .strip_prefix("  ")
+            .and_then(|l| l.strip_suffix(": |"))
+            .filter(|k| !k.starts_with(' ') && !k.starts_with('#'))
+        else {
+            continue;
+        };
+        let text = lines[at + 1..]
+            .iter()
+            .take_while(|l| l.is_empty() || l.starts_with("    "))
+            .map(|l| format!("{}\n", l.get(4..).unwrap_or_default()))
+            .collect();
+        files.push((key.to_string(), text));
+    }
+    files
+}
+
+/// Writes every secret file the configurations name into `dir` (in place of the Secrets'
+/// mount), with a value of the right shape, after checking that `secret_yaml` shows the key in
+/// its `stringData` and in its `kubectl create secret` command; returns the keys, and the
+/// configurations with their paths pointed at `dir`.
+fn secret_files_for(
+    what: &str,
+    configs: &[(String, String)],
+    secret_yaml: &str,
+    dir: &std::path::Path,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let mut named = Vec::new();
+    for (file, toml) in configs {
+        for line in toml.lines().filter(|l| l.contains("_file = ")) {
+            let value = line.split('"').nth(1).unwrap();
+            let key = value.strip_prefix(SECRETS_MOUNT).unwrap_or_else(|| {
+                panic!("{what}: {file}: `{line}` is not a file under {SECRETS_MOUNT}")
+            });
+            assert!(
+                secret_yaml.contains(&format!("\n  {key}: "))
+                    && secret_yaml.contains(&format!("--from-file={key}=")),
+                "{what}: secret.yaml does not show the key `{key}` that {file} reads (in stringData and in its kubectl command)"
+            );
+            let contents = if key.ends_with("ledger-url") {
+                "postgres://kassa:password-for-the-test@127.0.0.1:5432/kassa\n"
+            } else if key.ends_with("bitrix24-url") {
+                "https://example.bitrix24.ru/rest/1/key-for-the-test/\n"
+            } else if key.contains("webhook-secret") {
+                "whsec_dGVzdC1zZWNyZXQtZm9yLXRoZS1kb2NzLXRlc3Q=\n"
+            } else if key.contains("webhook") {
+                "https://hooks.slack.com/services/T0/B0/example\n"
+            } else {
+                "token-for-the-test\n"
+            };
+            std::fs::write(dir.join(key), contents).unwrap();
+            named.push(key.to_string());
+        }
+    }
+    assert!(
+        !named.is_empty(),
+        "{what}: the configuration reads no secret file"
+    );
+    named.sort();
+    named.dedup();
+    let local = format!("{}/", dir.display());
+    let configs = configs
+        .iter()
+        .map(|(file, toml)| (file.clone(), toml.replace(SECRETS_MOUNT, &local)))
+        .collect();
+    (named, configs)
+}
+
+fn assert_succeeded(what: &str, output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{what}:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The `kassa.toml` the ConfigMap carries passes `kassa check --offline`, with every secret file
 /// it names present (written into a scratch directory in place of the Secret's mount) and the
 /// worker's report token set as worker.yaml sets it; and the Secret's manifest shows every key
 /// the configuration reads.
 #[test]
 fn the_kubernetes_config_passes_check_offline_with_its_secrets() {
-    const MOUNT: &str = "/run/secrets/kassa/";
     let dir = repo().join("deploy/kubernetes/one-business");
-    let configmap = std::fs::read_to_string(dir.join("configmap.yaml")).unwrap();
-    let toml: String = configmap
-        .lines()
-        .skip_while(|line| line.trim() != "kassa.toml: |")
-        .skip(1)
-        .take_while(|line| line.is_empty() || line.starts_with("    "))
-        .map(|line| format!("{}\n", line.get(4..).unwrap_or_default()))
-        .collect();
+    let configs = configmap_files(&std::fs::read_to_string(dir.join("configmap.yaml")).unwrap());
     assert!(
-        toml.contains("[[sources]]"),
-        "configmap.yaml: no kassa.toml found"
+        configs.len() == 1 && configs[0].0 == "kassa.toml" && configs[0].1.contains("[[sources]]"),
+        "one-business/configmap.yaml: no kassa.toml found"
     );
     assert!(
-        toml.contains("path = \"/var/lib/kassa/store\""),
+        configs[0].1.contains("path = \"/var/lib/kassa/store\""),
         "configmap.yaml: the store is not on the volume the manifests mount at /var/lib/kassa"
     );
     let secret = std::fs::read_to_string(dir.join("secret.yaml")).unwrap();
@@ -680,29 +759,9 @@ fn the_kubernetes_config_passes_check_offline_with_its_secrets() {
     let scratch = tempfile::tempdir().unwrap();
     let secrets = scratch.path().join("secrets");
     std::fs::create_dir(&secrets).unwrap();
-    let mut named = Vec::new();
-    for line in toml.lines().filter(|l| l.contains("_file = ")) {
-        let value = line.split('"').nth(1).unwrap();
-        let key = value
-            .strip_prefix(MOUNT)
-            .unwrap_or_else(|| panic!("configmap.yaml: `{line}` is not a file under {MOUNT}"));
-        assert!(
-            secret.contains(&format!("\n  {key}: "))
-                && secret.contains(&format!("--from-file={key}=")),
-            "secret.yaml does not show the key `{key}` that kassa.toml reads (in stringData and in its kubectl command)"
-        );
-        let contents = if key.contains("webhook") {
-            "https://hooks.slack.com/services/T0/B0/example\n"
-        } else {
-            "token-for-the-test\n"
-        };
-        std::fs::write(secrets.join(key), contents).unwrap();
-        named.push(key.to_string());
-    }
-    assert!(!named.is_empty(), "configmap.yaml reads no secret file");
+    let (named, configs) = secret_files_for("one-business", &configs, &secret, &secrets);
     let config = scratch.path().join("kassa.toml");
-    let local = toml.replace(MOUNT, &format!("{}/", secrets.display()));
-    std::fs::write(&config, local).unwrap();
+    std::fs::write(&config, &configs[0].1).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
         .current_dir(scratch.path())
         .arg("--config")
@@ -714,10 +773,161 @@ fn the_kubernetes_config_passes_check_offline_with_its_secrets() {
         .env_remove("KASSA_CONFIG")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "configmap.yaml's kassa.toml (secrets {named:?}):\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    assert_succeeded(
+        &format!("configmap.yaml's kassa.toml (secrets {named:?})"),
+        &output,
     );
+}
+
+/// The agency's base file and tenants, as the ConfigMaps carry them.
+fn agency_configs() -> Vec<(String, String)> {
+    let dir = repo().join("deploy/kubernetes/agency");
+    let base = configmap_files(&std::fs::read_to_string(dir.join("configmap.yaml")).unwrap());
+    assert!(
+        base.len() == 1 && base[0].0 == "kassa.toml",
+        "agency/configmap.yaml: no kassa.toml found"
+    );
+    let tenants = configmap_files(&std::fs::read_to_string(dir.join("tenants.yaml")).unwrap());
+    assert!(
+        tenants.len() >= 2
+            && tenants
+                .iter()
+                .all(|(name, toml)| name.ends_with(".toml") && toml.contains("[[sources]]")),
+        "agency/tenants.yaml: expected tenants' <name>.toml files with sources, found {:?}",
+        tenants.iter().map(|(name, _)| name).collect::<Vec<_>>()
+    );
+    base.into_iter().chain(tenants).collect()
+}
+
+/// Every secret file the agency's base file and tenants read is a key that secret.yaml shows
+/// (in a Secret's `stringData` and in its `kubectl create secret` command), under the one
+/// directory both Secrets are mounted at.
+#[test]
+fn the_agency_secrets_show_every_file_its_configuration_reads() {
+    let dir = repo().join("deploy/kubernetes/agency");
+    let secret = std::fs::read_to_string(dir.join("secret.yaml")).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let (named, _) = secret_files_for("agency", &agency_configs(), &secret, scratch.path());
+    for shared in ["ledger-url", "acme.meta-token"] {
+        assert!(
+            named.iter().any(|k| k == shared),
+            "no {shared} in {named:?}"
+        );
+    }
+}
+
+/// The agency's pods run one shard each: the CronJob's Job is Indexed with `completions` and
+/// `parallelism` equal to the `--shards` its pods pass (a mismatch would leave shards unrun or
+/// pods failing on JOB_COMPLETION_INDEX), a shard's failure fails only its index, and the
+/// one-shard rerun names a shard of the same count. Every agency pod gives each tenant its own
+/// store: the image's KASSA__STORE__PATH (one store) would override the base file's `{tenant}`.
+#[test]
+fn the_agency_job_runs_one_pod_per_shard_and_a_store_per_tenant() {
+    let dir = repo().join("deploy/kubernetes/agency");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let field = |yaml: &str, key: &str| -> Option<String> {
+        yaml.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{key}: ")))
+            .map(|v| v.split('#').next().unwrap_or_default().trim().to_string())
+    };
+    let flag = |args: &[String], name: &str| -> Option<String> {
+        let at = args.iter().position(|a| a == name)?;
+        args.get(at + 1).cloned()
+    };
+
+    let cronjob = read("cronjob.yaml");
+    let args = container_args(&cronjob);
+    assert_eq!(args.len(), 1, "cronjob.yaml: one container expected");
+    let shards = flag(&args[0], "--shards").expect("cronjob.yaml runs without --shards");
+    assert_eq!(
+        field(&cronjob, "completionMode").as_deref(),
+        Some("Indexed")
+    );
+    assert_eq!(field(&cronjob, "completions"), Some(shards.clone()));
+    assert_eq!(field(&cronjob, "parallelism"), Some(shards.clone()));
+    assert!(field(&cronjob, "backoffLimitPerIndex").is_some());
+    assert!(cronjob.contains("- action: FailIndex") && !cronjob.contains("action: FailJob"));
+    assert_eq!(
+        field(&cronjob, "concurrencyPolicy").as_deref(),
+        Some("Forbid")
+    );
+
+    let rerun = container_args(&read("rerun-shard-job.yaml"));
+    let shard = flag(&rerun[0], "--shard").expect("rerun-shard-job.yaml runs without --shard");
+    assert_eq!(
+        shard.split_once('/').map(|(_, n)| n),
+        Some(shards.as_str()),
+        "rerun-shard-job.yaml's --shard {shard} is not out of cronjob.yaml's --shards {shards}"
+    );
+
+    for name in ["cronjob.yaml", "backfill-job.yaml", "rerun-shard-job.yaml"] {
+        let yaml = read(name);
+        let store = yaml
+            .lines()
+            .skip_while(|l| l.trim() != "- name: KASSA__STORE__PATH")
+            .nth(1)
+            .and_then(|l| l.trim().strip_prefix("value: "))
+            .unwrap_or_else(|| panic!("{name}: does not set KASSA__STORE__PATH"));
+        assert!(
+            store.contains("{tenant}"),
+            "{name}: KASSA__STORE__PATH {store} names one store for every tenant"
+        );
+        for arg in container_args(&yaml).concat() {
+            assert!(
+                !arg.starts_with("/etc/kassa/") || arg == "/etc/kassa/conf.d",
+                "{name}: {arg} is not where the tenants are mounted"
+            );
+        }
+    }
+}
+
+/// The agency's configuration (the base file and every tenant, as the pods mount them) passes
+/// `kassa check --offline --tenants`, with every secret file present, the store on the pods'
+/// working directory as the manifests set it, and the bucket's variables as cronjob.yaml sets
+/// them.
+#[test]
+fn the_agency_config_passes_check_offline_with_its_secrets() {
+    let dir = repo().join("deploy/kubernetes/agency");
+    let secret = std::fs::read_to_string(dir.join("secret.yaml")).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let secrets = scratch.path().join("secrets");
+    let tenants = scratch.path().join("conf.d");
+    std::fs::create_dir(&secrets).unwrap();
+    std::fs::create_dir(&tenants).unwrap();
+    let (named, configs) = secret_files_for("agency", &agency_configs(), &secret, &secrets);
+    let (base, tenant_files) = configs.split_first().unwrap();
+    let config = scratch.path().join("kassa.toml");
+    std::fs::write(&config, &base.1).unwrap();
+    for (name, toml) in tenant_files {
+        std::fs::write(tenants.join(name), toml).unwrap();
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .current_dir(scratch.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["check", "--offline", "--tenants"])
+        .arg(&tenants)
+        .env(
+            "KASSA__STORE__PATH",
+            scratch.path().join("work").join("{tenant}"),
+        )
+        .env("AWS_REGION", "ru-central1")
+        .env("AWS_ENDPOINT_URL", "https://storage.yandexcloud.net")
+        .env("AWS_ACCESS_KEY_ID", "key-id-for-the-test")
+        .env("AWS_SECRET_ACCESS_KEY", "secret-key-for-the-test")
+        .env_remove("KASSA_CONFIG")
+        .output()
+        .unwrap();
+    assert_succeeded(
+        &format!("agency's kassa.toml and tenants (secrets {named:?})"),
+        &output,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for (name, _) in tenant_files {
+        let tenant = name.trim_end_matches(".toml");
+        assert!(
+            stdout.contains(&format!("[{tenant}] ")),
+            "no line for {tenant}:\n{stdout}"
+        );
+    }
 }

@@ -34,6 +34,7 @@ mod layers;
 mod meaning;
 mod meta;
 mod network;
+mod object_storage;
 mod outbox;
 mod partitions;
 mod pipedrive;

@@ -26,7 +26,7 @@ const TOKEN_VARIABLE: &str = "KASSA_TEST_META_TOKEN";
 
 /// Insights for the one day a 1-day chunk asks for (its `time_range`), different every day;
 /// requests past the first `hold_after` are held open far longer than the test lives.
-struct Insights {
+pub(crate) struct Insights {
     answered: AtomicUsize,
     hold_after: AtomicUsize,
 }
@@ -65,8 +65,9 @@ impl Respond for Answers {
 }
 
 /// A workspace whose Meta source (1-day chunks) points at `server`, with a small CRM file so
-/// the analysis has money to line up.
-fn workspace(server: &MockServer) -> Workspace {
+/// the analysis has money to line up; `store` holds more keys of its `[store]` table (empty:
+/// the embedded store under the workspace).
+pub(crate) fn workspace(server: &MockServer, store: &str) -> Workspace {
     let ws = Workspace::new();
     ws.write(
         "crm.csv",
@@ -77,7 +78,7 @@ fn workspace(server: &MockServer) -> Workspace {
          d4,2025-01-15,,open,,meta\n",
     );
     ws.config(&format!(
-        "{}\n[[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = \"crm.csv\"\n",
+        "{store}\n{}\n[[sources]]\nname = \"crm\"\nkind = \"csv_crm\"\npath = \"crm.csv\"\n",
         meta::table(
             "meta",
             &server.uri(),
@@ -88,7 +89,8 @@ fn workspace(server: &MockServer) -> Workspace {
     ws
 }
 
-fn backfill(ws: &Workspace) -> Command {
+/// `kassa backfill` of the range in `ws`, with `env` (a remote store's variables) set.
+fn backfill(ws: &Workspace, env: &[(String, String)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kassa"));
     command
         .current_dir(ws.path())
@@ -97,11 +99,12 @@ fn backfill(ws: &Workspace) -> Command {
         .args(["backfill", "--from", FROM, "--to", TO])
         .env_remove("KASSA_CONFIG")
         .env("RUST_LOG", "warn")
-        .env(TOKEN_VARIABLE, meta::TOKEN);
+        .env(TOKEN_VARIABLE, meta::TOKEN)
+        .envs(env.iter().cloned());
     command
 }
 
-async fn fake() -> (MockServer, Arc<Insights>) {
+pub(crate) async fn fake() -> (MockServer, Arc<Insights>) {
     let server = MockServer::start().await;
     let insights = Arc::new(Insights {
         answered: AtomicUsize::new(0),
@@ -117,10 +120,15 @@ async fn fake() -> (MockServer, Arc<Insights>) {
 
 /// Starts a backfill that gets `chunks` more answers, waits until it asks for the one after
 /// them (so those chunks are stored), and kills it with SIGKILL.
-async fn kill_after(ws: &Workspace, insights: &Insights, chunks: usize) {
+pub(crate) async fn kill_after(
+    ws: &Workspace,
+    env: &[(String, String)],
+    insights: &Insights,
+    chunks: usize,
+) {
     let before = insights.answered.load(Ordering::SeqCst);
     insights.hold_after.store(before + chunks, Ordering::SeqCst);
-    let mut child: Child = backfill(ws)
+    let mut child: Child = backfill(ws, env)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -143,17 +151,16 @@ async fn kill_after(ws: &Workspace, insights: &Insights, chunks: usize) {
     insights.hold_after.store(usize::MAX, Ordering::SeqCst);
 }
 
-fn analyze(ws: &Workspace) -> Vec<u8> {
-    let analyze = ws.kassa_with_env(
-        &["analyze", "--format", "json"],
-        &[(TOKEN_VARIABLE, meta::TOKEN)],
-    );
+pub(crate) fn analyze(ws: &Workspace, env: &[(String, String)]) -> Vec<u8> {
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push((TOKEN_VARIABLE, meta::TOKEN));
+    let analyze = ws.kassa_with_env(&["analyze", "--format", "json"], &env);
     assert_eq!(analyze.code, 0, "{analyze:?}");
     analyze.stdout.into_bytes()
 }
 
 /// The clicks the Meta source has stored, summed over the report's periods.
-fn meta_clicks(report: &[u8]) -> u64 {
+pub(crate) fn meta_clicks(report: &[u8]) -> u64 {
     let report: Value = serde_json::from_slice(report).unwrap();
     report["periods"]
         .as_array()
@@ -165,19 +172,19 @@ fn meta_clicks(report: &[u8]) -> u64 {
 }
 
 /// The clicks the fake reports for the first `days` days of the range.
-fn clicks_of_first(days: u64) -> u64 {
+pub(crate) fn clicks_of_first(days: u64) -> u64 {
     (6..6 + days).map(|k| 10 + k * 7).sum()
 }
 
-fn finish_and_analyze(ws: &Workspace) -> Vec<u8> {
-    let run = backfill(ws).output().expect("kassa runs");
+pub(crate) fn finish_and_analyze(ws: &Workspace, env: &[(String, String)]) -> Vec<u8> {
+    let run = backfill(ws, env).output().expect("kassa runs");
     assert_eq!(
         run.status.code(),
         Some(0),
         "the resumed backfill:\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    analyze(ws)
+    analyze(ws, env)
 }
 
 /// A backfill killed with SIGKILL after 1, 3 and 7 of its ten 1-day chunks (and one killed
@@ -186,18 +193,21 @@ fn finish_and_analyze(ws: &Workspace) -> Vec<u8> {
 #[tokio::test]
 async fn kill_9_mid_backfill_resumes_byte_identical() {
     let (server, insights) = fake().await;
-    let uninterrupted = finish_and_analyze(&workspace(&server));
+    let uninterrupted = finish_and_analyze(&workspace(&server, ""), &[]);
     assert_eq!(meta_clicks(&uninterrupted), clicks_of_first(10));
 
     for kills in [&[1][..], &[3], &[7], &[1, 3]] {
-        let ws = workspace(&server);
-        kill_after(&ws, &insights, kills[0]).await;
+        let ws = workspace(&server, "");
+        kill_after(&ws, &[], &insights, kills[0]).await;
         // The killed run kept exactly the chunks it had finished.
-        assert_eq!(meta_clicks(&analyze(&ws)), clicks_of_first(kills[0] as u64));
+        assert_eq!(
+            meta_clicks(&analyze(&ws, &[])),
+            clicks_of_first(kills[0] as u64)
+        );
         for &chunks in &kills[1..] {
-            kill_after(&ws, &insights, chunks).await;
+            kill_after(&ws, &[], &insights, chunks).await;
         }
-        let resumed = finish_and_analyze(&ws);
+        let resumed = finish_and_analyze(&ws, &[]);
         assert!(
             resumed == uninterrupted,
             "killed after {kills:?} chunks, the analysis differs:\n{}\nuninterrupted:\n{}",

@@ -256,6 +256,33 @@ fn two_tenants_sharing_a_store_fail_before_anything_runs() {
     );
 }
 
+/// Two tenants on one bucket and prefix would overwrite each other's pointers' months: refused
+/// the same way, naming the address; `{tenant}` in `snapshots` tells them apart.
+#[test]
+fn two_tenants_sharing_a_snapshot_prefix_fail_before_anything_runs() {
+    let ws = agency(&["t1", "t2"]);
+    ws.write(
+        "base.toml",
+        "[store]\npath = \"stores/{tenant}\"\nsnapshots = \"s3://kassa-data/shared\"\n",
+    );
+    let check = kassa(&ws, &["check", "--tenants", "conf.d"], &[]);
+    assert_eq!(check.code, 1, "{check:?}");
+    assert!(
+        check.stderr.contains(
+            "no two tenants may share a store: t1 and t2 both use s3://kassa-data/shared"
+        ),
+        "{}",
+        check.stderr
+    );
+    assert!(!ws.path().join("stores").exists(), "something ran");
+    ws.write(
+        "base.toml",
+        "[store]\npath = \"stores/{tenant}\"\nsnapshots = \"s3://kassa-data/agency/{tenant}\"\n",
+    );
+    let check = kassa(&ws, &["check", "--offline", "--tenants", "conf.d"], &[]);
+    assert!(!check.stderr.contains("share a store"), "{check:?}");
+}
+
 /// `--shards N` takes the index from `JOB_COMPLETION_INDEX`, as in a Kubernetes Indexed Job.
 #[test]
 fn shards_from_job_completion_index_equal_the_explicit_shard() {
