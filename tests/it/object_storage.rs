@@ -26,7 +26,7 @@ use crate::helpers::{Workspace, ad_day, demo_sources, kassa_in, range, repo};
 const ACCESS_KEY: &str = "AKIAKASSATEST";
 const SECRET_KEY: &str = "kassa-test-secret-5ec7e7-do-not-print";
 
-struct Moto {
+pub(crate) struct Moto {
     endpoint: String,
     /// The watchdog shell: it kills moto when its stdin (held here) closes at exit.
     _watchdog: Child,
@@ -35,7 +35,7 @@ struct Moto {
 static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
 
 /// The moto server, or `None` (with a line saying so) when `KASSA_SERVICES` is not set.
-fn moto(test: &str) -> Option<&'static Moto> {
+pub(crate) fn moto(test: &str) -> Option<&'static Moto> {
     if std::env::var_os("KASSA_SERVICES").is_none() {
         println!(
             "{test}: skipped: set KASSA_SERVICES=1 (as .ci/run does) to run it against moto's S3 server"
@@ -122,7 +122,7 @@ impl Moto {
     }
 
     /// A new, empty bucket for one test.
-    fn bucket(&self, test: &str) -> String {
+    pub(crate) fn bucket(&self, test: &str) -> String {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "{}-{}",
@@ -135,7 +135,7 @@ impl Moto {
     }
 
     /// The AWS environment kassa reads, pointed at moto.
-    fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         [
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
             ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
