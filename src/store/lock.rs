@@ -26,7 +26,7 @@ pub enum LockError {
 /// operating system drops the lock with the file handle, and Postgres with the connection, so
 /// a crash never leaves it stuck).
 pub struct StoreLock {
-    _held: Held,
+    held: Held,
 }
 
 enum Held {
@@ -41,7 +41,7 @@ enum Held {
 
 impl std::fmt::Debug for StoreLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let what = match &self._held {
+        let what = match &self.held {
             Held::File { .. } => "file".to_string(),
             Held::Postgres { connection } => connection.describe(),
         };
@@ -59,7 +59,7 @@ impl StoreLock {
                 let ledger = Ledger::postgres(&PostgresTarget::new(url, schema)?)?;
                 if ledger.try_advisory_lock()? {
                     return Ok(StoreLock {
-                        _held: Held::Postgres { connection: ledger },
+                        held: Held::Postgres { connection: ledger },
                     });
                 }
                 Err(LockError::Held {
@@ -112,7 +112,7 @@ impl StoreLock {
         file.seek(std::io::SeekFrom::Start(0)).map_err(io_error)?;
         write!(file, "pid {}", std::process::id()).map_err(io_error)?;
         Ok(StoreLock {
-            _held: Held::File { _file: file },
+            held: Held::File { _file: file },
         })
     }
 }

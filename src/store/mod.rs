@@ -343,10 +343,14 @@ pub enum StoreError {
         newest: u32,
     },
     #[error(
-        "there is no store at {path} (no ledger.sqlite in it): run `kassa backfill --from DATE --to DATE` \
+        "there is no store at {path} ({missing}): run `kassa backfill --from DATE --to DATE` \
          first, or point `[store] path` (KASSA__STORE__PATH) at an existing store"
     )]
-    Missing { path: PathBuf },
+    Missing {
+        path: PathBuf,
+        /// What is missing: `no ledger.sqlite in it`, or `the schema holds no kassa tables`.
+        missing: &'static str,
+    },
     #[error("store snapshot {path}: {problem}")]
     SnapshotSchema {
         path: PathBuf,
@@ -441,6 +445,7 @@ impl Store {
         if found == 0 {
             return Err(StoreError::Missing {
                 path: PathBuf::from(ledger.describe()),
+                missing: "the schema holds no kassa tables",
             });
         }
         Ok(Store {
@@ -541,6 +546,7 @@ impl Store {
         if !ledger_path.is_file() {
             return Err(StoreError::Missing {
                 path: root.to_path_buf(),
+                missing: "no ledger.sqlite in it",
             });
         }
         let ledger = Ledger::sqlite(

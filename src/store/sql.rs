@@ -155,7 +155,7 @@ impl Row {
     pub(crate) fn real(&self, column: usize) -> Result<f64, ValueError> {
         match self.get(column) {
             Value::Real(x) => Ok(*x),
-            // SQLite hands back a REAL that holds a whole number as written.
+            // A whole number where a real is expected (SQLite keeps what it was given).
             Value::Int(n) => Ok(*n as f64),
             _ => Err(self.wrong(column, "a number")),
         }
@@ -242,6 +242,8 @@ pub enum PostgresError {
     Client(#[from] tokio_postgres::Error),
     #[error("the ledger's connection thread stopped")]
     Stopped,
+    #[error("cannot start the ledger's connection thread: {0}")]
+    Thread(std::io::Error),
     #[error("parameter ${index} of type {ty} cannot take {value}")]
     Parameter {
         index: usize,
@@ -290,8 +292,7 @@ impl Ledger {
     /// making it the connection's `search_path`.
     pub(crate) fn postgres(target: &PostgresTarget) -> Result<Ledger, StoreError> {
         let error = target.error();
-        let bridge = Bridge::new("kassa-ledger")
-            .map_err(|e| error(PostgresError::Tls(format!("cannot start a thread: {e}"))))?;
+        let bridge = Bridge::new("kassa-ledger").map_err(|e| error(PostgresError::Thread(e)))?;
         let mut config: tokio_postgres::Config = target
             .url
             .expose_secret()
