@@ -122,13 +122,49 @@ pub fn nightly_window(
 
 /// Runs one cycle as of `at`: an instant, or a business date to replay (see
 /// [`Clock::resolve`]; a date after the business's real today is refused).
+///
+/// The cycle is numbered in the ledger's `runs` like a backfill (command `run`, outcome `ok`,
+/// `partial` when a source failed, `failed` with the error), so an agency can see from the
+/// ledger alone when each tenant last ran and how it went.
 pub async fn run_cycle(
     settings: &Settings,
     store: &mut Store,
     targets: &[AlertTarget],
     at: impl Into<At>,
 ) -> Result<CycleOutcome> {
-    let clock = Clock::resolve(at.into(), settings.timezone)?;
+    let run = store
+        .start_run("run")
+        .context("cannot record the run in the ledger")?;
+    let result = cycle(settings, store, targets, at.into()).await;
+    let (verdict, detail) = match &result {
+        Ok(outcome) => {
+            let failed: Vec<&str> = outcome
+                .sources
+                .iter()
+                .filter(|s| !s.errors.is_empty())
+                .map(|s| s.name.as_str())
+                .collect();
+            if failed.is_empty() {
+                ("ok", String::new())
+            } else {
+                ("partial", format!("failed: {}", failed.join(", ")))
+            }
+        }
+        Err(error) => ("failed", format!("{error:#}")),
+    };
+    let recorded = store.finish_run(run, verdict, &detail);
+    let outcome = result?;
+    recorded.context("cannot record the run in the ledger")?;
+    Ok(outcome)
+}
+
+async fn cycle(
+    settings: &Settings,
+    store: &mut Store,
+    targets: &[AlertTarget],
+    at: At,
+) -> Result<CycleOutcome> {
+    let clock = Clock::resolve(at, settings.timezone)?;
     let today = clock.today();
     let mut outcome = CycleOutcome::default();
     pipeline::use_business_timezone(settings, store)?;

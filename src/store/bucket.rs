@@ -255,6 +255,8 @@ impl Store {
         let Some(bucket) = &self.bucket else {
             return Ok(());
         };
+        // A new pod's working directory does not exist yet, even for a read-only `analyze`.
+        std::fs::create_dir_all(&self.root).map_err(io_error(&self.root))?;
         let pointers = self.pointers()?;
         let local = local_month_files(&self.root)?;
         let Some(mut index) = read_index(&self.root)? else {

@@ -7,6 +7,7 @@
 // Helpers outside `#[test]` functions may unwrap too: a test that cannot set up should panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agency;
 mod alerts;
 mod amocrm;
 mod analysis;

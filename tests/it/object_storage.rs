@@ -5,152 +5,16 @@
 //! compare-and-set is refused; an embedded store opened with a bucket is uploaded; the secret
 //! key shows nowhere; bad `snapshots` values are refused by `kassa check`.
 //!
-//! These tests need `KASSA_SERVICES=1` (`.ci/run` sets it, after creating
-//! `.ci/.venv-services` with moto): without it each prints that it was skipped and returns;
-//! with it, a moto that cannot start fails the test, saying why. The server is found through
-//! `KASSA_MOTO_SERVER` or in `.ci/.venv-services/bin/moto_server`; one runs per test binary
-//! (a random port, stopped when the binary exits), and each test has a bucket of its own.
+//! These tests need `KASSA_SERVICES=1` and run against the moto server `services.rs` starts
+//! (one per test binary, a bucket per test).
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kassa::domain::Pulled;
-use kassa::store::{SnapshotBucket, SnapshotLocation, Store, StoreError, StoreLocation};
+use kassa::store::{SnapshotLocation, Store, StoreError, StoreLocation};
 
-use crate::helpers::{Workspace, ad_day, demo_sources, kassa_in, range, repo};
-
-/// What the tests sign with: moto takes any key, and this one must show up nowhere.
-const ACCESS_KEY: &str = "AKIAKASSATEST";
-const SECRET_KEY: &str = "kassa-test-secret-5ec7e7-do-not-print";
-
-pub(crate) struct Moto {
-    endpoint: String,
-    /// The watchdog shell: it kills moto when its stdin (held here) closes at exit.
-    _watchdog: Child,
-}
-
-static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
-
-/// The moto server, or `None` (with a line saying so) when `KASSA_SERVICES` is not set.
-pub(crate) fn moto(test: &str) -> Option<&'static Moto> {
-    if std::env::var_os("KASSA_SERVICES").is_none() {
-        println!(
-            "{test}: skipped: set KASSA_SERVICES=1 (as .ci/run does) to run it against moto's S3 server"
-        );
-        return None;
-    }
-    match MOTO.get_or_init(start_moto) {
-        Ok(moto) => Some(moto),
-        Err(why) => {
-            panic!("{test}: KASSA_SERVICES is set but moto's S3 server did not start: {why}")
-        }
-    }
-}
-
-fn moto_binary() -> PathBuf {
-    std::env::var_os("KASSA_MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".ci/.venv-services/bin/moto_server"))
-}
-
-fn start_moto() -> Result<Moto, String> {
-    let binary = moto_binary();
-    if !binary.is_file() {
-        return Err(format!(
-            "{} does not exist: run .ci/run, or create it with `python3 -m venv .ci/.venv-services && .ci/.venv-services/bin/pip install 'moto[server]'`, or set KASSA_MOTO_SERVER",
-            binary.display()
-        ));
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))?
-        .port();
-    // moto outlives nothing: the shell starts it, waits for its own stdin to close (this
-    // process exited, however it exited), then kills it.
-    let watchdog = Command::new("sh")
-        .arg("-c")
-        .arg(r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid"#)
-        .arg(&binary)
-        .arg(port.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
-        if http(port, "GET", "/").is_ok() {
-            return Ok(Moto {
-                endpoint,
-                _watchdog: watchdog,
-            });
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Err(format!(
-        "{} did not answer on {endpoint} within 30 s",
-        binary.display()
-    ))
-}
-
-/// One plain HTTP/1.1 request to moto; the status line's code.
-fn http(port: u16, method: &str, path: &str) -> Result<u16, String> {
-    let mut stream =
-        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .map_err(|e| e.to_string())?;
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("no HTTP status in {answer:?}"))
-}
-
-impl Moto {
-    fn port(&self) -> u16 {
-        self.endpoint.rsplit(':').next().unwrap().parse().unwrap()
-    }
-
-    /// A new, empty bucket for one test.
-    pub(crate) fn bucket(&self, test: &str) -> String {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "{}-{}",
-            test.replace('_', "-").chars().take(50).collect::<String>(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        );
-        let code = http(self.port(), "PUT", &format!("/{name}")).unwrap();
-        assert_eq!(code, 200, "creating bucket {name}");
-        name
-    }
-
-    /// The AWS environment kassa reads, pointed at moto.
-    pub(crate) fn env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    fn objects(&self, bucket: &str, prefix: &str) -> SnapshotBucket {
-        SnapshotBucket::connect(bucket, prefix, self.env()).unwrap()
-    }
-}
+use crate::helpers::{Workspace, ad_day, demo_sources, kassa_in, range};
+use crate::services::{SECRET_KEY, moto};
 
 fn location(path: &Path, bucket: &str, prefix: &str) -> StoreLocation {
     StoreLocation {

@@ -18,7 +18,6 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{Workspace, d, demo_sources};
-use crate::resume;
 use crate::run::NIGHT;
 use crate::services::{self, Postgres};
 
@@ -401,43 +400,5 @@ fn the_ledger_password_never_appears_in_errors_or_debug_output() {
             assert!(all.contains(&expected), "{args:?}: {all}");
             assert!(!all.contains(PASSWORD), "{args:?}: {all}");
         }
-    }
-}
-
-// Guards: the whole remote store. A backfill into S3 snapshots and a Postgres ledger, killed
-// with SIGKILL mid-way (after 1, 3 and 7 of its ten chunks) and run again, leaves exactly the
-// store an uninterrupted backfill into the embedded store leaves: `analyze --format json` is
-// byte-identical.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_backfill_on_s3_and_postgres_resumes_byte_identical_to_the_embedded_store() {
-    let test = "kill_9_mid_backfill_on_s3_and_postgres";
-    let (Some(pg), Some(moto)) = (services::postgres(test), crate::object_storage::moto(test))
-    else {
-        return;
-    };
-    let (server, insights) = resume::fake().await;
-    let embedded = resume::finish_and_analyze(&resume::workspace(&server, ""), &[]);
-    for kills in [1, 3, 7] {
-        let bucket = moto.bucket("kill-9-pg");
-        let schema = pg.schema("kill_9");
-        let keys = format!(
-            "ledger_url_env = \"KASSA_TEST_LEDGER_URL\"\nledger_schema = {schema:?}\n\
-             snapshots = \"s3://{bucket}/agency/acme\"\n"
-        );
-        let mut env = moto.env();
-        env.push(("KASSA_TEST_LEDGER_URL".to_string(), pg.url()));
-        let ws = resume::workspace(&server, &keys);
-        resume::kill_after(&ws, &env, &insights, kills).await;
-        assert_eq!(
-            resume::meta_clicks(&resume::analyze(&ws, &env)),
-            resume::clicks_of_first(kills as u64)
-        );
-        let resumed = resume::finish_and_analyze(&ws, &env);
-        assert!(
-            resumed == embedded,
-            "killed after {kills} chunks, the analysis differs:\n{}\nembedded:\n{}",
-            String::from_utf8_lossy(&resumed),
-            String::from_utf8_lossy(&embedded)
-        );
     }
 }
