@@ -252,7 +252,9 @@ def main():
                     "setup": name, "phase": label, "tenants": args.tenants,
                     "seconds": seconds, "peak_mib": peak,
                     "get": s3.get("GET", 0), "put": s3.get("PUT", 0),
-                    "delete": s3.get("DELETE", 0), "pg_commits": after_pg - before_pg,
+                    # object_store deletes through DeleteObjects, a POST.
+                    "delete": s3.get("DELETE", 0) + s3.get("POST", 0),
+                    "pg_commits": after_pg - before_pg,
                 })
                 log(f"   {name} / {label}: {seconds:.2f} s, {peak:.0f} MiB, S3 {s3}, "
                     f"{after_pg - before_pg} commits")

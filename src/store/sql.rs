@@ -270,6 +270,31 @@ enum Connection {
     Postgres(Box<Postgres>),
 }
 
+/// Where a ledger is: enough to open another connection to it (the token cache's, opened only
+/// when a connector first needs a token, so a night of API-key sources opens none).
+#[derive(Clone)]
+pub(crate) enum LedgerAddress {
+    Sqlite(PathBuf),
+    Postgres(PostgresTarget),
+}
+
+impl LedgerAddress {
+    /// Another connection to the ledger.
+    pub(crate) fn open(&self) -> Result<Ledger, StoreError> {
+        match self {
+            LedgerAddress::Sqlite(path) => {
+                let connection =
+                    rusqlite::Connection::open(path).map_err(super::ledger_error(path))?;
+                connection
+                    .busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(super::ledger_error(path))?;
+                Ok(Ledger::sqlite(path, connection))
+            }
+            LedgerAddress::Postgres(target) => Ledger::postgres(target),
+        }
+    }
+}
+
 /// A connection to the store's ledger, whichever database holds it.
 pub(crate) struct Ledger(Connection);
 
@@ -337,18 +362,11 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// Another connection to the same ledger (the token cache's).
-    pub(crate) fn reopen(&self) -> Result<Ledger, StoreError> {
+    /// Where this ledger is, to open another connection to it later ([`LedgerAddress::open`]).
+    pub(crate) fn address(&self) -> LedgerAddress {
         match &self.0 {
-            Connection::Sqlite { path, .. } => {
-                let connection =
-                    rusqlite::Connection::open(path).map_err(super::ledger_error(path))?;
-                connection
-                    .busy_timeout(std::time::Duration::from_secs(5))
-                    .map_err(super::ledger_error(path))?;
-                Ok(Ledger::sqlite(path, connection))
-            }
-            Connection::Postgres(pg) => Ledger::postgres(&pg.target),
+            Connection::Sqlite { path, .. } => LedgerAddress::Sqlite(path.clone()),
+            Connection::Postgres(pg) => LedgerAddress::Postgres(pg.target.clone()),
         }
     }
 

@@ -2,8 +2,10 @@
 //! runs: the store's implementation of [`TokenCache`].
 //!
 //! Connectors hold their cache for as long as they run, while the pipeline holds the
-//! [`Store`] mutably, so the cache is a separate handle with its own SQLite connection to the
-//! same ledger (SQLite's WAL mode lets both work at once). Losing a rotated refresh token means
+//! [`Store`] mutably, so the cache is a separate handle with its own connection to the same
+//! ledger (SQLite's WAL mode lets both work at once), opened when a connector first reads or
+//! keeps a token: most sources use API keys and never do, and on Postgres a connection is a
+//! round trip and a server process. Losing a rotated refresh token means
 //! a person must authorise kassa again, so every new token is written before it is used.
 //!
 //! The tokens are secrets at rest: the ledger file is readable by its owner only (see
@@ -14,7 +16,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::sql::{Ledger, ValueError, values};
+use super::sql::{Ledger, LedgerAddress, ValueError, values};
 use super::{Store, StoreError};
 use crate::domain::{CachedToken, TokenCache};
 
@@ -22,7 +24,9 @@ use crate::domain::{CachedToken, TokenCache};
 pub struct TokenLedger {
     /// The ledger, for messages.
     ledger: String,
-    connection: Mutex<Ledger>,
+    address: LedgerAddress,
+    /// `None` until the first token is read or kept.
+    connection: Mutex<Option<Ledger>>,
 }
 
 impl std::fmt::Debug for TokenLedger {
@@ -38,7 +42,8 @@ impl Store {
     pub fn token_ledger(&self) -> Result<TokenLedger, StoreError> {
         Ok(TokenLedger {
             ledger: self.ledger.describe(),
-            connection: Mutex::new(self.ledger.reopen()?),
+            address: self.ledger.address(),
+            connection: Mutex::new(None),
         })
     }
 }
@@ -50,20 +55,37 @@ impl TokenLedger {
             self.ledger
         )
     }
+
+    /// Runs `work` on the cache's connection, opening it on first use.
+    fn with_connection<T>(
+        &self,
+        what: &str,
+        work: impl FnOnce(&Ledger) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut connection = self
+            .connection
+            .lock()
+            .map_err(|_| self.failed(what, "the connection is poisoned"))?;
+        if connection.is_none() {
+            *connection = Some(self.address.open().map_err(|e| self.failed(what, e))?);
+        }
+        match connection.as_ref() {
+            Some(ledger) => work(ledger),
+            None => Err(self.failed(what, "no connection")),
+        }
+    }
 }
 
 impl TokenCache for TokenLedger {
     fn load(&self, key: &str) -> Result<Option<CachedToken>, String> {
-        let connection = self
-            .connection
-            .lock()
-            .map_err(|_| self.failed("read", "the connection is poisoned"))?;
-        let row = connection
-            .query_opt(
-                "SELECT access_token, expires_at, refresh_token, seed FROM tokens WHERE key = ?1",
-                values![key],
-            )
-            .map_err(|e| self.failed("read", e))?;
+        let row = self.with_connection("read", |connection| {
+            connection
+                .query_opt(
+                    "SELECT access_token, expires_at, refresh_token, seed FROM tokens WHERE key = ?1",
+                    values![key],
+                )
+                .map_err(|e| self.failed("read", e))
+        })?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -83,27 +105,25 @@ impl TokenCache for TokenLedger {
     }
 
     fn save(&self, key: &str, token: &CachedToken) -> Result<(), String> {
-        let connection = self
-            .connection
-            .lock()
-            .map_err(|_| self.failed("keep", "the connection is poisoned"))?;
-        connection
-            .execute(
-                "INSERT INTO tokens (key, access_token, expires_at, refresh_token, seed, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (key) DO UPDATE SET access_token = ?2, expires_at = ?3,
-                     refresh_token = ?4, seed = ?5, updated_at = ?6",
-                values![
-                    key,
-                    token.access_token.expose_secret(),
-                    token.expires_at.to_rfc3339(),
-                    token.refresh_token.as_ref().map(|t| t.expose_secret()),
-                    token.seed.as_str(),
-                    Utc::now().to_rfc3339(),
-                ],
-            )
-            .map_err(|e| self.failed("keep", e))?;
-        Ok(())
+        self.with_connection("keep", |connection| {
+            connection
+                .execute(
+                    "INSERT INTO tokens (key, access_token, expires_at, refresh_token, seed, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (key) DO UPDATE SET access_token = ?2, expires_at = ?3,
+                         refresh_token = ?4, seed = ?5, updated_at = ?6",
+                    values![
+                        key,
+                        token.access_token.expose_secret(),
+                        token.expires_at.to_rfc3339(),
+                        token.refresh_token.as_ref().map(|t| t.expose_secret()),
+                        token.seed.as_str(),
+                        Utc::now().to_rfc3339(),
+                    ],
+                )
+                .map_err(|e| self.failed("keep", e))?;
+            Ok(())
+        })
     }
 }
 

@@ -173,6 +173,20 @@ async fn two_runs_after_a_backfill_send_exactly_one_message_per_episode() {
         "{}",
         second.stdout
     );
+    // The ledger numbers each run like the backfill: one backfill, then two nightly runs.
+    let ledger = rusqlite::Connection::open(ws.store_path().join("ledger.sqlite")).unwrap();
+    let runs: Vec<(String, String)> = ledger
+        .prepare("SELECT command, outcome FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        runs,
+        [("backfill", "ok"), ("run", "ok"), ("run", "ok")]
+            .map(|(command, outcome)| (command.to_string(), outcome.to_string()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
