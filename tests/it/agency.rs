@@ -9,14 +9,13 @@
 //! skipped; with it, a service that cannot start fails them.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 
 use chrono::NaiveDate;
 use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Run, Workspace, kassa_in, repo};
+use crate::helpers::{Run, Workspace, finish, kassa_in, repo, spawn_in};
 use crate::resume;
 use crate::run::NIGHT;
 use crate::services::{Moto, Postgres, moto, postgres};
@@ -178,34 +177,14 @@ fn agency(names: &[&str], stores: &Stores, receiver: &str, data: fn(&Workspace))
     ws
 }
 
+fn spawn(ws: &Workspace, stores: &Stores, args: &[&str]) -> std::process::Child {
+    spawn_in(ws.path(), &ws.path().join("base.toml"), args, &stores.env())
+}
+
 fn kassa(ws: &Workspace, stores: &Stores, args: &[&str]) -> Run {
     let env = stores.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     kassa_in(ws.path(), &ws.path().join("base.toml"), args, &env)
-}
-
-fn spawn(ws: &Workspace, stores: &Stores, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_kassa"))
-        .current_dir(ws.path())
-        .arg("--config")
-        .arg(ws.path().join("base.toml"))
-        .args(args)
-        .env_remove("KASSA_CONFIG")
-        .env("RUST_LOG", "warn")
-        .envs(stores.env())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn finish(child: std::process::Child) -> Run {
-    let output = child.wait_with_output().unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 /// Backfills every tenant of `ws`, one after another.

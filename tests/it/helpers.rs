@@ -181,6 +181,38 @@ pub fn kassa_in(cwd: &Path, config: &Path, args: &[&str], env: &[(&str, &str)]) 
     }
 }
 
+/// Starts `kassa --config CONFIG ARGS` in `cwd` with `env`, without waiting (several at once:
+/// shards, racing pods); [`finish`] collects it.
+pub fn spawn_in(
+    cwd: &Path,
+    config: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_kassa"))
+        .current_dir(cwd)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("KASSA_CONFIG")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().cloned())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the kassa binary starts")
+}
+
+/// Waits for a process [`spawn_in`] started.
+pub fn finish(child: std::process::Child) -> Run {
+    let output = child.wait_with_output().expect("the kassa binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 /// Runs the binary in `dir` with exactly `args` and `env`: no `--config` added, no `RUST_LOG`,
 /// so logging is what a person gets by default.
 pub fn kassa_bare(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {

@@ -7,9 +7,8 @@
 //! With the stable hash, shard 0/2 holds t1, t2, t3 and shard 1/2 holds t4, t5, t6.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use crate::helpers::{Run, Workspace, kassa_in, repo};
+use crate::helpers::{Run, Workspace, finish, kassa_in, repo, spawn_in};
 use crate::run::NIGHT;
 
 const SIX: [&str; 6] = ["t1", "t2", "t3", "t4", "t5", "t6"];
@@ -55,6 +54,11 @@ fn store(ws: &Workspace, name: &str) -> PathBuf {
 }
 
 /// The tenants a run's summary names, each with its outcome word (`t1: ok`).
+/// Starts `kassa --config base.toml ARGS` without waiting for it.
+fn spawn(ws: &Workspace, args: &[&str]) -> std::process::Child {
+    spawn_in(ws.path(), &ws.path().join("base.toml"), args, &[])
+}
+
 fn summary(run: &Run) -> Vec<(String, String)> {
     run.stdout
         .lines()
@@ -65,30 +69,6 @@ fn summary(run: &Run) -> Vec<(String, String)> {
             Some((name.to_string(), word.to_string()))
         })
         .collect()
-}
-
-/// Starts `kassa --config base.toml ARGS` without waiting for it.
-fn spawn(ws: &Workspace, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_kassa"))
-        .current_dir(ws.path())
-        .arg("--config")
-        .arg(ws.path().join("base.toml"))
-        .args(args)
-        .env_remove("KASSA_CONFIG")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn finish(child: std::process::Child) -> Run {
-    let output = child.wait_with_output().unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 #[test]
