@@ -370,6 +370,9 @@ impl Store {
                     let key = bucket.key(&format!("{stem}.{}.parquet", version()));
                     if let Err(e) = bucket.put_new(&key, bytes) {
                         result = Err(e);
+                        // The local file is newer than any object: the next open fetches the
+                        // pointed one again.
+                        index.remove(&name);
                         break;
                     }
                     Some(key)
@@ -377,23 +380,33 @@ impl Store {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => {
                     result = Err(io_error(&path)(e));
+                    index.remove(&name);
                     break;
                 }
             };
             let at = (kind, source, month.as_str());
-            let switched = self.switch_pointer(at, old.as_deref(), new.as_deref());
-            if !matches!(switched, Ok(true)) {
-                // The pointer did not move (lost to another writer, or the ledger failed):
-                // the new object is no one's.
-                if let Some(new) = &new {
-                    bucket.delete_orphan(new);
+            match self.switch_pointer(at, old.as_deref(), new.as_deref()) {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Another writer moved the pointer first: the new object is no one's.
+                    if let Some(new) = &new {
+                        bucket.delete_orphan(new);
+                    }
+                    index.remove(&name);
+                    result = Err(StoreError::PointerMoved {
+                        kind: kind.to_string(),
+                        snapshot: source.to_string(),
+                        month,
+                    });
+                    break;
                 }
-                result = switched.and(Err(StoreError::PointerMoved {
-                    kind: kind.to_string(),
-                    snapshot: source.to_string(),
-                    month,
-                }));
-                break;
+                Err(e) => {
+                    // The ledger failed, perhaps after committing: the pointer may name the
+                    // new object now, so it stays (an orphan at worst, never a lost month).
+                    index.remove(&name);
+                    result = Err(e);
+                    break;
+                }
             }
             if let Some(old) = &old {
                 bucket.delete_orphan(old);
