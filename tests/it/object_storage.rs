@@ -259,6 +259,8 @@ fn the_aws_secret_never_appears_in_errors_or_debug() {
     // A bucket that does not exist: every call fails, and the errors say so.
     let objects = moto.objects("no-such-bucket-here", "p");
     let error = objects.get("p/ads/x.parquet").unwrap_err();
+    let keys = ["p/ads/a.parquet", "p/ads/b.parquet"].map(String::from);
+    let many = objects.get_all(&keys).unwrap_err();
     let put = objects.put_new("p/ads/x.parquet", vec![1]).unwrap_err();
     let dir = tempfile::tempdir().unwrap();
     let location = location(dir.path(), "no-such-bucket-here", "p");
@@ -269,6 +271,8 @@ fn the_aws_secret_never_appears_in_errors_or_debug() {
     for shown in [
         error.to_string(),
         format!("{error:?}"),
+        many.to_string(),
+        format!("{many:?}"),
         put.to_string(),
         format!("{put:?}"),
         upsert.to_string(),
@@ -284,6 +288,10 @@ fn the_aws_secret_never_appears_in_errors_or_debug() {
             .to_string()
             .contains("s3://no-such-bucket-here/p/ads/x.parquet"),
         "{error}"
+    );
+    assert!(
+        many.to_string().contains("s3://no-such-bucket-here/p/ads/"),
+        "the failed download names its object: {many}"
     );
     assert!(upsert.to_string().contains("put failed"), "{upsert}");
 }
