@@ -162,7 +162,7 @@ impl SnapshotBucket {
     }
 
     /// The bytes of the objects at `keys`, in the same order, fetched up to
-    /// [`CONCURRENT_GETS`] at a time; the first failure is the error.
+    /// `CONCURRENT_GETS` (8) at a time; the first failure is the error.
     pub fn get_all(&self, keys: &[String]) -> Result<Vec<Vec<u8>>, StoreError> {
         let paths = keys
             .iter()
