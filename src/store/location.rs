@@ -74,7 +74,7 @@ pub enum SnapshotLocation {
     /// `[store] snapshots = "s3://bucket/prefix"`: month files are objects under `prefix` in
     /// `bucket` (`prefix/ads/meta.month=2025-03.<version>.parquet`), the ledger points at the
     /// current object of each month, and the store directory holds a working copy
-    /// (`object_store.rs`). Holds no credentials: those come from the AWS environment.
+    /// (`bucket.rs`). Holds no credentials: those come from the AWS environment.
     ObjectStore { bucket: String, prefix: String },
 }
 
