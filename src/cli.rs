@@ -187,6 +187,14 @@ pub enum Command {
         /// N shards, this one from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's pod).
         #[arg(long, value_name = "N", requires = "tenants")]
         shards: Option<u32>,
+        /// Only this tenant (its file's name without `.toml`): one client's night again.
+        #[arg(
+            long,
+            value_name = "NAME",
+            requires = "tenants",
+            conflicts_with_all = ["shard", "shards"]
+        )]
+        tenant: Option<String>,
         /// Run up to K tenants at once.
         #[arg(long, value_name = "K", default_value_t = 1, requires = "tenants",
               value_parser = clap::value_parser!(u16).range(1..))]
@@ -412,6 +420,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             today,
             shard,
             shards,
+            tenant,
             parallel,
         } => {
             let shard = match (shard, shards) {
@@ -427,7 +436,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
                 dir: dir.clone(),
                 quiet,
             };
-            return run_tenants(many, shard, usize::from(*parallel), *today, verbosity).await;
+            let only = tenant.as_deref();
+            return run_tenants(many, shard, only, usize::from(*parallel), *today, verbosity).await;
         }
         Command::Check {
             tenants: Some(dir), ..

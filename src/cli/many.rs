@@ -66,6 +66,7 @@ impl Many {
 pub(super) async fn run_tenants(
     many: Many,
     shard: Shard,
+    only: Option<&str>,
     parallel: usize,
     today: Option<NaiveDate>,
     verbosity: Verbosity,
@@ -75,7 +76,17 @@ pub(super) async fn run_tenants(
     let quiet = many.quiet;
     let all = many.tenants()?;
     let total = all.len();
-    let mine: Vec<Tenant> = all.into_iter().filter(|t| shard.holds(&t.name)).collect();
+    // `--tenant NAME`: that one (an unknown name is an error listing known ones), else the shard's.
+    let only = only
+        .map(|name| tenants::find(&many.dir, name))
+        .transpose()?;
+    let mine: Vec<Tenant> = all
+        .into_iter()
+        .filter(|t| match &only {
+            Some(one) => t.name == one.name,
+            None => shard.holds(&t.name),
+        })
+        .collect();
     if mine.is_empty() {
         status!(
             quiet,

@@ -298,6 +298,39 @@ fn shards_from_job_completion_index_equal_the_explicit_shard() {
     assert_eq!(bad.code, 1, "{bad:?}");
 }
 
+/// `run --tenants DIR --tenant NAME` runs that one tenant's night (re-running one client
+/// without its shard); an unknown name is an error that lists the known ones, and runs nothing.
+#[test]
+fn run_with_a_tenant_runs_only_that_tenant() {
+    let ws = agency(&SIX);
+    let args = ["run", "--tenants", "conf.d", "--today", NIGHT];
+    let one = kassa(&ws, &[&args[..], &["--tenant", "t5"]].concat(), &[]);
+    assert_eq!(one.code, 0, "{one:?}");
+    assert_eq!(summary(&one), [("t5".to_string(), "ok".to_string())]);
+    assert!(store(&ws, "t5").join("ads").is_dir());
+    assert!(!store(&ws, "t4").exists(), "only t5 ran");
+
+    let unknown = kassa(&ws, &[&args[..], &["--tenant", "t9"]].concat(), &[]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("t9") && unknown.stderr.contains("t1"),
+        "{}",
+        unknown.stderr
+    );
+    assert!(!store(&ws, "t1").exists(), "nothing ran");
+    let both = kassa(
+        &ws,
+        &[&args[..], &["--tenant", "t5", "--shard", "0/2"]].concat(),
+        &[],
+    );
+    assert_eq!(both.code, 1, "{both:?}");
+    assert!(
+        both.stderr.contains("'--tenant <NAME>' cannot be used with '--shard <I/N>'"),
+        "{}",
+        both.stderr
+    );
+}
+
 /// A small agency with many shards has empty ones: they succeed, saying so.
 #[test]
 fn an_empty_shard_exits_0_and_says_so() {
