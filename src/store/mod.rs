@@ -268,7 +268,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: "",
     },
     Migration {
-        version: 9,
+        version: POINTERS_VERSION,
         what: "snapshot_pointers: for a store whose snapshots live on object storage \
                (`[store] snapshots = \"s3://…\"`), the object holding each month of each \
                source, switched by compare-and-set when a write puts a new object",
@@ -283,6 +283,9 @@ pub const MIGRATIONS: &[Migration] = &[
           ALTER TABLE outbox ADD COLUMN claimed_until_ms INTEGER;",
     },
 ];
+
+/// The schema version that brought the snapshot pointers (`pointers.rs`).
+const POINTERS_VERSION: u32 = 9;
 
 /// The newest store schema this kassa reads and writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -350,6 +353,16 @@ pub enum StoreError {
         path: PathBuf,
         /// What is missing: `no ledger.sqlite in it`, or `the schema holds no kassa tables`.
         missing: &'static str,
+    },
+    #[error(
+        "store ledger {ledger} has schema version {found}, older than {needed}, which snapshots on \
+         object storage need (the ledger's pointers to the objects): run `kassa backfill` or \
+         `kassa run` on it once to migrate it, or leave `[store] snapshots` unset"
+    )]
+    TooOldForObjectStorage {
+        ledger: String,
+        found: i64,
+        needed: u32,
     },
     #[error("store snapshot {path}: {problem}")]
     SnapshotSchema {
@@ -531,6 +544,15 @@ impl Store {
         match snapshots {
             SnapshotLocation::Embedded => Ok(()),
             SnapshotLocation::ObjectStore { bucket, prefix } => {
+                // A read-only open migrates nothing: a ledger from before the pointers has none.
+                let found = self.schema_version()?;
+                if found < i64::from(POINTERS_VERSION) {
+                    return Err(StoreError::TooOldForObjectStorage {
+                        ledger: self.ledger.describe(),
+                        found,
+                        needed: POINTERS_VERSION,
+                    });
+                }
                 self.bucket = Some(SnapshotBucket::connect(bucket, prefix, env)?);
                 self.sync_working_copy()
             }

@@ -353,3 +353,22 @@ fn an_embedded_store_opened_with_a_bucket_is_uploaded() {
     assert!(other.ads(&["meta"]).unwrap().equals_missing(&before));
     assert_eq!(indexed(&b), keys);
 }
+
+/// `analyze` (a read-only open, which migrates nothing) of a ledger from before the snapshot
+/// pointers, with `snapshots` set, says what to do instead of failing on a missing table. No
+/// service needed: nothing is contacted.
+#[test]
+fn a_ledger_too_old_for_pointers_is_named_on_a_read_only_open() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::store::copy_old_store("store-v1", dir.path());
+    let location = location(dir.path(), "kassa-data", "acme");
+    let error = Store::open_read_only_at_with_env(&location, Vec::new()).unwrap_err();
+    let said = error.to_string();
+    assert!(
+        said.contains("older than 9")
+            && said.contains("kassa backfill")
+            && said.contains("[store] snapshots"),
+        "{said}"
+    );
+    assert!(matches!(error, StoreError::TooOldForObjectStorage { .. }));
+}

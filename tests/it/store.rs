@@ -193,7 +193,7 @@ fn deals_move_with_their_dates_and_never_duplicate() {
 }
 
 /// Copies `tests/data/<name>` (a store written by an older kassa) to `to`.
-fn copy_old_store(name: &str, to: &Path) {
+pub(crate) fn copy_old_store(name: &str, to: &Path) {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for entry in std::fs::read_dir(from).unwrap() {

@@ -325,7 +325,8 @@ fn run_with_a_tenant_runs_only_that_tenant() {
     );
     assert_eq!(both.code, 1, "{both:?}");
     assert!(
-        both.stderr.contains("'--tenant <NAME>' cannot be used with '--shard <I/N>'"),
+        both.stderr
+            .contains("'--tenant <NAME>' cannot be used with '--shard <I/N>'"),
         "{}",
         both.stderr
     );
