@@ -685,14 +685,36 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             // Probing a source may refresh an OAuth2 token, and some platforms rotate the
             // refresh token on every refresh: keep it in the store, or the next run is locked
             // out. Offline (or with a store that cannot be written), nothing needs keeping.
+            // Opening the store also reaches its services (Postgres, the bucket), if any: a
+            // store line of its own, and no source run on a store that cannot be opened.
             let tokens: Arc<dyn TokenCache> = if offline || writable.is_err() {
                 Arc::new(MemoryTokenCache::default())
             } else {
-                Arc::new(
-                    open_store(&settings)?
+                let services = store_services(&settings);
+                let opened = open_store(&settings).and_then(|store| {
+                    store
                         .token_ledger()
-                        .context("cannot open the store's token cache")?,
-                )
+                        .context("cannot open the store's token cache")
+                });
+                match opened {
+                    Ok(tokens) => {
+                        if let Some(services) = &services {
+                            status!(quiet, "{}", console::store_services_ok(services, locale));
+                        }
+                        Arc::new(tokens)
+                    }
+                    Err(error) => {
+                        store_failed = true;
+                        let services = services.unwrap_or_else(|| store_path.to_string());
+                        status!(
+                            quiet,
+                            "{}",
+                            console::store_services_failed(&services, locale)
+                        );
+                        eprintln!("kassa: error: {}", chain(&error));
+                        Arc::new(MemoryTokenCache::default())
+                    }
+                }
             };
             let outcomes = pipeline::check(&settings, offline, tokens).await;
             let sources = outcomes.len();
@@ -1055,6 +1077,16 @@ fn cycle_lines(outcome: &CycleOutcome, locale: Locale, said: &mut Vec<Said>) {
         outcome.pending,
         locale,
     )));
+}
+
+/// The services a store is kept in, for `check`'s line: the Postgres schema and server, the
+/// bucket; `None` for an embedded store.
+fn store_services(settings: &Settings) -> Option<String> {
+    let services: Vec<String> = [settings.ledger.shared_key(), settings.snapshots.address()]
+        .into_iter()
+        .flatten()
+        .collect();
+    (!services.is_empty()).then(|| services.join(", "))
 }
 
 fn open_store(settings: &Settings) -> Result<Store> {

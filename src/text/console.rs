@@ -310,6 +310,23 @@ pub fn store_failed(path: &dyn std::fmt::Display, locale: Locale) -> String {
     }
 }
 
+/// The services `check` reached for a store kept in them: `ledger` (a Postgres schema) and/or
+/// `snapshots` (an `s3://` address), whichever the store uses.
+pub fn store_services_ok(services: &str, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("store services ({services}): ok: reached"),
+        Locale::Ru => format!("сервисы хранилища ({services}): в порядке: доступны"),
+    }
+}
+
+/// The services of a store `check` could not reach (its error follows on stderr).
+pub fn store_services_failed(services: &str, locale: Locale) -> String {
+    match locale {
+        Locale::En => format!("store services ({services}): FAILED"),
+        Locale::Ru => format!("сервисы хранилища ({services}): ОШИБКА"),
+    }
+}
+
 /// A source `check` reached; `found` is what the probe says it saw.
 pub fn check_ok(name: &str, kind: &str, found: Option<&str>, locale: Locale) -> String {
     match (found, locale) {

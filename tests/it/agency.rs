@@ -3,7 +3,8 @@
 //! embedded stores, through the real binary. The same data gives byte-identical analyses; two
 //! shards started at once run each of six tenants exactly once and deliver the same alerts as
 //! six single-business installs, each once; a backfill killed with SIGKILL and resumed by a
-//! new pod (an empty working directory) leaves the store an uninterrupted backfill leaves.
+//! new pod (an empty working directory) leaves the store an uninterrupted backfill leaves;
+//! `kassa check` reaches the services, and names those it cannot reach.
 //!
 //! These tests need `KASSA_SERVICES=1` (see `services.rs`): without it they say they were
 //! skipped; with it, a service that cannot start fails them.
@@ -402,4 +403,71 @@ async fn kill_9_of_a_pod_mid_backfill_then_a_new_pod_resumes_to_the_uninterrupte
             String::from_utf8_lossy(&embedded)
         );
     }
+}
+
+/// `kassa check` (online) reaches the store's services and says so on a line of its own.
+#[test]
+fn check_reaches_the_stores_postgres_and_bucket() {
+    let test = "check_reaches_the_stores_postgres_and_bucket";
+    let Some(shared) = services(test) else { return };
+    let Stores::Services {
+        bucket, schemas, ..
+    } = &shared
+    else {
+        unreachable!()
+    };
+    let ws = Workspace::new();
+    demo(&ws);
+    ws.config(&format!(
+        "{}\n[[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = \"data/ads.csv\"\n",
+        shared.toml().replace("{tenant}", "acme")
+    ));
+    let env = shared.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let check = ws.kassa_with_env(&["check"], &env);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert!(
+        check.stdout.contains(&format!(
+            "store services (Postgres schema {schemas}_acme on 127.0.0.1:"
+        )) && check
+            .stdout
+            .contains(&format!("s3://{bucket}/stores/acme): ok: reached")),
+        "{}",
+        check.stdout
+    );
+}
+
+/// A ledger on a Postgres that does not answer: `check` names the store's services as failed,
+/// with the server and never the password, still checks the sources, and exits 1. No service
+/// needed: nothing listens on port 1.
+#[test]
+fn check_names_a_ledger_it_cannot_reach() {
+    let ws = Workspace::new();
+    demo(&ws);
+    ws.config(
+        "ledger_url_env = \"KASSA_TEST_LEDGER_URL\"\n\n\
+         [[sources]]\nname = \"ads\"\nkind = \"csv_ads\"\npath = \"data/ads.csv\"\n",
+    );
+    let check = ws.kassa_with_env(
+        &["check"],
+        &[(
+            "KASSA_TEST_LEDGER_URL",
+            "postgres://kassa:hunter2-secret@127.0.0.1:1/agency",
+        )],
+    );
+    assert_eq!(check.code, 1, "{check:?}");
+    assert!(
+        check
+            .stdout
+            .contains("store services (Postgres schema kassa on 127.0.0.1:1/agency): FAILED"),
+        "{}",
+        check.stdout
+    );
+    assert!(check.stdout.contains("ads (csv_ads): ok"), "{check:?}");
+    assert!(
+        check.stderr.contains("Connection refused"),
+        "{}",
+        check.stderr
+    );
+    assert!(!format!("{check:?}").contains("hunter2"), "{check:?}");
 }
