@@ -7,7 +7,8 @@
 //! `kassa check` reaches the services, and names those it cannot reach.
 //!
 //! These tests need `KASSA_SERVICES=1` (see `services.rs`): without it they say they were
-//! skipped; with it, a service that cannot start fails them.
+//! skipped; with it, a service that cannot start fails them. The unreachable-ledger test needs
+//! nothing and always runs.
 
 use std::collections::BTreeMap;
 
