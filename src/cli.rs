@@ -562,10 +562,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         } => {
             let audit = matches!(cli.command, Command::Audit { .. });
             // Reading only: no lock, no ledger created, no migration; works on a read-only store.
-            let store =
-                Store::open_read_only_at(&settings.store_location()).with_context(|| {
-                    format!("cannot open the store at {}", settings.store_path.display())
-                })?;
+            let store = open_store_read_only(&settings)?;
             if let (true, Some(from), Some(to)) = (replay, from, to) {
                 let (alerts, currency) = cycle::replay(&settings, &store, from, to)?;
                 let currency = currency.as_deref();
@@ -602,10 +599,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
             ..
         } => {
             // Reading only, like `analyze`: no lock, no secrets.
-            let store =
-                Store::open_read_only_at(&settings.store_location()).with_context(|| {
-                    format!("cannot open the store at {}", settings.store_path.display())
-                })?;
+            let store = open_store_read_only(&settings)?;
             let analysis = pipeline::analyze(&settings, &store, from, to, today)?;
             let locale = chosen.map_or(locale, LocaleArg::locale);
             let page = report::html::render(&analysis, &settings.rule, locale);
@@ -839,10 +833,7 @@ fn outbox(
     let retry = matches!(action, OutboxAction::Retry(_));
     let pick = match action {
         OutboxAction::List => {
-            let store =
-                Store::open_read_only_at(&settings.store_location()).with_context(|| {
-                    format!("cannot open the store at {}", settings.store_path.display())
-                })?;
+            let store = open_store_read_only(settings)?;
             // Reading takes no lock, so it migrates nothing; dead letters came with schema 6.
             let version = store
                 .schema_version()
@@ -950,7 +941,6 @@ async fn nightly(settings: &Settings, today: NaiveDate, said: &mut Vec<Said>) ->
     };
     let targets = build_targets(settings)?;
     let mut store = open_store(settings)?;
-    // `run` cycles are not numbered in the ledger (only backfills are).
     let outcome = cycle::run_cycle(settings, &mut store, &targets, today)
         .instrument(telemetry::cycle_span(&telemetry::new_run_id(), today))
         .await?;
@@ -1091,5 +1081,12 @@ fn store_services(settings: &Settings) -> Option<String> {
 
 fn open_store(settings: &Settings) -> Result<Store> {
     Store::open_at(&settings.store_location())
+        .with_context(|| format!("cannot open the store at {}", settings.store_path.display()))
+}
+
+/// [`open_store`] for reading only (`analyze`, `audit`, `report`, `outbox list`): no lock, no
+/// migration.
+fn open_store_read_only(settings: &Settings) -> Result<Store> {
+    Store::open_read_only_at(&settings.store_location())
         .with_context(|| format!("cannot open the store at {}", settings.store_path.display()))
 }

@@ -270,7 +270,8 @@ impl Worker {
             Err(LockError::Store(e)) => return Err(e.into()),
         };
         let today = crate::clock::Clock::at(now, self.settings.timezone).today();
-        // The worker's cycles are not numbered in the ledger (only backfills are).
+        // The span's run id is made before the store is open; the ledger numbers the cycle
+        // too (`runs`, inside `run_cycle`).
         let span = telemetry::cycle_span(&telemetry::new_run_id(), today);
         let result = async {
             let mut store =

@@ -503,14 +503,7 @@ impl Store {
         location: &StoreLocation,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Store, StoreError> {
-        let mut store = match &location.ledger {
-            LedgerLocation::Embedded => Store::open(&location.path)?,
-            LedgerLocation::Postgres { url, schema } => {
-                Store::open_postgres(&location.path, &sql::PostgresTarget::new(url, schema)?)?
-            }
-        };
-        store.attach_bucket(&location.snapshots, env)?;
-        Ok(store)
+        Store::open_located(location, env, true)
     }
 
     /// Opens the existing store `location` names for reading only (see
@@ -525,12 +518,28 @@ impl Store {
         location: &StoreLocation,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Store, StoreError> {
+        Store::open_located(location, env, false)
+    }
+
+    /// Opens the ledger `location` names, for writing (created and migrated) or for reading
+    /// only, then attaches its snapshots' bucket, if any.
+    fn open_located(
+        location: &StoreLocation,
+        env: impl IntoIterator<Item = (String, String)>,
+        write: bool,
+    ) -> Result<Store, StoreError> {
+        let path = &location.path;
         let mut store = match &location.ledger {
-            LedgerLocation::Embedded => Store::open_read_only(&location.path)?,
-            LedgerLocation::Postgres { url, schema } => Store::open_postgres_read_only(
-                &location.path,
-                &sql::PostgresTarget::new(url, schema)?,
-            )?,
+            LedgerLocation::Embedded if write => Store::open(path)?,
+            LedgerLocation::Embedded => Store::open_read_only(path)?,
+            LedgerLocation::Postgres { url, schema } => {
+                let target = sql::PostgresTarget::new(url, schema)?;
+                if write {
+                    Store::open_postgres(path, &target)?
+                } else {
+                    Store::open_postgres_read_only(path, &target)?
+                }
+            }
         };
         store.attach_bucket(&location.snapshots, env)?;
         Ok(store)
